@@ -1,0 +1,3 @@
+from zjmap.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Thin Qt layer: views and widgets that wire the core to the screen."""
