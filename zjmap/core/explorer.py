@@ -1,0 +1,113 @@
+"""What a planner's actions mean, decided once, without Qt.
+
+A click, a search pick or a list pick goes through here and ends as a new
+selection state; the Qt views only forward events and draw the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shapely.geometry import mapping
+
+from zjmap.core.identify import Identifier
+from zjmap.core.layers import LayerStack, MapFeature
+from zjmap.core.selection import Selection, SelectionState
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    feature_id: str
+    label: str  # what the completer shows
+    layer_title: str
+
+
+class Explorer:
+    def __init__(self, stack: LayerStack):
+        self.stack = stack
+        self.identifier = Identifier(stack)
+        self.selection = Selection()
+        stack.subscribe(self._on_stack)
+
+    def _on_stack(self, event: str, layer_id: str) -> None:
+        if event == "removed":
+            gone = {fid for fid in self._all_ids_of_selection() if not self.stack.has_feature(fid)}
+            if gone:
+                self.selection.forget(gone)
+
+    def _all_ids_of_selection(self) -> set[str]:
+        s = self.selection.state
+        return set(s.ids) | ({s.place} if s.place else set())
+
+    # -- clicks ------------------------------------------------------------
+    def click(self, lon: float, lat: float, zoom: float) -> SelectionState:
+        """A thematic feature under the cursor wins; else everything at the base unit."""
+        hits = self.identifier.at(lon, lat, zoom)
+        if hits:
+            self.selection.select(hits[0].feature.id, lonlat=(lon, lat))
+            return self.selection.state
+        unit = self.identifier.base_unit_at(lon, lat)
+        if unit is None:
+            self.selection.clear()
+            return self.selection.state
+        inside = self.identifier.everything_in(unit)
+        self.selection.select_place(unit.id, [f.id for f in inside], lonlat=(lon, lat))
+        return self.selection.state
+
+    def select(self, feature_id: str) -> None:
+        self.stack.feature(feature_id)  # KeyError for an unknown id
+        self.selection.select(feature_id)
+
+    # -- search ------------------------------------------------------------
+    def search(self, text: str, limit: int = 50) -> list[SearchResult]:
+        """Chinese name, alias or English name, any part; exact and prefix first."""
+        q = text.strip().lower()
+        if not q:
+            return []
+        scored: list[tuple[int, int, str, SearchResult]] = []
+        for layer in self.stack:
+            for f in layer.features:
+                p = f.props
+                names = [p.get("name_zh"), p.get("name_en"), p.get("name"), *(p.get("aliases") or [])]
+                names = [str(n) for n in names if n]
+                best = None
+                for n in names:
+                    nl = n.lower()
+                    if nl == q:
+                        rank = 0
+                    elif nl.startswith(q):
+                        rank = 1
+                    elif q in nl:
+                        rank = 2
+                    else:
+                        continue
+                    best = rank if best is None else min(best, rank)
+                if best is None:
+                    continue
+                label = f.name
+                en = p.get("name_en")
+                if en and en != label:
+                    label = f"{label} ({en})"
+                base_penalty = 1 if layer.kind == "base" else 0
+                scored.append((best, base_penalty, label, SearchResult(f.id, label, layer.title)))
+        scored.sort(key=lambda t: (t[0], t[1], len(t[2])))
+        return [s[3] for s in scored[:limit]]
+
+    # -- what the map highlights --------------------------------------------
+    def highlight_geojson(self, state: SelectionState | None = None) -> dict:
+        state = state or self.selection.state
+        feats = []
+        if state.place and self.stack.has_feature(state.place):
+            unit = self.stack.feature(state.place)
+            feats.append({"type": "Feature", "properties": {"role": "place"}, "geometry": mapping(unit.geometry)})
+        elif state.ids and self.stack.has_feature(state.ids[0]):
+            f = self.stack.feature(state.ids[0])
+            feats.append({"type": "Feature", "properties": {"role": "selected"}, "geometry": mapping(f.geometry)})
+            if f.geometry.geom_type == "LineString" and self.stack.layer(f.layer_id).geometry == "link":
+                # both ends of a pairing
+                for c in (f.geometry.coords[0], f.geometry.coords[-1]):
+                    feats.append({"type": "Feature", "properties": {"role": "end"}, "geometry": {"type": "Point", "coordinates": list(c)}})
+        return {"type": "FeatureCollection", "features": feats}
+
+    def feature(self, feature_id: str) -> MapFeature:
+        return self.stack.feature(feature_id)

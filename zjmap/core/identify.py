@@ -1,0 +1,101 @@
+"""What is at a map position: hit-testing in Python, not in the page.
+
+Clicks arrive as lon/lat + zoom; an STRtree per layer answers them, so the
+answer is the same for seed and user layers and stays fast for big layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import shapely
+from shapely import STRtree
+from shapely.geometry import Point
+
+from zjmap.core.display import degrees_per_pixel
+from zjmap.core.layers import LayerStack, MapFeature, MapLayer
+
+_RANK = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1}
+BASE_LEVELS = ("base_county", "base_prefecture", "base_province")
+
+
+@dataclass(frozen=True)
+class Hit:
+    feature: MapFeature
+    distance: float  # degrees; 0 inside a polygon
+
+
+class Identifier:
+    """Spatial index over the stack, rebuilt per layer when layers change."""
+
+    def __init__(self, stack: LayerStack):
+        self.stack = stack
+        self._trees: dict[str, tuple[STRtree, list[MapFeature]]] = {}
+        stack.subscribe(self._on_change)
+
+    def _on_change(self, event: str, layer_id: str) -> None:
+        if event in ("added", "removed"):
+            self._trees.pop(layer_id, None)
+
+    def _tree(self, layer: MapLayer) -> tuple[STRtree, list[MapFeature]]:
+        got = self._trees.get(layer.id)
+        if got is None:
+            feats = list(layer.features)
+            got = (STRtree([f.geometry for f in feats]), feats)
+            self._trees[layer.id] = got
+        return got
+
+    def at(self, lon: float, lat: float, zoom: float, tolerance_px: float = 6.0) -> list[Hit]:
+        """Thematic features (not base units) under the cursor, most specific first."""
+        pt = Point(lon, lat)
+        tol = degrees_per_pixel(zoom) * tolerance_px
+        hits: list[Hit] = []
+        for layer in reversed(self.stack.visible_layers()):
+            if layer.kind == "base":
+                continue
+            tree, feats = self._tree(layer)
+            for i in tree.query(pt, predicate="dwithin", distance=tol):
+                f = feats[int(i)]
+                hits.append(Hit(f, float(f.geometry.distance(pt))))
+        order = {lid: n for n, lid in enumerate(reversed(self.stack.ids()))}
+        hits.sort(
+            key=lambda h: (
+                _RANK.get(h.feature.geometry.geom_type, 2),
+                h.distance,
+                h.feature.geometry.area,
+                order.get(h.feature.layer_id, 0),
+            )
+        )
+        return hits
+
+    def base_unit_at(self, lon: float, lat: float) -> MapFeature | None:
+        """The smallest base unit (county, then city, then province) under a point."""
+        pt = Point(lon, lat)
+        for layer_id in BASE_LEVELS:
+            if layer_id not in self.stack:
+                continue
+            tree, feats = self._tree(self.stack.layer(layer_id))
+            idx = tree.query(pt, predicate="intersects")
+            if len(idx):
+                return feats[int(idx[0])]
+        return None
+
+    def everything_in(self, unit: MapFeature, min_share: float = 0.05) -> list[MapFeature]:
+        """Thematic features that lie in, cover, or run through a base unit."""
+        area = unit.geometry.area
+        prepared = unit.geometry
+        shapely.prepare(prepared)
+        out: list[MapFeature] = []
+        for layer in self.stack.visible_layers():
+            if layer.kind == "base":
+                continue
+            tree, feats = self._tree(layer)
+            for i in tree.query(prepared, predicate="intersects"):
+                f = feats[int(i)]
+                g = f.geometry
+                if g.geom_type in ("Polygon", "MultiPolygon"):
+                    inter = g.intersection(prepared).area
+                    if inter < min_share * min(area, g.area):
+                        continue
+                out.append(f)
+        return out

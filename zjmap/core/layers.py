@@ -1,0 +1,164 @@
+"""The map's layers as one ordered stack: base boundaries, seed layers, user layers.
+
+Every view (the Leaflet page, the layer tree, identify, export) reads this
+stack; none keeps its own copy of which layers exist or which are visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from shapely.geometry.base import BaseGeometry
+
+from zjmap.core.display import drawn_geometry
+from zjmap.core.styling import LayerStyler, LegendRow
+
+
+@dataclass(frozen=True)
+class MapFeature:
+    """One drawable, identifiable thing. `id` is unique across the whole stack."""
+
+    id: str
+    layer_id: str
+    props: dict[str, Any]
+    geometry: BaseGeometry  # as drawn (links are arcs), WGS-84
+
+    @property
+    def name(self) -> str:
+        p = self.props
+        return str(p.get("name_zh") or p.get("name") or p.get("name_en") or self.id)
+
+
+@dataclass
+class MapLayer:
+    id: str
+    title_zh: str
+    title_en: str
+    kind: str  # "base" | "seed" | "user"
+    geometry: str  # "polygon" | "point" | "line" | "link" | "mixed"
+    features: list[MapFeature]
+    style: dict[str, Any] = field(default_factory=dict)
+    group_zh: str = ""
+    group_en: str = ""
+    visible: bool = True
+    opacity: float = 1.0
+    info: dict[str, Any] = field(default_factory=dict)  # description, seed, note, source …
+
+    def __post_init__(self) -> None:
+        self.restyle()
+
+    def restyle(self) -> None:
+        self.styler = LayerStyler(self.style, self.geometry, [f.props for f in self.features])
+
+    @property
+    def title(self) -> str:
+        return self.title_zh or self.title_en or self.id
+
+    def legend(self) -> list[LegendRow]:
+        return self.styler.legend()
+
+    def feature_style(self, f: MapFeature) -> dict[str, Any]:
+        return self.styler.feature_style(f.props)
+
+
+Listener = Callable[[str, str], None]  # (event, layer_id)
+
+
+class LayerStack:
+    """Ordered layers, bottom first, with change notification for the views."""
+
+    def __init__(self) -> None:
+        self._layers: list[MapLayer] = []
+        self._listeners: list[Listener] = []
+        self._features: dict[str, MapFeature] = {}
+
+    # -- observation -------------------------------------------------------
+    def subscribe(self, fn: Listener) -> None:
+        self._listeners.append(fn)
+
+    def _emit(self, event: str, layer_id: str) -> None:
+        for fn in list(self._listeners):
+            fn(event, layer_id)
+
+    # -- queries -----------------------------------------------------------
+    def __iter__(self):
+        return iter(list(self._layers))
+
+    def __len__(self) -> int:
+        return len(self._layers)
+
+    def __contains__(self, layer_id: str) -> bool:
+        return any(layer.id == layer_id for layer in self._layers)
+
+    def layer(self, layer_id: str) -> MapLayer:
+        for layer in self._layers:
+            if layer.id == layer_id:
+                return layer
+        raise KeyError(f"no layer '{layer_id}'")
+
+    def feature(self, feature_id: str) -> MapFeature:
+        return self._features[feature_id]
+
+    def has_feature(self, feature_id: str) -> bool:
+        return feature_id in self._features
+
+    def visible_layers(self) -> list[MapLayer]:
+        return [layer for layer in self._layers if layer.visible]
+
+    def ids(self) -> list[str]:
+        return [layer.id for layer in self._layers]
+
+    # -- changes -----------------------------------------------------------
+    def add(self, layer: MapLayer, index: int | None = None) -> None:
+        if layer.id in self:
+            raise ValueError(f"a layer '{layer.id}' is already loaded")
+        clash = [f.id for f in layer.features if f.id in self._features]
+        if clash:
+            raise ValueError(f"feature ids already in use: {clash[:3]}")
+        if index is None:
+            self._layers.append(layer)
+        else:
+            self._layers.insert(index, layer)
+        for f in layer.features:
+            self._features[f.id] = f
+        self._emit("added", layer.id)
+
+    def remove(self, layer_id: str) -> None:
+        layer = self.layer(layer_id)
+        self._layers.remove(layer)
+        for f in layer.features:
+            self._features.pop(f.id, None)
+        self._emit("removed", layer_id)
+
+    def move(self, layer_id: str, index: int) -> None:
+        layer = self.layer(layer_id)
+        self._layers.remove(layer)
+        self._layers.insert(max(0, min(index, len(self._layers))), layer)
+        self._emit("moved", layer_id)
+
+    def set_visible(self, layer_id: str, visible: bool) -> None:
+        layer = self.layer(layer_id)
+        if layer.visible != visible:
+            layer.visible = visible
+            self._emit("visibility", layer_id)
+
+    def set_opacity(self, layer_id: str, opacity: float) -> None:
+        layer = self.layer(layer_id)
+        layer.opacity = max(0.0, min(1.0, float(opacity)))
+        self._emit("opacity", layer_id)
+
+    def rename(self, layer_id: str, title: str) -> None:
+        layer = self.layer(layer_id)
+        layer.title_zh = title
+        self._emit("renamed", layer_id)
+
+    def set_style(self, layer_id: str, style: dict[str, Any]) -> None:
+        layer = self.layer(layer_id)
+        layer.style = dict(style)
+        layer.restyle()
+        self._emit("styled", layer_id)
+
+
+def make_features(layer_id: str, kind: str, items: Iterable[tuple[str, dict, BaseGeometry]]) -> list[MapFeature]:
+    return [MapFeature(fid, layer_id, props, drawn_geometry(geom, kind)) for fid, props, geom in items]

