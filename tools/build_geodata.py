@@ -485,6 +485,16 @@ class LayerBuilder:
         except KeyError as exc:
             raise SpecError(exc.args[0]) from None
 
+    def _host_county(self, name: str, prefs: list[str]):
+        """The host county row, disambiguated by the host prefecture(s)."""
+        errors = []
+        for parent in prefs or [None]:
+            try:
+                return self.unit(name, "county", parent)
+            except SpecError as exc:
+                errors.append(str(exc))
+        raise SpecError("host county: " + "; ".join(errors))
+
     def _vertex(self, v: dict) -> tuple[float, float]:
         if "unit" in v:
             row = self.unit(v["unit"], v.get("level"), v.get("parent"))
@@ -591,17 +601,16 @@ class LayerBuilder:
                             "quote": quote, "derived": derived})
 
         host = f.get("host") or {}
-        host_pref = host.get("prefecture")
+        prefs = host.get("prefecture")
+        prefs = [prefs] if isinstance(prefs, str) else list(prefs or [])
         counties = host.get("county")
-        if isinstance(counties, str):
-            counties = [counties]
-        counties = list(counties or [])
-        if host_pref:
+        counties = [counties] if isinstance(counties, str) else list(counties or [])
+        for p in prefs:
             try:
-                self.unit(host_pref, "prefecture")
+                self.unit(p, "prefecture")
             except SpecError:
-                self.unit(host_pref, "province")  # 上海市 is province-level
-        rows = [self.unit(c, "county", host_pref) for c in counties]
+                self.unit(p, "province")  # 上海市 is province-level
+        rows = [self._host_county(c, prefs) for c in counties]
         dists = [distance_m(geom, r.geometry) for r in rows]
         if geom.geom_type == "Point":
             # a point lies in one of its host counties (or within the tolerance)
@@ -621,7 +630,8 @@ class LayerBuilder:
             "aliases": list(f.get("aliases") or []),
             "category": f.get("category", ""),
             "attributes": dict(f.get("attributes") or {}),
-            "host_prefecture": host_pref,
+            "host_prefecture": "、".join(prefs) if prefs else None,
+            "host_prefectures": prefs,
             "host_county": counties,
             "precision": code,
             "precision_label_zh": zh,
@@ -709,6 +719,8 @@ def build_layers(specs_dir: Path, seeds_dir: Path, gpkg: Path, out_geodata: Path
                 feats.append(builder.feature(spec, f))
             except SpecError as exc:
                 problems.append(f"{name}: {label}: {exc}")
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                problems.append(f"{name}: {label}: malformed feature ({type(exc).__name__}: {exc})")
         layers.append((spec, feats))
 
     seeds_meta = json.loads(seeds_json.read_text(encoding="utf-8"))
