@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import folium
-from branca.element import Element
+from branca.element import Element, MacroElement
+from jinja2 import Template
 
 from zjmap.core.display import to_geojson_geometry
 from zjmap.core.layers import LayerStack, MapLayer
@@ -24,9 +25,6 @@ from zjmap.core.paths import web_dir
 # Zhejiang's extent (W, S, E, N): the view the app opens on.
 ZHEJIANG_BOUNDS = (118.0, 27.0, 123.2, 31.2)
 CENTER = (29.15, 120.4)
-
-# Zoom at which each base level's labels appear (and what they show).
-LABEL_ZOOM = {"base_province": 5, "base_prefecture": 7, "base_county": 9}
 
 
 def leaflet_dir() -> Path:
@@ -48,6 +46,21 @@ def _copy_assets(out_dir: Path) -> None:
             shutil.copy2(p, out_dir / p.name)
 
 
+class _Boot(MacroElement):
+    """Hands the folium map to zjmap.js once folium has created it."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+        ZJ.init({{ this._parent.get_name() }}, window.ZJ_LAYERS || [], {{ this.bounds }});
+        {% endmacro %}"""
+    )
+
+    def __init__(self, bounds: Iterable[float]):
+        super().__init__()
+        w, s, e, n = bounds
+        self.bounds = json.dumps([[s, w], [n, e]])
+
+
 def layer_payload(layer: MapLayer, decimals: int = 5) -> dict[str, Any]:
     """A layer as the page needs it: GeoJSON with the style already decided."""
     feats = []
@@ -61,13 +74,14 @@ def layer_payload(layer: MapLayer, decimals: int = 5) -> dict[str, Any]:
             }
         )
     labels = None
-    if layer.id in LABEL_ZOOM:
+    skip = set(layer.info.get("label_skip") or ())
+    if layer.kind == "base" and layer.info.get("labels_min_zoom") is not None:
         labels = {
-            "minZoom": LABEL_ZOOM[layer.id],
+            "minZoom": layer.info["labels_min_zoom"],
             "points": [
                 [f.name, round(f.props["label_lat"], 4), round(f.props["label_lon"], 4)]
                 for f in layer.features
-                if "label_lon" in f.props
+                if "label_lon" in f.props and f.name not in skip
             ],
         }
     elif layer.info.get("labels_min_zoom") is not None:
@@ -114,10 +128,7 @@ def build_page(out_dir: Path, stack: LayerStack, animate: bool = True, bounds: I
     root.header.add_child(Element('<script src="qrc:///qtwebchannel/qwebchannel.js"></script>'), name="qwebchannel")
     root.header.add_child(Element('<script src="zjmap.js"></script>'), name="zjmap_js")
     root.header.add_child(Element('<script src="layers.js"></script>'), name="zjmap_layers")
-    w, s, e, n = bounds
-    boot = f"ZJ.init({m.get_name()}, window.ZJ_LAYERS || [], {json.dumps([[s, w], [n, e]])});"
-    root.html.add_child(Element(""))  # keep folium's body ordering stable
-    root.script.add_child(Element(boot), name="zjmap_boot")
+    m.add_child(_Boot(bounds))
 
     write_layers_js(out_dir, [layer_payload(layer) for layer in stack])
     page = out_dir / "index.html"

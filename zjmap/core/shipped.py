@@ -41,7 +41,11 @@ def base_layer(defn: dict) -> MapLayer:
         style=defn["style"],
         group_zh="底图",
         group_en="Base map",
-        info={"level": defn["level"], "labels_min_zoom": defn.get("label_min_zoom")},
+        info={
+            "level": defn["level"],
+            "labels_min_zoom": defn.get("label_min_zoom"),
+            "label_skip": defn.get("label_skip", []),
+        },
     )
 
 
