@@ -77,10 +77,21 @@ def seed_layers(cat: Catalogue) -> list[MapLayer]:
     return out
 
 
-def shipped_stack(cat: Catalogue | None = None) -> LayerStack:
+def view_settings() -> dict:
+    return json.loads((geodata_dir() / "view.json").read_text(encoding="utf-8"))
+
+
+def shipped_stack(cat: Catalogue | None = None, all_visible: bool = False) -> LayerStack:
+    """Base layers at the bottom, then seed layers: areas under lines under points."""
+    view = view_settings()
+    kinds = view.get("draw_order", [])
     stack = LayerStack()
     for defn in base_layer_defs():
         stack.add(base_layer(defn))
-    for layer in seed_layers(cat or load_catalogue()):
+    layers = seed_layers(cat or load_catalogue())
+    layers.sort(key=lambda lyr: kinds.index(lyr.geometry) if lyr.geometry in kinds else len(kinds))
+    start = set(view.get("visible_on_start", []))
+    for layer in layers:
+        layer.visible = all_visible or layer.id in start
         stack.add(layer)
     return stack

@@ -67,7 +67,17 @@ class LayerStyler:
             if c is not None and str(c) not in cats:
                 cats.append(str(c))
         self.categories = cats
-        self.colors = category_colors(self.style, cats) if self.kind == "categorical" else {}
+        # graduated layers may still colour by category when the spec gives colours
+        self.by_category = self.kind == "categorical" or bool(self.style.get("colors"))
+        if self.kind == "graduated" and self.field == self.style.get("size_field"):
+            self.field = "category"
+            cats = []
+            for p in features_props:
+                c = _lookup(p, "category")
+                if c is not None and str(c) not in cats:
+                    cats.append(str(c))
+            self.categories = cats
+        self.colors = category_colors(self.style, cats) if self.by_category else {}
         self.size_field = self.style.get("size_field")
         vals = [
             v for v in (_numeric(_lookup(p, self.size_field)) for p in features_props) if v is not None
@@ -75,7 +85,7 @@ class LayerStyler:
         self.size_max = max(vals) if vals else None
 
     def color_of(self, props: Mapping[str, Any]) -> str:
-        if self.kind == "categorical":
+        if self.by_category:
             return self.colors.get(str(_lookup(props, self.field)), DEFAULT_COLOR)
         return self.style.get("color", DEFAULT_COLOR)
 
@@ -123,6 +133,6 @@ class LayerStyler:
     def legend(self) -> list[LegendRow]:
         if self.kind == "base":
             return []
-        if self.kind == "categorical":
+        if self.by_category:
             return [LegendRow(c, self.colors[c], self.geometry) for c in self.categories]
         return [LegendRow(self.style.get("legend_label", ""), self.style.get("color", DEFAULT_COLOR), self.geometry)]

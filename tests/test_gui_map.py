@@ -1,0 +1,106 @@
+"""The real main window, offscreen: offline page, real boundaries drawn, every layer visible."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from PySide6.QtGui import QColor
+
+from guitools import grab_map, js, open_window, screen_pos, wait_until
+
+ZJ_FILL = QColor("#f4ecd4").rgb()
+NEIGHBOUR_FILL = QColor("#e3e1dc").rgb()
+SEA = QColor("#cfe2f0").rgb()
+
+
+@pytest.fixture(scope="module")
+def win(qapp):
+    w = open_window()
+    yield w
+    w.close()
+    w.deleteLater()
+
+
+def only_layers(win, keep: set[str]) -> None:
+    for layer in win.stack:
+        win.stack.set_visible(layer.id, layer.kind == "base" or layer.id in keep)
+    # the page follows the stack
+    ids = sorted(keep)
+    assert wait_until(
+        lambda: js(win.map, "JSON.stringify(Object.keys(ZJ.layers).filter(function(k){return ZJ.map.hasLayer(ZJ.layers[k].group) && ZJ.layers[k].spec.kind!=='base'}).sort())") == ids
+    )
+
+
+def majority_colour(img, pt, r=3):
+    c = Counter(img.pixel(pt.x() + dx, pt.y() + dy) for dx in range(-r, r + 1) for dy in range(-r, r + 1))
+    return c.most_common(1)[0][0]
+
+
+def test_page_loads_only_local_files(win):
+    req = win.map.interceptor.requested
+    assert any(u.startswith("file://") and u.endswith("lib/leaflet.js") for u in req)
+    assert any(u.endswith("layers.js") for u in req)
+    assert win.map.interceptor.blocked == []
+    assert all(u.split(":", 1)[0] in ("file", "qrc", "data", "blob", "about") for u in req), req
+    assert win.map.js_errors == []
+
+
+def test_map_draws_zhejiang_where_zhejiang_is(win):
+    only_layers(win, set())
+    img = grab_map(win)
+    colours = Counter(img.pixel(x, y) for x in range(0, img.width(), 4) for y in range(0, img.height(), 4))
+    assert len(colours) > 20, "map area looks blank"
+    assert colours[ZJ_FILL] > 0.08 * sum(colours.values())
+    # inside Zhejiang (Jinhua–Lishui hills, away from labels), in Anhui, at sea
+    assert majority_colour(img, screen_pos(win, 119.75, 28.75)) == ZJ_FILL
+    assert majority_colour(img, screen_pos(win, 117.6, 30.1)) == NEIGHBOUR_FILL
+    assert majority_colour(img, screen_pos(win, 123.0, 28.3)) == SEA
+
+
+def test_every_seed_layer_draws_something(win):
+    only_layers(win, set())
+    base = grab_map(win)
+    seed_layers = [layer for layer in win.stack if layer.kind == "seed"]
+    assert len(seed_layers) >= 10
+    for layer in seed_layers:
+        only_layers(win, {layer.id})
+        img = grab_map(win)
+        diff = sum(
+            1
+            for x in range(0, img.width(), 2)
+            for y in range(0, img.height(), 2)
+            if img.pixel(x, y) != base.pixel(x, y)
+        )
+        assert diff > 20, f"layer {layer.id} draws nothing"
+    only_layers(win, {layer.id for layer in seed_layers})
+
+
+def test_tree_checkbox_hides_layer_on_map(win):
+    from PySide6.QtCore import Qt
+
+    layer = next(layer for layer in win.stack if layer.kind == "seed")
+    item = win.tree.item_for(layer.id)
+    item.setCheckState(0, Qt.CheckState.Unchecked)
+    assert not win.stack.layer(layer.id).visible
+    assert wait_until(lambda: js(win.map, f"ZJ.map.hasLayer(ZJ.layers['{layer.id}'].group)") is False)
+    item.setCheckState(0, Qt.CheckState.Checked)
+    assert wait_until(lambda: js(win.map, f"ZJ.map.hasLayer(ZJ.layers['{layer.id}'].group)") is True)
+
+
+def test_status_bar_shows_cursor_lonlat(win):
+    win.map.bridge.mouseMoved(120.1551, 30.2741)
+    assert "120.15510" in win.coords.text() and "30.27410" in win.coords.text()
+    js(win.map, "ZJ.map.fire('mousemove', {latlng: L.latLng(29.5, 121.25)}); 1")
+    assert wait_until(lambda: "121.25000" in win.coords.text())
+
+
+def test_scale_bar_and_labels_present(win):
+    assert js(win.map, "document.querySelectorAll('.leaflet-control-scale-line').length") >= 1
+    labels = js(win.map, "JSON.stringify(Array.from(document.querySelectorAll('.zj-label-base_prefecture span')).map(function(e){return e.textContent}))")
+    assert {"杭州市", "宁波市", "温州市", "嘉兴市"} <= set(labels)
+    # county labels appear only when zoomed in
+    assert js(win.map, "document.querySelectorAll('.zj-label-base_county').length") == 0
+    js(win.map, "ZJ.map.setView([30.85, 120.92], 10); 1")
+    assert wait_until(lambda: js(win.map, "document.querySelectorAll('.zj-label-base_county').length") > 0)
+    win.zoom_home()
