@@ -50,6 +50,8 @@ PROVINCES = ["浙江省", "上海市", "江苏省", "安徽省", "江西省", "�
 EXTRA_COUNTIES = [("上海市", "上海市", "青浦区"), ("江苏省", "苏州市", "吴江区")]
 EXTRA_PREFECTURES = [("江苏省", "苏州市")]
 COUNTRY = "中华人民共和国"
+ZJ_PREFECTURES = {"杭州市", "宁波市", "温州市", "嘉兴市", "湖州市", "绍兴市", "金华市", "衢州市",
+                  "舟山市", "台州市", "丽水市"}
 
 PROVINCE_EN = {
     "浙江省": "Zhejiang", "上海市": "Shanghai", "江苏省": "Jiangsu",
@@ -340,7 +342,12 @@ PLACE_FOR_LAYER = {
 }
 ID_RE = re.compile(r"^[a-z0-9_]+$")
 HOST_TOLERANCE_M = 500.0
-COORD_DIGITS = 6
+COORD_DIGITS = 6  # points and lines
+LAYER_GRID = 1e-5  # polygons of seed layers: 5 decimals (~1 m)
+# Unit features are drawn from the gpkg level simplified once more as a
+# coverage (features of one level keep shared edges): a province-wide figure
+# does not need 50 m detail, and the layer files stay small.
+UNIT_TOLERANCE = {"county": 0.0, "prefecture": 0.001, "province": 0.002}
 
 
 class SpecError(Exception):
@@ -475,6 +482,8 @@ class LayerBuilder:
     def __init__(self, seeds_dir: Path, gpkg: Path):
         self.seeds = Seeds(seeds_dir)
         self.gpkg = gpkg
+        self.warnings: list[str] = []
+        self._simplified: dict[str, dict] = {}
 
     # -- base lookups ------------------------------------------------------
     def unit(self, name: str, level: str | None = None, parent: str | None = None):
@@ -485,15 +494,72 @@ class LayerBuilder:
         except KeyError as exc:
             raise SpecError(exc.args[0]) from None
 
-    def _host_county(self, name: str, prefs: list[str]):
-        """The host county row, disambiguated by the host prefecture(s)."""
+    def unit_geometry(self, row, level: str):
+        """Geometry of a base unit row for a layer feature (see UNIT_TOLERANCE)."""
+        if level not in self._simplified:
+            from zjmap.core.boundaries import load_boundaries
+
+            gdf = load_boundaries(level, self.gpkg)
+            tol = UNIT_TOLERANCE[level]
+            geoms = gdf.geometry.values
+            if tol:
+                geoms = shapely.coverage_simplify(np.asarray(geoms), tol)
+            self._simplified[level] = dict(zip(gdf.index, geoms))
+        return self._simplified[level][row.name]
+
+    def _host_unit(self, name: str, level: str, prefs: list[str]):
+        """The base row of a host prefecture/county, or None when the base lacks it.
+
+        The base has every Zhejiang prefecture and county, so a missing unit is
+        an error there (a typo); outside Zhejiang (the base holds only 上海市,
+        苏州市, 青浦区 and 吴江区) it cannot be checked and None is returned.
+        """
+        if level == "prefecture":
+            for lv in ("prefecture", "province"):  # 上海市 is province-level
+                try:
+                    return self.unit(name, lv)
+                except SpecError:
+                    pass
+            if "浙江" in name or name in ZJ_PREFECTURES:
+                raise SpecError(f"host prefecture {name!r} is not in the base boundaries")
+            return None
         errors = []
         for parent in prefs or [None]:
             try:
                 return self.unit(name, "county", parent)
             except SpecError as exc:
                 errors.append(str(exc))
-        raise SpecError("host county: " + "; ".join(errors))
+        in_zj = [p for p in prefs if p in ZJ_PREFECTURES]
+        if not prefs or in_zj:
+            raise SpecError("host county: " + "; ".join(errors))
+        return None
+
+    def check_host(self, geom, prefs: list[str], counties: list[str], fid: str) -> None:
+        """The geometry must lie in or touch its host units (tolerance HOST_TOLERANCE_M).
+
+        A point must be in (one of) its host county(ies) and prefecture(s); a
+        polygon or line must reach every host unit it names. Units outside the
+        base boundaries are reported as unchecked.
+        """
+        for level, names in (("prefecture", prefs), ("county", counties)):
+            rows = []
+            for n in names:
+                row = self._host_unit(n, level, prefs)
+                if row is None:
+                    self.warnings.append(f"{fid}: host {level} {n} is outside the base boundaries; not checked")
+                else:
+                    rows.append((n, row))
+            if not rows:
+                continue
+            dists = [(n, distance_m(geom, row.geometry)) for n, row in rows]
+            if geom.geom_type == "Point":
+                if len(rows) == len(names) and min(d for _, d in dists) > HOST_TOLERANCE_M:
+                    raise SpecError(f"point is {min(d for _, d in dists) / 1000:.1f} km outside its host "
+                                    f"{level} {'/'.join(names)}")
+            else:
+                for n, d in dists:
+                    if d > HOST_TOLERANCE_M:
+                        raise SpecError(f"geometry is {d / 1000:.1f} km from its host {level} {n}")
 
     def _vertex(self, v: dict) -> tuple[float, float]:
         if "unit" in v:
@@ -516,9 +582,9 @@ class LayerBuilder:
                 names = [names]
             if not names:
                 raise SpecError("unit place needs a non-empty 'names' list")
-            geoms = [self.unit(n, level, place.get("parent")).geometry for n in names]
+            geoms = [self.unit_geometry(self.unit(n, level, place.get("parent")), level) for n in names]
             g = shapely.union_all(geoms) if len(geoms) > 1 else geoms[0]
-            g = _as_multi(shapely.set_precision(g, FINE_GRID))
+            g = _as_multi(shapely.set_precision(g, LAYER_GRID))
             code = "exact_boundary" if place.get("exact") else LEVEL_PRECISION[level]
             return g, code, None
         if kind == "point":
@@ -605,23 +671,7 @@ class LayerBuilder:
         prefs = [prefs] if isinstance(prefs, str) else list(prefs or [])
         counties = host.get("county")
         counties = [counties] if isinstance(counties, str) else list(counties or [])
-        for p in prefs:
-            try:
-                self.unit(p, "prefecture")
-            except SpecError:
-                self.unit(p, "province")  # 上海市 is province-level
-        rows = [self._host_county(c, prefs) for c in counties]
-        dists = [distance_m(geom, r.geometry) for r in rows]
-        if geom.geom_type == "Point":
-            # a point lies in one of its host counties (or within the tolerance)
-            if dists and min(dists) > HOST_TOLERANCE_M:
-                raise SpecError(f"point is {min(dists) / 1000:.1f} km outside its host county "
-                                f"{'/'.join(counties)}")
-        else:
-            # a shape spanning several counties must reach each of them
-            for c, d in zip(counties, dists):
-                if d > HOST_TOLERANCE_M:
-                    raise SpecError(f"geometry is {d / 1000:.1f} km from its host county {c}")
+        self.check_host(geom, prefs, counties, fid)
         props = {
             "id": fid,
             "layer": spec["id"],
@@ -640,7 +690,8 @@ class LayerBuilder:
             "sources": sources,
             "figures": figures,
         }
-        return {"type": "Feature", "id": fid, "properties": props, "geometry": _geom_json(geom)}
+        nd = 5 if geom.geom_type in ("Polygon", "MultiPolygon") else COORD_DIGITS
+        return {"type": "Feature", "id": fid, "properties": props, "geometry": _geom_json(geom, nd)}
 
 
 def _lonlat(lon, lat) -> tuple[float, float]:
@@ -738,6 +789,8 @@ def build_layers(specs_dir: Path, seeds_dir: Path, gpkg: Path, out_geodata: Path
     for spec, _ in layers:
         if spec["seed"] not in seeds_out:
             problems.append(f"{seeds_json.name}: no title for seed {spec['seed']} (used by layer {spec['id']})")
+    for w in builder.warnings:
+        print(f"build_geodata: warning: {w}", file=sys.stderr)
     if problems:
         return problems
 
