@@ -1,0 +1,1459 @@
+"""Reading a planner's own files: shapefiles (loose or zipped), GeoPackage,
+GeoJSON, KML, FlatGeobuf, FileGDB folders and CSV tables with lon/lat columns.
+
+Two calls, both safe to run on a worker thread (no Qt, no global state):
+
+``open_source(path) -> SourceInfo``
+    what is in the file: driver and layers with feature counts.
+``read_layer(path, layer=None, encoding=None, crs=None, progress=None,
+cancel=None) -> LoadedLayer``
+    one layer as a GeoDataFrame in EPSG:4326 plus everything the UI should
+    tell the planner about how it was read (CRS source, encoding, repairs).
+
+All bad input raises :class:`UserFileError` with a plain-English sentence
+naming the file (GDAL's own words, if any, only in parentheses at the end).
+A cancelled load raises :class:`LoadCancelled`.
+
+What zjmap decides itself rather than leaving to GDAL, and why:
+
+* shapefile sidecars, truncation and "text file named .shp" are checked from
+  the bytes first, because GDAL either fails with a cryptic message or (for a
+  missing .dbf or a garbage .prj) silently carries on;
+* the attribute encoding (see :mod:`zjmap.core.dbf`) is passed to pyogrio
+  explicitly: pyogrio's own guess for a GBK shapefile without ``.cpg`` is
+  ISO-8859-1, i.e. mojibake;
+* the ``.prj`` is parsed with pyproj, because GDAL ignores one it cannot
+  parse and the data would come out with no CRS;
+* without a CRS (or with one the coordinates plainly do not fit) the CRS is
+  guessed from the coordinates: degrees, Gauss–Krüger zone-prefixed metres,
+  or Gauss–Krüger metres around 120°E (see :func:`guess_crs`).
+
+Shapefiles and GeoPackages (cheap to reopen, fast random access) are read in
+chunks with pyogrio's ``skip_features``/``max_features`` so ``progress``
+moves and ``cancel`` is honoured between chunks; other formats are read in
+one call and then cleaned and reprojected chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+import os
+import warnings as _warnings
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyogrio.errors import DataLayerError, DataSourceError
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError, ProjError
+
+from zjmap.core import dbf as _dbf
+
+__all__ = [
+    "CHUNK_FEATURES",
+    "LayerInfo",
+    "LoadCancelled",
+    "LoadedLayer",
+    "SourceInfo",
+    "UserFileError",
+    "guess_crs",
+    "inspect_file",
+    "open_source",
+    "read_layer",
+]
+
+#: Features per chunk when reading shapefiles/GeoPackages (and per cleaning
+#: step for formats read in one go). ~0.1 s of work for small polygons.
+CHUNK_FEATURES = 20_000
+
+WGS84 = CRS.from_epsg(4326)
+
+# Where this app's data normally lies: used to choose between CRS candidates.
+_ZHEJIANG = (118.0, 27.0, 123.0, 31.5)
+_YRD = (114.8, 27.0, 123.0, 35.2)  # Shanghai, Jiangsu, Zhejiang, Anhui
+_CHINA = (73.0, 3.0, 136.0, 54.0)
+
+ProgressFn = Callable[[float, str], Any]
+CancelFn = Callable[[], bool]
+
+
+class UserFileError(Exception):
+    """A file zjmap cannot read; ``str(exc)`` is one plain sentence (or two)."""
+
+
+class LoadCancelled(Exception):
+    """The ``cancel`` callable returned True; nothing was loaded."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    name: str
+    features: int | None  # None if the driver cannot count without reading
+    geometry_type: str | None  # GDAL's name ("Polygon", "Point Z", ...); None: plain table
+    crs: str | None  # "EPSG:4549", a CRS name, or None if the file has none
+    problem: str | None = None  # why this layer cannot be loaded, if it cannot
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {
+            "name": self.name,
+            "features": self.features,
+            "geometry_type": self.geometry_type,
+            "crs": self.crs,
+        }
+        if self.problem:
+            d["problem"] = self.problem
+        return d
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    path: str
+    driver: str  # GDAL driver name ("ESRI Shapefile", "GPKG", ...) or "CSV"
+    container: str | None  # "zip" for a zipped set of shapefiles, else None
+    layers: tuple[LayerInfo, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [layer.name for layer in self.layers]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "driver": self.driver,
+            "container": self.container,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class LoadedLayer:
+    name: str
+    gdf: gpd.GeoDataFrame  # EPSG:4326, non-empty 2D geometries only
+    driver: str
+    source_crs: str  # "EPSG:4549" (or a CRS name if it has no code)
+    crs_guessed: bool
+    crs_guess_reason: str | None
+    encoding: str | None
+    encoding_reason: str | None
+    repaired: int
+    skipped: int
+    geometry_types: list[str]
+    fields: dict[str, str]
+    bounds_wgs84: tuple[float, float, float, float]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def features(self) -> int:
+        return len(self.gdf)
+
+
+# ---------------------------------------------------------------------------
+# Public API
+
+
+def open_source(path: str | os.PathLike[str]) -> SourceInfo:
+    """Describe what ``path`` holds; raises :class:`UserFileError` if nothing usable.
+
+    A layer that is present but cannot be loaded (say one shapefile of two
+    in a zip lacks its .dbf) is listed with ``problem`` set; only if no layer
+    is loadable does this raise. A garbage ``.prj`` is not a reason to raise
+    here (the planner can still choose the CRS): it shows as a note.
+    """
+    src = _resolve(path)
+    infos: list[LayerInfo] = []
+    notes: list[str] = []
+    for lay in src.layers:
+        info, layer_notes = _layer_info(lay)
+        infos.append(info)
+        notes.extend(layer_notes)
+    usable = [i for i in infos if i.problem is None]
+    if not usable:
+        raise UserFileError(infos[0].problem or f"{src.display} has nothing zjmap can load.")
+    return SourceInfo(str(src.path), src.driver, src.container, tuple(infos), tuple(notes))
+
+
+def read_layer(
+    path: str | os.PathLike[str],
+    layer: str | int | None = None,
+    encoding: str | None = None,
+    crs: str | int | CRS | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+    *,
+    chunk_size: int | None = None,
+) -> LoadedLayer:
+    """Read one layer of a planner's file into EPSG:4326.
+
+    ``layer``: name or 0-based index; default the first loadable layer (with
+    a warning naming the others). ``encoding``: attribute text encoding,
+    overriding detection (shapefiles and CSV; e.g. "GBK", "UTF-8").
+    ``crs``: the data's coordinate system ("EPSG:4549", 4549, WKT or a pyproj
+    CRS), overriding the file's own and any guess. ``progress(fraction,
+    message)`` is called as the load moves; ``cancel()`` is polled between
+    chunks and makes this raise :class:`LoadCancelled`.
+    """
+    run = _Run(progress, cancel)
+    p = Path(path)
+    run.report(0.0, f"Opening {p.name}")
+    src = _resolve(p)
+    lay, warnings = _pick_layer(src, layer)
+    if encoding is not None:
+        encoding = _check_encoding_name(encoding)
+    override = _parse_crs_arg(crs) if crs is not None else None
+    cs = max(1, int(chunk_size or CHUNK_FEATURES))
+
+    reader: _Reader
+    if lay.driver == "CSV":
+        reader = _CsvReader(src, lay, encoding, cs)
+    else:
+        reader = _OgrReader(src, lay, encoding, cs)
+    warnings.extend(reader.warnings)
+    run.check_cancel()
+
+    if reader.total == 0:
+        raise UserFileError(f"{lay.display} contains no features: there is nothing to show.")
+
+    parts: list[gpd.GeoDataFrame] = []
+    repaired = skipped = outside = 0
+    had_z = False
+    decision: _CrsDecision | None = None
+    pending: list[gpd.GeoDataFrame] = []
+    done = 0
+    for raw in reader.chunks(run):
+        done += len(raw)
+        geoms = np.asarray(raw.geometry.array, dtype=object) if len(raw) else np.empty(0, object)
+        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        skipped += int((~keep).sum())
+        raw = raw.loc[keep]
+        if decision is None:
+            pending.append(raw)
+            if len(raw) or reader.bounds is not None:
+                bounds = reader.bounds if reader.bounds is not None else _bounds(raw)
+                decision = _decide_crs(override, reader.declared_crs, reader.crs_problem, bounds, lay)
+                warnings.extend(decision.warnings)
+            todo, pending = (pending, []) if decision is not None else ([], pending)
+        else:
+            todo = [raw]
+        for chunk in todo:
+            assert decision is not None
+            out, n_fixed, n_dropped, n_out, z = _clean(chunk, decision.transformer)
+            repaired += n_fixed
+            skipped += n_dropped
+            outside += n_out
+            had_z |= z
+            if len(out):
+                parts.append(out)
+        total = max(reader.total, done, 1)
+        run.report(0.02 + 0.96 * done / total, f"Read {done:,} of {total:,} features")
+        run.check_cancel()
+
+    if done == 0:
+        raise UserFileError(f"{lay.display} contains no features: there is nothing to show.")
+    if decision is None or not parts:
+        raise UserFileError(
+            f"{lay.display} has {done:,} features but none of them has a shape "
+            "(all geometries are empty), so there is nothing to show."
+        )
+    run.report(0.99, "Finishing")
+    gdf = _assemble(parts, reader)
+    if had_z:
+        warnings.append("Heights (Z) and measures (M) were dropped: the map is two-dimensional.")
+    if repaired:
+        warnings.append(
+            f"{repaired:,} invalid shape{'s were' if repaired != 1 else ' was'} repaired "
+            "(e.g. self-intersecting polygons); check them if areas matter."
+        )
+    if skipped:
+        warnings.append(f"{skipped:,} feature{'s' if skipped != 1 else ''} without a shape (empty or unreadable geometry) left out.")
+    if outside:
+        warnings.append(
+            f"{outside:,} feature{'s' if outside != 1 else ''} could not be converted to longitude/latitude "
+            f"with {decision.label} and {'were' if outside != 1 else 'was'} left out."
+        )
+    bounds84 = tuple(float(v) for v in gdf.total_bounds)
+    if not _overlaps(bounds84, _CHINA):
+        warnings.append(
+            f"The data lies outside China (around {_fmt_lonlat(bounds84)}); "
+            "if it should be in Zhejiang, its coordinate system is probably wrong."
+        )
+    result = LoadedLayer(
+        name=lay.name,
+        gdf=gdf,
+        driver=lay.driver,
+        source_crs=decision.label,
+        crs_guessed=decision.guessed,
+        crs_guess_reason=decision.reason,
+        encoding=reader.encoding,
+        encoding_reason=reader.encoding_reason,
+        repaired=repaired,
+        skipped=skipped + outside,
+        geometry_types=sorted(set(gdf.geom_type.dropna().unique())),
+        fields={c: str(gdf[c].dtype) for c in gdf.columns if c != gdf.geometry.name},
+        bounds_wgs84=bounds84,  # type: ignore[arg-type]
+        warnings=warnings,
+    )
+    run.report(1.0, f"Loaded {len(gdf):,} features from {lay.display}")
+    return result
+
+
+def inspect_file(
+    path: str | os.PathLike[str],
+    layer: str | int | None = None,
+    encoding: str | None = None,
+    crs: str | int | None = None,
+) -> dict[str, Any]:
+    """What ``zjmap inspect`` prints: the file read exactly as the app reads it."""
+    info = open_source(path)
+    loaded = read_layer(path, layer=layer, encoding=encoding, crs=crs)
+    return {
+        "path": info.path,
+        "driver": info.driver,
+        "container": info.container,
+        "layers": [layer_.to_dict() for layer_ in info.layers],
+        "layer": loaded.name,
+        "features": loaded.features,
+        "geometry_types": loaded.geometry_types,
+        "crs": loaded.source_crs,
+        "crs_guessed": loaded.crs_guessed,
+        "crs_guess_reason": loaded.crs_guess_reason,
+        "encoding": loaded.encoding,
+        "encoding_reason": loaded.encoding_reason,
+        "bounds_wgs84": list(loaded.bounds_wgs84),
+        "fields": loaded.fields,
+        "repaired": loaded.repaired,
+        "skipped": loaded.skipped,
+        "warnings": loaded.warnings,
+    }
+
+
+# ---------------------------------------------------------------------------
+# Progress / cancel
+
+
+class _Run:
+    def __init__(self, progress: ProgressFn | None, cancel: CancelFn | None):
+        self._progress = progress
+        self._cancel = cancel
+
+    def report(self, fraction: float, message: str) -> None:
+        if self._progress is not None:
+            self._progress(max(0.0, min(1.0, float(fraction))), message)
+
+    def check_cancel(self) -> None:
+        if self._cancel is not None and self._cancel():
+            raise LoadCancelled("Loading was cancelled.")
+
+
+# ---------------------------------------------------------------------------
+# What is in the file
+
+
+_EXT_DRIVER = {
+    ".shp": "ESRI Shapefile",
+    ".gpkg": "GPKG",
+    ".geojson": "GeoJSON",
+    ".json": "GeoJSON",
+    ".kml": "KML",
+    ".kmz": "KML",
+    ".fgb": "FlatGeobuf",
+    ".csv": "CSV",
+    ".tsv": "CSV",
+    ".txt": "CSV",
+}
+_SIDE_EXTS = {".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix", ".qmd"}
+_SUPPORTED = "shapefile (.shp or .zip), GeoPackage, GeoJSON, KML, FlatGeobuf, FileGDB folder or CSV with longitude/latitude columns"
+
+
+class _ShpParts:
+    """The files of one shapefile, on disk or inside a zip, by extension."""
+
+    display: str  # "roads.shp" or "roads.shp in data.zip"
+    stem: str
+
+    def exists(self, ext: str) -> bool:
+        raise NotImplementedError
+
+    def size(self, ext: str) -> int:
+        raise NotImplementedError
+
+    def read(self, ext: str, n: int = -1) -> bytes:
+        raise NotImplementedError
+
+    def gone(self) -> bool:
+        raise NotImplementedError
+
+    def name(self, ext: str) -> str:
+        return f"{self.stem}{ext}"
+
+
+class _DiskShp(_ShpParts):
+    def __init__(self, shp: Path):
+        self.shp = shp
+        self.stem = shp.stem
+        self.display = shp.name
+
+    def _find(self, ext: str) -> Path | None:
+        # GDAL looks for the lower- and the upper-case extension.
+        for e in (ext.lower(), ext.upper()):
+            cand = self.shp.with_suffix(e)
+            if cand.is_file():
+                return cand
+        return None
+
+    def exists(self, ext: str) -> bool:
+        return self._find(ext) is not None
+
+    def size(self, ext: str) -> int:
+        f = self._find(ext)
+        if f is None:
+            raise FileNotFoundError(self.name(ext))
+        return f.stat().st_size
+
+    def read(self, ext: str, n: int = -1) -> bytes:
+        f = self._find(ext)
+        if f is None:
+            raise FileNotFoundError(self.name(ext))
+        with open(f, "rb") as fp:
+            return fp.read(n)
+
+    def gone(self) -> bool:
+        return not all(self.exists(e) for e in (".shp", ".shx", ".dbf"))
+
+
+class _ZipShp(_ShpParts):
+    def __init__(self, zip_path: Path, member: str, shown: str):
+        self.zip_path = zip_path
+        self.member = member
+        base = member[: -len(".shp")]
+        self._base = base
+        self.stem = PurePosixPath(shown).name[: -len(".shp")]
+        self.display = f"{PurePosixPath(shown).name} in {zip_path.name}"
+
+    def _info(self, ext: str) -> zipfile.ZipInfo | None:
+        with zipfile.ZipFile(self.zip_path) as zf:
+            names = set(zf.namelist())
+            for e in (ext.lower(), ext.upper()):
+                if self._base + e in names:
+                    return zf.getinfo(self._base + e)
+        return None
+
+    def exists(self, ext: str) -> bool:
+        return self._info(ext) is not None
+
+    def size(self, ext: str) -> int:
+        info = self._info(ext)
+        if info is None:
+            raise FileNotFoundError(self.name(ext))
+        return info.file_size
+
+    def read(self, ext: str, n: int = -1) -> bytes:
+        info = self._info(ext)
+        if info is None:
+            raise FileNotFoundError(self.name(ext))
+        with zipfile.ZipFile(self.zip_path) as zf, zf.open(info) as fp:
+            return fp.read(n)
+
+    def gone(self) -> bool:
+        return not self.zip_path.is_file()
+
+
+@dataclass
+class _Layer:
+    name: str
+    display: str  # for messages: "roads.shp", "layer 'x' of plan.gpkg"
+    driver: str
+    gdal_path: str
+    gdal_layer: str | None = None
+    shp: _ShpParts | None = None
+    file: Path | None = None
+
+
+@dataclass
+class _Source:
+    path: Path
+    display: str
+    driver: str
+    container: str | None
+    layers: list[_Layer]
+
+
+def _resolve(path: str | os.PathLike[str]) -> _Source:
+    p = Path(path)
+    disp = p.name or str(p)
+    if not p.exists():
+        raise UserFileError(f"zjmap cannot find {disp} (looked for {p}).")
+    if p.is_dir():
+        if p.suffix.lower() == ".gdb":
+            return _ogr_source(p, "OpenFileGDB")
+        raise UserFileError(
+            f"{disp} is a folder; open one of the files in it ({_SUPPORTED})."
+        )
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise UserFileError(f"zjmap cannot open {disp} ({exc.strerror or exc}).") from exc
+    if size == 0:
+        raise UserFileError(
+            f"{disp} is empty (0 bytes): the copy or download probably failed. "
+            "Copy it again from the original."
+        )
+    ext = p.suffix.lower()
+    if ext in _SIDE_EXTS:
+        shp = _DiskShp(p.with_suffix(".shp"))
+        if shp.exists(".shp"):
+            p, ext = shp._find(".shp") or p, ".shp"  # the planner picked a sidecar
+        else:
+            raise UserFileError(
+                f"{disp} is only one part of a shapefile, and {p.stem}.shp is not next to it; "
+                "copy all files with that name (.shp, .shx, .dbf, .prj, .cpg) together."
+            )
+    if ext == ".shp":
+        parts = _DiskShp(p)
+        lay = _Layer(p.stem, parts.display, "ESRI Shapefile", str(p), None, shp=parts, file=p)
+        return _Source(p, p.name, "ESRI Shapefile", None, [lay])
+    if ext == ".zip":
+        return _zip_source(p)
+    if ext == ".gpkg":
+        with open(p, "rb") as fp:
+            magic = fp.read(16)
+        if magic != b"SQLite format 3\x00":
+            raise UserFileError(
+                f"{disp} is not a GeoPackage: it does not have the SQLite signature "
+                "(the file may be damaged, or another kind of file renamed to .gpkg)."
+            )
+        return _ogr_source(p, "GPKG")
+    if ext == ".fgb":
+        with open(p, "rb") as fp:
+            magic = fp.read(4)
+        if magic[:3] != b"fgb":
+            raise UserFileError(f"{disp} is not a FlatGeobuf file: it does not start with the FlatGeobuf signature.")
+        return _ogr_source(p, "FlatGeobuf")
+    if ext in (".csv", ".tsv", ".txt"):
+        lay = _Layer(p.stem, disp, "CSV", str(p), None, file=p)
+        return _Source(p, disp, "CSV", None, [lay])
+    if ext == ".kmz":
+        return _ogr_source(p, "KML", gdal_path=f"/vsizip/{p.resolve().as_posix()}")
+    driver = _EXT_DRIVER.get(ext)
+    return _ogr_source(p, driver)
+
+
+def _zip_source(p: Path) -> _Source:
+    disp = p.name
+    try:
+        with zipfile.ZipFile(p) as zf:
+            infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UserFileError(
+            f"{disp} is not a readable zip archive: it is damaged or the download was cut short ({exc})."
+        ) from exc
+    real = [
+        i for i in infos
+        if not i.filename.startswith("__MACOSX/") and not PurePosixPath(i.filename).name.startswith("._")
+    ]
+    if not real:
+        raise UserFileError(f"{disp} is an empty zip archive: it holds no files.")
+    shps = [i for i in real if i.filename.lower().endswith(".shp")]
+    if not shps:
+        listed = ", ".join(_zip_display_name(i) for i in real[:5]) + (" …" if len(real) > 5 else "")
+        raise UserFileError(
+            f"{disp} holds no shapefile (it contains: {listed}). "
+            "Unzip it and open the GIS file directly if it is another format."
+        )
+    shown = [_zip_display_name(i) for i in shps]
+    stems = [PurePosixPath(s).name[:-4] for s in shown]
+    layers = []
+    for info, s, stem in zip(shps, shown, stems):
+        name = stem if stems.count(stem) == 1 else s[:-4]
+        parts = _ZipShp(p, info.filename, s)
+        gdal_path = f"/vsizip/{p.resolve().as_posix()}/{info.filename}"
+        layers.append(_Layer(name, parts.display, "ESRI Shapefile", gdal_path, None, shp=parts, file=p))
+    return _Source(p, disp, "ESRI Shapefile", "zip", layers)
+
+
+def _zip_display_name(info: zipfile.ZipInfo) -> str:
+    """Member name for people: zips made on Chinese Windows store GBK names
+    without the UTF-8 flag, which Python (like GDAL) decodes as CP437."""
+    name = info.filename
+    if info.flag_bits & 0x800 or name.isascii():
+        return name
+    try:
+        raw = name.encode("cp437")
+    except UnicodeEncodeError:
+        return name
+    for enc in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(enc)
+        except UnicodeDecodeError:
+            pass
+    return name
+
+
+def _ogr_source(p: Path, driver: str | None, gdal_path: str | None = None) -> _Source:
+    disp = p.name
+    gpath = gdal_path or str(p)
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        try:
+            names = pyogrio.list_layers(gpath)
+        except (DataSourceError, DataLayerError, RuntimeError, OSError) as exc:
+            if not p.exists():
+                raise _vanished(disp) from exc
+            if driver is None:
+                raise UserFileError(
+                    f"zjmap cannot read {disp}: it is not a file type zjmap knows "
+                    f"(it reads {_SUPPORTED})."
+                ) from exc
+            kind = {"GPKG": "GeoPackage", "OpenFileGDB": "FileGDB"}.get(driver, driver)
+            raise UserFileError(
+                f"zjmap cannot read {disp}: it is damaged or not really a {kind} file{_detail(exc)}."
+            ) from exc
+        if driver is None:
+            try:
+                driver = str(pyogrio.read_info(gpath).get("driver") or "unknown")
+            except Exception:  # noqa: BLE001 - any failure: just an unknown driver
+                driver = "unknown"
+    if len(names) == 0:
+        raise UserFileError(f"{disp} holds no layers: there is nothing to show.")
+    layers = []
+    for name, _gtype in names:
+        name = str(name)
+        show = disp if len(names) == 1 else f"layer '{name}' of {disp}"
+        layers.append(_Layer(name, show, driver, gpath, name, file=p))
+    return _Source(p, disp, driver, None, layers)
+
+
+def _layer_info(lay: _Layer) -> tuple[LayerInfo, list[str]]:
+    """Count features etc. of one layer; a broken layer gets ``problem``."""
+    notes: list[str] = []
+    try:
+        if lay.shp is not None:
+            facts = _check_shapefile(lay.shp)
+            crs_label = None
+            try:
+                c = _prj_crs(lay.shp)
+                crs_label = _crs_label(c) if c is not None else None
+            except UserFileError as exc:
+                notes.append(str(exc))
+            problem = None if facts.n else f"{lay.display} contains no features: there is nothing to show."
+            return LayerInfo(lay.name, facts.n, facts.geometry_type, crs_label, problem), notes
+        if lay.driver == "CSV":
+            r = _CsvReader(None, lay, None, CHUNK_FEATURES)
+            problem = None if r.total else f"{lay.display} contains no rows: there is nothing to show."
+            return LayerInfo(lay.name, r.total, "Point", None, problem), notes
+        info = _ogr_info(lay, None)
+        n = info.get("features")
+        n = None if n is None or n < 0 else int(n)
+        gtype = info.get("geometry_type")
+        c = info.get("crs")
+        crs_label = None
+        if c:
+            try:
+                crs_label = _crs_label(CRS.from_user_input(c))
+            except CRSError:
+                crs_label = str(c)
+        problem = None
+        if gtype is None:
+            problem = f"{lay.display} is a plain table without shapes: there is nothing to show on a map."
+        elif n == 0:
+            problem = f"{lay.display} contains no features: there is nothing to show."
+        return LayerInfo(lay.name, n, gtype, crs_label, problem), notes
+    except UserFileError as exc:
+        return LayerInfo(lay.name, None, None, None, str(exc)), notes
+
+
+def _pick_layer(src: _Source, layer: str | int | None) -> tuple[_Layer, list[str]]:
+    names = [lay.name for lay in src.layers]
+    if layer is None:
+        if len(src.layers) == 1:
+            return src.layers[0], []
+        first_problem = None
+        for lay in src.layers:
+            info, _ = _layer_info(lay)
+            if info.problem is None:
+                others = [n for n in names if n != lay.name]
+                return lay, [
+                    f"{src.display} holds {len(names)} layers; loaded '{lay.name}' "
+                    f"(the others: {', '.join(others)})."
+                ]
+            first_problem = first_problem or info.problem
+        raise UserFileError(first_problem or f"{src.display} has nothing zjmap can load.")
+    if isinstance(layer, int) and not isinstance(layer, bool):
+        if 0 <= layer < len(src.layers):
+            return src.layers[layer], []
+    else:
+        for lay in src.layers:
+            if lay.name == layer:
+                return lay, []
+        for lay in src.layers:
+            if lay.name.casefold() == str(layer).casefold():
+                return lay, []
+        if str(layer).isdigit() and int(layer) < len(src.layers):
+            return src.layers[int(layer)], []
+    raise UserFileError(
+        f"{src.display} has no layer {layer!r}; its layers are: {', '.join(names)}."
+    )
+
+
+# ---------------------------------------------------------------------------
+# Shapefile checks
+
+
+@dataclass
+class _ShpFacts:
+    n: int
+    geometry_type: str | None
+    dbf: _dbf.DbfHeader
+    warnings: list[str]
+
+
+_SHP_TYPES = {
+    0: None, 1: "Point", 3: "LineString", 5: "Polygon", 8: "MultiPoint",
+    11: "Point Z", 13: "LineString Z", 15: "Polygon Z", 18: "MultiPoint Z",
+    21: "Point M", 23: "LineString M", 25: "Polygon M", 28: "MultiPoint M",
+    31: "MultiPatch",
+}  # fmt: skip
+
+
+def _check_shapefile(parts: _ShpParts) -> _ShpFacts:
+    """Sidecars present, sizes consistent, signatures right: else a clear error."""
+    shp = parts.display
+    try:
+        if not parts.exists(".shp"):
+            raise _vanished(shp)
+        size = parts.size(".shp")
+        if size == 0:
+            raise UserFileError(
+                f"{shp} is empty (0 bytes): the copy or download probably failed. "
+                "Copy it again from the original."
+            )
+        head = parts.read(".shp", 100)
+        if int.from_bytes(head[:4], "big") != 9994:
+            if _looks_like_text(head):
+                snippet = head[:40].decode("utf-8", "replace").splitlines()[0] if head.strip() else ""
+                raise UserFileError(
+                    f"{shp} is not a shapefile: it is a text file (it starts with {snippet!r}). "
+                    "It may have been renamed, or saved by a program that wrote text instead."
+                )
+            raise UserFileError(
+                f"{shp} is not a shapefile: it does not start with the shapefile signature "
+                "(it may be another kind of file renamed to .shp, or damaged)."
+            )
+        if size < 100:
+            raise UserFileError(
+                f"{shp} is incomplete: it has only {size} bytes, less than a shapefile header; "
+                "the copy or download was probably cut short."
+            )
+        declared = int.from_bytes(head[24:28], "big") * 2
+        if size < declared:
+            raise UserFileError(
+                f"{shp} is incomplete: its header says {declared:,} bytes but the file has only "
+                f"{size:,}; the copy or download was probably cut short."
+            )
+        shape_type = int.from_bytes(head[32:36], "little")
+
+        shx = parts.name(".shx")
+        if not parts.exists(".shx"):
+            raise UserFileError(
+                f"{shp} cannot be opened: its index file {shx} is missing. A shapefile is several "
+                "files with the same name (.shp, .shx, .dbf, usually .prj and .cpg); copy all of them together."
+            )
+        shx_size = parts.size(".shx")
+        shx_head = parts.read(".shx", 100)
+        if shx_size < 100 or int.from_bytes(shx_head[:4], "big") != 9994:
+            raise UserFileError(f"{shp} cannot be opened: its index file {shx} is damaged or empty.")
+        shx_declared = int.from_bytes(shx_head[24:28], "big") * 2
+        if shx_size < shx_declared:
+            raise UserFileError(
+                f"{shp} cannot be opened: its index file {shx} is incomplete "
+                f"({shx_size:,} of {shx_declared:,} bytes)."
+            )
+        n = (min(shx_size, shx_declared) - 100) // 8
+
+        dbf = parts.name(".dbf")
+        if not parts.exists(".dbf"):
+            raise UserFileError(
+                f"{shp} cannot be opened: its attribute table {dbf} is missing. A shapefile is several "
+                "files with the same name (.shp, .shx, .dbf, usually .prj and .cpg); copy all of them together."
+            )
+        dbf_size = parts.size(".dbf")
+        if dbf_size == 0:
+            raise UserFileError(f"{shp} cannot be opened: its attribute table {dbf} is empty (0 bytes).")
+        try:
+            header = _dbf.parse_header(parts.read(".dbf", 65536))
+        except _dbf.DbfError as exc:
+            raise UserFileError(f"{shp} cannot be opened: its attribute table {dbf} is damaged ({exc}).") from exc
+        if dbf_size < header.data_len:
+            raise UserFileError(
+                f"{shp} cannot be opened: its attribute table {dbf} is incomplete "
+                f"({dbf_size:,} of {header.data_len:,} bytes); the copy was probably cut short."
+            )
+    except FileNotFoundError as exc:
+        raise _vanished(shp) from exc
+    except (zipfile.BadZipFile, OSError) as exc:
+        if parts.gone():
+            raise _vanished(shp) from exc
+        raise UserFileError(f"zjmap cannot read {shp} ({exc}).") from exc
+    warnings: list[str] = []
+    if header.n_records != n:
+        warnings.append(
+            f"{dbf} has {header.n_records:,} rows but {shp} has {n:,} shapes; "
+            "the file was probably edited by a program that did not keep them together."
+        )
+    return _ShpFacts(n, _SHP_TYPES.get(shape_type, f"type {shape_type}"), header, warnings)
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3  # cut mid-character by the 100-byte read
+    
+
+def _prj_crs(parts: _ShpParts) -> CRS | None:
+    """The CRS of the .prj, None if there is no .prj; UserFileError if unparseable."""
+    if not parts.exists(".prj"):
+        return None
+    prj = parts.name(".prj")
+    raw = parts.read(".prj")
+    text = raw.decode("utf-8", "replace").strip().lstrip("\ufeff")
+    if not text:
+        return None
+    try:
+        return CRS.from_user_input(text)
+    except CRSError as exc:
+        raise UserFileError(
+            f"The coordinate system file {prj} of {parts.display} cannot be understood "
+            f"(it starts {text[:30]!r}); choose the coordinate system by hand"
+            f" ({str(exc).splitlines()[0][:120]})."
+        ) from exc
+
+
+def _shapefile_encoding(
+    parts: _ShpParts, facts: _ShpFacts, override: str | None
+) -> tuple[str, str, list[str]]:
+    """(encoding, reason, warnings) for a shapefile's attributes."""
+    header = facts.dbf
+    want = min(header.data_len, header.header_len + 32 * 1024 * 1024)
+    try:
+        data = parts.read(".dbf", want)
+    except (zipfile.BadZipFile, OSError) as exc:
+        if parts.gone() or isinstance(exc, FileNotFoundError):
+            raise _vanished(parts.display) from exc
+        raise UserFileError(f"zjmap cannot read {parts.name('.dbf')} ({exc}).") from exc
+    samples = _dbf.text_samples(header, data[header.header_len :])
+    dbf = parts.name(".dbf")
+    if override is not None:
+        bad = _dbf.first_undecodable(samples, override)
+        if bad is not None:
+            raise UserFileError(
+                f"The attribute text of {dbf} is not valid {override} (e.g. the bytes {bad[:12].hex(' ')}); "
+                "choose another encoding (Chinese files are usually GBK or UTF-8)."
+            )
+        return override, "chosen by hand", []
+    cpg_text = None
+    if parts.exists(".cpg"):
+        try:
+            cpg_text = parts.read(".cpg", 200).decode("ascii", "replace")
+        except OSError:
+            cpg_text = None
+    choice = _dbf.choose_encoding(cpg_text, header.ldid, samples)
+    if choice.encoding is None:
+        raise UserFileError(
+            f"The attribute text of {dbf} cannot be decoded: it is neither UTF-8 nor GBK/GB18030 "
+            f"({choice.reason}); choose the encoding by hand."
+        )
+    return choice.encoding, choice.reason, choice.warnings
+
+
+# ---------------------------------------------------------------------------
+# Readers: each yields raw GeoDataFrame chunks in the source CRS.
+
+
+class _Reader:
+    total: int
+    bounds: tuple[float, float, float, float] | None  # of the whole layer, if cheap
+    declared_crs: CRS | None
+    crs_problem: str | None
+    encoding: str | None
+    encoding_reason: str | None
+    warnings: list[str]
+    drop_null_columns = False
+
+    def chunks(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
+        raise NotImplementedError
+
+
+# GDAL's names for encodings where the portable spelling differs from Python's.
+_GDAL_ENCODING = {"GBK": "CP936", "BIG5": "CP950"}
+# Drivers where reopening is cheap and skip_features seeks directly.
+_CHUNKED_DRIVERS = {"ESRI Shapefile", "GPKG", "OpenFileGDB"}
+
+
+class _OgrReader(_Reader):
+    def __init__(self, src: _Source, lay: _Layer, encoding: str | None, chunk_size: int):
+        self.lay = lay
+        self.chunk_size = chunk_size
+        self.warnings = []
+        self.crs_problem = None
+        self.declared_crs = None
+        self.bounds = None
+        self.drop_null_columns = lay.driver in ("KML", "LIBKML")
+        if lay.shp is not None:
+            facts = _check_shapefile(lay.shp)
+            self.warnings.extend(facts.warnings)
+            self.total = facts.n
+            enc, why, w = _shapefile_encoding(lay.shp, facts, encoding)
+            self.encoding, self.encoding_reason = enc, why
+            self.warnings.extend(w)
+            self._gdal_encoding: str | None = _GDAL_ENCODING.get(enc, enc)
+            try:
+                self.declared_crs = _prj_crs(lay.shp)
+            except UserFileError as exc:
+                self.crs_problem = str(exc)
+            info = _ogr_info(lay, self._gdal_encoding, bounds=True) if self.total else {}
+        else:
+            self._gdal_encoding = _GDAL_ENCODING.get(encoding, encoding) if encoding else None
+            info = _ogr_info(lay, self._gdal_encoding, count=True, bounds=lay.driver in _CHUNKED_DRIVERS)
+            if info.get("geometry_type") is None:
+                raise UserFileError(
+                    f"{lay.display} is a plain table without shapes: there is nothing to show on a map."
+                )
+            n = info.get("features")
+            self.total = int(n) if n is not None and n >= 0 else -1
+            c = info.get("crs")
+            if c:
+                try:
+                    self.declared_crs = CRS.from_user_input(c)
+                except CRSError:
+                    self.crs_problem = (
+                        f"The coordinate system of {lay.display} cannot be understood; "
+                        "choose the coordinate system by hand."
+                    )
+            self.encoding = encoding or str(info.get("encoding") or "UTF-8")
+            self.encoding_reason = "chosen by hand" if encoding else f"{_kind(lay.driver)} text is {self.encoding}"
+        tb = info.get("total_bounds")
+        if tb is not None and all(math.isfinite(v) for v in tb) and tb[0] <= tb[2] and tb[1] <= tb[3]:
+            if not (lay.shp is not None and tuple(tb) == (0.0, 0.0, 0.0, 0.0)):
+                self.bounds = tuple(float(v) for v in tb)  # type: ignore[assignment]
+        self.chunked = lay.driver in _CHUNKED_DRIVERS and self.total > 0
+
+    def _read(self, **kw: Any) -> gpd.GeoDataFrame:
+        lay = self.lay
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            try:
+                return pyogrio.read_dataframe(
+                    lay.gdal_path,
+                    layer=lay.gdal_layer,
+                    encoding=self._gdal_encoding,
+                    on_invalid="fix",
+                    **kw,
+                )
+            except UnicodeDecodeError as exc:
+                raise UserFileError(
+                    f"The attribute text of {lay.display} is not valid {self.encoding}; "
+                    "choose another encoding (Chinese files are usually GBK or UTF-8)."
+                ) from exc
+            except FileNotFoundError as exc:
+                raise _vanished(lay.display) from exc
+            except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
+                if _layer_gone(lay):
+                    raise _vanished(lay.display) from exc
+                raise UserFileError(
+                    f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}."
+                ) from exc
+
+    def chunks(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
+        if self.chunked:
+            for start in range(0, self.total, self.chunk_size):
+                run.check_cancel()
+                if _layer_gone(self.lay):
+                    raise _vanished(self.lay.display)
+                yield self._read(skip_features=start, max_features=self.chunk_size)
+            return
+        run.report(0.02, f"Reading {self.lay.display}")
+        df = self._read()
+        if self.total < 0:
+            self.total = len(df)
+        for start in range(0, len(df), self.chunk_size):
+            run.check_cancel()
+            yield df.iloc[start : start + self.chunk_size]
+
+
+def _ogr_info(lay: _Layer, encoding: str | None, count: bool = False, bounds: bool = False) -> dict[str, Any]:
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore")
+        try:
+            return pyogrio.read_info(
+                lay.gdal_path,
+                layer=lay.gdal_layer,
+                encoding=encoding,
+                force_feature_count=count,
+                force_total_bounds=bounds,
+            )
+        except UnicodeDecodeError as exc:
+            raise UserFileError(
+                f"The field names of {lay.display} are not valid {encoding}; choose another encoding."
+            ) from exc
+        except FileNotFoundError as exc:
+            raise _vanished(lay.display) from exc
+        except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
+            if _layer_gone(lay):
+                raise _vanished(lay.display) from exc
+            raise UserFileError(
+                f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}."
+            ) from exc
+
+
+# CSV column names (compared after lower-casing and dropping spaces, "_", "-").
+_LON_NAMES = ["lon", "lng", "longitude", "long", "经度", "x", "pointx", "xcoord", "coordx",
+              "wgs84lon", "gpslon", "lon84", "东经", "x坐标"]  # fmt: skip
+_LAT_NAMES = ["lat", "latitude", "纬度", "y", "pointy", "ycoord", "coordy",
+              "wgs84lat", "gpslat", "lat84", "北纬", "y坐标"]  # fmt: skip
+
+
+def _norm_col(name: str) -> str:
+    s = str(name).strip().lstrip("\ufeff").lower()
+    for ch in " _-.()（）°":
+        s = s.replace(ch, "")
+    return s
+
+
+def _find_col(columns: list[str], names: list[str], contains: str) -> str | None:
+    normed = {_norm_col(c): c for c in columns}
+    for n in names:
+        if n in normed:
+            return normed[n]
+    for c in columns:
+        if contains in str(c):
+            return c
+    return None
+
+
+class _CsvReader(_Reader):
+    def __init__(self, src: _Source | None, lay: _Layer, encoding: str | None, chunk_size: int):
+        assert lay.file is not None
+        self.lay = lay
+        self.chunk_size = chunk_size
+        self.warnings = []
+        self.declared_crs = None
+        self.crs_problem = None
+        self.bounds = None
+        disp = lay.display
+        try:
+            raw = lay.file.read_bytes()
+        except FileNotFoundError as exc:
+            raise _vanished(disp) from exc
+        except OSError as exc:
+            raise UserFileError(f"zjmap cannot read {disp} ({exc.strerror or exc}).") from exc
+        if b"\x00" in raw[:4096]:
+            raise UserFileError(f"{disp} is not a text table: it contains binary data.")
+        text, self.encoding, self.encoding_reason = _decode_text(raw, encoding, disp)
+        sample = text[:20000]
+        try:
+            delim = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        except csv.Error:
+            delim = "\t" if lay.file.suffix.lower() == ".tsv" else ","
+        try:
+            df = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, skipinitialspace=True)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+            raise UserFileError(f"{disp} is not a readable table ({str(exc).splitlines()[0][:120]}).") from exc
+        df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
+        cols = list(df.columns)
+        lon = _find_col(cols, _LON_NAMES, "经度")
+        lat = _find_col(cols, _LAT_NAMES, "纬度")
+        if lon is None or lat is None or lon == lat:
+            shown = ", ".join(cols[:12]) + (" …" if len(cols) > 12 else "")
+            raise UserFileError(
+                f"{disp} has no longitude/latitude columns zjmap recognises (it looks for lon/lng/"
+                f"longitude/x/经度 and lat/latitude/y/纬度; the columns are: {shown})."
+            )
+        x = pd.to_numeric(df[lon].str.strip().str.replace("°", "", regex=False), errors="coerce").to_numpy(float)
+        y = pd.to_numeric(df[lat].str.strip().str.replace("°", "", regex=False), errors="coerce").to_numpy(float)
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.any() and np.abs(y[ok]).max() > 90 and np.abs(x[ok]).max() <= 90:
+            x, y = y, x
+            self.warnings.append(
+                f"In {disp} the columns {lon!r} and {lat!r} look swapped (latitudes over 90°); they were swapped back."
+            )
+        geoms = np.full(len(df), None, dtype=object)
+        geoms[ok] = shapely.points(x[ok], y[ok])
+        attrs = df.drop(columns=[lon, lat])
+        for c in attrs.columns:
+            attrs[c] = _infer_column(attrs[c])
+        self.df = gpd.GeoDataFrame(attrs, geometry=geoms)
+        self.total = len(self.df)
+        self.columns = (lon, lat)
+
+    def chunks(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
+        for start in range(0, len(self.df), self.chunk_size):
+            run.check_cancel()
+            yield self.df.iloc[start : start + self.chunk_size]
+
+
+def _decode_text(raw: bytes, encoding: str | None, disp: str) -> tuple[str, str, str]:
+    if encoding is not None:
+        try:
+            return raw.decode(encoding), encoding, "chosen by hand"
+        except UnicodeDecodeError as exc:
+            raise UserFileError(
+                f"{disp} is not valid {encoding} text (at byte {exc.start:,}); choose another encoding "
+                "(Chinese files are usually GBK or UTF-8)."
+            ) from exc
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[3:].decode("utf-8", "replace"), "UTF-8", "the file starts with a UTF-8 byte-order mark"
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16"), "UTF-16", "the file starts with a UTF-16 byte-order mark"
+    try:
+        text = raw.decode("utf-8")
+        why = "the text is valid UTF-8" if not raw.isascii() else "all text is plain ASCII"
+        return text, "UTF-8", why
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("gb18030"), "GB18030", "the text is not valid UTF-8 but is valid GBK/GB18030 (Chinese)"
+    except UnicodeDecodeError as exc:
+        raise UserFileError(
+            f"The text of {disp} cannot be decoded: it is neither UTF-8 nor GBK/GB18030 "
+            f"(at byte {exc.start:,}); choose the encoding by hand."
+        ) from exc
+
+
+def _infer_column(s: pd.Series) -> pd.Series:
+    """Numbers stay text if converting would lose something (codes like "0571")."""
+    vals = s.str.strip()
+    nonempty = vals[vals != ""]
+    if nonempty.empty:
+        return s
+    if nonempty.str.match(r"^[+-]?0\d").any():
+        return s
+    num = pd.to_numeric(nonempty, errors="coerce")
+    if num.isna().any():
+        return s
+    out = pd.to_numeric(vals.where(vals != ""), errors="coerce")
+    if (out.dropna() % 1 == 0).all() and not out.isna().any() and (out.abs() < 2**53).all():
+        return out.astype("int64")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Coordinate systems
+
+
+@dataclass
+class _CrsDecision:
+    crs: CRS
+    label: str
+    guessed: bool
+    reason: str | None
+    warnings: list[str]
+    transformer: Transformer | None  # None: already EPSG:4326
+
+
+def _crs_label(c: CRS) -> str:
+    code = c.to_epsg()
+    if code is not None:
+        return f"EPSG:{code}"
+    auth = c.to_authority()
+    if auth is not None:
+        return f"{auth[0]}:{auth[1]}"
+    return c.name or "custom coordinate system"
+
+
+def _parse_crs_arg(crs: str | int | CRS) -> CRS:
+    if isinstance(crs, CRS):
+        return crs
+    text = str(crs).strip()
+    try:
+        if text.isdigit():
+            return CRS.from_epsg(int(text))
+        return CRS.from_user_input(text)
+    except CRSError as exc:
+        raise UserFileError(
+            f"{text[:60]!r} is not a coordinate system zjmap knows; give it as EPSG:number, e.g. EPSG:4549."
+        ) from exc
+
+
+def _check_encoding_name(encoding: str) -> str:
+    enc = _dbf.cpg_encoding(encoding) or encoding.strip()
+    try:
+        codecs.lookup(enc)
+    except LookupError as exc:
+        raise UserFileError(
+            f"{encoding!r} is not a text encoding zjmap knows; try GBK, GB18030 or UTF-8."
+        ) from exc
+    return enc
+
+
+def _transformer(c: CRS) -> Transformer | None:
+    if c == WGS84:
+        return None
+    return Transformer.from_crs(c, WGS84, always_xy=True)
+
+
+def _fits(c: CRS, bounds: tuple[float, float, float, float]) -> bool:
+    """Do the data's bounds make sense in ``c``? (convertible, on Earth, round-trips)"""
+    minx, miny, maxx, maxy = bounds
+    xs = np.array([minx, maxx, minx, maxx, (minx + maxx) / 2])
+    ys = np.array([miny, miny, maxy, maxy, (miny + maxy) / 2])
+    if c.is_geographic:
+        return bool(np.all(np.abs(xs) <= 180.0 + 1e-9) and np.all(np.abs(ys) <= 90.0 + 1e-9))
+    try:
+        fwd = Transformer.from_crs(c, WGS84, always_xy=True)
+        lon, lat = fwd.transform(xs, ys, errcheck=False)
+        if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))):
+            return False
+        if np.any(np.abs(lon) > 180) or np.any(np.abs(lat) > 90):
+            return False
+        bx, by = Transformer.from_crs(WGS84, c, always_xy=True).transform(lon, lat, errcheck=False)
+    except (ProjError, CRSError):
+        return False
+    err = np.hypot(np.asarray(bx) - xs, np.asarray(by) - ys)
+    return bool(np.all(np.isfinite(err)) and np.all(err < 1.0))
+
+
+def _lonlat_box(c: CRS, bounds: tuple[float, float, float, float]) -> tuple[float, float, float, float] | None:
+    if not _fits(c, bounds):
+        return None
+    t = _transformer(c)
+    if t is None:
+        return bounds
+    b = t.transform_bounds(*bounds, errcheck=False)
+    return b if all(math.isfinite(v) for v in b) else None
+
+
+def _inside(box: tuple[float, ...], region: tuple[float, ...], slack: float = 0.0) -> bool:
+    return (
+        box[0] >= region[0] - slack
+        and box[2] <= region[2] + slack
+        and box[1] >= region[1] - slack
+        and box[3] <= region[3] + slack
+    )
+
+
+def _overlaps(box: tuple[float, ...], region: tuple[float, ...]) -> bool:
+    return box[0] <= region[2] and box[2] >= region[0] and box[1] <= region[3] and box[3] >= region[1]
+
+
+def _fmt_range(lo: float, hi: float) -> str:
+    return f"{lo:,.0f}–{hi:,.0f}"
+
+
+def _fmt_lonlat(b: tuple[float, ...]) -> str:
+    lon = (b[0] + b[2]) / 2
+    lat = (b[1] + b[3]) / 2
+    return f"{abs(lon):.2f}°{'E' if lon >= 0 else 'W'} {abs(lat):.2f}°{'N' if lat >= 0 else 'S'}"
+
+
+def guess_crs(bounds: tuple[float, float, float, float], what: str = "the file") -> tuple[CRS, str]:
+    """Guess the CRS of coordinates with these bounds (minx, miny, maxx, maxy).
+
+    Returns (crs, reason); raises :class:`UserFileError` if nothing fits.
+
+    * inside ±180/±90: longitude/latitude degrees, EPSG:4326;
+    * x ≥ 10,000,000: Gauss–Krüger metres with the zone number prefixed to
+      the easting: 25–45 → CGCS2000 3-degree zone (EPSG:4513 + zone − 25,
+      e.g. 40 → EPSG:4528, CM 120°E), 13–23 → 6-degree zone (EPSG:4491 +
+      zone − 13); Web Mercator (EPSG:3857) when that puts the data in the
+      Yangtze River Delta and the zone does not;
+    * 200,000 < x < 800,000 and 2,000,000 < y < 6,000,000: CGCS2000 3-degree
+      Gauss–Krüger without zone prefix; CM 120°E (EPSG:4549, most of
+      Zhejiang), CM 123°E (EPSG:4550) or CM 117°E (EPSG:4548), the first
+      that lands the data in/near the Yangtze River Delta.
+    """
+    minx, miny, maxx, maxy = bounds
+    if not all(math.isfinite(v) for v in bounds):
+        raise UserFileError(f"zjmap cannot tell the coordinate system of {what}: its coordinates are not numbers.")
+    where = f"x {_fmt_range(minx, maxx)}, y {_fmt_range(miny, maxy)}"
+    if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
+        return WGS84, (
+            f"{what} does not say which coordinate system it uses; its coordinates are "
+            "within ±180/±90, so they were read as longitude/latitude degrees (WGS 84, EPSG:4326; "
+            "CGCS2000 degrees differ by less than a metre)"
+        )
+    cands: list[tuple[CRS, str]] = []
+    if minx >= 1e7 and maxx < 1e8:
+        zmin, zmax = int(minx // 1e6), int(maxx // 1e6)
+        if zmin == zmax:
+            zone = zmin
+            if 25 <= zone <= 45:
+                code = 4513 + zone - 25
+                cands.append((CRS.from_epsg(code), (
+                    f"the x coordinates start with {zone}, the zone number of the CGCS2000 3-degree "
+                    f"Gauss–Krüger zone {zone} (central meridian {3 * zone}°E), EPSG:{code}"
+                )))
+            elif 13 <= zone <= 23:
+                code = 4491 + zone - 13
+                cands.append((CRS.from_epsg(code), (
+                    f"the x coordinates start with {zone}, the zone number of the CGCS2000 6-degree "
+                    f"Gauss–Krüger zone {zone} (central meridian {6 * zone - 3}°E), EPSG:{code}"
+                )))
+        if maxx <= 2.0037e7 and -2.0e7 < miny and maxy < 2.0e7:
+            cands.append((CRS.from_epsg(3857), (
+                "the coordinates look like Web Mercator metres (EPSG:3857, used by web maps)"
+            )))
+    elif 2e5 < minx and maxx < 8e5 and 2e6 < miny and maxy < 6e6:
+        for code, cm in ((4549, 120), (4550, 123), (4548, 117)):
+            cands.append((CRS.from_epsg(code), (
+                f"the coordinates are metres that fit the CGCS2000 3-degree Gauss–Krüger projection "
+                f"with central meridian {cm}°E (EPSG:{code})"
+            )))
+    landed = [(c, why, _lonlat_box(c, bounds)) for c, why in cands]
+    landed = [(c, why, box) for c, why, box in landed if box is not None]
+    for region, place in ((_YRD, "the Yangtze River Delta"), (_CHINA, "China")):
+        for c, why, box in landed:
+            if _inside(box, region, slack=1.0):
+                return c, (
+                    f"{what} does not say which coordinate system it uses; {why}, which puts the data "
+                    f"in {place} ({where}). If it is in Xi'an 1980 or Beijing 1954 instead, choose "
+                    "that coordinate system by hand"
+                )
+    raise UserFileError(
+        f"zjmap cannot tell the coordinate system of {what}: it does not say, and its coordinates "
+        f"({where}) are neither longitude/latitude nor Gauss–Krüger metres of China. "
+        "Choose the coordinate system by hand."
+    )
+
+
+def _decide_crs(
+    override: CRS | None,
+    declared: CRS | None,
+    problem: str | None,
+    bounds: tuple[float, float, float, float],
+    lay: _Layer,
+) -> _CrsDecision:
+    if override is not None:
+        label = _crs_label(override)
+        if not _fits(override, bounds):
+            raise UserFileError(
+                f"The coordinates of {lay.display} do not fit {label} (they would land off the map); "
+                "that is not their coordinate system."
+            )
+        return _CrsDecision(override, label, False, None, [], _transformer(override))
+    if declared is not None:
+        label = _crs_label(declared)
+        if _fits(declared, bounds):
+            return _CrsDecision(declared, label, False, None, [], _transformer(declared))
+        try:
+            guess, why = guess_crs(bounds, lay.display)
+        except UserFileError:
+            raise UserFileError(
+                f"The coordinates of {lay.display} do not fit the coordinate system it declares ({label}): "
+                "they would land off the map. Choose the coordinate system by hand."
+            ) from None
+        glabel = _crs_label(guess)
+        why = why.replace(f"{lay.display} does not say which coordinate system it uses", f"{lay.display} says {label}, but its coordinates do not fit that")
+        return _CrsDecision(
+            guess, glabel, True, why,
+            [f"{lay.display} declares {label}, but its coordinates do not fit it; read as {glabel} instead."],
+            _transformer(guess),
+        )
+    if problem is not None:
+        raise UserFileError(problem)
+    guess, why = guess_crs(bounds, lay.display)
+    return _CrsDecision(guess, _crs_label(guess), True, why, [], _transformer(guess))
+
+
+# ---------------------------------------------------------------------------
+# Geometry cleaning
+
+
+_POLYGONAL = {"Polygon", "MultiPolygon"}
+
+
+def _clean(
+    raw: gpd.GeoDataFrame, transformer: Transformer | None
+) -> tuple[gpd.GeoDataFrame, int, int, int, bool]:
+    """2D, valid, in EPSG:4326. Returns (gdf, repaired, emptied, unconvertible, had_z)."""
+    geoms = np.asarray(raw.geometry.array, dtype=object)
+    attrs = pd.DataFrame(raw.drop(columns=raw.geometry.name))
+    if len(geoms) == 0:
+        return gpd.GeoDataFrame(attrs, geometry=geoms, crs=WGS84), 0, 0, 0, False
+    had_z = bool(shapely.has_z(geoms).any())
+    if had_z:
+        geoms = shapely.force_2d(geoms)
+    invalid = ~shapely.is_valid(geoms)
+    repaired = int(invalid.sum())
+    if repaired:
+        idx = np.flatnonzero(invalid)
+        types = shapely.get_type_id(geoms[idx])
+        poly = np.isin(types, (3, 6))
+        if poly.any():
+            geoms[idx[poly]] = shapely.make_valid(geoms[idx[poly]], method="structure", keep_collapsed=False)
+        if (~poly).any():
+            geoms[idx[~poly]] = shapely.make_valid(geoms[idx[~poly]])
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    emptied = int((~keep).sum())
+    outside = 0
+    if transformer is not None:
+        def fn(xy: np.ndarray) -> np.ndarray:
+            x, y = transformer.transform(xy[:, 0], xy[:, 1], errcheck=False)
+            return np.column_stack([x, y])
+
+        geoms[keep] = shapely.transform(geoms[keep], fn)
+        b = shapely.bounds(geoms)
+        bad = keep & ~np.all(np.isfinite(b), axis=1)
+        outside = int(bad.sum())
+        keep &= ~bad
+    out = gpd.GeoDataFrame(attrs.loc[keep], geometry=geoms[keep], crs=WGS84)
+    return out, repaired, emptied, outside, had_z
+
+
+def _bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    b = shapely.total_bounds(np.asarray(gdf.geometry.array, dtype=object))
+    return tuple(float(v) for v in b)  # type: ignore[return-value]
+
+
+def _assemble(parts: list[gpd.GeoDataFrame], reader: _Reader) -> gpd.GeoDataFrame:
+    gdf = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    gdf = gpd.GeoDataFrame(gdf, geometry=gdf.geometry.name, crs=WGS84).reset_index(drop=True)
+    if reader.drop_null_columns:
+        empty = [c for c in gdf.columns if c != gdf.geometry.name and gdf[c].isna().all()]
+        gdf = gdf.drop(columns=empty)
+    return gdf
+
+
+# ---------------------------------------------------------------------------
+# Messages
+
+
+def _vanished(display: str) -> UserFileError:
+    return UserFileError(
+        f"{display} disappeared while zjmap was reading it (was it moved, deleted, or on a "
+        "disconnected drive?)."
+    )
+
+
+def _layer_gone(lay: _Layer) -> bool:
+    if lay.shp is not None:
+        return lay.shp.gone()
+    return lay.file is not None and not lay.file.exists()
+
+
+def _detail(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f" (GDAL: {text[:200]})" if text else ""
+
+
+def _kind(driver: str) -> str:
+    return {
+        "GPKG": "GeoPackage",
+        "LIBKML": "KML",
+        "OpenFileGDB": "FileGDB",
+        "ESRI Shapefile": "Shapefile",
+    }.get(driver, driver)
