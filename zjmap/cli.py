@@ -26,6 +26,20 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from zjmap.core.userfiles import UserFileError, inspect_file
+
+    try:
+        summary = inspect_file(args.path, layer=args.layer, encoding=args.encoding, crs=args.crs)
+    except UserFileError as exc:
+        raise UserError(str(exc)) from exc
+    sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
+    sys.stdout.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zjmap", description=__doc__)
     sub = p.add_subparsers(dest="command")
@@ -37,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("catalog", help="print seed-layer features as GeoJSON")
     c.add_argument("--layer", default=None, help="layer id (default: all layers)")
     c.set_defaults(func=_cmd_catalog)
+
+    i = sub.add_parser("inspect", help="read a GIS file as the app would; print a JSON summary")
+    i.add_argument("path", help="shapefile (.shp/.zip), GeoPackage, GeoJSON, KML, FlatGeobuf or CSV")
+    i.add_argument("--layer", default=None, help="layer name (GeoPackage, zip, KML)")
+    i.add_argument("--encoding", default=None, help="attribute text encoding, e.g. GBK or UTF-8")
+    i.add_argument("--crs", default=None, help="the data's coordinate system, e.g. EPSG:4549")
+    i.set_defaults(func=_cmd_inspect)
 
     r = sub.add_parser("run", help="open the desktop app (the default)")
     r.set_defaults(func=None)
