@@ -838,8 +838,7 @@ def _prj_crs(parts: _ShpParts) -> CRS | None:
     except CRSError as exc:
         raise UserFileError(
             f"The coordinate system file {prj} of {parts.display} cannot be understood "
-            f"(it starts {text[:30]!r}); choose the coordinate system by hand"
-            f" ({str(exc).splitlines()[0][:120]})."
+            f"(it starts {text[:30]!r}); choose the coordinate system by hand."
         ) from exc
 
 
@@ -1284,7 +1283,7 @@ def guess_crs(bounds: tuple[float, float, float, float], what: str = "the file")
         return WGS84, (
             f"{what} does not say which coordinate system it uses; its coordinates are "
             "within ±180/±90, so they were read as longitude/latitude degrees (WGS 84, EPSG:4326; "
-            "CGCS2000 degrees differ by less than a metre)"
+            "CGCS2000 degrees differ by less than a metre)."
         )
     cands: list[tuple[CRS, str]] = []
     if minx >= 1e7 and maxx < 1e8:
@@ -1321,7 +1320,7 @@ def guess_crs(bounds: tuple[float, float, float, float], what: str = "the file")
                 return c, (
                     f"{what} does not say which coordinate system it uses; {why}, which puts the data "
                     f"in {place} ({where}). If it is in Xi'an 1980 or Beijing 1954 instead, choose "
-                    "that coordinate system by hand"
+                    "that coordinate system by hand."
                 )
     raise UserFileError(
         f"zjmap cannot tell the coordinate system of {what}: it does not say, and its coordinates "
@@ -1419,12 +1418,20 @@ def _bounds(gdf: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
     return tuple(float(v) for v in b)  # type: ignore[return-value]
 
 
+_KML_STYLE_COLUMNS = {"tessellate", "extrude", "visibility", "drawOrder", "altitudeMode", "icon"}
+
+
 def _assemble(parts: list[gpd.GeoDataFrame], reader: _Reader) -> gpd.GeoDataFrame:
     gdf = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     gdf = gpd.GeoDataFrame(gdf, geometry=gdf.geometry.name, crs=WGS84).reset_index(drop=True)
     if reader.drop_null_columns:
-        empty = [c for c in gdf.columns if c != gdf.geometry.name and gdf[c].isna().all()]
-        gdf = gdf.drop(columns=empty)
+        # LIBKML gives every KML the same dozen columns; keep the ones with content.
+        noise = [
+            c for c in gdf.columns
+            if c != gdf.geometry.name
+            and (gdf[c].isna().all() or (c in _KML_STYLE_COLUMNS and gdf[c].nunique(dropna=True) <= 1))
+        ]
+        gdf = gdf.drop(columns=noise)
     return gdf
 
 
