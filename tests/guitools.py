@@ -68,3 +68,9 @@ def js_click(win, lon: float, lat: float) -> None:
 def grab_map(win):
     spin(250)
     return win.map.grab().toImage()
+
+
+def close_window(win) -> None:
+    win.close()
+    win.deleteLater()
+    spin(200)

@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from PySide6.QtGui import QColor
 
-from guitools import grab_map, js, open_window, screen_pos, wait_until
+from guitools import close_window, grab_map, js, open_window, screen_pos, wait_until
 
 ZJ_FILL = QColor("#f4ecd4").rgb()
 NEIGHBOUR_FILL = QColor("#e3e1dc").rgb()
@@ -18,8 +18,7 @@ SEA = QColor("#cfe2f0").rgb()
 def win(qapp):
     w = open_window()
     yield w
-    w.close()
-    w.deleteLater()
+    close_window(w)
 
 
 def only_layers(win, keep: set[str]) -> None:

@@ -41,22 +41,26 @@ class Explorer:
 
     # -- clicks ------------------------------------------------------------
     def click(self, lon: float, lat: float, zoom: float) -> SelectionState:
-        """A thematic feature under the cursor wins; else everything at the base unit."""
+        """The most specific visible feature under the cursor is described; the
+        base unit there (county, else city) lists everything the layers hold in it."""
         hits = self.identifier.at(lon, lat, zoom)
-        if hits:
-            self.selection.select(hits[0].feature.id, lonlat=(lon, lat))
-            return self.selection.state
+        focus = hits[0].feature.id if hits else None
         unit = self.identifier.base_unit_at(lon, lat)
         if unit is None:
-            self.selection.clear()
+            if focus:
+                self.selection.select(focus, lonlat=(lon, lat))
+            else:
+                self.selection.clear()
             return self.selection.state
-        inside = self.identifier.everything_in(unit)
-        self.selection.select_place(unit.id, [f.id for f in inside], lonlat=(lon, lat))
+        inside = [f.id for f in self.identifier.everything_in(unit)]
+        if focus and focus not in inside:
+            inside.insert(0, focus)
+        self.selection.select_place(unit.id, inside, lonlat=(lon, lat), focus=focus)
         return self.selection.state
 
     def select(self, feature_id: str) -> None:
         self.stack.feature(feature_id)  # KeyError for an unknown id
-        self.selection.select(feature_id)
+        self.selection.focus_on(feature_id)
 
     # -- search ------------------------------------------------------------
     def search(self, text: str, limit: int = 50) -> list[SearchResult]:
@@ -100,8 +104,8 @@ class Explorer:
         if state.place and self.stack.has_feature(state.place):
             unit = self.stack.feature(state.place)
             feats.append({"type": "Feature", "properties": {"role": "place"}, "geometry": mapping(unit.geometry)})
-        elif state.ids and self.stack.has_feature(state.ids[0]):
-            f = self.stack.feature(state.ids[0])
+        if state.focus and self.stack.has_feature(state.focus):
+            f = self.stack.feature(state.focus)
             feats.append({"type": "Feature", "properties": {"role": "selected"}, "geometry": mapping(f.geometry)})
             if f.geometry.geom_type == "LineString" and self.stack.layer(f.layer_id).geometry == "link":
                 # both ends of a pairing

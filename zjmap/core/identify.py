@@ -81,12 +81,13 @@ class Identifier:
         return None
 
     def everything_in(self, unit: MapFeature, min_share: float = 0.05) -> list[MapFeature]:
-        """Thematic features that lie in, cover, or run through a base unit."""
+        """Thematic features that lie in, cover, or run through a base unit,
+        in every layer, shown or hidden: what the documents say about the place."""
         area = unit.geometry.area
         prepared = unit.geometry
         shapely.prepare(prepared)
         out: list[MapFeature] = []
-        for layer in self.stack.visible_layers():
+        for layer in reversed(list(self.stack)):
             if layer.kind == "base":
                 continue
             tree, feats = self._tree(layer)

@@ -12,17 +12,19 @@ from typing import Any, Callable
 
 @dataclass(frozen=True)
 class SelectionState:
-    """`ids` are feature ids, the first is the primary one. `place` is set when
-    the planner clicked a base unit: the ids are then everything at that place."""
+    """`focus` is the feature the panels describe. `place` is the base unit
+    clicked (county, else city), and `ids` everything the layers have there;
+    without a place, `ids` are simply the selected features."""
 
     ids: tuple[str, ...] = ()
     place: str | None = None  # feature id of the base unit clicked
     lonlat: tuple[float, float] | None = None
+    focus: str | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def primary(self) -> str | None:
-        return self.place or (self.ids[0] if self.ids else None)
+        return self.focus or self.place or (self.ids[0] if self.ids else None)
 
     def __bool__(self) -> bool:
         return bool(self.ids or self.place)
@@ -54,10 +56,20 @@ class Selection:
         self._emit()
 
     def select(self, *ids: str, lonlat: tuple[float, float] | None = None) -> None:
-        self.set(SelectionState(ids=tuple(ids), lonlat=lonlat))
+        self.set(SelectionState(ids=tuple(ids), lonlat=lonlat, focus=ids[0] if ids else None))
 
-    def select_place(self, unit_id: str, ids: list[str], lonlat: tuple[float, float] | None = None) -> None:
-        self.set(SelectionState(ids=tuple(ids), place=unit_id, lonlat=lonlat))
+    def select_place(
+        self, unit_id: str, ids: list[str], lonlat: tuple[float, float] | None = None, focus: str | None = None
+    ) -> None:
+        self.set(SelectionState(ids=tuple(ids), place=unit_id, lonlat=lonlat, focus=focus))
+
+    def focus_on(self, feature_id: str) -> None:
+        """Describe another feature of the current place, keeping the place list."""
+        s = self.state
+        if s.place and feature_id in s.ids:
+            self.set(SelectionState(s.ids, s.place, s.lonlat, feature_id))
+        else:
+            self.select(feature_id)
 
     def clear(self) -> None:
         self.set(SelectionState())
@@ -88,7 +100,8 @@ class Selection:
         for s in self._history:
             ids = tuple(i for i in s.ids if i not in feature_ids)
             place = None if s.place in feature_ids else s.place
-            cleaned.append(SelectionState(ids, place, s.lonlat, s.extra))
+            focus = None if s.focus in feature_ids else s.focus
+            cleaned.append(SelectionState(ids, place, s.lonlat, focus, s.extra))
         current_changed = cleaned[self._pos] != self.state
         self._history = cleaned
         if current_changed:

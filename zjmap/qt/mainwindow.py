@@ -82,6 +82,10 @@ class MainWindow(QMainWindow):
         self.view: tuple[float, float, float, float, float] | None = None
         self.map.load_stack(self.stack)
 
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        self.map.shutdown()
+        super().closeEvent(event)
+
     # -- actions ---------------------------------------------------------------
     def _make_actions(self) -> None:
         tb = QToolBar("主工具栏 Main", self)

@@ -64,6 +64,9 @@ class MapView(QWebEngineView):
         self.interceptor = LocalOnlyInterceptor(self)
         self.profile.setUrlRequestInterceptor(self.interceptor)
         page = _Page(self.profile, self)
+        # the profile must outlive its page: as the page's child it is deleted
+        # only after the page's own destructor has run
+        self.profile.setParent(page)
         page.js_errors = []
         self.setPage(page)
         s = page.settings()
@@ -74,6 +77,15 @@ class MapView(QWebEngineView):
         self.channel.registerObject("bridge", self.bridge)
         page.setWebChannel(self.channel)
         self.bridge.ready.connect(self._on_ready)
+
+    def shutdown(self) -> None:
+        """Delete our page (and with it its profile) while Qt is still running:
+        a profile released after the app has begun to exit crashes QtWebEngine."""
+        page = self.page()
+        if isinstance(page, _Page):
+            page.setWebChannel(None)
+            self.setPage(QWebEnginePage(self))
+            page.deleteLater()
 
     @property
     def js_errors(self) -> list[str]:

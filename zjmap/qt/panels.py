@@ -90,11 +90,13 @@ class SidePanel(QWidget):
                 it = QListWidgetItem(f"{f.name}  —  {layer.title}")
                 it.setData(FEATURE_ROLE, fid)
                 self.place_list.addItem(it)
+                if fid == state.focus:
+                    self.place_list.setCurrentItem(it)
             self.place_box.show()
-            self.show_feature(state.place)
+            self.show_feature(state.focus or state.place)
         else:
             self.place_box.hide()
-            self.show_feature(state.ids[0] if state.ids else None)
+            self.show_feature(state.primary)
 
     def show_feature(self, fid: str | None) -> None:
         self.current_id = fid
