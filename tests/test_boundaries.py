@@ -146,3 +146,28 @@ def test_cli_boundaries_county():
         assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
     jiashan = [f for f in fc["features"] if f["properties"]["name_zh"] == "嘉善县"]
     assert len(jiashan) == 1 and jiashan[0]["properties"]["parent"] == "嘉兴市"
+
+
+def test_find_unit_ambiguous(tmp_path):
+    import geopandas as gpd
+
+    gpkg = tmp_path / "b.gpkg"
+    box = shapely.box(120, 30, 120.1, 30.1)
+    for level in B.LEVELS:
+        gdf = gpd.GeoDataFrame(
+            {"name_zh": ["鼓楼区", "鼓楼区"], "name_en": ["Gulou District"] * 2, "adcode": ["320106", "350102"],
+             "level": [level] * 2, "parent": ["南京市", "福州市"], "province": ["江苏省", "福建省"]},
+            geometry=[box, box], crs="EPSG:4326")
+        gdf.to_file(gpkg, layer=level, driver="GPKG")
+    with pytest.raises(KeyError, match="ambiguous"):
+        B.find_unit("鼓楼区", level="county", path=gpkg)
+    assert B.find_unit("鼓楼区", level="county", parent="福州市", path=gpkg)["adcode"] == "350102"
+
+
+def test_water():
+    fc = json.loads((ROOT / "geodata" / "base" / "water.geojson").read_text(encoding="utf-8"))
+    by = {f["properties"]["name_zh"]: f for f in fc["features"]}
+    assert {"太湖", "淀山湖", "千岛湖", "海岸线"} <= set(by)
+    taihu = shapely.geometry.shape(by["太湖"]["geometry"])
+    assert taihu.is_valid and 2000 < taihu.area * 111.32 * 110.57 * 0.857 < 2700  # ~2,400 km²
+    assert shapely.geometry.shape(by["千岛湖"]["geometry"]).contains(shapely.Point(118.95, 29.6))
