@@ -62,16 +62,19 @@ def test_every_seed_layer_draws_something(win):
     base = grab_map(win)
     seed_layers = [layer for layer in win.stack if layer.kind == "seed"]
     assert len(seed_layers) >= 10
-    for layer in seed_layers:
-        only_layers(win, {layer.id})
+    def changed_pixels() -> int:
         img = grab_map(win)
-        diff = sum(
+        return sum(
             1
             for x in range(0, img.width(), 2)
             for y in range(0, img.height(), 2)
             if img.pixel(x, y) != base.pixel(x, y)
         )
-        assert diff > 20, f"layer {layer.id} draws nothing"
+
+    for layer in seed_layers:
+        only_layers(win, {layer.id})
+        # the compositor may need a frame or two after the layer is added
+        assert wait_until(lambda: changed_pixels() > 20, 5000, 100), f"layer {layer.id} draws nothing"
     only_layers(win, {layer.id for layer in seed_layers})
 
 

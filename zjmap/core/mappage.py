@@ -126,7 +126,11 @@ def build_page(out_dir: Path, stack: LayerStack, animate: bool = True, bounds: I
     root = m.get_root()
     root.header.add_child(Element('<link rel="stylesheet" href="zjmap.css"/>'), name="zjmap_css")
     root.header.add_child(Element('<script src="qrc:///qtwebchannel/qwebchannel.js"></script>'), name="qwebchannel")
-    root.header.add_child(Element('<script src="zjmap.js"></script>'), name="zjmap_js")
+    # zjmap.js first, then any extension scripts of zjmap/web (e.g. big-layer drawing)
+    scripts = sorted(p.name for p in web_dir().glob("*.js"))
+    scripts.sort(key=lambda n: n != "zjmap.js")
+    for n, name in enumerate(scripts):
+        root.header.add_child(Element(f'<script src="{name}"></script>'), name=f"zjmap_js_{n}")
     root.header.add_child(Element('<script src="layers.js"></script>'), name="zjmap_layers")
     m.add_child(_Boot(bounds))
 
