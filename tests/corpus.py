@@ -9,6 +9,7 @@ projected with pyproj, so tests can check where they land.
 
 from __future__ import annotations
 
+import functools
 import json
 import zipfile
 from pathlib import Path
@@ -27,9 +28,14 @@ PLACES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
+def _from_wgs84(epsg: int) -> Transformer:
+    return Transformer.from_crs(4326, epsg, always_xy=True)
+
+
 def project(epsg: int, lon: float, lat: float) -> tuple[float, float]:
-    t = Transformer.from_crs(4326, epsg, always_xy=True)
-    x, y = t.transform(lon, lat)
+    """(lon, lat) degrees → (x, y) in EPSG:epsg, with pyproj."""
+    x, y = _from_wgs84(epsg).transform(lon, lat)
     return float(x), float(y)
 
 

@@ -38,9 +38,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import math
 import os
+import re
 import warnings as _warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -55,6 +57,7 @@ import pyogrio
 import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS, Transformer
+from pyproj.enums import TransformDirection
 from pyproj.exceptions import CRSError, ProjError
 
 from zjmap.core import dbf as _dbf
@@ -834,12 +837,26 @@ def _prj_crs(parts: _ShpParts) -> CRS | None:
     if not text:
         return None
     try:
-        return CRS.from_user_input(text)
+        return _parse_prj_text(text)
     except CRSError as exc:
         raise UserFileError(
             f"The coordinate system file {prj} of {parts.display} cannot be understood "
             f"(it starts {text[:30]!r}); choose the coordinate system by hand."
         ) from exc
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_prj_text(text: str) -> CRS:
+    """WKT (ESRI or OGC) as .prj files hold it; a PROJ string or "EPSG:n" also
+    pass. Anything else fails at once (pyproj's free-text lookup is slow)."""
+    head = text.lstrip()[:12].upper()
+    if re.match(r"^[A-Z_0-9]+\[", head):
+        return CRS.from_wkt(text)
+    if head.startswith("+PROJ") or head.startswith("+INIT"):
+        return CRS.from_proj4(text)
+    if re.fullmatch(r"(EPSG|ESRI):\d+", text.strip().upper()):
+        return CRS.from_user_input(text.strip())
+    raise CRSError("not WKT")
 
 
 def _shapefile_encoding(
@@ -1199,10 +1216,17 @@ def _check_encoding_name(encoding: str) -> str:
     return enc
 
 
+@functools.lru_cache(maxsize=64)
+def _to_wgs84(c: CRS) -> Transformer:
+    # Building a Transformer costs ~0.1 s (PROJ database look-ups); pyproj
+    # Transformers are thread-safe since 3.1, so they are shared.
+    return Transformer.from_crs(c, WGS84, always_xy=True)
+
+
 def _transformer(c: CRS) -> Transformer | None:
     if c == WGS84:
         return None
-    return Transformer.from_crs(c, WGS84, always_xy=True)
+    return _to_wgs84(c)
 
 
 def _fits(c: CRS, bounds: tuple[float, float, float, float]) -> bool:
@@ -1213,13 +1237,13 @@ def _fits(c: CRS, bounds: tuple[float, float, float, float]) -> bool:
     if c.is_geographic:
         return bool(np.all(np.abs(xs) <= 180.0 + 1e-9) and np.all(np.abs(ys) <= 90.0 + 1e-9))
     try:
-        fwd = Transformer.from_crs(c, WGS84, always_xy=True)
-        lon, lat = fwd.transform(xs, ys, errcheck=False)
+        t = _to_wgs84(c)
+        lon, lat = t.transform(xs, ys, errcheck=False)
         if not (np.all(np.isfinite(lon)) and np.all(np.isfinite(lat))):
             return False
         if np.any(np.abs(lon) > 180) or np.any(np.abs(lat) > 90):
             return False
-        bx, by = Transformer.from_crs(WGS84, c, always_xy=True).transform(lon, lat, errcheck=False)
+        bx, by = t.transform(lon, lat, direction=TransformDirection.INVERSE, errcheck=False)
     except (ProjError, CRSError):
         return False
     err = np.hypot(np.asarray(bx) - xs, np.asarray(by) - ys)
@@ -1312,11 +1336,13 @@ def guess_crs(bounds: tuple[float, float, float, float], what: str = "the file")
                 f"the coordinates are metres that fit the CGCS2000 3-degree Gauss–Krüger projection "
                 f"with central meridian {cm}°E (EPSG:{code})"
             )))
-    landed = [(c, why, _lonlat_box(c, bounds)) for c, why in cands]
-    landed = [(c, why, box) for c, why, box in landed if box is not None]
+    boxes: dict[int, tuple[float, float, float, float] | None] = {}
     for region, place in ((_YRD, "the Yangtze River Delta"), (_CHINA, "China")):
-        for c, why, box in landed:
-            if _inside(box, region, slack=1.0):
+        for i, (c, why) in enumerate(cands):
+            if i not in boxes:
+                boxes[i] = _lonlat_box(c, bounds)
+            box = boxes[i]
+            if box is not None and _inside(box, region, slack=1.0):
                 return c, (
                     f"{what} does not say which coordinate system it uses; {why}, which puts the data "
                     f"in {place} ({where}). If it is in Xi'an 1980 or Beijing 1954 instead, choose "
