@@ -1224,9 +1224,14 @@ def _to_wgs84(c: CRS) -> Transformer:
 
 
 def _transformer(c: CRS) -> Transformer | None:
+    """None when converting to EPSG:4326 changes nothing (WGS 84 in another
+    spelling, or CGCS2000 degrees, whose difference PROJ treats as nil)."""
     if c == WGS84:
         return None
-    return _to_wgs84(c)
+    t = _to_wgs84(c)
+    if t.definition.split(" ")[0] == "proj=noop":
+        return None
+    return t
 
 
 def _fits(c: CRS, bounds: tuple[float, float, float, float]) -> bool:
