@@ -183,6 +183,19 @@ def test_declared_crs_that_does_not_fit_falls_back_to_guess(tmp_path):
     assert_at_places(got.gdf)
 
 
+def test_geojson_in_metres_without_crs_member(tmp_path):
+    """GeoJSON is degrees by definition, but consultants export GK metres too."""
+    x, y = corpus.project(4549, *corpus.PLACES["杭州市"])
+    p = tmp_path / "gk.geojson"
+    p.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"名称": "杭州市"}, "geometry": {"type": "Point", "coordinates": [x, y]}},
+    ]}), encoding="utf-8")
+    got = read_layer(p)
+    assert got.crs_guessed and got.source_crs == "EPSG:4549"
+    pt = got.gdf.geometry.iloc[0]
+    assert GEOD.inv(120.15, 30.28, pt.x, pt.y)[2] < 1.0
+
+
 def test_guess_crs_rules():
     c, why = guess_crs((120.0, 30.0, 121.0, 31.0))
     assert c.to_epsg() == 4326 and "degrees" in why
@@ -367,6 +380,11 @@ def test_missing_file_and_damaged_geopackage(tmp_path):
     bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 100)
     with pytest.raises(UserFileError, match=r"broken\.gpkg.*damaged"):
         read_layer(bad)
+    junk = tmp_path / "broken.geojson"
+    junk.write_text('{"type": "FeatureCol', encoding="utf-8")
+    with pytest.raises(UserFileError, match=r"broken\.geojson: it is damaged") as exc_info:
+        read_layer(junk)
+    assert "It might help" not in str(exc_info.value)
 
 
 def test_file_deleted_mid_read(tmp_path):

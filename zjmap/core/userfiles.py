@@ -546,8 +546,6 @@ def _resolve(path: str | os.PathLike[str]) -> _Source:
     if ext in (".csv", ".tsv", ".txt"):
         lay = _Layer(p.stem, disp, "CSV", str(p), None, file=p)
         return _Source(p, disp, "CSV", None, [lay])
-    if ext == ".kmz":
-        return _ogr_source(p, "KML", gdal_path=f"/vsizip/{p.resolve().as_posix()}")
     driver = _EXT_DRIVER.get(ext)
     return _ogr_source(p, driver)
 
@@ -1485,6 +1483,7 @@ def _layer_gone(lay: _Layer) -> bool:
 
 def _detail(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
+    text = text.split("; It might help")[0].rstrip(". ")  # drop GDAL's driver-prefix tip
     return f" (GDAL: {text[:200]})" if text else ""
 
 
