@@ -82,7 +82,6 @@ CHUNK_FEATURES = 20_000
 WGS84 = CRS.from_epsg(4326)
 
 # Where this app's data normally lies: used to choose between CRS candidates.
-_ZHEJIANG = (118.0, 27.0, 123.0, 31.5)
 _YRD = (114.8, 27.0, 123.0, 35.2)  # Shanghai, Jiangsu, Zhejiang, Anhui
 _CHINA = (73.0, 3.0, 136.0, 54.0)
 
@@ -604,27 +603,25 @@ def _zip_display_name(info: zipfile.ZipInfo) -> str:
 def _ogr_source(p: Path, driver: str | None, gdal_path: str | None = None) -> _Source:
     disp = p.name
     gpath = gdal_path or str(p)
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
-        try:
-            names = pyogrio.list_layers(gpath)
-        except (DataSourceError, DataLayerError, RuntimeError, OSError) as exc:
-            if not p.exists():
-                raise _vanished(disp) from exc
-            if driver is None:
-                raise UserFileError(
-                    f"zjmap cannot read {disp}: it is not a file type zjmap knows "
-                    f"(it reads {_SUPPORTED})."
-                ) from exc
-            kind = {"GPKG": "GeoPackage", "OpenFileGDB": "FileGDB"}.get(driver, driver)
-            raise UserFileError(
-                f"zjmap cannot read {disp}: it is damaged or not really a {kind} file{_detail(exc)}."
-            ) from exc
+    try:
+        names = pyogrio.list_layers(gpath)
+    except (DataSourceError, DataLayerError, RuntimeError, OSError) as exc:
+        if not p.exists():
+            raise _vanished(disp) from exc
         if driver is None:
-            try:
-                driver = str(pyogrio.read_info(gpath).get("driver") or "unknown")
-            except Exception:  # noqa: BLE001 - any failure: just an unknown driver
-                driver = "unknown"
+            raise UserFileError(
+                f"zjmap cannot read {disp}: it is not a file type zjmap knows "
+                f"(it reads {_SUPPORTED})."
+            ) from exc
+        kind = {"GPKG": "GeoPackage", "OpenFileGDB": "FileGDB"}.get(driver, driver)
+        raise UserFileError(
+            f"zjmap cannot read {disp}: it is damaged or not really a {kind} file{_detail(exc)}."
+        ) from exc
+    if driver is None:
+        try:
+            driver = str(pyogrio.read_info(gpath).get("driver") or "unknown")
+        except Exception:  # noqa: BLE001 - any failure: just an unknown driver
+            driver = "unknown"
     if len(names) == 0:
         raise UserFileError(f"{disp} holds no layers: there is nothing to show.")
     layers = []
@@ -968,29 +965,27 @@ class _OgrReader(_Reader):
 
     def _read(self, **kw: Any) -> gpd.GeoDataFrame:
         lay = self.lay
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("ignore")
-            try:
-                return pyogrio.read_dataframe(
-                    lay.gdal_path,
-                    layer=lay.gdal_layer,
-                    encoding=self._gdal_encoding,
-                    on_invalid="fix",
-                    **kw,
-                )
-            except UnicodeDecodeError as exc:
-                raise UserFileError(
-                    f"The attribute text of {lay.display} is not valid {self.encoding}; "
-                    "choose another encoding (Chinese files are usually GBK or UTF-8)."
-                ) from exc
-            except FileNotFoundError as exc:
+        try:
+            return pyogrio.read_dataframe(
+                lay.gdal_path,
+                layer=lay.gdal_layer,
+                encoding=self._gdal_encoding,
+                on_invalid="fix",
+                **kw,
+            )
+        except UnicodeDecodeError as exc:
+            raise UserFileError(
+                f"The attribute text of {lay.display} is not valid {self.encoding}; "
+                "choose another encoding (Chinese files are usually GBK or UTF-8)."
+            ) from exc
+        except FileNotFoundError as exc:
+            raise _vanished(lay.display) from exc
+        except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
+            if _layer_gone(lay):
                 raise _vanished(lay.display) from exc
-            except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
-                if _layer_gone(lay):
-                    raise _vanished(lay.display) from exc
-                raise UserFileError(
-                    f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}."
-                ) from exc
+            raise UserFileError(
+                f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}."
+            ) from exc
 
     def chunks(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
         if self.chunked:
@@ -1010,28 +1005,26 @@ class _OgrReader(_Reader):
 
 
 def _ogr_info(lay: _Layer, encoding: str | None, count: bool = False, bounds: bool = False) -> dict[str, Any]:
-    with _warnings.catch_warnings():
-        _warnings.simplefilter("ignore")
-        try:
-            return pyogrio.read_info(
-                lay.gdal_path,
-                layer=lay.gdal_layer,
-                encoding=encoding,
-                force_feature_count=count,
-                force_total_bounds=bounds,
-            )
-        except UnicodeDecodeError as exc:
-            raise UserFileError(
-                f"The field names of {lay.display} are not valid {encoding}; choose another encoding."
-            ) from exc
-        except FileNotFoundError as exc:
+    try:
+        return pyogrio.read_info(
+            lay.gdal_path,
+            layer=lay.gdal_layer,
+            encoding=encoding,
+            force_feature_count=count,
+            force_total_bounds=bounds,
+        )
+    except UnicodeDecodeError as exc:
+        raise UserFileError(
+            f"The field names of {lay.display} are not valid {encoding}; choose another encoding."
+        ) from exc
+    except FileNotFoundError as exc:
+        raise _vanished(lay.display) from exc
+    except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
+        if _layer_gone(lay):
             raise _vanished(lay.display) from exc
-        except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
-            if _layer_gone(lay):
-                raise _vanished(lay.display) from exc
-            raise UserFileError(
-                f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}."
-            ) from exc
+        raise UserFileError(
+            f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}."
+        ) from exc
 
 
 # CSV column names (compared after lower-casing and dropping spaces, "_", "-").
@@ -1466,6 +1459,13 @@ def _assemble(parts: list[gpd.GeoDataFrame], reader: _Reader) -> gpd.GeoDataFram
 
 # ---------------------------------------------------------------------------
 # Messages
+
+
+# pyogrio turns measured (M) geometries into Z ones with a UserWarning; zjmap
+# drops Z and M anyway, so that one is silenced (a targeted, process-wide
+# filter: warnings.catch_warnings() is not thread-safe, and loads run on
+# worker threads). Other GDAL warnings pass through.
+_warnings.filterwarnings("ignore", message=r".*[Mm]easured \(M\) geometry types are not supported")
 
 
 def _vanished(display: str) -> UserFileError:
