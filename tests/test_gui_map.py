@@ -27,7 +27,7 @@ def only_layers(win, keep: set[str]) -> None:
     # the page follows the stack
     ids = sorted(keep)
     assert wait_until(
-        lambda: js(win.map, "JSON.stringify(Object.keys(ZJ.layers).filter(function(k){return ZJ.map.hasLayer(ZJ.layers[k].group) && ZJ.layers[k].spec.kind!=='base'}).sort())") == ids
+        lambda: js(win.map, "JSON.stringify(Object.keys(ZJ.layers).filter(function(k){return ZJ.isShown(k) && ZJ.layers[k].spec.kind!=='base'}).sort())") == ids
     )
 
 
@@ -85,9 +85,9 @@ def test_tree_checkbox_hides_layer_on_map(win):
     item = win.tree.item_for(layer.id)
     item.setCheckState(0, Qt.CheckState.Unchecked)
     assert not win.stack.layer(layer.id).visible
-    assert wait_until(lambda: js(win.map, f"ZJ.map.hasLayer(ZJ.layers['{layer.id}'].group)") is False)
+    assert wait_until(lambda: js(win.map, f"ZJ.isShown('{layer.id}')") is False)
     item.setCheckState(0, Qt.CheckState.Checked)
-    assert wait_until(lambda: js(win.map, f"ZJ.map.hasLayer(ZJ.layers['{layer.id}'].group)") is True)
+    assert wait_until(lambda: js(win.map, f"ZJ.isShown('{layer.id}')") is True)
 
 
 def test_status_bar_shows_cursor_lonlat(win):

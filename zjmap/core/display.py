@@ -9,8 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import shapely
-from shapely.geometry import LineString, mapping
+from shapely.geometry import LineString
 from shapely.geometry.base import BaseGeometry
 
 
@@ -33,10 +32,6 @@ def drawn_geometry(geometry: BaseGeometry, kind: str) -> BaseGeometry:
     if kind == "link" and isinstance(geometry, LineString) and len(geometry.coords) == 2:
         return arc(geometry)
     return geometry
-
-
-def to_geojson_geometry(geometry: BaseGeometry, decimals: int = 5) -> dict:
-    return mapping(shapely.set_precision(geometry, 10**-decimals)) if decimals else mapping(geometry)
 
 
 def degrees_per_pixel(zoom: float) -> float:

@@ -9,22 +9,23 @@ separate `layers.js` beside the page (pages over 2 MB cannot go through
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import json
+import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
-import folium
-from branca.element import Element, MacroElement
-from jinja2 import Template
+import shapely
 
-from zjmap.core.display import to_geojson_geometry
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.paths import web_dir
 
 # Zhejiang's extent (W, S, E, N): the view the app opens on.
 ZHEJIANG_BOUNDS = (118.0, 27.0, 123.2, 31.2)
 CENTER = (29.15, 120.4)
+CACHE_VERSION = 1  # bump when the page skeleton changes
 
 
 def leaflet_dir() -> Path:
@@ -46,33 +47,24 @@ def _copy_assets(out_dir: Path) -> None:
             shutil.copy2(p, out_dir / p.name)
 
 
-class _Boot(MacroElement):
-    """Hands the folium map to zjmap.js once folium has created it."""
-
-    _template = Template(
-        """{% macro script(this, kwargs) %}
-        ZJ.init({{ this._parent.get_name() }}, window.ZJ_LAYERS || [], {{ this.bounds }});
-        {% endmacro %}"""
-    )
-
-    def __init__(self, bounds: Iterable[float]):
-        super().__init__()
-        w, s, e, n = bounds
-        self.bounds = json.dumps([[s, w], [n, e]])
+def layer_stub(layer: MapLayer) -> str:
+    """A hidden layer without its data: the page asks for nothing until it is shown."""
+    head = {"id": layer.id, "kind": layer.kind, "geometry": layer.geometry, "visible": False,
+            "opacity": layer.opacity, "labels": None, "data": None}
+    return json.dumps(head, ensure_ascii=False, separators=(",", ":"))
 
 
-def layer_payload(layer: MapLayer, decimals: int = 5) -> dict[str, Any]:
-    """A layer as the page needs it: GeoJSON with the style already decided."""
-    feats = []
-    for f in layer.features:
-        feats.append(
-            {
-                "type": "Feature",
-                "id": f.id,
-                "properties": {"id": f.id, "name": f.name, "s": layer.feature_style(f)},
-                "geometry": to_geojson_geometry(f.geometry, decimals),
-            }
-        )
+def layer_payload(layer: MapLayer) -> str:
+    """A layer as the page needs it, as JSON text: GeoJSON with the style decided.
+
+    Geometry JSON comes straight from GEOS (`shapely.to_geojson`, vectorised):
+    building Python dicts of coordinates was most of the start-up time.
+    """
+    geoms = shapely.to_geojson([f.geometry for f in layer.features]) if layer.features else []
+    parts = []
+    for f, g in zip(layer.features, geoms):
+        props = json.dumps({"id": f.id, "name": f.name, "s": layer.feature_style(f)}, ensure_ascii=False, separators=(",", ":"))
+        parts.append(f'{{"type":"Feature","id":{json.dumps(f.id, ensure_ascii=False)},"properties":{props},"geometry":{g}}}')
     labels = None
     skip = set(layer.info.get("label_skip") or ())
     if layer.kind == "base" and layer.info.get("labels_min_zoom") is not None:
@@ -87,11 +79,11 @@ def layer_payload(layer: MapLayer, decimals: int = 5) -> dict[str, Any]:
     elif layer.info.get("labels_min_zoom") is not None:
         pts = []
         for f in layer.features:
-            rp = f.geometry.representative_point() if not f.geometry.is_empty else None
-            if rp is not None:
+            if not f.geometry.is_empty:
+                rp = f.geometry.representative_point()
                 pts.append([f.name, round(rp.y, 4), round(rp.x, 4)])
         labels = {"minZoom": layer.info["labels_min_zoom"], "points": pts}
-    return {
+    head = {
         "id": layer.id,
         "kind": layer.kind,
         "geometry": layer.geometry,
@@ -99,14 +91,45 @@ def layer_payload(layer: MapLayer, decimals: int = 5) -> dict[str, Any]:
         "opacity": layer.opacity,
         "interactive": layer.kind != "base",
         "labels": labels,
-        "data": {"type": "FeatureCollection", "features": feats},
     }
+    head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+    return head_json[:-1] + ',"data":{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}}"
 
 
-def build_page(out_dir: Path, stack: LayerStack, animate: bool = True, bounds: Iterable[float] = ZHEJIANG_BOUNDS) -> Path:
-    """Writes index.html, layers.js and the assets into out_dir; returns the page."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _copy_assets(out_dir)
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "zjmap"
+
+
+def _scripts() -> list[str]:
+    # zjmap.js first, then any extension scripts of zjmap/web (e.g. big-layer drawing)
+    names = sorted(p.name for p in web_dir().glob("*.js"))
+    names.sort(key=lambda n: n != "zjmap.js")
+    return names
+
+
+def _boot_element(bounds: Iterable[float]):
+    """Hands the folium map to zjmap.js once folium has created it."""
+    from branca.element import MacroElement
+    from jinja2 import Template
+
+    class Boot(MacroElement):
+        _template = Template(
+            """{% macro script(this, kwargs) %}
+            ZJ.init({{ this._parent.get_name() }}, window.ZJ_LAYERS || [], {{ this.bounds }});
+            {% endmacro %}"""
+        )
+
+    el = Boot()
+    w, s, e, n = bounds
+    el.bounds = json.dumps([[s, w], [n, e]])
+    return el
+
+
+def render_page_html(animate: bool, bounds: Iterable[float]) -> str:
+    """The page skeleton, rendered by folium."""
+    import folium  # slow to import (it pulls in pandas): only on a cache miss
+    from branca.element import Element
 
     m = folium.Map(
         location=CENTER,
@@ -126,24 +149,88 @@ def build_page(out_dir: Path, stack: LayerStack, animate: bool = True, bounds: I
     root = m.get_root()
     root.header.add_child(Element('<link rel="stylesheet" href="zjmap.css"/>'), name="zjmap_css")
     root.header.add_child(Element('<script src="qrc:///qtwebchannel/qwebchannel.js"></script>'), name="qwebchannel")
-    # zjmap.js first, then any extension scripts of zjmap/web (e.g. big-layer drawing)
-    scripts = sorted(p.name for p in web_dir().glob("*.js"))
-    scripts.sort(key=lambda n: n != "zjmap.js")
-    for n, name in enumerate(scripts):
+    for n, name in enumerate(_scripts()):
         root.header.add_child(Element(f'<script src="{name}"></script>'), name=f"zjmap_js_{n}")
     root.header.add_child(Element('<script src="layers.js"></script>'), name="zjmap_layers")
-    m.add_child(_Boot(bounds))
+    m.add_child(_boot_element(bounds))
+    return root.render()
 
-    write_layers_js(out_dir, [layer_payload(layer) for layer in stack])
+
+def page_html(animate: bool, bounds: Iterable[float]) -> str:
+    """folium's page, cached on disk: it depends only on these arguments, the
+    script list and the folium version, and rendering it costs most of a second."""
+    bounds = [float(b) for b in bounds]
+    try:
+        fol = importlib.metadata.version("folium")
+    except importlib.metadata.PackageNotFoundError:
+        fol = "?"
+    key = hashlib.sha1(json.dumps([CACHE_VERSION, fol, animate, bounds, _scripts(), CENTER]).encode()).hexdigest()[:16]
+    path = cache_dir() / f"page-{key}.html"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        pass
+    html = render_page_html(animate, bounds)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs time
+    return html
+
+
+def build_page(
+    out_dir: Path,
+    stack: LayerStack | None,
+    animate: bool = True,
+    bounds: Iterable[float] = ZHEJIANG_BOUNDS,
+    layers_js: str | None = None,
+) -> Path:
+    """Writes index.html, layers.js and the assets into out_dir; returns the page.
+
+    `layers_js` is a ready layers.js text (from `shipped_layers_cache`); without
+    it the layers are serialised from `stack`.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _copy_assets(out_dir)
+    if layers_js is None:
+        assert stack is not None
+        write_layers_js(out_dir, [layer_payload(lyr) if lyr.visible else layer_stub(lyr) for lyr in stack])
+    else:
+        (out_dir / "layers.js").write_text(layers_js, encoding="utf-8")
     page = out_dir / "index.html"
-    page.write_text(root.render(), encoding="utf-8")
+    page.write_text(page_html(animate, bounds), encoding="utf-8")
     return page
 
 
-def write_layers_js(out_dir: Path, payloads: list[dict[str, Any]]) -> Path:
+def shipped_layers_key() -> str:
+    """Changes whenever anything that shapes the shipped layers' page data does:
+    the geodata files and the code that styles and serialises them."""
+    from zjmap.core.paths import geodata_dir
+
+    g = geodata_dir()
+    here = Path(__file__).resolve().parent
+    files = sorted(
+        [*g.glob("layers/*.geojson"), *g.glob("base/display_*.geojson"), g / "base" / "layers.json",
+         g / "view.json", g / "catalogue.json"]
+    ) + [here / n for n in ("mappage.py", "styling.py", "layers.py", "display.py", "shipped.py", "catalogue.py")]
+    h = hashlib.sha1(str(CACHE_VERSION).encode())
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            continue
+        h.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def shipped_layers_cache(key: str) -> Path:
+    return cache_dir() / f"layers-{key}.js"
+
+
+def write_layers_js(out_dir: Path, payloads: list[str]) -> Path:
     path = out_dir / "layers.js"
-    path.write_text(
-        "window.ZJ_LAYERS = " + json.dumps(payloads, ensure_ascii=False, separators=(",", ":")) + ";\n",
-        encoding="utf-8",
-    )
+    path.write_text("window.ZJ_LAYERS = [" + ",\n".join(payloads) + "];\n", encoding="utf-8")
     return path

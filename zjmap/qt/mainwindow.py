@@ -20,7 +20,7 @@ from zjmap.core.explorer import Explorer
 from zjmap.core.layers import LayerStack
 from zjmap.core.mappage import ZHEJIANG_BOUNDS
 from zjmap.core.selection import SelectionState
-from zjmap.core.shipped import shipped_stack
+from zjmap.core.shipped import load_shipped, shipped_stack
 from zjmap.qt.docviewer import DocumentDialog
 from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
@@ -35,8 +35,15 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("zjmap — 浙江 / 长三角 规划地图")
         self.resize(1400, 860)
-        self.catalogue = catalogue or load_catalogue()
-        self.stack = stack if stack is not None else shipped_stack(self.catalogue)
+        self.map = MapView(self, animate=animate)
+        shipped = stack is None
+        # the page starts loading (from the last run's cache) while Python reads the data
+        page_started = shipped and self.map.load_shipped_early()
+        if shipped and catalogue is None:
+            self.catalogue, self.stack = load_shipped()
+        else:
+            self.catalogue = catalogue or load_catalogue()
+            self.stack = stack if stack is not None else shipped_stack(self.catalogue)
         self.explorer = Explorer(self.stack)
         seeds = self.catalogue.seeds
         self.describer = Describer(
@@ -45,7 +52,6 @@ class MainWindow(QMainWindow):
             {k: v.get("title_zh", k) for k, v in seeds.items()},
         )
 
-        self.map = MapView(self, animate=animate)
         self.tree = LayerTree(self.stack, self)
         self.panel = SidePanel(self.describer, self)
         split = QSplitter(Qt.Orientation.Horizontal, self)
@@ -80,7 +86,12 @@ class MainWindow(QMainWindow):
         self.tree.layer_activated.connect(self.zoom_to_layer)
         self.last_click_ms: float | None = None
         self.view: tuple[float, float, float, float, float] | None = None
-        self.map.load_stack(self.stack)
+        if not shipped:
+            self.map.load_stack(self.stack)
+        elif not page_started:
+            self.map.load_shipped(self.stack)
+        else:
+            self.map.sent = {layer.id for layer in self.stack if layer.visible}
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.map.shutdown()
@@ -132,7 +143,7 @@ class MainWindow(QMainWindow):
         elif event == "removed":
             self.map.remove_layer(layer_id)
         elif event == "visibility":
-            self.map.set_visible(layer_id, self.stack.layer(layer_id).visible)
+            self.map.set_visible(self.stack.layer(layer_id))
         elif event == "opacity":
             self.map.set_opacity(layer_id, self.stack.layer(layer_id).opacity)
         elif event == "moved":

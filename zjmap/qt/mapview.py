@@ -23,7 +23,7 @@ from PySide6.QtWebEngineCore import (
 from PySide6.QtWebEngineWidgets import QWebEngineView
 
 from zjmap.core.layers import LayerStack, MapLayer
-from zjmap.core.mappage import build_page, layer_payload
+from zjmap.core.mappage import build_page, layer_payload, shipped_layers_cache, shipped_layers_key
 from zjmap.qt.bridge import Bridge
 
 LOCAL_SCHEMES = {"file", "qrc", "data", "blob", "about"}
@@ -58,6 +58,7 @@ class MapView(QWebEngineView):
         super().__init__(parent)
         self.animate = animate
         self.is_ready = False
+        self.sent: set[str] = set()  # layers whose data the page has (others are stubs)
         self._tmp = tempfile.TemporaryDirectory(prefix="zjmap-page-")
         self.page_dir = Path(self._tmp.name)
         self.profile = QWebEngineProfile(self)  # off the record: no disk cache or cookies
@@ -97,9 +98,35 @@ class MapView(QWebEngineView):
 
     def load_stack(self, stack: LayerStack) -> Path:
         self.is_ready = False
+        self.sent = {layer.id for layer in stack if layer.visible}
         page = build_page(self.page_dir, stack, animate=self.animate)
         self.load(QUrl.fromLocalFile(str(page)))
         return page
+
+    def load_shipped_early(self) -> bool:
+        """Start loading the shipped layers from the last run's cache, if it is
+        still valid, so the page loads while Python reads the same data."""
+        cached = shipped_layers_cache(shipped_layers_key())
+        try:
+            text = cached.read_text(encoding="utf-8")
+        except OSError:
+            return False
+        self.is_ready = False
+        page = build_page(self.page_dir, None, animate=self.animate, layers_js=text)
+        self.load(QUrl.fromLocalFile(str(page)))
+        return True
+
+    def load_shipped(self, stack: LayerStack) -> None:
+        """Load the shipped stack and keep its layers.js for the next start."""
+        page = self.load_stack(stack)
+        try:
+            target = shipped_layers_cache(shipped_layers_key())
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".tmp")
+            tmp.write_text((page.parent / "layers.js").read_text(encoding="utf-8"), encoding="utf-8")
+            tmp.replace(target)
+        except OSError:
+            pass
 
     # -- Python → JS ----------------------------------------------------------
     def run_js(self, code: str, callback: Callable[[Any], None] | None = None) -> None:
@@ -113,13 +140,24 @@ class MapView(QWebEngineView):
         self.run_js(code, callback)
 
     def add_layer(self, layer: MapLayer, index: int | None = None) -> None:
-        self.call("addLayer", layer_payload(layer), index)
+        self.sent.add(layer.id)
+        self.run_js(f"ZJ.addLayer({layer_payload(layer)}, {json.dumps(index)})")
 
     def remove_layer(self, layer_id: str) -> None:
         self.call("removeLayer", layer_id)
 
-    def set_visible(self, layer_id: str, visible: bool) -> None:
-        self.call("setVisible", layer_id, visible)
+    def set_visible(self, layer: MapLayer) -> None:
+        """Show or hide; a layer first shown gets its data now (pages start with
+        stubs for hidden layers, see mappage.layer_stub)."""
+        if layer.visible and layer.id not in self.sent:
+            self.add_layer_data(layer)
+        else:
+            self.call("setVisible", layer.id, layer.visible)
+
+    def add_layer_data(self, layer: MapLayer) -> None:
+        self.sent.add(layer.id)
+        self.run_js(f"(function(){{var l=ZJ.layers[{json.dumps(layer.id)}]; var i=ZJ.order.indexOf({json.dumps(layer.id)});"
+                    f"ZJ.addLayer({layer_payload(layer)}, i < 0 ? null : i); ZJ.restack && ZJ.restack();}})()")
 
     def set_opacity(self, layer_id: str, opacity: float) -> None:
         self.call("setOpacity", layer_id, opacity)

