@@ -30,9 +30,10 @@ def main() -> None:
     rnd = random.Random(4)
     targets = []
     feats = [f for layer in win.stack if layer.kind == "seed" for f in layer.features]
-    for f in rnd.sample(feats, 50):
+    for i, f in enumerate(rnd.sample(feats, 50)):
         p = f.geometry.representative_point() if f.geometry.geom_type != "LineString" else f.geometry.interpolate(0.5, normalized=True)
-        targets.append((p.x, p.y))
+        # features sharing a shape (several province-wide ones) must still be distinct clicks
+        targets.append((p.x + i * 1e-6, p.y))
     got: list[str] = []
     win.panel_updated.connect(got.append)
     totals, core = [], []

@@ -31,6 +31,7 @@ class Identifier:
     def __init__(self, stack: LayerStack):
         self.stack = stack
         self._trees: dict[str, tuple[STRtree, list[MapFeature]]] = {}
+        self._insets: dict[str, object] = {}
         stack.subscribe(self._on_change)
 
     def _on_change(self, event: str, layer_id: str) -> None:
@@ -80,23 +81,31 @@ class Identifier:
                 return feats[int(idx[0])]
         return None
 
-    def everything_in(self, unit: MapFeature, min_share: float = 0.05) -> list[MapFeature]:
+    def everything_in(self, unit: MapFeature, inset_deg: float = 0.004) -> list[MapFeature]:
         """Thematic features that lie in, cover, or run through a base unit,
-        in every layer, shown or hidden: what the documents say about the place."""
-        area = unit.geometry.area
-        prepared = unit.geometry
-        shapely.prepare(prepared)
+        in every layer, shown or hidden: what the documents say about the place.
+
+        Polygons count when they reach into the unit by more than ~400 m, so
+        neighbours that only share its border stay out; testing against the
+        inset unit avoids computing costly intersections of big polygons.
+        """
+        inner = self._insets.get(unit.id)
+        if inner is None:
+            inner = unit.geometry.buffer(-inset_deg)
+            if inner.is_empty:  # a unit smaller than the inset (an islet)
+                inner = unit.geometry
+            shapely.prepare(inner)
+            self._insets[unit.id] = inner
+        whole = unit.geometry
+        shapely.prepare(whole)
         out: list[MapFeature] = []
         for layer in reversed(list(self.stack)):
             if layer.kind == "base":
                 continue
             tree, feats = self._tree(layer)
-            for i in tree.query(prepared, predicate="intersects"):
+            for i in tree.query(whole, predicate="intersects"):
                 f = feats[int(i)]
-                g = f.geometry
-                if g.geom_type in ("Polygon", "MultiPolygon"):
-                    inter = g.intersection(prepared).area
-                    if inter < min_share * min(area, g.area):
-                        continue
+                if f.geometry.geom_type in ("Polygon", "MultiPolygon") and not inner.intersects(f.geometry):
+                    continue
                 out.append(f)
         return out

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 
 from PySide6.QtCore import Qt, Signal
@@ -165,6 +167,9 @@ class MainWindow(QMainWindow):
 
     def _on_map_ready(self) -> None:
         self.statusBar().showMessage("地图就绪 Map ready", 3000)
+        # matplotlib takes about a second to import: do it now, off the UI
+        # thread, so the first chart in the panel appears at once
+        threading.Thread(target=importlib.import_module, args=("zjmap.qt.charts",), daemon=True).start()
 
     # -- views → core ------------------------------------------------------------
     def _on_map_click(self, lon: float, lat: float, zoom: float) -> None:
