@@ -743,9 +743,15 @@ class LayerBuilder:
                 raise SpecError(
                     f"figure {fig.get('label')!r}: value {value!r} not in its quote «{_short(quote)}» "
                     "(write it as in the text, or explain in 'derived')")
-            figures.append({"label": fig.get("label", ""), "value": value, "unit": fig.get("unit", ""),
-                            "year": fig.get("year"), "seed": seed, "start": start, "end": end,
-                            "quote": quote, "derived": derived})
+            out = {"label": fig.get("label", ""), "value": value, "unit": fig.get("unit", ""),
+                   "year": fig.get("year"), "seed": seed, "start": start, "end": end,
+                   "quote": quote, "derived": derived}
+            # optional context the specs may give: a period when there is no
+            # single year ("3年前", "2019–2022"), a note (lower bound, caveat)
+            for key in ("period", "note", "qualifier"):
+                if fig.get(key):
+                    out[key] = fig[key]
+            figures.append(out)
 
         host = f.get("host") or {}
         prefs = host.get("prefecture")

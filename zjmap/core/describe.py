@@ -39,6 +39,8 @@ class FigureRow:
     year: Any
     quote: str
     derived: str | None = None
+    period: str | None = None
+    note: str | None = None
 
 
 @dataclass
@@ -91,6 +93,8 @@ class Describer:
                 g.get("year"),
                 str(g.get("quote") or ""),
                 g.get("derived"),
+                g.get("period"),
+                "；".join(str(g[k]) for k in ("qualifier", "note") if g.get(k)) or None,
             )
             for g in f.props.get("figures") or []
         ]

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from zjmap.core.describe import Describer
+from zjmap.core.provenance import reflow
 from zjmap.core.selection import SelectionState
 
 FEATURE_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -117,7 +118,9 @@ class SidePanel(QWidget):
     def _fill_figures(self, rows, chart) -> None:
         self.table.setRowCount(len(rows))
         for i, r in enumerate(rows):
-            vals = [r.label, str(r.value), r.unit, "" if r.year is None else str(r.year), (r.quote or "") + (f"（{r.derived}）" if r.derived else "")]
+            when = str(r.year) if r.year is not None else (r.period or "")
+            notes = "；".join(x for x in (r.note, r.derived) if x)
+            vals = [r.label, str(r.value), r.unit, when, reflow(r.quote or "") + (f"（{notes}）" if notes else "")]
             for j, v in enumerate(vals):
                 item = QTableWidgetItem(v.replace("\n", ""))
                 item.setToolTip(v)
