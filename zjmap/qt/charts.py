@@ -39,24 +39,42 @@ class ChartCanvas(FigureCanvasQTAgg):
         if spec is None:
             self.draw_idle()
             return
+        if spec.kind == "pairs":
+            self._pairs(spec)
+        else:
+            self._bars(spec)
+        self.draw_idle()
+
+    def _pairs(self, spec: ChartSpec) -> None:
+        """Baseline vs target (or before/after): one small panel per indicator,
+        each on its own scale, since indicators mix %, counts and money."""
+        cats = spec.categories[:8]
+        years = list(spec.series)
+        palette = ["#9ecae1", "#3182bd", "#fd8d3c", "#31a354", "#756bb1"]
+        axes = self.figure.subplots(len(cats), 1, squeeze=False)[:, 0]
+        for ax, cat in zip(axes, cats):
+            ys = [(y, spec.series[y][cat]) for y in years if cat in spec.series[y]]
+            ax.barh(range(len(ys)), [v for _, v in ys], color=[palette[years.index(y) % len(palette)] for y, _ in ys])
+            ax.set_yticks(range(len(ys)))
+            ax.set_yticklabels([y for y, _ in ys], fontsize=7)
+            ax.invert_yaxis()
+            for i, (_, v) in enumerate(ys):
+                ax.text(v, i, f" {v:g}", va="center", fontsize=7)
+            ax.set_title(cat if len(cat) <= 24 else cat[:23] + "…", fontsize=8, loc="left")
+            ax.tick_params(axis="x", labelsize=7)
+            ax.margins(x=0.25)
+        self.figure.suptitle(spec.title, fontsize=9)
+
+    def _bars(self, spec: ChartSpec) -> None:
         ax = self.figure.add_subplot(111)
         cats = spec.categories
-        n = max(1, len(spec.series))
-        width = 0.8 / n
-        palette = ["#9ecae1", "#3182bd", "#fd8d3c", "#31a354", "#756bb1"]
-        for k, (name, values) in enumerate(spec.series.items()):
-            xs = [i + (k - (n - 1) / 2) * width for i in range(len(cats))]
-            ys = [values.get(c, 0.0) for c in cats]
-            colors = [
-                ("#d62728" if spec.highlight and c == spec.highlight else palette[k % len(palette)]) for c in cats
-            ]
-            ax.barh(xs, ys, height=width, label=name or None, color=colors)
+        values = next(iter(spec.series.values()))
+        ys = [values.get(c, 0.0) for c in cats]
+        colors = ["#d62728" if spec.highlight and c == spec.highlight else "#3182bd" for c in cats]
+        ax.barh(range(len(cats)), ys, color=colors)
         ax.set_yticks(range(len(cats)))
         ax.set_yticklabels([c if len(c) <= 16 else c[:15] + "…" for c in cats], fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel(spec.unit, fontsize=8)
         ax.set_title(spec.title, fontsize=9)
         ax.tick_params(axis="x", labelsize=8)
-        if any(spec.series.keys()):
-            ax.legend(fontsize=8)
-        self.draw_idle()
