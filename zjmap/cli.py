@@ -40,6 +40,66 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    """Headless export: no Qt. Added files become user layers drawn on top."""
+    from pathlib import Path
+
+    from zjmap.core.export import ExportError, check_out_path, export_map
+    from zjmap.core.shipped import shipped_stack
+
+    out, _fmt = check_out_path(args.out)  # a bad path fails before any work
+    bbox = None
+    if args.bbox is not None:
+        parts = [p for p in args.bbox.replace(" ", "").split(",") if p != ""]
+        try:
+            bbox = [float(p) for p in parts]
+        except ValueError:
+            raise UserError(f"bad --bbox {args.bbox!r}: give four numbers W,S,E,N in degrees") from None
+        if len(bbox) != 4:
+            raise UserError(f"bad --bbox {args.bbox!r}: give four numbers W,S,E,N in degrees")
+    if (args.width is None) != (args.height is None):
+        raise UserError("give both --width and --height (pixels), or neither")
+    if args.width is not None and args.page is not None:
+        raise UserError("give either --width/--height or --page, not both")
+    stack = shipped_stack()
+    layer_ids = [i.strip() for i in args.layers.split(",") if i.strip()] if args.layers else None
+    if layer_ids is not None:
+        known = set(stack.ids())
+        bad = [i for i in layer_ids if i not in known]
+        if bad:
+            raise UserError(f"unknown layer id {bad[0]!r}; known: {', '.join(stack.ids())}")
+    added = []
+    if args.add:
+        from zjmap.core.userfiles import UserFileError, read_layer
+        from zjmap.core.userlayers import USER_COLORS, new_layer_id, user_layer
+
+        for n, path in enumerate(args.add):
+            try:
+                loaded = read_layer(path)
+            except UserFileError as exc:
+                raise UserError(str(exc)) from exc
+            lid = new_layer_id(stack)
+            layer = user_layer(loaded, lid, title=Path(path).stem, source={"path": str(path)},
+                               color=USER_COLORS[n % len(USER_COLORS)])
+            stack.add(layer)
+            added.append(lid)
+    if layer_ids is not None:
+        layer_ids += added
+    try:
+        result = export_map(
+            stack, out, bbox=bbox, layers=layer_ids, width_px=args.width, height_px=args.height,
+            page=args.page if args.width is None else None, landscape=args.landscape, dpi=args.dpi,
+            title=args.title, scale=args.scale,
+        )
+    except ExportError as exc:
+        raise UserError(str(exc)) from exc
+    size = f"{result.size_px[0]}×{result.size_px[1]} px" if result.size_px else f"{result.page_mm[0]:g}×{result.page_mm[1]:g} mm"
+    extra = f" + {result.world_file.name}, {result.prj_file.name}" if result.world_file else ""
+    w, s, e, n = result.bbox
+    sys.stderr.write(f"wrote {result.path} ({size}; {w:.4f},{s:.4f},{e:.4f},{n:.4f}){extra}\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zjmap", description=__doc__)
     sub = p.add_subparsers(dest="command")
@@ -58,6 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--encoding", default=None, help="attribute text encoding, e.g. GBK or UTF-8")
     i.add_argument("--crs", default=None, help="the data's coordinate system, e.g. EPSG:4549")
     i.set_defaults(func=_cmd_inspect)
+
+    x = sub.add_parser("export", help="export the map to PNG (+ world file), SVG or PDF, without the app")
+    x.add_argument("out", help="output file: .png, .svg or .pdf")
+    x.add_argument("--layers", default=None, help="comma-separated layer ids (default: the layers visible on start)")
+    x.add_argument("--add", action="append", metavar="PATH", help="add a GIS file as a layer (repeatable)")
+    x.add_argument("--bbox", default=None, help="extent W,S,E,N in degrees (default: Zhejiang)")
+    x.add_argument("--width", type=int, default=None, help="image width in screen pixels (with --height: map fills the image)")
+    x.add_argument("--height", type=int, default=None, help="image height in screen pixels")
+    x.add_argument("--scale", type=int, choices=[1, 2, 4], default=1, help="with --width/--height: render 1×/2×/4× the pixels")
+    x.add_argument("--dpi", type=float, default=None, help="page PNG resolution (default 300)")
+    x.add_argument("--title", default=None, help="map title")
+    x.add_argument("--page", type=str.upper, choices=["A4", "A3"], default=None, help="page size (default A4)")
+    x.add_argument("--landscape", action="store_true", help="landscape page")
+    x.set_defaults(func=_cmd_export)
 
     r = sub.add_parser("run", help="open the desktop app (the default)")
     r.set_defaults(func=None)
