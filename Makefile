@@ -12,7 +12,6 @@ run: setup
 
 test: setup
 	QT_QPA_PLATFORM=offscreen .venv/bin/python -m pytest -q
-	.venv/bin/lint-imports --config pyproject.toml
 
 geodata: setup
 	.venv/bin/python -m pip install -q -r requirements-build.txt

@@ -1,0 +1,25 @@
+"""The core stays Qt-free: the import-linter contract of pyproject.toml, checked."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_core_imports_no_qt():
+    lint = Path(sys.executable).with_name("lint-imports")
+    r = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Contracts: 1 kept, 0 broken." in r.stdout
+
+
+def test_core_modules_import_without_pyside():
+    code = (
+        "import sys, pkgutil, importlib, zjmap.core as c\n"
+        "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('zjmap.core.' + m.name)\n"
+        "bad = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))]\n"
+        "print(bad); sys.exit(1 if bad else 0)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
