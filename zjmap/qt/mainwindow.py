@@ -24,6 +24,7 @@ from zjmap.core.mappage import ZHEJIANG_BOUNDS
 from zjmap.core.selection import SelectionState
 from zjmap.core.shipped import load_shipped, shipped_stack
 from zjmap.qt.docviewer import DocumentDialog
+from zjmap.qt.export_dialog import install_export_action
 from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
 from zjmap.qt.panels import SidePanel
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
             view.addAction(a)
         helpm = m.addMenu("帮助 &Help")
         helpm.addAction(QAction("数据来源 Data sources", self, triggered=self._about))
+        install_export_action(self)
 
     def _focus_search(self) -> None:
         self.search.setFocus()

@@ -1,0 +1,107 @@
+"""File → Export map… in the real window: the current view, 2×, georeferenced."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from guitools import close_window, js, open_window, wait_until
+from zjmap.core.export import lonlat_to_pixel, read_world_file
+
+ZJ_FILL = (0xF4, 0xEC, 0xD4)
+
+
+@pytest.fixture(scope="module")
+def win(qapp):
+    w = open_window()
+    yield w
+    close_window(w)
+
+
+def only_layers(win, keep: set[str]) -> None:
+    for layer in win.stack:
+        win.stack.set_visible(layer.id, layer.kind == "base" or layer.id in keep)
+
+
+def blend(fg: str, alpha: float, bg: tuple[int, int, int]) -> np.ndarray:
+    c = np.array([int(fg[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+    return alpha * c + (1 - alpha) * np.array(bg, dtype=float)
+
+
+def test_menu_has_export_before_quit(win):
+    acts = win.file_menu.actions()
+    texts = [a.text() for a in acts]
+    i = next(k for k, t in enumerate(texts) if "Export map" in t)
+    assert acts[i].shortcut().toString() == "Ctrl+E"
+    assert i < texts.index(win.act_quit.text())
+
+
+def test_export_current_view_png_2x(win, tmp_path):
+    from zjmap.qt.export_dialog import ExportDialog
+
+    only_layers(win, {"bay_platforms"})
+    win.zoom_home()
+    view = js(win.map, "ZJ.view()")
+    out = tmp_path / "view.png"
+    dlg = ExportDialog(win)
+    job = dlg.run(out, scale=2, title="导出测试")
+    # the export runs off the UI thread: run() returns before the file exists
+    assert not job.done and not out.exists()
+    assert wait_until(lambda: job.done, 20000), "export never finished"
+    assert job.error is None, job.error
+    assert job.ticks >= 1  # the UI timer kept ticking while the worker drew
+
+    r = job.result
+    assert r.size_px == (2 * job.view["width"], 2 * job.view["height"])
+    assert abs(job.view["width"] - view["width"]) <= 1
+    img = np.asarray(Image.open(out).convert("RGB"))
+    assert img.shape[:2] == (r.size_px[1], r.size_px[0])
+    assert "已导出" in win.statusBar().currentMessage() and str(out) in win.statusBar().currentMessage()
+
+    aff = read_world_file(out.with_suffix(".pgw"))
+    # the world file spans the view the page reported (widened at most a little to keep the aspect)
+    assert aff[4] - aff[0] / 2 <= view["w"] + 1e-6 and aff[5] - aff[3] / 2 >= view["n"] - 1e-6
+    c, row = lonlat_to_pixel(aff, 119.75, 28.75)  # Jinhua–Lishui hills: Zhejiang's fill
+    assert tuple(img[row, c]) == ZJ_FILL
+    layer = win.stack.layer("bay_platforms")
+    f = next(f for f in layer.features if f.name == "宁波舟山国际枢纽港")
+    c, row = lonlat_to_pixel(aff, f.geometry.x, f.geometry.y)
+    want = blend(layer.feature_style(f)["color"], 0.75, ZJ_FILL)
+    got = img[row - 1:row + 2, c - 1:c + 2].reshape(-1, 3).astype(float)
+    assert np.abs(got - want).max(axis=1).min() <= 12, (got, want)
+
+
+def test_export_pdf_page_with_selection(win, tmp_path):
+    from zjmap.qt.export_dialog import ExportDialog
+
+    only_layers(win, {"cluster_zones"})
+    fid = win.stack.layer("cluster_zones").features[0].id
+    win.explorer.select(fid)
+    out = tmp_path / "page.pdf"
+    job = ExportDialog(win).run(out, page="A4", landscape=True, title="选中要素")
+    assert wait_until(lambda: job.done, 20000)
+    assert job.error is None, job.error
+    assert out.stat().st_size > 20_000
+    assert job.result.layout == "page" and job.result.page_mm == (297.0, 210.0)
+    win.explorer.selection.clear()
+
+
+def test_cancel_before_start_writes_nothing(win, tmp_path):
+    from zjmap.qt.export_dialog import ExportDialog
+
+    out = tmp_path / "never.png"
+    job = ExportDialog(win).run(out, scale=1)
+    job.cancel()
+    assert wait_until(lambda: job.done, 5000)
+    assert job.was_cancelled and not out.exists()
+    assert "取消" in win.statusBar().currentMessage()
+
+
+def test_bad_path_reports_failure(win, tmp_path):
+    from zjmap.qt.export_dialog import ExportDialog
+
+    job = ExportDialog(win).run(tmp_path / "no" / "such" / "dir.png")
+    assert wait_until(lambda: job.done, 5000)
+    assert job.error and "does not exist" in job.error
+    assert "导出失败" in win.statusBar().currentMessage()
