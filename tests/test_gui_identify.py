@@ -169,3 +169,15 @@ def test_source_link_opens_document_at_the_quote(win):
     dlg = win.open_document(s["seed"], s["start"], s["end"])
     assert dlg.selected_text().replace("\u2029", "\n") == s["quote"]
     dlg.close()
+
+
+def test_hover_names_the_feature_under_the_cursor(win):
+    win.zoom_home()
+    spin(300)
+    f = isolated_point(win, "cluster_zones")
+    js(win.map, f"ZJ.map.fire('mousemove', {{latlng: L.latLng({f.geometry.y}, {f.geometry.x})}}); 1")
+    assert wait_until(lambda: f.name in (js(win.map, "(document.querySelector('.zj-hover')||{}).textContent || ''") or ""))
+    # moving off every feature (out at sea) hides it
+    spin(60)
+    js(win.map, "ZJ.map.fire('mousemove', {latlng: L.latLng(28.0, 123.4)}); 1")
+    assert wait_until(lambda: js(win.map, "document.querySelectorAll('.zj-hover').length") == 0)

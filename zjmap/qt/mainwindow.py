@@ -24,6 +24,7 @@ from zjmap.core.mappage import ZHEJIANG_BOUNDS
 from zjmap.core.selection import SelectionState
 from zjmap.core.shipped import load_shipped, shipped_stack
 from zjmap.qt.docviewer import DocumentDialog
+from zjmap.qt.hover import install_hover
 from zjmap.qt.export_dialog import install_export_action
 from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.map.bridge.moved.connect(self._on_mouse)
         self.map.bridge.view_changed.connect(self._on_view)
         self.map.ready.connect(self._on_map_ready)
+        install_hover(self)
         self.panel.feature_chosen.connect(self.explorer.select)
         self.panel.document_requested.connect(self.open_document)
         self.search.chosen.connect(self.select_and_zoom)

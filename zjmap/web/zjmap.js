@@ -227,6 +227,20 @@
     return true;
   };
 
+  /* Tooltip naming the feature under the cursor (Python hit-tests the move). */
+  ZJ.hover = function (text, lat, lon) {
+    if (!text) {
+      if (ZJ.hoverTip) { ZJ.map.closeTooltip(ZJ.hoverTip); ZJ.hoverTip = null; }
+      return true;
+    }
+    if (!ZJ.hoverTip) {
+      ZJ.hoverTip = L.tooltip({ direction: "top", offset: [0, -8], className: "zj-hover", interactive: false });
+    }
+    ZJ.hoverTip.setLatLng([lat, lon]).setContent(text);
+    if (!ZJ.map.hasLayer(ZJ.hoverTip)) ZJ.hoverTip.addTo(ZJ.map);
+    return true;
+  };
+
   ZJ.fitBounds = function (w, s, e, n, maxZoom) {
     ZJ.map.fitBounds([[s, w], [n, e]], { maxZoom: maxZoom || 14 });
     return true;
