@@ -27,10 +27,14 @@ def base_layer_defs() -> list[dict]:
 def base_layer(defn: dict) -> MapLayer:
     # the display file named like boundaries.display_geojson_path(), without
     # importing geopandas (slow) on the start-up path
-    text = (geodata_dir() / "base" / f"display_{defn['level']}.geojson").read_text(encoding="utf-8")
+    name = defn.get("file") or f"display_{defn['level']}.geojson"
+    text = (geodata_dir() / "base" / name).read_text(encoding="utf-8")
     data = json.loads(text)
+    want = defn.get("filter") or {}
     items = []
     for feat, geom in zip(data["features"], shapely.from_geojson(text).geoms):
+        if any(feat["properties"].get(k) != v for k, v in want.items()):
+            continue
         props = dict(feat["properties"])
         props.setdefault("name", props.get("name_zh"))
         fid = f"{defn['id']}:{props.get('adcode') or props['name_zh']}"
