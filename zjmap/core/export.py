@@ -118,23 +118,57 @@ class _Item:
 
 @dataclass
 class _LayerPlan:
+    """A layer as captured on the calling thread; ``fill()`` does the per-feature work later."""
+
     id: str
     title: str
     kind: str
     geometry: str
     opacity: float
-    items: list[_Item]
+    styler: Any  # the layer's LayerStyler at capture time
+    features: list[Any]  # MapFeature (frozen)
     legend: list[tuple[str, str, str]]  # (label, colour, shape)
     hatch: bool
     note: str
-    labels: list[tuple[str, float, float]]  # (text, lon, lat)
     label_min_zoom: float | None
+    label_skip: frozenset[str]
+    label_field: str | None
     seed: str
+    items: list[_Item] = field(default_factory=list)
+    labels: list[tuple[str, float, float]] = field(default_factory=list)  # (text, lon, lat)
+    filled: bool = False
+
+    def fill(self) -> None:
+        """Styles and label points of every feature (the slow part for big layers)."""
+        if self.filled:
+            return
+        style = self.styler.feature_style
+        self.items = [_Item(f.geometry, style(f.props)) for f in self.features]
+        labels: list[tuple[str, float, float]] = []
+        if self.label_field:
+            for f in self.features:
+                v = f.props.get(self.label_field)
+                if v is None or f.geometry.is_empty:
+                    continue
+                if isinstance(v, float) and v.is_integer():
+                    v = int(v)
+                rp = f.geometry.representative_point()
+                labels.append((str(v), rp.x, rp.y))
+        elif self.label_min_zoom is not None:
+            for f in self.features:
+                if self.kind == "base":
+                    if "label_lon" in f.props and f.name not in self.label_skip:
+                        labels.append((f.name, float(f.props["label_lon"]), float(f.props["label_lat"])))
+                elif not f.geometry.is_empty:
+                    rp = f.geometry.representative_point()
+                    labels.append((f.name, rp.x, rp.y))
+        self.labels = labels
+        self.filled = True
 
 
 @dataclass
 class ExportPlan:
-    """Everything a render needs, copied out of the stack (thread-safe to render)."""
+    """What to draw, captured from the stack (cheap); ``render_plan`` may run it on another thread."""
 
     fmt: str
     layout: str  # "view" | "page"
@@ -148,9 +182,22 @@ class ExportPlan:
     title: str
     layers: list[_LayerPlan]
     selection: list[tuple[str, BaseGeometry]]  # (role, geometry)
-    seeds: list[tuple[str, str]]  # (seed key, title)
-    user_sources: list[str]
+    seed_titles: dict[str, str]  # seed key → title (from the catalogue)
     furniture: bool = True
+    seeds: list[tuple[str, str]] = field(default_factory=list)  # (key, title) of the seeds drawn
+    user_sources: list[str] = field(default_factory=list)
+
+    def fill(self, check: Callable[[], None] | None = None) -> None:
+        """Per-feature styles, legend rows present in the bbox, the seeds used."""
+        for lp in self.layers:
+            if check is not None:
+                check()
+            lp.fill()
+            if lp.kind != "base":
+                _legend_filter(lp, self.bbox)
+        keys = sorted({lp.seed for lp in self.layers if lp.kind == "seed" and lp.seed and lp.legend})
+        self.seeds = [(k, self.seed_titles.get(k, k)) for k in keys]
+        self.user_sources = [lp.title for lp in self.layers if lp.kind == "user" and lp.legend]
 
 
 @dataclass
@@ -246,62 +293,45 @@ def _lookup(props: Mapping[str, Any], fld: str) -> Any:
 
 
 def _layer_plan(layer: MapLayer) -> _LayerPlan:
-    items = [_Item(f.geometry, layer.feature_style(f)) for f in layer.features if not f.geometry.is_empty]
-    legend = [(r.label, r.color, r.shape) for r in layer.legend()]
     styler = layer.styler
     note = ""
-    if layer.style.get("size_field") and styler.by_category and layer.style.get("legend_label"):
+    if layer.style.get("size_field") and getattr(styler, "by_category", False) and layer.style.get("legend_label"):
         note = str(layer.style["legend_label"])
-    labels: list[tuple[str, float, float]] = []
     min_zoom = layer.info.get("labels_min_zoom")
-    if min_zoom is not None:
-        skip = set(layer.info.get("label_skip") or ())
-        for f in layer.features:
-            if layer.kind == "base":
-                if "label_lon" in f.props and f.name not in skip:
-                    labels.append((f.name, float(f.props["label_lon"]), float(f.props["label_lat"])))
-            elif not f.geometry.is_empty:
-                rp = f.geometry.representative_point()
-                labels.append((f.name, rp.x, rp.y))
-    elif layer.style.get("label_field"):  # user layers labelled by a field
-        fld = layer.style["label_field"]
+    label_field = layer.style.get("label_field") or None
+    if label_field:  # user layers labelled by a field
         min_zoom = layer.style.get("label_min_zoom") or 0
-        for f in layer.features:
-            v = f.props.get(fld)
-            if v is None or f.geometry.is_empty:
-                continue
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            rp = f.geometry.representative_point()
-            labels.append((str(v), rp.x, rp.y))
     return _LayerPlan(
         id=layer.id,
         title=layer.title,
         kind=layer.kind,
         geometry=layer.geometry,
         opacity=float(layer.opacity),
-        items=items,
-        legend=legend,
+        styler=styler,
+        features=list(layer.features),
+        legend=[(r.label, r.color, r.shape) for r in layer.legend()],
         hatch=bool(layer.style.get("hatch")),
         note=note,
-        labels=labels,
         label_min_zoom=float(min_zoom) if min_zoom is not None else None,
+        label_skip=frozenset(layer.info.get("label_skip") or ()),
+        label_field=label_field,
         seed=str(layer.info.get("seed") or ""),
     )
 
 
 def _legend_filter(plan: _LayerPlan, bbox: tuple[float, float, float, float]) -> None:
     """Keep only the legend rows whose colour is drawn inside the bbox (none: no rows)."""
-    used = {
-        str(it.style.get("fillColor") or it.style.get("color")).lower()
-        for it in plan.items
-        if _bounds_hit(it.geometry.bounds, bbox)
-    } | {
-        str(it.style.get("color")).lower() for it in plan.items if _bounds_hit(it.geometry.bounds, bbox)
-    }
+    if not plan.items:
+        plan.legend, plan.note = [], ""
+        return
+    b = shapely.bounds(np.array([it.geometry for it in plan.items], dtype=object))
+    w, s, e, n = bbox
+    hit = ~((b[:, 2] < w) | (b[:, 0] > e) | (b[:, 3] < s) | (b[:, 1] > n))
+    items = plan.items
+    raw = {(items[k].style.get("fillColor"), items[k].style.get("color")) for k in np.flatnonzero(hit)}
+    used = {str(c).lower() for pair in raw for c in pair if c}
     if not used:
-        plan.legend = []
-        plan.note = ""
+        plan.legend, plan.note = [], ""
         return
     plan.legend = [row for row in plan.legend if str(row[1]).lower() in used]
 
@@ -356,11 +386,6 @@ def plan_export(
         raise ExportError(f"bad dpi {dpi:g}: use 30…1200")
 
     plans = [_layer_plan(lyr) for lyr in chosen]
-    # the legend lists what lies inside the requested bbox
-    for p in plans:
-        if p.kind != "base":
-            _legend_filter(p, box)
-
     selection: list[tuple[str, BaseGeometry]] = []
     for feat in (selection_geojson or {}).get("features", []) or []:
         try:
@@ -370,13 +395,8 @@ def plan_export(
         if not g.is_empty:
             selection.append((str((feat.get("properties") or {}).get("role", "selected")), g))
 
-    seed_keys = []
-    for p in plans:
-        if p.kind == "seed" and p.seed and p.seed not in seed_keys and p.legend:
-            seed_keys.append(p.seed)
-    seed_keys.sort()
-    seeds: list[tuple[str, str]] = []
-    if seed_keys:
+    seed_titles: dict[str, str] = {}
+    if any(p.kind == "seed" and p.seed for p in plans):
         if catalogue is None:
             try:
                 from zjmap.core.catalogue import load_catalogue
@@ -385,8 +405,7 @@ def plan_export(
             except (OSError, ValueError):
                 catalogue = None
         meta = getattr(catalogue, "seeds", {}) or {}
-        seeds = [(k, str(meta.get(k, {}).get("title_zh") or k)) for k in seed_keys]
-    users = [p.title for p in plans if p.kind == "user"]
+        seed_titles = {str(k): str(v.get("title_zh") or k) for k, v in meta.items()}
     return ExportPlan(
         fmt=f,
         layout=layout,
@@ -400,8 +419,7 @@ def plan_export(
         title=(title or "").strip(),
         layers=plans,
         selection=selection,
-        seeds=seeds,
-        user_sources=users,
+        seed_titles=seed_titles,
         furniture=furniture,
     )
 
@@ -427,65 +445,137 @@ def _extent_for(bbox: Sequence[float], aspect: float) -> tuple[float, float, flo
 # ---------------------------------------------------------------------------
 # Geometry → matplotlib paths, cached per geometry object
 
-_CACHE_LOCK = threading.Lock()
-_GEOM_CACHE: dict[int, tuple[BaseGeometry, "_Drawn"]] = {}
-_CACHE_MAX = 50_000
+@dataclass
+class _Ragged:
+    """Coordinates of many features in one array; feature k is rows offsets[k]:offsets[k+1]."""
+
+    coords: np.ndarray  # (N, 2) lon, lat
+    codes: np.ndarray | None  # matplotlib path codes (None for points)
+    offsets: np.ndarray  # (n + 1,)
+
+    def counts(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def path(self, k: int) -> Any:
+        from matplotlib.path import Path as MPath
+
+        a, b = self.offsets[k], self.offsets[k + 1]
+        return MPath(self.coords[a:b], self.codes[a:b], readonly=True) if b > a else None
+
+    def points(self, k: int) -> np.ndarray:
+        return self.coords[self.offsets[k]:self.offsets[k + 1]]
+
+    def compound(self, ks: np.ndarray) -> Any:
+        """One path made of features ``ks`` (vectorised gather, no per-feature objects)."""
+        from matplotlib.path import Path as MPath
+
+        ks = np.asarray(ks, dtype=np.int64)
+        counts = self.offsets[ks + 1] - self.offsets[ks]
+        ks, counts = ks[counts > 0], counts[counts > 0]
+        if not len(ks):
+            return None
+        total = int(counts.sum())
+        shift = np.repeat(self.offsets[ks] - (np.cumsum(counts) - counts), counts)
+        idx = np.arange(total, dtype=np.int64) + shift
+        return MPath(self.coords[idx], self.codes[idx] if self.codes is not None else None, readonly=True)
 
 
 @dataclass
-class _Drawn:
-    poly: Any  # matplotlib Path or None
-    line: Any
-    points: np.ndarray | None  # (n, 2)
-    bounds: tuple[float, float, float, float]
+class _Geoms:
+    """A layer's geometries as matplotlib-ready arrays: areas, lines, points, bounds."""
+
+    poly: _Ragged
+    line: _Ragged
+    pts: _Ragged
+    bounds: np.ndarray  # (n, 4)
 
 
-def _drawn(geom: BaseGeometry) -> _Drawn:
-    key = id(geom)
-    hit = _GEOM_CACHE.get(key)
-    if hit is not None and hit[0] is geom:
-        return hit[1]
-    d = _to_paths(geom)
-    with _CACHE_LOCK:
-        if len(_GEOM_CACHE) > _CACHE_MAX:
-            _GEOM_CACHE.clear()
-        _GEOM_CACHE[key] = (geom, d)
-    return d
+def _ragged(coords: np.ndarray, codes: np.ndarray | None, owner: np.ndarray, n: int) -> _Ragged:
+    off = np.zeros(n + 1, dtype=np.int64)
+    if len(owner):
+        np.cumsum(np.bincount(owner, minlength=n), out=off[1:])
+    return _Ragged(coords, codes, off)
 
 
-def _to_paths(geom: BaseGeometry) -> _Drawn:
+def _to_geoms(geoms: np.ndarray) -> _Geoms:
+    """Polygons (holes as reversed rings, for the non-zero fill rule), lines and points, in bulk."""
     from matplotlib.path import Path as MPath
 
-    parts = shapely.get_parts(shapely.get_parts(geom))  # collections → simple parts
-    types = shapely.get_type_id(parts)
-    polys = parts[types == 3]
-    lines = parts[(types == 1) | (types == 2)]
-    pts = parts[types == 0]
-    poly_path = line_path = None
-    if len(polys):
-        polys = shapely.orient_polygons(polys, exterior_cw=False)
-        rings = shapely.get_rings(polys)
-        coords, idx = shapely.get_coordinates(rings, return_index=True)
-        if len(coords):
-            counts = np.bincount(idx, minlength=len(rings))
-            counts = counts[counts > 0]
-            ends = np.cumsum(counts)
-            starts = ends - counts
-            codes = np.full(len(coords), MPath.LINETO, dtype=MPath.code_type)
-            codes[starts] = MPath.MOVETO
-            codes[ends - 1] = MPath.CLOSEPOLY
-            poly_path = MPath(coords, codes)
-    if len(lines):
-        coords, idx = shapely.get_coordinates(lines, return_index=True)
-        if len(coords):
-            counts = np.bincount(idx, minlength=len(lines))
-            counts = counts[counts > 0]
-            starts = np.cumsum(counts) - counts
-            codes = np.full(len(coords), MPath.LINETO, dtype=MPath.code_type)
-            codes[starts] = MPath.MOVETO
-            line_path = MPath(coords, codes)
-    points = shapely.get_coordinates(pts) if len(pts) else None
-    return _Drawn(poly_path, line_path, points, tuple(geom.bounds))  # type: ignore[arg-type]
+    n = len(geoms)
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    parts2, o2 = shapely.get_parts(parts, return_index=True)  # collections of multi-parts
+    owner = owner[o2]
+    types = shapely.get_type_id(parts2)
+    empty2 = np.empty((0, 2))
+    noown = np.empty(0, dtype=np.int64)
+
+    pm = types == 3
+    if pm.any():
+        polys = shapely.orient_polygons(parts2[pm], exterior_cw=False)
+        rings, rown = shapely.get_rings(polys, return_index=True)
+        rown = owner[pm][rown]
+        coords, cidx = shapely.get_coordinates(rings, return_index=True)
+        counts = np.bincount(cidx, minlength=len(rings))
+        counts = counts[counts > 0]
+        ends = np.cumsum(counts)
+        codes = np.full(len(coords), MPath.LINETO, dtype=MPath.code_type)
+        codes[ends - counts] = MPath.MOVETO
+        codes[ends - 1] = MPath.CLOSEPOLY
+        poly = _ragged(coords, codes, rown[cidx], n)
+    else:
+        poly = _ragged(empty2, np.empty(0, dtype=MPath.code_type), noown, n)
+
+    lm = (types == 1) | (types == 2)
+    if lm.any():
+        coords, cidx = shapely.get_coordinates(parts2[lm], return_index=True)
+        counts = np.bincount(cidx, minlength=int(lm.sum()))
+        counts = counts[counts > 0]
+        codes = np.full(len(coords), MPath.LINETO, dtype=MPath.code_type)
+        codes[np.cumsum(counts) - counts] = MPath.MOVETO
+        line = _ragged(coords, codes, owner[lm][cidx], n)
+    else:
+        line = _ragged(empty2, np.empty(0, dtype=MPath.code_type), noown, n)
+
+    ptm = types == 0
+    if ptm.any():
+        coords, cidx = shapely.get_coordinates(parts2[ptm], return_index=True)
+        pts = _ragged(coords, None, owner[ptm][cidx], n)
+    else:
+        pts = _ragged(empty2, None, noown, n)
+    return _Geoms(poly, line, pts, shapely.bounds(geoms))
+
+
+# A few layers' arrays, keyed by their geometries (checked by weak reference,
+# so a layer that is gone or rebuilt is never served stale data).
+_CACHE_LOCK = threading.Lock()
+_GEOM_CACHE: "dict[tuple[int, int, int], tuple[Any, Any, _Geoms]]" = {}
+_CACHE_LAYERS = 48
+
+
+def _layer_geoms(geoms: Sequence[BaseGeometry]) -> _Geoms:
+    import weakref
+
+    n = len(geoms)
+    if n == 0:
+        return _to_geoms(np.empty(0, dtype=object))
+    key = (id(geoms[0]), id(geoms[-1]), n)
+    with _CACHE_LOCK:
+        hit = _GEOM_CACHE.pop(key, None)
+        if hit is not None and hit[0]() is geoms[0] and hit[1]() is geoms[-1]:
+            _GEOM_CACHE[key] = hit  # most recently used last
+            return hit[2]
+    arr = np.empty(n, dtype=object)
+    arr[:] = list(geoms)
+    g = _to_geoms(arr)
+    try:
+        refs = (weakref.ref(geoms[0]), weakref.ref(geoms[-1]))
+    except TypeError:
+        return g
+    with _CACHE_LOCK:
+        _GEOM_CACHE[key] = (refs[0], refs[1], g)
+        while len(_GEOM_CACHE) > _CACHE_LAYERS:
+            _GEOM_CACHE.pop(next(iter(_GEOM_CACHE)))
+    return g
 
 
 # ---------------------------------------------------------------------------
@@ -685,6 +775,24 @@ def _wrap(s: str, size: float, width_pt: float, max_lines: int = 3) -> list[str]
 # Rendering
 
 
+MERGE_FEATURES = 2000  # layers this big draw one compound path per style
+
+
+@dataclass
+class _Drawn:
+    poly: Any
+    line: Any
+    points: np.ndarray | None
+
+
+_STYLE_FIELDS = ("color", "fillColor", "fillOpacity", "opacity", "weight", "dashArray", "fill", "stroke", "hatch", "radius")
+
+
+def _style_key(st: Mapping[str, Any]) -> Any:
+    g = st.get
+    return tuple(g(k) for k in _STYLE_FIELDS)
+
+
 def _rgba(color: Any, alpha: float) -> tuple[float, float, float, float]:
     from matplotlib.colors import to_rgba
 
@@ -836,103 +944,109 @@ class _Renderer:
         self._draw_selection()
         self._draw_labels()
 
-    def _visible_items(self, lp: _LayerPlan, pad_deg: float) -> list[tuple[_Item, _Drawn]]:
-        w, s, e, n = self.extent
-        box = (w - pad_deg, s - pad_deg, e + pad_deg, n + pad_deg)
-        out = []
-        for it in lp.items:
-            d = _drawn(it.geometry)
-            if _bounds_hit(d.bounds, box):
-                out.append((it, d))
-        return out
-
     def _draw_layer(self, lp: _LayerPlan, index: int) -> None:
+        """One layer: areas, hatched areas and lines as path collections, points as one scatter.
+
+        Features keep their own paths (so overlapping features blend as on
+        the screen); styles are resolved once per distinct style. Layers of
+        MERGE_FEATURES features or more (planners' parcel or grid files) get
+        one compound path per style instead: a handful of paths rather than
+        100 000 keeps both Agg and the PDF writer fast.
+        """
         from matplotlib.collections import PathCollection
 
         u = self.unit
         op = lp.opacity
-        base_z = 1.0 if lp.kind == "base" else 2.0
-        z = base_z + index * 0.001
-        items = self._visible_items(lp, 30 * self.deg_per_pt)
-        if not items:
+        z = (1.0 if lp.kind == "base" else 2.0) + index * 0.001
+        if not lp.items:
             return
-        polys: list[tuple[Any, dict]] = []
-        hatched: list[tuple[Any, dict]] = []
-        lines: list[tuple[Any, dict]] = []
-        points: list[tuple[np.ndarray, dict]] = []
-        for it, d in items:
-            st = it.style
-            if d.poly is not None:
-                (hatched if st.get("hatch") else polys).append((d.poly, st))
-            if d.line is not None:
-                lines.append((d.line, st))
-            if d.points is not None:
-                points.append((d.points, st))
+        G = _layer_geoms([it.geometry for it in lp.items])
+        w, s, e, n = self.extent
+        pad = 30 * self.deg_per_pt
+        b = G.bounds
+        vis = np.flatnonzero(~((b[:, 2] < w - pad) | (b[:, 0] > e + pad) | (b[:, 3] < s - pad) | (b[:, 1] > n + pad)))
+        if not len(vis):
+            return
+        memo: dict[Any, dict[str, Any]] = {}
 
-        def stroke(st: dict) -> tuple:
-            return _rgba(st.get("color", DEFAULT_COLOR), (st.get("opacity", 1.0) if st.get("stroke", True) else 0.0) * op)
+        def look(st: dict) -> dict[str, Any]:
+            key = _style_key(st)
+            got = memo.get(key)
+            if got is None:
+                lw = float(st.get("weight", 3)) * u
+                fill_colour = st.get("fillColor") or st.get("color") or DEFAULT_COLOR
+                got = memo[key] = {
+                    "key": key,
+                    "fc": _rgba(fill_colour, float(st.get("fillOpacity", 0.3)) * op)
+                    if st.get("fill", True) else (0.0, 0.0, 0.0, 0.0),
+                    "ec": _rgba(st.get("color") or DEFAULT_COLOR, float(st.get("opacity", 1.0)) * op)
+                    if st.get("stroke", True) else (0.0, 0.0, 0.0, 0.0),
+                    "hc": _rgba(fill_colour, op),
+                    "lw": lw,
+                    "ls": _dashes(st.get("dashArray"), lw, u),
+                    "r": float(st.get("radius", 10)),
+                    "hatch": bool(st.get("hatch")),
+                }
+            return got
 
-        if polys:
-            fc = [
-                _rgba(st.get("fillColor", st.get("color")), st.get("fillOpacity", 0.3) * op) if st.get("fill", True) else (0, 0, 0, 0)
-                for _, st in polys
-            ]
-            lw = [st.get("weight", 3) * u for _, st in polys]
+        S_of = [look(lp.items[k].style) for k in vis]
+        big = len(vis) >= MERGE_FEATURES
+
+        def collect(rag: _Ragged, want) -> tuple[list[Any], list[dict]]:
+            has = rag.counts()[vis] > 0
+            ks = [(k, S) for k, S, h in zip(vis, S_of, has) if h and want(S)]
+            if not ks:
+                return [], []
+            if not big:
+                return [rag.path(k) for k, _ in ks], [S for _, S in ks]
+            groups: dict[Any, tuple[dict, list[int]]] = {}
+            for k, S in ks:
+                groups.setdefault(S["key"], (S, []))[1].append(k)
+            return [rag.compound(np.array(kk)) for _, kk in groups.values()], [S for S, _ in groups.values()]
+
+        def add(paths: list[Any], Ss: list[dict], **kw: Any) -> Any:
             coll = PathCollection(
-                [pth for pth, _ in polys], facecolors=fc, edgecolors=[stroke(st) for _, st in polys],
-                linewidths=lw, linestyles=[_dashes(st.get("dashArray"), l, u) for (_, st), l in zip(polys, lw)],
-                zorder=z, capstyle="round", joinstyle="round",
+                paths, edgecolors=[S["ec"] for S in Ss], linewidths=[S["lw"] for S in Ss],
+                linestyles=[S["ls"] for S in Ss], zorder=z, **kw,
             )
             coll.set_transform(self.ax.transData)
             self.ax.add_collection(coll, autolim=False)
-        if hatched:
-            lw = [st.get("weight", 3) * u for _, st in hatched]
-            coll = PathCollection(
-                [pth for pth, _ in hatched], facecolors="none",
-                edgecolors=[stroke(st) for _, st in hatched],
-                hatchcolors=[_rgba(st.get("fillColor", st.get("color")), op) for _, st in hatched],
-                hatch="/", linewidths=lw,
-                linestyles=[_dashes(st.get("dashArray"), l, u) for (_, st), l in zip(hatched, lw)],
-                zorder=z,
-            )
-            coll.set_hatch_linewidth(3 * u * self._hatch_scale())
-            coll.set_transform(self.ax.transData)
-            self.ax.add_collection(coll, autolim=False)
-        if lines:
-            lw = [st.get("weight", 3) * u for _, st in lines]
-            coll = PathCollection(
-                [pth for pth, _ in lines], facecolors="none", edgecolors=[stroke(st) for _, st in lines],
-                linewidths=lw, linestyles=[_dashes(st.get("dashArray"), l, u) for (_, st), l in zip(lines, lw)],
-                zorder=z, capstyle="round", joinstyle="round",
-            )
-            coll.set_transform(self.ax.transData)
-            self.ax.add_collection(coll, autolim=False)
-        if points:
-            xy = np.concatenate([pts for pts, _ in points])
-            reps = [len(pts) for pts, _ in points]
-            sts = [st for _, st in points]
-            r = np.repeat([float(st.get("radius", 10)) for st in sts], reps)
-            fc = np.repeat([
-                _rgba(st.get("fillColor", st.get("color")), st.get("fillOpacity", 0.2) * op) if st.get("fill", True) else (0, 0, 0, 0)
-                for st in sts
-            ], reps, axis=0)
-            ec = np.repeat([stroke(st) for st in sts], reps, axis=0)
-            lw = np.repeat([st.get("weight", 3) * u for st in sts], reps)
+            return coll
+
+        paths, Ss = collect(G.poly, lambda S: not S["hatch"])
+        if paths:
+            add(paths, Ss, facecolors=[S["fc"] for S in Ss], capstyle="round", joinstyle="round")
+        paths, Ss = collect(G.poly, lambda S: S["hatch"])
+        if paths:
+            coll = add(paths, Ss, facecolors="none", hatch="/", hatchcolors=[S["hc"] for S in Ss])
+            coll.set_hatch_linewidth(3 * u)
+        paths, Ss = collect(G.line, lambda S: True)
+        if paths:
+            add(paths, Ss, facecolors="none", capstyle="round", joinstyle="round")
+        counts = G.pts.counts()[vis]
+        if counts.any():
+            sel = counts > 0
+            ks = vis[sel]
+            Sp = [S for S, h in zip(S_of, sel) if h]
+            reps = counts[sel]
+            xy = np.concatenate([G.pts.points(k) for k in ks])
+            r = np.repeat([S["r"] for S in Sp], reps)
+            fc = np.repeat([S["fc"] for S in Sp], reps, axis=0)
+            ec = np.repeat([S["ec"] for S in Sp], reps, axis=0)
+            lw = np.repeat([S["lw"] for S in Sp], reps)
             # points above every area and line (Leaflet's marker pane)
             self.ax.scatter(
                 xy[:, 0], xy[:, 1], s=(2 * r * u) ** 2, c=fc, edgecolors=ec, linewidths=lw,
                 marker="o", zorder=3.0 + index * 0.001, clip_on=True,
             )
 
-    def _hatch_scale(self) -> float:
-        return 1.0
-
     def _draw_selection(self) -> None:
         from matplotlib.collections import PathCollection
 
         u = self.unit
         for role, geom in self.plan.selection:
-            d = _to_paths(geom)
+            g = _to_geoms(np.array([geom], dtype=object))
+            d = _Drawn(g.poly.path(0), g.line.path(0), g.pts.points(0) if g.pts.counts()[0] else None)
             place = role == "place"
             color = "#222222" if place else "#ffd400"
             lw = (2.5 if place else 5.0) * u
@@ -960,7 +1074,9 @@ class _Renderer:
         w, s, e, n = self.extent
         mx = (e - w) * 0.01
         my = (n - s) * 0.01
-        halo = [patheffects.withStroke(linewidth=3 * u, foreground="white")]
+        # the halo is a separate text drawn as an outline (path effects turn text
+        # into paths); the label itself stays real text, searchable in the PDF
+        halo = [patheffects.Stroke(linewidth=3 * u, foreground="white")]
         for lp in self.plan.layers:
             if lp.label_min_zoom is None or self.zoom < lp.label_min_zoom - 0.35 or not lp.labels:
                 continue
@@ -976,11 +1092,10 @@ class _Renderer:
             for text, lon, lat in lp.labels:
                 if not (w + mx <= lon <= e - mx and s + my <= lat <= n - my):
                     continue
-                self.ax.text(
-                    lon + dx, lat, text, fontsize=size, color=colour, ha=ha, va="center",
-                    fontweight="bold" if bold else "normal", family=self.family, zorder=5.0,
-                    path_effects=halo, clip_on=True,
-                )
+                kw = dict(fontsize=size, ha=ha, va="center", fontweight="bold" if bold else "normal",
+                          family=self.family, clip_on=True)
+                self.ax.text(lon + dx, lat, text, color="white", zorder=4.9, path_effects=halo, **kw)
+                self.ax.text(lon + dx, lat, text, color=colour, zorder=5.0, **kw)
 
     # -- furniture --------------------------------------------------------------------
     def _legend_sections(self) -> list[dict]:
@@ -1123,7 +1238,7 @@ class _Renderer:
                                           facecolor=(1, 1, 1, 0.88), edgecolor="#999999", linewidth=0.6, zorder=20))
         strings: list[str] = []
         top = by + bh - 5
-        self._text(bx + 6, top - 0.9 * size, "图例 Legend", size, bold=True, va="baseline", strings=strings)
+        self._text(bx + 6, top - 0.9 * size, "图例 Legend", size, bold=True, va="baseline")
         for ci, col in enumerate(cols):
             cx = bx + 6 + ci * col_w
             y = top - 2.2 * size
@@ -1143,22 +1258,25 @@ class _Renderer:
         return sum(widths)
 
     def _legend_entry(self, kind, data, lines, x, y, size, strings) -> float:
+        """Draw one legend entry; ``strings`` gets its full (unwrapped) text."""
         line_h = size * 1.25
         if kind == "head":
+            strings.append(data["title"])
             for i, ln in enumerate(lines):
-                self._text(x, y - (i + 0.85) * line_h + 0.1 * size, ln, size, bold=True, va="baseline", strings=strings)
+                self._text(x, y - (i + 0.85) * line_h + 0.1 * size, ln, size, bold=True, va="baseline")
         elif kind == "more":
-            self._text(x, y - 0.85 * line_h, lines[0], size * 0.9, va="baseline", strings=strings, colour="#555555")
+            self._text(x, y - 0.85 * line_h, lines[0], size * 0.9, va="baseline", colour="#555555")
         elif kind == "note":
+            strings.append(data["note"])
             for i, ln in enumerate(lines):
-                self._text(x, y - (i + 0.85) * line_h, ln, size * 0.85, va="baseline", strings=strings, colour="#555555")
+                self._text(x, y - (i + 0.85) * line_h, ln, size * 0.85, va="baseline", colour="#555555")
         else:
             sec, row = data
+            strings.append(sec["title"] if kind == "head1" else row[0])
             s = size * (0.95 if kind == "row" else 1.0)
             self._swatch(sec, row, x, y - line_h * 0.5 - 0.5, size)
             for i, ln in enumerate(lines):
-                self._text(x + 2.2 * size + 4, y - (i + 0.85) * line_h, ln, s, va="baseline",
-                           bold=kind == "head1", strings=strings)
+                self._text(x + 2.2 * size + 4, y - (i + 0.85) * line_h, ln, s, va="baseline", bold=kind == "head1")
         return y - self._row_h(kind, lines, size)
 
     def _swatch(self, sec: dict, row: tuple, x: float, yc: float, size: float) -> None:
@@ -1251,8 +1369,9 @@ class _Renderer:
         right = Polygon([(ax_ * k, (ay_ - arrow_h) * k), (ax_ * k, ay_ * k), ((ax_ + arrow_w / 2) * k, (ay_ - arrow_h - 4 * s) * k)],
                         closed=True, transform=tf, facecolor="#222222", edgecolor="#222222", linewidth=0.8, zorder=21)
         self.fig.patches.extend([left, right])
-        self._text(ax_, ay_ - arrow_h - 6 * s - 9 * s, "N", 9 * s, bold=True, ha="center",
-                   path_effects=self._halo())
+        self._text(ax_, ay_ - arrow_h - 6 * s - 9 * s, "N", 9 * s, bold=True, ha="center", colour="white",
+                   path_effects=self._halo(), z=21.5)
+        self._text(ax_, ay_ - arrow_h - 6 * s - 9 * s, "N", 9 * s, bold=True, ha="center")
         # scale bar (bottom left of the map), true at the centre latitude
         lat0 = (self.extent[1] + self.extent[3]) / 2
         km_per_pt = self.deg_per_pt * KM_PER_DEG * math.cos(math.radians(lat0))
@@ -1283,7 +1402,7 @@ class _Renderer:
     def _halo(self):
         from matplotlib import patheffects
 
-        return [patheffects.withStroke(linewidth=2.0, foreground="white")]
+        return [patheffects.Stroke(linewidth=2.0, foreground="white")]
 
     # -- output --------------------------------------------------------------
     def affine(self) -> tuple[float, float, float, float, float, float] | None:
@@ -1311,6 +1430,8 @@ def render_plan(
     rc = {"pdf.fonttype": 42, "svg.fonttype": "path"}
     with _rc_keys(rc):
         r.report(0.0, "Preparing")
+        plan.fill(r.check)
+        r.check()
         r.setup()
         r.layout()
         r.make_axes()
@@ -1342,7 +1463,8 @@ def render_plan(
             r.report(0.8, f"Writing {path.name}")
             tmp_out = path.with_name(f".{path.stem}.zjmap-tmp.{fmt}")
             try:
-                r.fig.savefig(tmp_out, format=fmt, dpi=r.dpi, facecolor="white", metadata=metadata)
+                extra = {"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}
+                r.fig.savefig(tmp_out, format=fmt, dpi=r.dpi, facecolor="white", metadata=metadata, **extra)
                 r.check()
                 os.replace(tmp_out, path)
             except ExportCancelled:
