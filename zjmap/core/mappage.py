@@ -21,6 +21,7 @@ import shapely
 
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.paths import web_dir
+from zjmap.core.userlayers import big_payload, is_big
 
 # Zhejiang's extent (W, S, E, N): the view the app opens on.
 ZHEJIANG_BOUNDS = (118.0, 27.0, 123.2, 31.2)
@@ -59,7 +60,11 @@ def layer_payload(layer: MapLayer) -> str:
 
     Geometry JSON comes straight from GEOS (`shapely.to_geojson`, vectorised):
     building Python dicts of coordinates was most of the start-up time.
+    User layers and any layer of `BIG_FEATURES` features or more go to the
+    canvas renderer (zjmap/web/biglayer.js) as flat typed arrays instead.
     """
+    if layer.kind == "user" or is_big(layer):
+        return json.dumps(big_payload(layer), ensure_ascii=False, separators=(",", ":"))
     geoms = shapely.to_geojson([f.geometry for f in layer.features]) if layer.features else []
     parts = []
     for f, g in zip(layer.features, geoms):

@@ -6,6 +6,7 @@ legend widget all draw the same thing from the same numbers.
 
 from __future__ import annotations
 
+import bisect
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -27,9 +28,13 @@ class LegendRow:
 
 
 def category_colors(style: Mapping[str, Any], categories: list[str]) -> dict[str, str]:
-    """Colours for every category present: the spec's, then the fallback palette."""
+    """Colours for every category present: the spec's, then the fallback palette
+    (or, if the style gives ``other_color``, that one colour for all the rest)."""
     given = dict(style.get("colors") or {})
     out: dict[str, str] = {}
+    other = style.get("other_color")
+    if other:
+        return {cat: given.get(cat, other) for cat in categories}
     spare = iter(c for c in FALLBACK_PALETTE if c not in given.values())
     for cat in categories:
         if cat in given:
@@ -47,6 +52,20 @@ def _numeric(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def _fmt(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.4g}"
+
+
+def _distinct(features_props: list[Mapping[str, Any]], field: str) -> list[str]:
+    """Distinct values of a field as text, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for p in features_props:
+        c = _lookup(p, field)
+        if c is not None:
+            seen.setdefault(str(c), None)
+    return list(seen)
+
+
 def _lookup(props: Mapping[str, Any], field: str) -> Any:
     if field in props:
         return props[field]
@@ -61,21 +80,20 @@ class LayerStyler:
         self.geometry = geometry
         self.kind = self.style.get("kind", "single")
         self.field = self.style.get("field", "category")
-        cats: list[str] = []
-        for p in features_props:
-            c = _lookup(p, self.field)
-            if c is not None and str(c) not in cats:
-                cats.append(str(c))
-        self.categories = cats
+        # graduated colours: class bounds ("breaks", n+1 numbers) and one colour per class ("ramp")
+        self.breaks = [float(b) for b in self.style.get("breaks") or []]
+        self.ramp = list(self.style.get("ramp") or [])
+        self.by_class = (
+            self.kind == "graduated" and not self.style.get("colors")
+            and len(self.breaks) >= 2 and len(self.ramp) == len(self.breaks) - 1
+        )
         # graduated layers may still colour by category when the spec gives colours
         self.by_category = self.kind == "categorical" or bool(self.style.get("colors"))
+        cats = _distinct(features_props, self.field) if self.by_category and not self.by_class else []
+        self.categories = cats
         if self.kind == "graduated" and self.field == self.style.get("size_field"):
             self.field = "category"
-            cats = []
-            for p in features_props:
-                c = _lookup(p, "category")
-                if c is not None and str(c) not in cats:
-                    cats.append(str(c))
+            cats = _distinct(features_props, "category")
             self.categories = cats
         self.colors = category_colors(self.style, cats) if self.by_category else {}
         self.size_field = self.style.get("size_field")
@@ -85,6 +103,12 @@ class LayerStyler:
         self.size_max = max(vals) if vals else None
 
     def color_of(self, props: Mapping[str, Any]) -> str:
+        if self.by_class:
+            v = _numeric(_lookup(props, self.field))
+            if v is None:
+                return self.style.get("no_data_color", "#d0d0d0")
+            i = bisect.bisect_right(self.breaks, v) - 1
+            return self.ramp[max(0, min(i, len(self.ramp) - 1))]
         if self.by_category:
             return self.colors.get(str(_lookup(props, self.field)), DEFAULT_COLOR)
         return self.style.get("color", DEFAULT_COLOR)
@@ -133,6 +157,16 @@ class LayerStyler:
     def legend(self) -> list[LegendRow]:
         if self.kind == "base":
             return []
+        if self.by_class:
+            b = self.breaks
+            return [LegendRow(f"{_fmt(b[i])} – {_fmt(b[i + 1])}", c, self.geometry) for i, c in enumerate(self.ramp)]
         if self.by_category:
+            other = self.style.get("other_color")
+            if other:
+                given = self.style.get("colors") or {}
+                rows = [LegendRow(c, self.colors[c], self.geometry) for c in self.categories if c in given]
+                if any(c not in given for c in self.categories):
+                    rows.append(LegendRow("其他 other", other, self.geometry))
+                return rows
             return [LegendRow(c, self.colors[c], self.geometry) for c in self.categories]
         return [LegendRow(self.style.get("legend_label", ""), self.style.get("color", DEFAULT_COLOR), self.geometry)]

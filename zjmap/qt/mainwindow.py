@@ -30,6 +30,7 @@ from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
 from zjmap.qt.panels import SidePanel
 from zjmap.qt.search import SearchBox
+from zjmap.qt.userlayers import install_user_layer_actions
 
 
 class MainWindow(QMainWindow):
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         helpm = m.addMenu("帮助 &Help")
         helpm.addAction(QAction("数据来源 Data sources", self, triggered=self._about))
         install_export_action(self)
+        install_user_layer_actions(self)
 
     def _focus_search(self) -> None:
         self.search.setFocus()

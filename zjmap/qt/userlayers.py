@@ -1,0 +1,957 @@
+"""A planner's own layers in the window: File → Add layer…, drag and drop,
+the layer chooser, encoding/CRS override, style, attribute table, remove.
+
+Everything is installed from outside the main window's class by
+:func:`install_user_layer_actions` (one call at the end of ``_make_actions``).
+
+Loading runs on a worker thread (``open_source``, ``read_layer`` and building
+the MapLayer with its display arrays are Qt-free and thread-safe) behind a
+window-modal progress dialog with Cancel. Only adding the finished layer to
+the stack happens on the UI thread. A file that cannot be read is reported in
+a message box in the reader's own plain words (:class:`UserFileError`), never
+a traceback, and the stack is left exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zjmap.core.layers import MapLayer
+from zjmap.core.userfiles import LoadCancelled, SourceInfo, UserFileError, open_source, read_layer
+from zjmap.core.userlayers import (
+    USER_COLORS,
+    category_fields,
+    new_layer_id,
+    numeric_fields,
+    style_categorical,
+    style_graduated,
+    style_single,
+    user_layer,
+    with_labels,
+)
+from zjmap.qt.layertree import LAYER_ROLE
+
+log = logging.getLogger(__name__)
+
+#: What the file picker offers and what a drop accepts.
+FILE_FILTER = (
+    "地图数据 Map data (*.shp *.zip *.gpkg *.geojson *.json *.kml *.kmz *.fgb *.csv *.tsv *.txt);;"
+    "Shapefile (*.shp *.zip);;GeoPackage (*.gpkg);;GeoJSON (*.geojson *.json);;KML (*.kml *.kmz);;"
+    "FlatGeobuf (*.fgb);;CSV 经纬度表 (*.csv *.tsv *.txt);;所有文件 All files (*)"
+)
+DROP_SUFFIXES = {".shp", ".zip", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".fgb", ".csv", ".tsv", ".txt", ".gdb",
+                 ".dbf", ".shx", ".prj", ".cpg"}
+_SIDECARS = {".dbf", ".shx", ".prj", ".cpg"}
+
+ENCODINGS = [
+    ("自动 Automatic", None),
+    ("GBK / GB18030 (简体中文)", "GB18030"),
+    ("UTF-8", "UTF-8"),
+    ("Big5 (繁體中文)", "Big5"),
+    ("Latin-1 (ISO-8859-1)", "ISO-8859-1"),
+]
+CRS_CHOICES = [
+    ("自动 Automatic (file's own, else guessed)", None),
+    ("EPSG:4326 WGS 84 经纬度", "EPSG:4326"),
+    ("EPSG:4490 CGCS2000 经纬度", "EPSG:4490"),
+    ("EPSG:4549 CGCS2000 3° 高斯-克吕格 CM 120°E", "EPSG:4549"),
+    ("EPSG:4550 CGCS2000 3° 高斯-克吕格 CM 123°E", "EPSG:4550"),
+    ("EPSG:4548 CGCS2000 3° 高斯-克吕格 CM 117°E", "EPSG:4548"),
+    ("EPSG:4528 CGCS2000 3° zone 40 (带号)", "EPSG:4528"),
+    ("EPSG:2385 西安80 Xi'an 1980 3° CM 120°E", "EPSG:2385"),
+    ("EPSG:2437 北京54 Beijing 1954 3° CM 120°E", "EPSG:2437"),
+    ("EPSG:3857 Web Mercator", "EPSG:3857"),
+]
+
+
+# ---------------------------------------------------------------------------
+# Loading
+
+
+@dataclass
+class LoadRequest:
+    path: str
+    layer: str | int | None = None
+    encoding: str | None = None
+    crs: str | None = None
+    replace_id: str | None = None  # reload this layer in place (encoding/CRS override)
+    title: str | None = None
+
+
+class _Relay(QObject):
+    """Signals the worker thread emits; delivered queued on the UI thread."""
+
+    progress = Signal(float, str)
+    loaded = Signal(object)  # MapLayer
+    choose = Signal(object)  # SourceInfo with several loadable layers
+    failed = Signal(str, bool)  # message, offer encoding/CRS override
+    cancelled = Signal()
+
+
+class LoadTask(QObject):
+    """One file (one layer of it) being loaded. ``status``: "queued" →
+    "running" → "loaded" | "cancelled" | "failed" | "chose" (a chooser
+    was shown and the picked layers were queued as new tasks)."""
+
+    finished = Signal(str)
+
+    def __init__(self, ctl: "UserLayerController", req: LoadRequest):
+        super().__init__(ctl)
+        self.ctl = ctl
+        self.req = req
+        self.status = "queued"
+        self.message: str | None = None
+        self.layer_id: str | None = None
+        self.fraction = 0.0
+        self.timings: dict[str, float] = {}  # perf_counter() at each step (benchmarks read them)
+        self.progress: QProgressDialog | None = None
+        self._cancel = threading.Event()
+        self._relay = _Relay()
+        self._relay.progress.connect(self._on_progress)
+        self._relay.loaded.connect(self._on_loaded)
+        self._relay.choose.connect(self._on_choose)
+        self._relay.failed.connect(self._on_failed)
+        self._relay.cancelled.connect(self._on_cancelled)
+        self.thread: threading.Thread | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status not in ("queued", "running")
+
+    # -- UI thread -----------------------------------------------------------
+    def start(self) -> None:
+        self.status = "running"
+        self.timings["start"] = time.perf_counter()
+        w = self.ctl.window
+        name = Path(self.req.path).name
+        dlg = QProgressDialog(f"正在读取 Reading {name}…", "取消 Cancel", 0, 1000, w)
+        dlg.setWindowTitle("添加图层 Add layer")
+        dlg.setWindowModality(Qt.WindowModality.WindowModal)
+        dlg.setMinimumDuration(400)  # quick loads do not flash a dialog
+        dlg.setAutoClose(False)
+        dlg.setAutoReset(False)
+        dlg.setMinimumWidth(420)
+        dlg.canceled.connect(self.cancel)
+        dlg.setValue(0)
+        self.progress = dlg
+        if self.req.replace_id:
+            self.layer_id = self.req.replace_id
+        else:
+            self.layer_id = new_layer_id(set(w.stack.ids()) | self.ctl.reserved_ids())
+        color = USER_COLORS[self.ctl.count_user_layers() % len(USER_COLORS)]
+        if self.req.replace_id and self.req.replace_id in w.stack:
+            old = w.stack.layer(self.req.replace_id)
+            color = old.style.get("color", color)
+        self.thread = threading.Thread(target=self._work, args=(color,), name=f"zjmap-load-{name}", daemon=True)
+        self.thread.start()
+
+    def cancel(self) -> None:
+        if not self.done:
+            self._cancel.set()
+            if self.progress is not None:
+                self.progress.setLabelText("正在取消 Cancelling…")
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        if self.done or self.progress is None:
+            return
+        self.fraction = fraction
+        self.progress.setValue(int(fraction * 1000))
+        if not self._cancel.is_set():
+            self.progress.setLabelText(f"{Path(self.req.path).name}\n{message}")
+
+    def _close_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.canceled.disconnect(self.cancel)
+            self.progress.close()
+            self.progress.deleteLater()
+            self.progress = None
+
+    def _finish(self, status: str) -> None:
+        self.status = status
+        self._close_progress()
+        self.finished.emit(status)
+
+    def _on_loaded(self, layer: MapLayer) -> None:
+        if self._cancel.is_set():  # cancelled after the last check: drop it
+            self._finish("cancelled")
+            return
+        try:
+            self.timings["built"] = time.perf_counter()
+            self.ctl.put_layer(layer, self.req)
+            self.timings["added"] = time.perf_counter()
+        except Exception as exc:  # the stack refused it (say a clashing id): nothing changed
+            log.exception("adding %s failed", self.req.path)
+            self.message = f"{Path(self.req.path).name} was read but could not be added to the map ({exc})."
+            self._finish("failed")
+            self.ctl.show_error(self.message, False, self.req)
+            return
+        self._finish("loaded")
+
+    def _on_choose(self, info: SourceInfo) -> None:
+        self._close_progress()
+        self.status = "chose"
+        self.ctl.choose_from(info, self.req)
+        self.finished.emit("chose")
+
+    def _on_failed(self, message: str, offer: bool) -> None:
+        self.message = message
+        self._finish("failed")
+        self.ctl.show_error(message, offer, self.req)
+
+    def _on_cancelled(self) -> None:
+        self._finish("cancelled")
+        self.ctl.window.statusBar().showMessage(f"已取消加载 Cancelled loading {Path(self.req.path).name}", 5000)
+
+    # -- worker thread -------------------------------------------------------
+    def _work(self, color: str) -> None:
+        req, relay = self.req, self._relay
+        cancelled = self._cancel.is_set
+
+        def read_progress(f: float, msg: str) -> None:
+            relay.progress.emit(0.85 * f, msg)
+
+        def build_progress(f: float, msg: str) -> None:
+            relay.progress.emit(0.85 + 0.14 * f, msg)
+
+        try:
+            if req.layer is None:
+                info = open_source(req.path)
+                usable = [i for i in info.layers if i.problem is None]
+                if len(usable) > 1:
+                    relay.choose.emit(info)
+                    return
+            if cancelled():
+                raise LoadCancelled("Loading was cancelled.")
+            loaded = read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
+                                progress=read_progress, cancel=cancelled)
+            self.timings["read"] = time.perf_counter()
+            relay.progress.emit(0.85, f"Preparing {loaded.features:,} features for the map")
+            source = {"path": str(req.path), "layer": loaded.name, "encoding_override": req.encoding,
+                      "crs_override": req.crs, "layer_arg": req.layer}
+            title = req.title or _title_for(req, loaded.name)
+            layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
+                               progress=build_progress, cancel=cancelled)
+            if cancelled():
+                raise LoadCancelled("Loading was cancelled.")
+            relay.loaded.emit(layer)
+        except LoadCancelled:
+            relay.cancelled.emit()
+        except UserFileError as exc:
+            relay.failed.emit(str(exc), _about_encoding_or_crs(str(exc)))
+        except MemoryError:
+            relay.failed.emit(f"{Path(req.path).name} is too big to load: the computer ran out of memory.", False)
+        except Exception as exc:  # a bug or an unforeseen file: plain words, details in the log
+            log.exception("loading %s failed", req.path)
+            relay.failed.emit(
+                f"zjmap could not load {Path(req.path).name}: an unexpected problem occurred "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}).",
+                False,
+            )
+
+
+def _title_for(req: LoadRequest, layer_name: str) -> str:
+    stem = Path(req.path).stem
+    if req.layer is not None and str(layer_name) != stem:
+        return f"{stem} — {layer_name}"
+    return str(layer_name) or stem
+
+
+def _about_encoding_or_crs(message: str) -> bool:
+    m = message.lower()
+    return "coordinate system" in m or "encoding" in m or "decoded" in m or "not valid" in m and "text" in m
+
+
+class UserLayerController(QObject):
+    """Per-window: the load queue, the dialogs, the layer menu for user layers."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.queue: deque[LoadTask] = deque()
+        self.current: LoadTask | None = None
+        self.tasks: list[LoadTask] = []  # every task, newest last (tests inspect them)
+        self.tables: dict[str, AttributeTable] = {}
+
+    # -- queue ---------------------------------------------------------------
+    def reserved_ids(self) -> set[str]:
+        return {t.layer_id for t in self.tasks if t.layer_id and not t.done}
+
+    def count_user_layers(self) -> int:
+        return sum(1 for layer in self.window.stack if layer.kind == "user") + len(self.reserved_ids())
+
+    def load(self, req: LoadRequest) -> LoadTask:
+        task = LoadTask(self, req)
+        task.finished.connect(self._next)
+        self.tasks.append(task)
+        self.queue.append(task)
+        if self.current is None or self.current.done:
+            self._next()
+        return task
+
+    def _next(self, *_: Any) -> None:
+        if self.current is not None and not self.current.done:
+            return
+        self.current = None
+        while self.queue:
+            task = self.queue.popleft()
+            if task.done:
+                continue
+            self.current = task
+            task.start()
+            return
+
+    def busy(self) -> bool:
+        return any(not t.done for t in self.tasks)
+
+    # -- results -------------------------------------------------------------
+    def put_layer(self, layer: MapLayer, req: LoadRequest) -> None:
+        w = self.window
+        stack = w.stack
+        if req.replace_id and req.replace_id in stack:
+            old = stack.layer(req.replace_id)
+            idx = stack.ids().index(req.replace_id)
+            layer.title_zh = old.title_zh
+            layer.visible = old.visible
+            layer.opacity = old.opacity
+            self.close_table(req.replace_id)
+            stack.remove(req.replace_id)
+            stack.add(layer, idx)
+        else:
+            stack.add(layer)  # on top
+        src = layer.info.get("source", {})
+        bits = [f"已加载 Loaded {layer.title}: {len(layer.features):,} 个要素 features", f"坐标系 CRS {src.get('crs')}"]
+        if src.get("crs_guessed"):
+            bits[-1] += " (推测 guessed — 右键图层可更改 right-click the layer to change)"
+        if src.get("encoding"):
+            bits.append(f"编码 {src['encoding']}")
+        warn = src.get("warnings") or []
+        if warn:
+            bits.append("⚠ " + warn[0])
+        w.statusBar().showMessage(" · ".join(bits), 15000)
+        self._zoom_if_out_of_view(layer)
+
+    def _zoom_if_out_of_view(self, layer: MapLayer) -> None:
+        gdf = layer.info.get("gdf")
+        if gdf is None or not len(gdf):
+            return
+        west, south, east, north = (float(v) for v in gdf.total_bounds)
+        view = self.window.view
+        if view is not None:
+            vw, vs, ve, vn, _z = view
+            if west <= ve and east >= vw and south <= vn and north >= vs:
+                return  # already (partly) in view: leave the planner's view alone
+        self.window.map.fit_bounds(west, south, east, north, 14)
+
+    def show_error(self, message: str, offer_override: bool, req: LoadRequest) -> None:
+        title = "无法加载 Cannot load"
+        if offer_override:
+            ans = QMessageBox.warning(
+                self.window, title,
+                message + "\n\n手动选择编码或坐标系后重试？\nChoose the encoding or coordinate system by hand and try again?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.Yes,
+            )
+            if ans == QMessageBox.StandardButton.Yes:
+                opts = ask_read_options(self.window, req.encoding, req.crs, note=message)
+                if opts is not None:
+                    enc, crs = opts
+                    self.load(LoadRequest(req.path, req.layer, enc, crs, req.replace_id, req.title))
+        else:
+            QMessageBox.warning(self.window, title, message)
+
+    def choose_from(self, info: SourceInfo, req: LoadRequest) -> None:
+        picked = choose_layers(self.window, info, req.encoding, req.crs)
+        if not picked:
+            return
+        names, enc, crs = picked
+        for n in names:
+            self.load(LoadRequest(req.path, n, enc, crs))
+
+    # -- user actions ----------------------------------------------------------
+    def add_layer_dialog(self) -> None:
+        start = getattr(self, "_last_dir", "") or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self.window, "添加图层 Add layer", start, FILE_FILTER)
+        if path:
+            self._last_dir = str(Path(path).parent)
+            add_layer_from_path(self.window, path)
+
+    def reload_with_options(self, layer_id: str) -> LoadTask | None:
+        layer = self.window.stack.layer(layer_id)
+        src = layer.info.get("source") or {}
+        note = "\n".join(x for x in [
+            f"编码 Encoding: {src.get('encoding')} — {src.get('encoding_reason') or ''}" if src.get("encoding") else "",
+            f"坐标系 CRS: {src.get('crs')} — {src.get('crs_reason') or ('from the file' if not src.get('crs_guessed') else '')}",
+        ] if x)
+        opts = ask_read_options(self.window, src.get("encoding_override"), src.get("crs_override"), note=note)
+        if opts is None:
+            return None
+        enc, crs = opts
+        return self.load(LoadRequest(src["path"], src.get("layer_arg") if src.get("layer_arg") is not None else src.get("layer"),
+                                     enc, crs, replace_id=layer_id))
+
+    def remove(self, layer_id: str) -> None:
+        if layer_id in self.window.stack and self.window.stack.layer(layer_id).kind == "user":
+            self.close_table(layer_id)
+            self.window.stack.remove(layer_id)
+
+    def open_table(self, layer_id: str) -> "AttributeTable":
+        tbl = self.tables.get(layer_id)
+        if tbl is None:
+            tbl = AttributeTable(self.window, self.window.stack.layer(layer_id))
+            tbl.finished.connect(lambda _r, lid=layer_id: self.tables.pop(lid, None))
+            self.tables[layer_id] = tbl
+        tbl.show()
+        tbl.raise_()
+        return tbl
+
+    def close_table(self, layer_id: str) -> None:
+        tbl = self.tables.pop(layer_id, None)
+        if tbl is not None:
+            tbl.close()
+            tbl.deleteLater()
+
+    def open_style(self, layer_id: str) -> "StyleDialog":
+        dlg = StyleDialog(self.window, self.window.stack.layer(layer_id))
+        dlg.show()
+        self._style_dialog = dlg
+        return dlg
+
+    # -- layer tree menu ---------------------------------------------------------
+    def tree_menu(self, pos) -> None:
+        tree = self.window.tree
+        item = tree.itemAt(pos)
+        lid = item.data(0, LAYER_ROLE) if item else None
+        if not lid or lid not in self.window.stack or self.window.stack.layer(lid).kind != "user":
+            tree._menu(pos)  # seed and base layers: the tree's own menu
+            return
+        m = self.user_layer_menu(lid)
+        m.exec(tree.viewport().mapToGlobal(pos))
+
+    def user_layer_menu(self, lid: str) -> QMenu:
+        tree = self.window.tree
+        stack = self.window.stack
+        layer = stack.layer(lid)
+        m = QMenu(tree)
+        m.addAction("缩放至图层 Zoom to layer", lambda: tree.layer_activated.emit(lid))
+        m.addAction("样式… Style…", lambda: self.open_style(lid))
+        op = m.addMenu("不透明度 Opacity")
+        for p in (100, 75, 50, 25):
+            a = op.addAction(f"{p}%", lambda p=p: stack.set_opacity(lid, p / 100))
+            a.setCheckable(True)
+            a.setChecked(abs(layer.opacity - p / 100) < 1e-6)
+        m.addAction("属性表 Attribute table", lambda: tree.table_requested.emit(lid))
+        m.addAction("编码 / 坐标系… Encoding / CRS…", lambda: self.reload_with_options(lid))
+        m.addSeparator()
+        m.addAction("重命名 Rename…", lambda: self._rename(lid))
+        m.addAction("上移 Move up", lambda: stack.move(lid, stack.ids().index(lid) + 1))
+        m.addAction("下移 Move down", lambda: stack.move(lid, max(0, stack.ids().index(lid) - 1)))
+        m.addSeparator()
+        m.addAction("移除 Remove", lambda: tree.remove_requested.emit(lid))
+        return m
+
+    def _rename(self, lid: str) -> None:
+        layer = self.window.stack.layer(lid)
+        text, ok = QInputDialog.getText(self.window, "重命名图层 Rename layer", "名称 Name:", text=layer.title)
+        if ok and text.strip():
+            self.window.stack.rename(lid, text.strip())
+
+
+def add_layer_from_path(window, path: str | Path, layer: str | int | None = None, encoding: str | None = None,
+                        crs: str | None = None) -> LoadTask:
+    """Load ``path`` (one layer of it, or ask when it holds several) on a
+    worker thread and add it on top of the stack. What File → Add layer…
+    and a drop call; returns the task (``task.status``, ``task.finished``)."""
+    return window.user_layers.load(LoadRequest(str(path), layer, encoding, crs))
+
+
+# ---------------------------------------------------------------------------
+# Dialogs
+
+
+def _combo(choices: list[tuple[str, str | None]], current: str | None, editable: bool = True) -> QComboBox:
+    box = QComboBox()
+    box.setEditable(editable)
+    for label, value in choices:
+        box.addItem(label, value)
+    if current:
+        i = next((n for n, (_l, v) in enumerate(choices) if v and v.lower() == str(current).lower()), -1)
+        if i < 0:
+            box.addItem(str(current), str(current))
+            i = box.count() - 1
+        box.setCurrentIndex(i)
+    return box
+
+
+def _combo_value(box: QComboBox) -> str | None:
+    i = box.currentIndex()
+    text = box.currentText().strip()
+    if i >= 0 and box.itemText(i) == text:
+        return box.itemData(i)
+    return text or None  # typed by hand: "EPSG:4547", "cp936"…
+
+
+class ReadOptionsDialog(QDialog):
+    """Encoding and coordinate system, chosen by hand."""
+
+    def __init__(self, parent, encoding: str | None = None, crs: str | None = None, note: str = ""):
+        super().__init__(parent)
+        self.setWindowTitle("编码 / 坐标系 Encoding / CRS")
+        lay = QVBoxLayout(self)
+        if note:
+            lab = QLabel(note, self)
+            lab.setWordWrap(True)
+            lab.setStyleSheet("color:#555")
+            lay.addWidget(lab)
+        form = QFormLayout()
+        self.encoding = _combo(ENCODINGS, encoding)
+        self.crs = _combo(CRS_CHOICES, crs)
+        self.crs.setToolTip("也可输入 EPSG 代码 Or type an EPSG code, e.g. EPSG:4547")
+        form.addRow("属性编码 Attribute encoding:", self.encoding)
+        form.addRow("坐标系 Coordinate system:", self.crs)
+        lay.addLayout(form)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+        self.setMinimumWidth(460)
+
+    def values(self) -> tuple[str | None, str | None]:
+        return _combo_value(self.encoding), _combo_value(self.crs)
+
+
+def ask_read_options(parent, encoding: str | None = None, crs: str | None = None, note: str = "") -> tuple[str | None, str | None] | None:
+    dlg = ReadOptionsDialog(parent, encoding, crs, note)
+    if dlg.exec() != QDialog.DialogCode.Accepted:
+        return None
+    return dlg.values()
+
+
+class LayerChooser(QDialog):
+    """Which layers of a GeoPackage / zip / FileGDB to add."""
+
+    def __init__(self, parent, info: SourceInfo, encoding: str | None = None, crs: str | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(f"选择图层 Choose layers — {Path(info.path).name}")
+        lay = QVBoxLayout(self)
+        lay.addWidget(QLabel("此文件包含多个图层，请选择要添加的图层：\nThis file holds several layers; tick the ones to add:", self))
+        self.list = QListWidget(self)
+        for li in info.layers:
+            n = "?" if li.features is None else f"{li.features:,}"
+            text = f"{li.name}    ({n} 个要素 features, {li.geometry_type or '表 table'}, {li.crs or '无坐标系 no CRS'})"
+            it = QListWidgetItem(text, self.list)
+            it.setData(Qt.ItemDataRole.UserRole, li.name)
+            if li.problem:
+                it.setFlags(Qt.ItemFlag.NoItemFlags)
+                it.setToolTip(li.problem)
+                it.setText(text + "  — 无法加载 cannot load")
+            else:
+                it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+                it.setCheckState(Qt.CheckState.Checked)
+        lay.addWidget(self.list)
+        form = QFormLayout()
+        self.encoding = _combo(ENCODINGS, encoding)
+        self.crs = _combo(CRS_CHOICES, crs)
+        form.addRow("属性编码 Encoding:", self.encoding)
+        form.addRow("坐标系 CRS:", self.crs)
+        lay.addLayout(form)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+        self.resize(560, 360)
+
+    def chosen(self) -> list[str]:
+        out = []
+        for i in range(self.list.count()):
+            it = self.list.item(i)
+            if it.flags() & Qt.ItemFlag.ItemIsUserCheckable and it.checkState() == Qt.CheckState.Checked:
+                out.append(it.data(Qt.ItemDataRole.UserRole))
+        return out
+
+
+def choose_layers(parent, info: SourceInfo, encoding: str | None = None, crs: str | None = None):
+    """(layer names, encoding, crs) the planner picked, or None."""
+    dlg = LayerChooser(parent, info, encoding, crs)
+    if dlg.exec() != QDialog.DialogCode.Accepted or not dlg.chosen():
+        return None
+    return dlg.chosen(), _combo_value(dlg.encoding), _combo_value(dlg.crs)
+
+
+def _color_icon(color: str) -> QIcon:
+    pm = QPixmap(16, 16)
+    pm.fill(QColor(color))
+    return QIcon(pm)
+
+
+class StyleDialog(QDialog):
+    """Single colour, categories by a field, graduated by a numeric field; labels."""
+
+    def __init__(self, window, layer: MapLayer):
+        super().__init__(window)
+        self.window = window
+        self.layer_id = layer.id
+        self.setWindowTitle(f"样式 Style — {layer.title}")
+        st = layer.style or {}
+        self.color = st.get("color") or USER_COLORS[0]
+        lay = QVBoxLayout(self)
+        grid = QGridLayout()
+        self.kind = QButtonGroup(self)
+        self.r_single = QRadioButton("单一颜色 Single colour", self)
+        self.r_cat = QRadioButton("按类别 Categories by field", self)
+        self.r_grad = QRadioButton("分级 Graduated by number", self)
+        for i, r in enumerate((self.r_single, self.r_cat, self.r_grad)):
+            self.kind.addButton(r, i)
+            grid.addWidget(r, i, 0)
+        self.color_btn = QPushButton(self.color, self)
+        self.color_btn.setIcon(_color_icon(self.color))
+        self.color_btn.clicked.connect(self._pick_color)
+        grid.addWidget(self.color_btn, 0, 1)
+        self.cat_field = QComboBox(self)
+        for f, n in category_fields(layer):
+            self.cat_field.addItem(f"{f}  ({n} 类)", f)
+        if not self.cat_field.count():
+            self.cat_field.addItem("（无合适字段 no field with 2–60 values）", None)
+            self.r_cat.setEnabled(False)
+        grid.addWidget(self.cat_field, 1, 1)
+        gl = QHBoxLayout()
+        self.num_field = QComboBox(self)
+        for f in numeric_fields(layer):
+            self.num_field.addItem(f, f)
+        if not self.num_field.count():
+            self.num_field.addItem("（无数值字段 no numeric field）", None)
+            self.r_grad.setEnabled(False)
+        self.classes = QSpinBox(self)
+        self.classes.setRange(2, 7)
+        self.classes.setValue(5)
+        self.method = QComboBox(self)
+        self.method.addItem("分位数 Quantiles", "quantile")
+        self.method.addItem("等间距 Equal intervals", "equal")
+        gl.addWidget(self.num_field, 2)
+        gl.addWidget(QLabel("级 classes", self))
+        gl.addWidget(self.classes)
+        gl.addWidget(self.method, 1)
+        gw = QWidget(self)
+        gw.setLayout(gl)
+        gl.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(gw, 2, 1)
+        lay.addLayout(grid)
+        ll = QHBoxLayout()
+        self.labels = QCheckBox("标注 Labels from field:", self)
+        self.label_field = QComboBox(self)
+        gdf = layer.info.get("gdf")
+        fields = [str(c) for c in gdf.columns if c != gdf.geometry.name] if gdf is not None else []
+        for f in fields:
+            self.label_field.addItem(f, f)
+        ll.addWidget(self.labels)
+        ll.addWidget(self.label_field, 1)
+        lay.addLayout(ll)
+        # current state
+        kind = st.get("kind", "single")
+        if kind == "categorical" and self.r_cat.isEnabled():
+            self.r_cat.setChecked(True)
+            self._select(self.cat_field, st.get("field"))
+        elif kind == "graduated" and self.r_grad.isEnabled():
+            self.r_grad.setChecked(True)
+            self._select(self.num_field, st.get("field"))
+            if st.get("breaks"):
+                self.classes.setValue(max(2, min(7, len(st["breaks"]) - 1)))
+        else:
+            self.r_single.setChecked(True)
+        lf = st.get("label_field") or layer.info.get("name_field")
+        self.labels.setChecked(bool(st.get("label_field")))
+        self._select(self.label_field, lf)
+        bb = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Apply | QDialogButtonBox.StandardButton.Cancel, self
+        )
+        bb.accepted.connect(self._ok)
+        bb.rejected.connect(self.reject)
+        bb.button(QDialogButtonBox.StandardButton.Apply).clicked.connect(self.apply)
+        lay.addWidget(bb)
+        self.setMinimumWidth(520)
+
+    @staticmethod
+    def _select(box: QComboBox, value: Any) -> None:
+        i = box.findData(value)
+        if i >= 0:
+            box.setCurrentIndex(i)
+
+    def _pick_color(self) -> None:
+        c = QColorDialog.getColor(QColor(self.color), self, "颜色 Colour")
+        if c.isValid():
+            self.set_color(c.name())
+
+    def set_color(self, color: str) -> None:
+        self.color = color
+        self.color_btn.setText(color)
+        self.color_btn.setIcon(_color_icon(color))
+        self.r_single.setChecked(True)
+
+    def style(self) -> dict[str, Any]:
+        layer = self.window.stack.layer(self.layer_id)
+        if self.r_cat.isChecked() and self.cat_field.currentData():
+            st = style_categorical(layer, self.cat_field.currentData())
+        elif self.r_grad.isChecked() and self.num_field.currentData():
+            st = style_graduated(layer, self.num_field.currentData(), self.classes.value(), self.method.currentData())
+        else:
+            st = style_single(self.color)
+        st.setdefault("color", self.color)
+        return with_labels(st, self.label_field.currentData() if self.labels.isChecked() else None)
+
+    def apply(self) -> None:
+        if self.layer_id in self.window.stack:
+            self.window.stack.set_style(self.layer_id, self.style())
+
+    def _ok(self) -> None:
+        self.apply()
+        self.accept()
+
+
+class GdfModel(QAbstractTableModel):
+    """The attribute table of a GeoDataFrame, read lazily column by column."""
+
+    def __init__(self, gdf, parent=None):
+        super().__init__(parent)
+        self.gdf = gdf
+        self.cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        self._cache: dict[int, list[Any]] = {}
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.gdf)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.cols)
+
+    def _col(self, c: int) -> list[Any]:
+        got = self._cache.get(c)
+        if got is None:
+            got = self._cache[c] = self.gdf[self.cols[c]].tolist()
+        return got
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        v = self._col(index.column())[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if v is None or (isinstance(v, float) and v != v):
+                return ""
+            if isinstance(v, float):
+                return f"{v:.6g}" if abs(v) < 1e15 else str(v)
+            return str(v)
+        if role == Qt.ItemDataRole.UserRole:  # sort key
+            if isinstance(v, (int, float)) and not (isinstance(v, float) and v != v):
+                return float(v)
+            return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+        if role == Qt.ItemDataRole.TextAlignmentRole and isinstance(v, (int, float)):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return str(self.cols[section])
+        return str(section + 1)
+
+
+class AttributeTable(QDialog):
+    """Every feature's attributes; double-click a row to select it on the map."""
+
+    def __init__(self, window, layer: MapLayer):
+        super().__init__(window)
+        self.window = window
+        self.layer_id = layer.id
+        self.setWindowTitle(f"属性表 Attribute table — {layer.title}")
+        self.setWindowFlag(Qt.WindowType.Window, True)
+        gdf = layer.info["gdf"]
+        self.model = GdfModel(gdf, self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        lay = QVBoxLayout(self)
+        top = QHBoxLayout()
+        self.filter = QLineEdit(self)
+        self.filter.setPlaceholderText("筛选 Filter (any field)…")
+        self.filter.returnPressed.connect(self._apply_filter)
+        self.count = QLabel(self)
+        top.addWidget(self.filter, 1)
+        top.addWidget(self.count)
+        lay.addLayout(top)
+        self.view = QTableView(self)
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.verticalHeader().setDefaultSectionSize(22)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.view.horizontalHeader().setDefaultSectionSize(130)
+        self.view.doubleClicked.connect(self._activate)
+        lay.addWidget(self.view)
+        hint = QLabel("双击一行在地图上选中 Double-click a row to select it on the map", self)
+        hint.setStyleSheet("color:#777")
+        lay.addWidget(hint)
+        self._update_count()
+        self.resize(820, 480)
+
+    def _apply_filter(self) -> None:
+        self.proxy.setFilterFixedString(self.filter.text().strip())
+        self._update_count()
+
+    def _update_count(self) -> None:
+        self.count.setText(f"{self.proxy.rowCount():,} / {self.model.rowCount():,} 行 rows")
+
+    def feature_id(self, proxy_row: int) -> str:
+        src = self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()
+        return f"{self.layer_id}:{src}"
+
+    def _activate(self, index: QModelIndex) -> None:
+        fid = self.feature_id(index.row())
+        if self.window.stack.has_feature(fid):
+            self.window.select_and_zoom(fid)
+
+
+# ---------------------------------------------------------------------------
+# Drag and drop
+
+
+def _paths_from_mime(mime) -> list[str]:
+    if mime is None or not mime.hasUrls():
+        return []
+    paths = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+    return [p for p in paths if p and Path(p).suffix.lower() in DROP_SUFFIXES]
+
+
+def dropped_files(paths: list[str]) -> list[str]:
+    """The files to load from a drop: a shapefile's sidecars dropped with it
+    count once (as the .shp); a sidecar alone is passed on (the reader finds
+    its .shp or says what is missing)."""
+    out: list[str] = []
+    shp_stems = {str(Path(p).with_suffix("")).lower() for p in paths if Path(p).suffix.lower() == ".shp"}
+    seen_stems: set[str] = set()
+    for p in paths:
+        suf = Path(p).suffix.lower()
+        stem = str(Path(p).with_suffix("")).lower()
+        if suf in _SIDECARS:
+            if stem in shp_stems or stem in seen_stems:
+                continue
+            seen_stems.add(stem)
+        out.append(p)
+    return out
+
+
+class _DropFilter(QObject):
+    """Accepts dropped map files anywhere on the window (map, tree, panel)."""
+
+    def __init__(self, ctl: UserLayerController):
+        super().__init__(ctl)
+        self.ctl = ctl
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        t = event.type()
+        if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            if _paths_from_mime(event.mimeData()):
+                event.setDropAction(Qt.DropAction.CopyAction)
+                event.accept()
+                return True
+            return False
+        if t == QEvent.Type.Drop:
+            paths = dropped_files(_paths_from_mime(event.mimeData()))
+            if not paths:
+                return False
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            for p in paths:
+                add_layer_from_path(self.ctl.window, p)
+            return True
+        if t == QEvent.Type.ChildAdded and isinstance(obj, QWidget):
+            child = event.child()
+            if isinstance(child, QWidget):
+                child.installEventFilter(self)
+        return False
+
+
+# ---------------------------------------------------------------------------
+# Installation
+
+
+def install_user_layer_actions(window) -> UserLayerController:
+    """File → Add layer… (Ctrl+O) first in the File menu, drops on the window,
+    the user-layer menu in the layer tree, attribute table and remove."""
+    ctl = UserLayerController(window)
+    window.user_layers = ctl
+    act = QAction("添加图层… Add layer…", window)
+    act.setShortcut(QKeySequence("Ctrl+O"))
+    act.setStatusTip("添加自己的数据：Shapefile、GeoPackage、GeoJSON、KML、CSV… Add your own data")
+    act.triggered.connect(ctl.add_layer_dialog)
+    window.act_add_layer = act
+    menu = window.file_menu
+    first = menu.actions()[0] if menu.actions() else None
+    menu.insertAction(first, act)
+    if first is not None:
+        menu.insertSeparator(first)
+    window.addAction(act)
+
+    window.setAcceptDrops(True)
+    drop = _DropFilter(ctl)
+    ctl.drop_filter = drop
+    targets: list[QWidget] = [window]
+    for name in ("map", "tree", "panel"):
+        w = getattr(window, name, None)
+        if isinstance(w, QWidget):
+            targets.append(w)
+    proxy = window.map.focusProxy() if getattr(window, "map", None) is not None else None
+    if proxy is not None:
+        targets.append(proxy)
+    for w in targets:
+        w.installEventFilter(drop)
+    for w in getattr(window, "map", None).findChildren(QWidget) if getattr(window, "map", None) is not None else []:
+        w.installEventFilter(drop)
+
+    tree = window.tree
+    tree.table_requested.connect(ctl.open_table)
+    tree.remove_requested.connect(ctl.remove)
+    try:
+        tree.customContextMenuRequested.disconnect(tree._menu)
+    except (RuntimeError, TypeError):
+        pass
+    tree.customContextMenuRequested.connect(ctl.tree_menu)
+    return ctl
