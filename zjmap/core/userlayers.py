@@ -424,10 +424,12 @@ def graduated_breaks(values: Iterable[Any], classes: int = 5, method: str = "qua
 
 
 def _nice(v: float, span: float) -> float:
-    """Round a class bound to 2 significant digits of the data's span."""
-    if span <= 0 or not math.isfinite(v):
+    """Round a class bound: to 2 significant digits of itself or 3 of the
+    data's span, whichever is finer (2.7 and 400 for 1…10,000; 2.392 for
+    2.37…2.48), so bounds read well and stay distinct."""
+    if span <= 0 or not math.isfinite(v) or v == 0:
         return v
-    step = 10 ** (math.floor(math.log10(span)) - 2)
+    step = min(10 ** (math.floor(math.log10(abs(v))) - 1), 10 ** (math.floor(math.log10(span)) - 2))
     return round(round(v / step) * step, 10)
 
 

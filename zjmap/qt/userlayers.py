@@ -192,9 +192,12 @@ class LoadTask(QObject):
         if self.done or self.progress is None:
             return
         self.fraction = fraction
-        self.progress.setValue(int(fraction * 1000))
+        dlg = self.progress
         if not self._cancel.is_set():
-            self.progress.setLabelText(f"{Path(self.req.path).name}\n{message}")
+            dlg.setLabelText(f"{Path(self.req.path).name}\n{message}")
+        # a window-modal QProgressDialog processes events in setValue: the
+        # load may finish (and close the dialog) inside this call
+        dlg.setValue(int(fraction * 1000))
 
     def _close_progress(self) -> None:
         if self.progress is not None:

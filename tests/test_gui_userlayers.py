@@ -1,0 +1,384 @@
+"""A planner's own layers in the real window: File → Add layer…, drop, chooser,
+progress + Cancel, bad files, style, attribute table, click to identify, remove."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import shapefile  # pyshp
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QColor, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
+
+import corpus
+import zjmap.qt.userlayers as qul
+from guitools import close_window, grab_map, js, js_click, open_window, screen_pos, spin, wait_until
+
+# two small squares where no seed layer has anything small (Jinhua–Lishui hills)
+SQUARES = {"武义县": (119.70, 28.80), "松阳县": (119.45, 28.45)}
+
+
+def gbk_squares(d: Path) -> Path:
+    """A GBK shapefile without .cpg (the hard case) with Chinese attributes."""
+    shp = d / "乡镇_gbk.shp"
+    w = shapefile.Writer(str(shp), shapeType=shapefile.POLYGON, encoding="gbk")
+    w.field("名称", "C", 40)
+    w.field("地级市", "C", 20)
+    w.field("人口", "N", 12, 0)
+    for i, (name, (x, y)) in enumerate(SQUARES.items()):
+        r = 0.01
+        w.poly([[(x - r, y - r), (x - r, y + r), (x + r, y + r), (x + r, y - r), (x - r, y - r)]])
+        w.record(name, "金华市" if i == 0 else "丽水市", 300000 + i * 1000)
+    w.close()
+    shp.with_suffix(".cpg").unlink(missing_ok=True)
+    corpus.write_prj(shp, 4490)
+    return shp
+
+
+@pytest.fixture(scope="module")
+def win(qapp):
+    w = open_window()
+    yield w
+    close_window(w)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return tmp_path_factory.mktemp("userlayers")
+
+
+@pytest.fixture
+def boxes(monkeypatch):
+    """Message boxes recorded instead of shown; answers "No" to questions."""
+    shown: list[tuple[str, str]] = []
+
+    class FakeBox:
+        StandardButton = QMessageBox.StandardButton
+
+        @staticmethod
+        def warning(parent, title, text, *args, **kw):
+            shown.append((title, text))
+            return QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(qul, "QMessageBox", FakeBox)
+    return shown
+
+
+def wait_task(task, ms: int = 30000) -> None:
+    assert wait_until(lambda: task.done, ms), f"load still {task.status}"
+
+
+def big_stats(win, lid: str) -> dict | None:
+    return js(win.map, f"ZJ.bigStats({json.dumps(lid)})")
+
+
+def drawn(win, lid: str) -> bool:
+    st = big_stats(win, lid)
+    return bool(st and st["onMap"] and st["draws"] >= 1)
+
+
+def remove_user_layers(win) -> None:
+    for layer in list(win.stack):
+        if layer.kind == "user":
+            win.tree.remove_requested.emit(layer.id)
+
+
+def test_file_menu_action_loads_a_gbk_shapefile_and_click_shows_its_attributes(win, data, monkeypatch, boxes):
+    shp = gbk_squares(data)
+    first = win.file_menu.actions()[0]
+    assert first is win.act_add_layer and first.shortcut().toString() == "Ctrl+O"
+
+    class FakeDialog:
+        @staticmethod
+        def getOpenFileName(*args, **kw):
+            return str(shp), ""
+
+    monkeypatch.setattr(qul, "QFileDialog", FakeDialog)
+    before = win.stack.ids()
+    win.act_add_layer.trigger()
+    task = win.user_layers.tasks[-1]
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    lid = task.layer_id
+    assert win.stack.ids() == before + [lid]  # on top
+    layer = win.stack.layer(lid)
+    assert [f.id for f in layer.features] == [f"{lid}:0", f"{lid}:1"]
+    # the tree lists it with its count
+    assert win.tree.item_for(lid).text(0) == "乡镇_gbk  (2)"
+    assert "EPSG:4490" in win.tree.item_for(lid).toolTip(0)
+    # the page draws it
+    win.zoom_to_layer(lid)
+    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["drawn"] == 2, 10000), big_stats(win, lid)
+    assert not win.map.js_errors
+    # a click on a square: the same identify as seed layers, attributes in the panel
+    f = layer.features[0]
+    p = f.geometry.representative_point()
+    js_click(win, p.x, p.y)
+    assert wait_until(lambda: win.panel.current_id == f.id), win.panel.current_id
+    text = win.panel.details.toPlainText()
+    assert "武义县" in text and "金华市" in text and "300000" in text
+    assert not boxes
+
+
+def test_style_single_colour_shows_on_screen_then_categories_and_labels(win, data):
+    lid = next(layer.id for layer in win.stack if layer.kind == "user")
+    win.explorer.selection.clear()  # no yellow highlight over it
+    win.zoom_to_layer(lid)
+    spin(300)
+    f = win.stack.layer(lid).features[0]
+    c = f.geometry.centroid
+    dlg = win.user_layers.open_style(lid)
+    dlg.set_color("#ff00ff")
+    dlg.apply()
+    win.stack.set_opacity(lid, 1.0)
+    pt = screen_pos(win, c.x, c.y)
+
+    def magenta() -> bool:
+        col = QColor(grab_map(win).pixel(pt))
+        # 35 % magenta over the light base map
+        return col.red() - col.green() > 60 and col.blue() - col.green() > 40
+
+    assert wait_until(magenta, 8000, 200), QColor(grab_map(win).pixel(pt)).name()
+    # categories by a field: a legend row per value in the tree, a colour per value on the page
+    dlg.r_cat.setChecked(True)
+    dlg.cat_field.setCurrentIndex(dlg.cat_field.findData("地级市"))
+    dlg.labels.setChecked(True)
+    dlg.label_field.setCurrentIndex(dlg.label_field.findData("名称"))
+    dlg.apply()
+    layer = win.stack.layer(lid)
+    assert layer.style["kind"] == "categorical" and layer.style["label_field"] == "名称"
+    item = win.tree.item_for(lid)
+    assert sorted(item.child(i).text(0) for i in range(item.childCount())) == ["丽水市", "金华市"]
+    assert wait_until(lambda: js(win.map, f"ZJ.layers['{lid}'].group.styles.length") == 2, 5000)
+    assert wait_until(lambda: big_stats(win, lid)["labels"] >= 1, 5000), big_stats(win, lid)
+    # graduated by a number
+    dlg.r_grad.setChecked(True)
+    dlg.num_field.setCurrentIndex(dlg.num_field.findData("人口"))
+    dlg.labels.setChecked(False)
+    dlg.apply()
+    assert win.stack.layer(lid).style["kind"] == "graduated"
+    assert win.tree.item_for(lid).childCount() >= 1
+    dlg.close()
+
+
+def test_attribute_table_rename_reorder_and_menu(win):
+    lid = next(layer.id for layer in win.stack if layer.kind == "user")
+    win.tree.table_requested.emit(lid)
+    tbl = win.user_layers.tables[lid]
+    m = tbl.model
+    assert m.rowCount() == 2 and [m.headerData(i, Qt.Orientation.Horizontal) for i in range(m.columnCount())] == ["名称", "地级市", "人口"]
+    assert tbl.proxy.index(1, 0).data() == "松阳县"
+    tbl.filter.setText("松阳")
+    tbl._apply_filter()
+    assert tbl.proxy.rowCount() == 1 and tbl.feature_id(0) == f"{lid}:1"
+    tbl._activate(tbl.proxy.index(0, 0))  # double-click: select it on the map
+    assert wait_until(lambda: win.panel.current_id == f"{lid}:1")
+    win.stack.rename(lid, "我的乡镇")
+    assert win.tree.item_for(lid).text(0) == "我的乡镇  (2)"
+    win.stack.move(lid, 5)
+    assert wait_until(lambda: js(win.map, "ZJ.order.indexOf('%s')" % lid) == 5)
+    win.stack.move(lid, len(win.stack) - 1)
+    texts = [a.text() for a in win.user_layers.user_layer_menu(lid).actions()]
+    for want in ("样式… Style…", "属性表 Attribute table", "编码 / 坐标系… Encoding / CRS…", "重命名 Rename…", "移除 Remove"):
+        assert want in texts
+
+
+def test_drop_a_file_onto_the_window(win, data, boxes):
+    d = data / "drop"
+    d.mkdir()
+    shp = corpus.place_points(d, "towns", 4549)  # Gauss–Krüger metres with .prj
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(shp)), QUrl.fromLocalFile(str(shp.with_suffix(".dbf")))])
+    enter = QDragEnterEvent(QPoint(500, 400), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(win, enter)
+    assert enter.isAccepted()
+    n = len(win.user_layers.tasks)
+    drop = QDropEvent(QPointF(500, 400), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(win, drop)
+    assert len(win.user_layers.tasks) == n + 1  # .shp and its .dbf: one layer
+    task = win.user_layers.tasks[-1]
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    layer = win.stack.layer(task.layer_id)
+    assert layer.geometry == "point" and len(layer.features) == 4
+    hz = next(f for f in layer.features if f.props["名称"] == "杭州市")
+    assert hz.geometry.distance(__import__("shapely").Point(120.15, 30.28)) < 1e-6
+    assert wait_until(lambda: drawn(win, task.layer_id), 5000)
+    # a file of another kind is not taken
+    other = QMimeData()
+    other.setUrls([QUrl.fromLocalFile(str(d / "report.docx"))])
+    enter2 = QDragEnterEvent(QPoint(500, 400), Qt.DropAction.CopyAction, other, Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    enter2.ignore()
+    QApplication.sendEvent(win, enter2)
+    assert not boxes
+
+
+def test_geopackage_with_several_layers_asks_which(win, data, monkeypatch):
+    gpkg = corpus.multilayer_gpkg(data)
+    asked = []
+
+    def choose(parent, info, encoding=None, crs=None):
+        asked.append(info.layer_names)
+        return ["zones"], None, None
+
+    monkeypatch.setattr(qul, "choose_layers", choose)
+    n = len(win.user_layers.tasks)
+    task = qul.add_layer_from_path(win, gpkg)
+    wait_task(task)
+    assert task.status == "chose" and asked == [["城镇", "zones"]]
+    follow = win.user_layers.tasks[n + 1]
+    wait_task(follow)
+    assert follow.status == "loaded"
+    layer = win.stack.layer(follow.layer_id)
+    assert layer.title == "plan — zones" and len(layer.features) == 2
+
+
+def test_cancel_a_long_load_leaves_the_stack_alone(win, data, monkeypatch, boxes):
+    shp = corpus.grid_shapefile(data, 600, "slow_grid")
+    real = qul.read_layer
+
+    def slow(*args, progress=None, cancel=None, **kw):
+        def step(fraction, message):
+            progress(fraction, message)
+            time.sleep(0.03)
+
+        return real(*args, progress=step, cancel=cancel, chunk_size=10, **kw)
+
+    monkeypatch.setattr(qul, "read_layer", slow)
+    before = win.stack.ids()
+    task = qul.add_layer_from_path(win, shp)
+    assert wait_until(lambda: task.fraction > 0.05, 10000)
+    assert task.progress is not None and task.status == "running"
+    # the window stays responsive while the worker reads
+    t = time.perf_counter()
+    spin(50)
+    assert time.perf_counter() - t < 0.5
+    assert wait_until(lambda: task.progress.isVisible(), 3000)
+    (cancel,) = task.progress.findChildren(QPushButton)
+    assert "Cancel" in cancel.text()
+    cancel.click()
+    wait_task(task)
+    assert task.status == "cancelled"
+    assert win.stack.ids() == before
+    assert not boxes
+
+
+def _deleted_mid_read(d: Path) -> Path:
+    return corpus.grid_shapefile(d, 300, "vanishing")
+
+
+def _unknown_crs(d: Path) -> Path:
+    shp = d / "faraway.shp"
+    w = shapefile.Writer(str(shp), shapeType=shapefile.POINT)
+    w.field("name", "C", 10)
+    w.point(9.0e8, 7.5e8)
+    w.record("x")
+    w.close()
+    return shp
+
+
+def _undecodable(d: Path) -> Path:
+    from zjmap.core import dbf
+
+    shp = corpus.place_points(d, "junk", 4326)
+    raw = bytearray(shp.with_suffix(".dbf").read_bytes())
+    start = dbf.parse_header(bytes(raw)).header_len + 1
+    raw[start : start + 4] = b"\xff\xff\xff\x80"
+    shp.with_suffix(".dbf").write_bytes(bytes(raw))
+    return shp
+
+
+BAD = [
+    (lambda d: corpus.missing_sidecar(d, ".dbf"), "nodbf.dbf is missing"),
+    (lambda d: corpus.missing_sidecar(d, ".shx"), "noshx.shx is missing"),
+    (corpus.zero_byte_shp, "zero.shp is empty"),
+    (corpus.truncated_shp, "cut.shp is incomplete"),
+    (corpus.text_shp, "notes.shp is not a shapefile"),
+    (corpus.empty_zip, "empty.zip is an empty zip"),
+    (_unknown_crs, "cannot tell the coordinate system"),
+    (_undecodable, "cannot be decoded"),
+    (lambda d: d / "gone.shp", "gone.shp"),
+    (_deleted_mid_read, "disappeared"),
+]
+
+
+@pytest.mark.parametrize(("make", "words"), BAD, ids=[w.split()[0] for _m, w in BAD])
+def test_bad_input_is_a_message_and_changes_nothing(win, data, monkeypatch, boxes, make, words):
+    d = data / f"bad_{len(list(data.iterdir()))}"
+    d.mkdir()
+    path = make(d)
+    if "disappeared" in words:
+        real = qul.read_layer
+
+        def vanishing(*args, progress=None, **kw):
+            def step(fraction, message):
+                progress(fraction, message)
+                if message.startswith("Read "):
+                    for f in Path(path).parent.glob("vanishing.*"):
+                        f.unlink()
+
+            return real(*args, progress=step, chunk_size=50, **kw)
+
+        monkeypatch.setattr(qul, "read_layer", vanishing)
+    before = win.stack.ids()
+    task = qul.add_layer_from_path(win, path)
+    wait_task(task)
+    assert task.status == "failed"
+    assert win.stack.ids() == before
+    assert len(boxes) == 1, boxes
+    title, text = boxes[0]
+    assert "Cannot load" in title and words in text, text
+    assert "Traceback" not in text and "File \"" not in text
+    # the app still works: the map answers
+    assert js(win.map, "1 + 1") == 2
+
+
+def test_wrong_encoding_offers_a_retry_with_another(win, data, monkeypatch):
+    (data / "enc").mkdir()
+    shp = gbk_squares(data / "enc")
+    answers = []
+
+    class YesBox:
+        StandardButton = QMessageBox.StandardButton
+
+        @staticmethod
+        def warning(parent, title, text, *args, **kw):
+            answers.append(text)
+            return QMessageBox.StandardButton.Yes
+
+    monkeypatch.setattr(qul, "QMessageBox", YesBox)
+    monkeypatch.setattr(qul, "ask_read_options", lambda parent, enc=None, crs=None, note="": ("GBK", None))
+    n = len(win.user_layers.tasks)
+    task = qul.add_layer_from_path(win, shp, encoding="UTF-8")
+    wait_task(task)
+    assert task.status == "failed" and "UTF-8" in answers[0]
+    retry = win.user_layers.tasks[n + 1]
+    wait_task(retry)
+    assert retry.status == "loaded"
+    layer = win.stack.layer(retry.layer_id)
+    assert layer.features[0].props["名称"] == "武义县"
+    assert layer.info["source"]["encoding_override"] == "GBK"
+
+
+def test_reload_in_place_with_other_crs_then_remove(win, data, monkeypatch):
+    lid = next(layer.id for layer in win.stack if layer.kind == "user")
+    idx = win.stack.ids().index(lid)
+    title = win.stack.layer(lid).title
+    monkeypatch.setattr(qul, "ask_read_options", lambda parent, enc=None, crs=None, note="": (None, "EPSG:4326"))
+    task = win.user_layers.reload_with_options(lid)
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    assert win.stack.ids().index(lid) == idx and win.stack.layer(lid).title == title
+    assert win.stack.layer(lid).info["source"]["crs"] == "EPSG:4326"
+    # remove every user layer: the page and the stack forget them
+    users = [layer.id for layer in win.stack if layer.kind == "user"]
+    assert users
+    remove_user_layers(win)
+    assert not any(layer.kind == "user" for layer in win.stack)
+    for u in users:
+        assert wait_until(lambda u=u: js(win.map, f"ZJ.layers[{json.dumps(u)}] === undefined"), 5000)
+    assert not win.user_layers.tables
+    assert not win.map.js_errors
