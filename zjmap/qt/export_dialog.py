@@ -41,7 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from zjmap.core.export import ExportCancelled, ExportError, ExportResult, plan_export, render_plan
+from zjmap.core.export import ExportCancelled, ExportError, ExportResult, plan_export, render_plan, warm_up
 
 FORMATS = [("PNG 图片（带坐标 world file）", "png"), ("SVG 矢量图", "svg"), ("PDF 文档", "pdf")]
 SCALES = [1, 2, 4]
@@ -82,6 +82,16 @@ def open_export_dialog(win: Any) -> "ExportDialog":
     dlg.raise_()
     dlg.activateWindow()
     return dlg
+
+
+class LayerListSnapshot:
+    """The visible layers at one moment, for warm-up on another thread."""
+
+    def __init__(self, stack: Any):
+        self._layers = list(stack.visible_layers())
+
+    def visible_layers(self) -> list[Any]:
+        return self._layers
 
 
 class ExportJob(QObject):
@@ -338,6 +348,10 @@ class ExportDialog(QDialog):
         self.layout_view.toggled.connect(self._update_enabled)
         self.path.setText(str(self._default_dir() / f"zjmap-地图-{time.strftime('%Y%m%d-%H%M')}.png"))
         self._update_enabled()
+        # imports, font and path arrays ready before the planner clicks Export
+        # (the stack's layer list is copied here, on the UI thread)
+        visible = LayerListSnapshot(win.stack) if getattr(win, "stack", None) is not None else None
+        _executor().submit(warm_up, visible)
 
     # -- widgets ---------------------------------------------------------------
     @staticmethod
