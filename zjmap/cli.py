@@ -7,6 +7,7 @@ parses arguments and maps failures to one clear line and exit code 2.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -102,6 +103,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zjmap", description=__doc__)
+    p.add_argument("--workspace", metavar="PATH", default=None, help="open this workspace (.zjws) instead of the last one")
     sub = p.add_subparsers(dest="command")
 
     b = sub.add_parser("boundaries", help="print base boundaries as GeoJSON (WGS-84)")
@@ -134,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=_cmd_export)
 
     r = sub.add_parser("run", help="open the desktop app (the default)")
+    r.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="open this workspace (.zjws)")
     r.set_defaults(func=None)
     return p
 
@@ -148,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:
+        if args.workspace:
+            from zjmap.qt import workspace_actions
+
+            workspace_actions.STARTUP_WORKSPACE = os.path.abspath(args.workspace)
         from zjmap.qt.app import run_app
 
         return run_app()

@@ -420,11 +420,24 @@ def _app_version() -> str:
 
 
 def dumps(ws: Workspace, base_dir: str | os.PathLike[str] | None = None, extra: Mapping[str, Any] | None = None) -> str:
+    """The file's text: one top-level key per line and one layer / bookmark
+    per line, so a workspace reads (and diffs) well in a text editor."""
     d = to_dict(ws, base_dir)
     if extra:
         for k, v in extra.items():
             d.setdefault(k, v)
-    return json.dumps(d, ensure_ascii=False, indent=1, default=_json_default, allow_nan=False) + "\n"
+
+    def one(v: Any) -> str:
+        return json.dumps(v, ensure_ascii=False, default=_json_default, allow_nan=False)
+
+    lines = []
+    for k, v in d.items():
+        if isinstance(v, list) and v:
+            body = ",\n".join(f"  {one(item)}" for item in v)
+            lines.append(f" {one(k)}: [\n{body}\n ]")
+        else:
+            lines.append(f" {one(k)}: {one(v)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 class _Checker:

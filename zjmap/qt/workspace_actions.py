@@ -1,0 +1,1188 @@
+"""Keeping a planner's work: workspaces, bookmarks, autosave, crash recovery.
+
+Installed from outside the main window's class by
+:func:`install_workspace_actions` (one call at the end of ``_make_actions``):
+
+* File → 新建 New (Ctrl+N), 打开 Open… (Ctrl+Shift+O), 保存 Save (Ctrl+S),
+  另存为 Save As… (Ctrl+Shift+S), 最近 Recent workspaces. The file format is
+  :mod:`zjmap.core.workspace` (``docs/workspace-format.md``).
+* 书签 Bookmarks: Add bookmark… (Ctrl+B) names the current extent; each
+  bookmark jumps there; Manage… renames, reorders and deletes. Bookmarks
+  live in the workspace, not in the user's settings.
+* Autosave: the whole session (same format, absolute paths) is written
+  atomically to ``<AppDataLocation>/sessions/session-<id>.zjws`` about 1.5 s
+  after every change and once a minute if anything changed since. Beside it
+  a ``session-<id>.lock`` (a :class:`QLockFile`: pid, host, process name)
+  says the session is running. A clean exit removes both. At the next
+  start, a lock whose process is gone (or an autosave without its lock)
+  means the app did not exit cleanly: the planner is asked whether to
+  restore the last autosave. Declined autosaves are kept in
+  ``<AppDataLocation>/recovered/`` (the newest five).
+* QSettings (INI, ``$XDG_CONFIG_HOME/zjmap/zjmap.ini`` on Linux): window
+  geometry, last folders, recent workspaces, and the last workspace, which is
+  reopened at start (``zjmap --workspace PATH`` opens another instead).
+
+Every question and message goes through :class:`Prompts`, so tests (and any
+headless run: the "offscreen"/"minimal" platforms show no modal dialogs and
+take the safe default) can answer them.
+
+Reading the user layers of a workspace runs on a worker thread (Qt-free
+core calls) behind a window-modal progress dialog with Cancel; the stack is
+changed on the UI thread in one go when all are read, so a cancelled or
+failed open leaves the session exactly as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QLockFile, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QGridLayout,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QMessageBox,
+    QProgressDialog,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from zjmap.core import workspace as wsc
+from zjmap.core.mappage import ZHEJIANG_BOUNDS
+from zjmap.core.workspace import (
+    SUFFIX,
+    Bookmark,
+    LayerEntry,
+    LayerProblem,
+    RestoreReport,
+    ShippedDefaults,
+    View,
+    Workspace,
+    WorkspaceError,
+)
+
+log = logging.getLogger(__name__)
+
+#: Set by ``zjmap --workspace PATH`` before the window exists; the first
+#: window opens it instead of the last workspace, then clears it.
+STARTUP_WORKSPACE: str | None = None
+
+AUTOSAVE_DELAY_MS = 1500
+AUTOSAVE_PERIOD_MS = 60_000
+RECENT_MAX = 10
+KEEP_RECOVERED = 5
+FILE_FILTER = f"zjmap 工作空间 Workspace (*{SUFFIX});;所有文件 All files (*)"
+
+
+# ---------------------------------------------------------------------------
+# Where things are kept
+
+
+def app_data_dir() -> Path:
+    """``QStandardPaths.AppDataLocation``: ``$XDG_DATA_HOME/zjmap/zjmap`` on Linux."""
+    loc = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(loc or os.path.join(os.path.expanduser("~"), ".local", "share", "zjmap"))
+
+
+def sessions_dir() -> Path:
+    return app_data_dir() / "sessions"
+
+
+def recovered_dir() -> Path:
+    return app_data_dir() / "recovered"
+
+
+def make_settings() -> QSettings:
+    """The app's settings: an INI file in the user's config folder
+    (``$XDG_CONFIG_HOME/zjmap/zjmap.ini`` on Linux)."""
+    app = QApplication.instance()
+    org = (app.organizationName() if app else "") or "zjmap"
+    name = (app.applicationName() if app else "") or "zjmap"
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, org, name)
+
+
+def _headless() -> bool:
+    return QGuiApplication.platformName() in ("offscreen", "minimal")
+
+
+# ---------------------------------------------------------------------------
+# Questions and messages
+
+
+class Prompts:
+    """Every question the workspace actions ask and every message they show.
+
+    Tests replace methods (``monkeypatch.setattr(Prompts, "ask_restore", ...)``).
+    On a headless platform nothing modal is shown: questions take the safe
+    default (keep the autosave aside, do not restore; discard on close since
+    the autosave was already written) and messages go to the log."""
+
+    def __init__(self, window):
+        self.window = window
+
+    def ask_restore(self, text: str) -> bool:
+        if _headless():
+            log.warning("not restoring a crashed session (headless): %s", text)
+            return False
+        ans = QMessageBox.question(
+            self.window, "恢复工作 Restore work", text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
+        )
+        return ans == QMessageBox.StandardButton.Yes
+
+    def ask_save_changes(self, text: str) -> str:
+        """"save", "discard" or "cancel"."""
+        if _headless():
+            return "discard"
+        box = QMessageBox(QMessageBox.Icon.Question, "保存更改 Save changes", text,
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self.window)
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        ans = box.exec()
+        return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(
+            QMessageBox.StandardButton(ans), "cancel")
+
+    def error(self, title: str, text: str) -> None:
+        if _headless():
+            log.warning("%s: %s", title, text)
+            return
+        QMessageBox.warning(self.window, title, text)
+
+    def open_path(self, start_dir: str) -> str | None:
+        if _headless():
+            return None
+        path, _ = QFileDialog.getOpenFileName(self.window, "打开工作空间 Open workspace", start_dir, FILE_FILTER)
+        return path or None
+
+    def save_path(self, start_dir: str, suggested: str) -> str | None:
+        if _headless():
+            return None
+        path, _ = QFileDialog.getSaveFileName(self.window, "保存工作空间 Save workspace",
+                                              os.path.join(start_dir, suggested), FILE_FILTER)
+        return path or None
+
+    def locate_file(self, start_dir: str, title: str) -> str | None:
+        if _headless():
+            return None
+        path, _ = QFileDialog.getOpenFileName(self.window, f"定位 Locate — {title}", start_dir,
+                                              "地图数据 Map data (*.shp *.zip *.gpkg *.geojson *.json *.kml *.kmz "
+                                              "*.fgb *.csv *.tsv *.txt);;所有文件 All files (*)")
+        return path or None
+
+    def bookmark_name(self, default: str) -> str | None:
+        if _headless():
+            return default
+        text, ok = QInputDialog.getText(self.window, "添加书签 Add bookmark", "名称 Name:", text=default)
+        return text.strip() if ok and text.strip() else None
+
+    def show_missing(self, ctl: "WorkspaceController", problems: list[LayerProblem]) -> "MissingLayersDialog":
+        dlg = MissingLayersDialog(ctl, problems)
+        dlg.show()
+        return dlg
+
+
+# ---------------------------------------------------------------------------
+# Reading user layers off the UI thread
+
+
+class _Relay(QObject):
+    progress = Signal(int, int, str)
+    done = Signal(object, object)  # layers dict, problems list
+    failed = Signal(str)
+    cancelled = Signal()
+
+
+class ReadJob(QObject):
+    """Reads the user layers of a workspace on a worker thread; ``finished``
+    is emitted on the UI thread with ``status`` "done" / "failed" / "cancelled"."""
+
+    finished = Signal(str)
+
+    def __init__(self, window, ws: Workspace, entries: list[LayerEntry] | None = None,
+                 path_override: str | None = None, label: str = ""):
+        super().__init__(window)
+        self.window = window
+        self.ws = ws
+        self.entries = entries
+        self.path_override = path_override
+        self.status = "running"
+        self.layers: dict[str, Any] = {}
+        self.problems: list[LayerProblem] = []
+        self.message = ""
+        self._cancel = threading.Event()
+        self._relay = _Relay()
+        self._relay.progress.connect(self._on_progress)
+        self._relay.done.connect(self._on_done)
+        self._relay.failed.connect(self._on_failed)
+        self._relay.cancelled.connect(self._on_cancelled)
+        self.progress: QProgressDialog | None = None
+        n = len(entries if entries is not None else ws.user_layers())
+        if n:
+            dlg = QProgressDialog(label or "正在打开工作空间 Opening workspace…", "取消 Cancel", 0, max(1, n), window)
+            dlg.setWindowTitle("工作空间 Workspace")
+            dlg.setWindowModality(Qt.WindowModality.WindowModal)
+            dlg.setMinimumDuration(400)
+            dlg.setAutoClose(False)
+            dlg.setAutoReset(False)
+            dlg.setMinimumWidth(420)
+            dlg.canceled.connect(self.cancel)
+            dlg.setValue(0)
+            self.progress = dlg
+        self.thread = threading.Thread(target=self._work, name="zjmap-workspace-read", daemon=True)
+        self.thread.start()
+
+    @property
+    def done(self) -> bool:
+        return self.status != "running"
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def _work(self) -> None:
+        from zjmap.core.userfiles import LoadCancelled
+
+        relay = self._relay
+        try:
+            if self.entries is not None:
+                sub = Workspace(layers=list(self.entries))
+            else:
+                sub = self.ws
+            if self.path_override is not None:
+                read = _read_from(self.path_override)
+                # a located file: read it even though the old path is gone
+                sub = Workspace(layers=[_with_path(e, self.path_override) for e in sub.layers])
+            else:
+                read = wsc.read_user_layer
+            layers, problems = wsc.read_user_layers(
+                sub, read=read, cancel=self._cancel.is_set,
+                progress=lambda i, n, e: relay.progress.emit(i, n, (e.title or e.id) if e is not None else ""),
+            )
+            relay.done.emit(layers, problems)
+        except LoadCancelled:
+            relay.cancelled.emit()
+        except Exception as exc:  # noqa: BLE001 - a bug: plain words, details in the log
+            log.exception("reading workspace layers failed")
+            relay.failed.emit(f"{type(exc).__name__}: {exc}")
+
+    def _on_progress(self, i: int, n: int, title: str) -> None:
+        if self.progress is not None and not self.done:
+            self.progress.setMaximum(max(1, n))
+            self.progress.setValue(i)
+            if title:
+                self.progress.setLabelText(f"正在读取 Reading {title} ({min(i + 1, n)}/{n})…")
+
+    def _finish(self, status: str) -> None:
+        self.status = status
+        if self.progress is not None:
+            self.progress.canceled.disconnect(self.cancel)
+            self.progress.close()
+            self.progress.deleteLater()
+            self.progress = None
+        self.finished.emit(status)
+
+    def _on_done(self, layers: dict, problems: list) -> None:
+        self.layers, self.problems = layers, problems
+        self._finish("cancelled" if self._cancel.is_set() else "done")
+
+    def _on_failed(self, message: str) -> None:
+        self.message = message
+        self._finish("failed")
+
+    def _on_cancelled(self) -> None:
+        self._finish("cancelled")
+
+
+def _with_path(entry: LayerEntry, path: str) -> LayerEntry:
+    from dataclasses import replace
+
+    assert entry.source is not None
+    return replace(entry, source=replace(entry.source, path=path))
+
+
+def _read_from(path: str):
+    def read(entry: LayerEntry, cancel=None):
+        return wsc.read_user_layer(entry, path=path, cancel=cancel)
+
+    return read
+
+
+# ---------------------------------------------------------------------------
+# The controller
+
+
+@dataclass
+class _Candidate:
+    autosave: Path
+    lock: QLockFile | None  # held by us while deciding
+    mtime: float
+
+
+class WorkspaceController(QObject):
+    """Per window: the current workspace file, bookmarks, autosave, recovery."""
+
+    restored = Signal(object)  # RestoreReport, after open / recover / new
+    saved = Signal(str)
+    autosaved = Signal(str)
+    bookmarks_changed = Signal()
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.stack = window.stack
+        self.selection = window.explorer.selection
+        self.defaults = ShippedDefaults.from_stack(self.stack)
+        self.settings = make_settings()
+        self.prompts = Prompts(window)
+        self.path: Path | None = None
+        self.modified = False
+        self.bookmarks: list[Bookmark] = []
+        self.view: View | None = None
+        self.pending: list[LayerEntry] = []  # user layers whose file is missing: kept on save
+        self.previous_order: list[str] = []
+        self.messages: list[str] = []  # every error shown (tests read them)
+        self.last_report: RestoreReport | None = None
+        self.missing_dialog: MissingLayersDialog | None = None
+        self.job: ReadJob | None = None
+        self._applying = False
+        self._pending_view: View | None = None
+        self._started = False
+        self._shut = False
+        self._dirty_since_autosave = True
+        self.base_title = window.windowTitle()
+
+        # session files: the lock says "running"; the autosave holds the state
+        self.session_id = f"{os.getpid()}-{int(time.time() * 1000)}"
+        sdir = sessions_dir()
+        sdir.mkdir(parents=True, exist_ok=True)
+        self.lock_path = sdir / f"session-{self.session_id}.lock"
+        self.autosave_path = sdir / f"session-{self.session_id}{SUFFIX}"
+        self.lock = QLockFile(str(self.lock_path))
+        self.lock.setStaleLockTime(0)  # stale only when its process is gone, never by age
+        if not self.lock.tryLock(0):
+            log.warning("could not create the session lock %s", self.lock_path)
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setSingleShot(True)
+        self.autosave_timer.setInterval(AUTOSAVE_DELAY_MS)
+        self.autosave_timer.timeout.connect(self.autosave_now)
+        self.periodic_timer = QTimer(self)
+        self.periodic_timer.setInterval(AUTOSAVE_PERIOD_MS)
+        self.periodic_timer.timeout.connect(self._periodic)
+        self.periodic_timer.start()
+
+        self.stack.subscribe(self._on_stack)
+        self.selection.subscribe(self._on_selection)
+        window.map.bridge.view_changed.connect(self._on_view)
+        window.installEventFilter(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._on_quit)
+        self._update_title()
+
+    # -- state changes ---------------------------------------------------------
+    def _on_stack(self, event: str, layer_id: str) -> None:
+        if self._applying:
+            return
+        self.mark_modified()
+
+    def _on_selection(self, state) -> None:
+        if not self._applying:
+            self.schedule_autosave()
+
+    def _on_view(self, w: float, s: float, e: float, n: float, zoom: float) -> None:
+        self.view = View(w, s, e, n, zoom)
+        if not self._applying:
+            self.schedule_autosave()
+
+    def mark_modified(self, modified: bool = True) -> None:
+        if self.modified != modified:
+            self.modified = modified
+            self._update_title()
+        self.schedule_autosave()
+
+    def schedule_autosave(self) -> None:
+        self._dirty_since_autosave = True
+        if not self._shut:
+            self.autosave_timer.start()  # restarts: debounced
+
+    def _update_title(self) -> None:
+        name = self.path.name if self.path else "未命名 Untitled"
+        self.window.setWindowTitle(f"{name}[*] — {self.base_title}")
+        self.window.setWindowModified(self.modified)
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None and not self.job.done
+
+    # -- capture -----------------------------------------------------------------
+    def capture(self) -> Workspace:
+        return wsc.capture(
+            self.stack,
+            selection=self.selection.state,
+            view=self.view,
+            bookmarks=self.bookmarks,
+            defaults=self.defaults,
+            pending=self.pending,
+            previous_order=self.previous_order,
+        )
+
+    # -- autosave ----------------------------------------------------------------
+    def _periodic(self) -> None:
+        if self._dirty_since_autosave:
+            self.autosave_now()
+
+    def autosave_now(self) -> bool:
+        """Write the session to the autosave file (atomically). Not while a
+        workspace is being read: the state is about to change in one go."""
+        if self._shut or self.busy:
+            if self.busy:
+                self.autosave_timer.start()
+            return False
+        meta = {
+            "workspace": str(self.path) if self.path else None,
+            "modified": self.modified,
+            "pid": os.getpid(),
+            "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        try:
+            wsc.save_workspace(self.capture(), self.autosave_path, extra={"autosave": meta}, relative=False)
+        except (WorkspaceError, OSError, TypeError, ValueError) as exc:
+            log.warning("autosave failed: %s", exc)
+            self.window.statusBar().showMessage(f"自动保存失败 Autosave failed: {exc}", 8000)
+            return False
+        self._dirty_since_autosave = False
+        self.autosaved.emit(str(self.autosave_path))
+        return True
+
+    # -- start-up ----------------------------------------------------------------
+    def startup(self) -> None:
+        """Once the map is ready: offer to recover a crashed session, else open
+        the workspace given on the command line or the last one."""
+        if self._started:
+            return
+        self._started = True
+        global STARTUP_WORKSPACE
+        explicit, STARTUP_WORKSPACE = STARTUP_WORKSPACE, None
+        if self.offer_recovery():
+            return
+        if explicit:
+            self.open_path(explicit, ask=False)
+            return
+        self.settings.sync()
+        last = str(self.settings.value("workspace/last", "") or "")
+        if last and os.path.exists(last):
+            self.open_path(last, ask=False)
+        elif last:
+            self.window.statusBar().showMessage(f"上次的工作空间已不存在 The last workspace is gone: {last}", 8000)
+        self.autosave_now()
+
+    def _crashed_sessions(self) -> list[_Candidate]:
+        out: list[_Candidate] = []
+        sdir = sessions_dir()
+        locked_ids: set[str] = set()
+        for lock_path in sorted(sdir.glob("session-*.lock")):
+            sid = lock_path.name[len("session-"):-len(".lock")]
+            if lock_path == self.lock_path:
+                locked_ids.add(sid)
+                continue
+            lf = QLockFile(str(lock_path))
+            lf.setStaleLockTime(0)
+            if not lf.tryLock(0):  # its process is running (another window or instance)
+                locked_ids.add(sid)
+                continue
+            auto = sdir / f"session-{sid}{SUFFIX}"
+            locked_ids.add(sid)
+            if auto.exists():
+                out.append(_Candidate(auto, lf, auto.stat().st_mtime))
+            else:
+                lf.unlock()  # crashed before its first autosave: nothing to offer
+        for auto in sdir.glob(f"session-*{SUFFIX}"):
+            sid = auto.name[len("session-"):-len(SUFFIX)]
+            if sid not in locked_ids:  # an autosave whose session ended without cleaning up
+                out.append(_Candidate(auto, None, auto.stat().st_mtime))
+        out.sort(key=lambda c: c.mtime, reverse=True)
+        return out
+
+    def offer_recovery(self) -> bool:
+        """Ask whether to restore the newest autosave of a session that did
+        not exit cleanly; True if restoring started."""
+        try:
+            cands = self._crashed_sessions()
+        except OSError as exc:
+            log.warning("could not look for crashed sessions: %s", exc)
+            return False
+        if not cands:
+            return False
+        newest = cands[0]
+        started = False
+        try:
+            ws = wsc.load_workspace(newest.autosave)
+        except WorkspaceError as exc:
+            self.show_error("无法恢复 Cannot recover", f"The autosave of the last session cannot be used: {exc}")
+            ws = None
+        if ws is not None:
+            meta = ws.extra.get("autosave") if isinstance(ws.extra.get("autosave"), dict) else {}
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(newest.mtime))
+            wpath = meta.get("workspace")
+            what = (f"工作空间 workspace {Path(wpath).name}" if wpath else "未保存的工作 unsaved work")
+            n_user = len(ws.user_layers())
+            text = (
+                "zjmap 上次没有正常退出。是否恢复 {when} 自动保存的工作？\n"
+                "zjmap did not shut down properly last time. Restore the work autosaved at {when}?\n\n"
+                "{what}: {n} 个自己的图层 own layers, {b} 个书签 bookmarks{mod}."
+            ).format(when=when, what=what, n=n_user, b=len(ws.bookmarks),
+                     mod=" (有未保存的更改 with unsaved changes)" if meta.get("modified") else "")
+            if self.prompts.ask_restore(text):
+                target = Path(wpath) if isinstance(wpath, str) and wpath else None
+                started = self._start_restore(ws, mode="recover", target=target)
+        for c in cands:
+            self._set_aside(c.autosave)
+            if c.lock is not None:
+                c.lock.unlock()
+        return started
+
+    def _set_aside(self, autosave: Path) -> None:
+        """Keep a crashed session's autosave in recovered/ (the newest few)."""
+        rdir = recovered_dir()
+        try:
+            rdir.mkdir(parents=True, exist_ok=True)
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(autosave.stat().st_mtime))
+            dest = rdir / f"recovered-{stamp}-{autosave.stem.split('-', 1)[-1]}{SUFFIX}"
+            os.replace(autosave, dest)
+            kept = sorted(rdir.glob(f"recovered-*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
+            for old in kept[KEEP_RECOVERED:]:
+                old.unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not keep %s aside: %s", autosave, exc)
+
+    # -- open / new ------------------------------------------------------------
+    def confirm_discard(self, doing: str = "继续 continue") -> bool:
+        """If there are unsaved changes, ask to save them; False: do not go on."""
+        if not self.modified:
+            return True
+        name = self.path.name if self.path else "未命名工作空间 the untitled workspace"
+        ans = self.prompts.ask_save_changes(
+            f"保存对 {name} 的更改吗？\nSave the changes to {name} before you {doing}?")
+        if ans == "save":
+            return self.save()
+        return ans == "discard"
+
+    def new_workspace(self, ask: bool = True) -> bool:
+        if self.busy or (ask and not self.confirm_discard("start a new workspace")):
+            return False
+        empty = Workspace(layers=[])
+        self._apply(empty, {}, [], mode="new", target=None)
+        self.window.map.fit_bounds(*ZHEJIANG_BOUNDS)
+        return True
+
+    def open_dialog(self) -> bool:
+        if self.busy or not self.confirm_discard("open another workspace"):
+            return False
+        path = self.prompts.open_path(self._last_dir())
+        if not path:
+            return False
+        return self.open_path(path, ask=False)
+
+    def open_path(self, path: str | os.PathLike[str], ask: bool = True) -> bool:
+        """Open a workspace file; True if reading its layers started. Errors are
+        shown (and kept in ``messages``); the current session stays as it was."""
+        if self.busy:
+            self.window.statusBar().showMessage("正在打开另一个工作空间 Busy opening a workspace", 4000)
+            return False
+        if ask and not self.confirm_discard("open another workspace"):
+            return False
+        p = Path(path).absolute()
+        try:
+            ws = wsc.load_workspace(p)
+        except WorkspaceError as exc:
+            self.show_error("无法打开工作空间 Cannot open workspace", str(exc))
+            if exc.kind == "io" and not p.exists():
+                self._forget_recent(p)
+            return False
+        self._remember_dir(p.parent)
+        return self._start_restore(ws, mode="open", target=p)
+
+    def _start_restore(self, ws: Workspace, mode: str, target: Path | None) -> bool:
+        job = ReadJob(self.window, ws)
+        self.job = job
+        job.finished.connect(lambda status: self._on_read(job, ws, mode, target, status))
+        return True
+
+    def _on_read(self, job: ReadJob, ws: Workspace, mode: str, target: Path | None, status: str) -> None:
+        if status == "cancelled":
+            self.window.statusBar().showMessage("已取消打开工作空间 Opening the workspace was cancelled", 5000)
+            self._after_job()
+            return
+        if status == "failed":
+            self.show_error("无法打开工作空间 Cannot open workspace",
+                            f"zjmap could not read the layers of the workspace ({job.message}).")
+            self._after_job()
+            return
+        self._apply(ws, job.layers, job.problems, mode=mode, target=target)
+        self._after_job()
+
+    def _after_job(self) -> None:
+        self.job = None
+        if self._dirty_since_autosave:
+            self.schedule_autosave()
+
+    def _apply(self, ws: Workspace, layers: dict, problems: list[LayerProblem], mode: str,
+               target: Path | None) -> RestoreReport:
+        self._applying = True
+        try:
+            owner = getattr(self.window, "user_layers", None)  # attribute tables of layers about to go
+            for lid in list(getattr(owner, "tables", None) or {}):
+                owner.close_table(lid)
+            ignored = wsc.apply_workspace(self.stack, ws, layers, selection=self.selection, defaults=self.defaults)
+        finally:
+            self._applying = False
+        self.bookmarks = list(ws.bookmarks)
+        self.pending = [p.entry for p in problems]
+        self.previous_order = ws.order
+        self.path = target
+        self.modified = mode == "recover"
+        self._update_title()
+        self.bookmarks_changed.emit()
+        if ws.view is not None:
+            self.apply_view(ws.view)
+        report = RestoreReport([lid for lid in layers], list(problems), ignored)
+        self.last_report = report
+        if mode == "open" and target is not None:
+            self._add_recent(target)
+            self.settings.setValue("workspace/last", str(target))
+            self.settings.sync()
+        n = len(layers)
+        if mode != "new":
+            msg = f"已打开 Opened {target.name if target else '恢复的工作 recovered work'}: {n} 个自己的图层 own layers"
+            if problems:
+                msg += f", {len(problems)} 个缺失 missing"
+            self.window.statusBar().showMessage(msg, 8000)
+        if self.missing_dialog is not None:
+            self.missing_dialog.close()
+            self.missing_dialog = None
+        if problems:
+            self.missing_dialog = self.prompts.show_missing(self, list(problems))
+        self._dirty_since_autosave = True
+        self.restored.emit(report)
+        return report
+
+    # -- save --------------------------------------------------------------------
+    def save(self) -> bool:
+        if self.path is None:
+            return self.save_as()
+        return self.save_to(self.path)
+
+    def save_as(self) -> bool:
+        suggested = self.path.name if self.path else f"工作空间{SUFFIX}"
+        path = self.prompts.save_path(self._last_dir(), suggested)
+        if not path:
+            return False
+        p = Path(path)
+        if p.suffix.lower() != SUFFIX:
+            p = p.with_name(p.name + SUFFIX)
+        return self.save_to(p)
+
+    def save_to(self, path: str | os.PathLike[str]) -> bool:
+        p = Path(path).absolute()
+        try:
+            wsc.save_workspace(self.capture(), p)
+        except WorkspaceError as exc:
+            self.show_error("无法保存 Cannot save", str(exc))
+            return False
+        self.path = p
+        self.modified = False
+        self._update_title()
+        self._remember_dir(p.parent)
+        self._add_recent(p)
+        self.settings.setValue("workspace/last", str(p))
+        self.settings.sync()
+        self.window.statusBar().showMessage(f"已保存 Saved {p}", 5000)
+        self.saved.emit(str(p))
+        self.schedule_autosave()
+        return True
+
+    # -- missing layers ------------------------------------------------------------
+    def locate(self, entry: LayerEntry, path: str) -> ReadJob | None:
+        """Read a missing layer from where the planner found it; on success it
+        joins the stack at its saved place and leaves ``pending``."""
+        if self.busy:
+            return None
+        job = ReadJob(self.window, Workspace(layers=[entry]), entries=[entry], path_override=str(path),
+                      label=f"正在读取 Reading {Path(path).name}…")
+        self.job = job
+        job.finished.connect(lambda status: self._on_located(job, entry, status))
+        return job
+
+    def _on_located(self, job: ReadJob, entry: LayerEntry, status: str) -> None:
+        self.job = None
+        layer = job.layers.get(entry.id) if status == "done" else None
+        if layer is None:
+            reason = job.problems[0].reason if job.problems else (job.message or status)
+            if self.missing_dialog is not None:
+                self.missing_dialog.set_status(entry.id, f"✗ {reason}", ok=False)
+            return
+        if entry.id in self.stack:
+            self.stack.remove(entry.id)
+        self.stack.add(layer, wsc.insert_position(self.stack, self.previous_order, entry.id))
+        self.pending = [e for e in self.pending if e.id != entry.id]
+        self._remember_dir(Path(layer.info["source"]["path"]).parent, key="folders/locate")
+        if self.missing_dialog is not None:
+            self.missing_dialog.set_status(entry.id, f"✓ 已恢复 Restored from {layer.info['source']['path']}", ok=True)
+        self.mark_modified()
+
+    def forget_missing(self, layer_id: str) -> None:
+        """Drop a missing layer from the workspace (on the next save)."""
+        if any(e.id == layer_id for e in self.pending):
+            self.pending = [e for e in self.pending if e.id != layer_id]
+            self.mark_modified()
+
+    # -- bookmarks -----------------------------------------------------------------
+    def current_view(self) -> View:
+        return self.view or View(*ZHEJIANG_BOUNDS, zoom=None)
+
+    def default_bookmark_name(self, view: View) -> str:
+        lon, lat = view.center
+        base = ""
+        try:
+            unit = self.window.explorer.identifier.base_unit_at(lon, lat)
+            base = unit.name if unit is not None else ""
+        except Exception:  # noqa: BLE001 - a name is a nicety
+            base = ""
+        base = base or f"书签 Bookmark {len(self.bookmarks) + 1}"
+        names = {b.name for b in self.bookmarks}
+        name, i = base, 2
+        while name in names:
+            name, i = f"{base} ({i})", i + 1
+        return name
+
+    def add_bookmark(self, name: str | None = None) -> Bookmark | None:
+        view = self.current_view()
+        if name is None:
+            name = self.prompts.bookmark_name(self.default_bookmark_name(view))
+            if not name:
+                return None
+        b = Bookmark(name, view)
+        self.bookmarks.append(b)
+        self.bookmarks_changed.emit()
+        self.mark_modified()
+        self.window.statusBar().showMessage(f"已添加书签 Bookmark added: {name}", 4000)
+        return b
+
+    def goto_bookmark(self, index: int) -> None:
+        self.apply_view(self.bookmarks[index].view)
+
+    def remove_bookmark(self, index: int) -> None:
+        del self.bookmarks[index]
+        self.bookmarks_changed.emit()
+        self.mark_modified()
+
+    def rename_bookmark(self, index: int, name: str) -> None:
+        name = name.strip()
+        if name and name != self.bookmarks[index].name:
+            self.bookmarks[index] = Bookmark(name, self.bookmarks[index].view)
+            self.bookmarks_changed.emit()
+            self.mark_modified()
+
+    def move_bookmark(self, index: int, to: int) -> None:
+        if 0 <= to < len(self.bookmarks) and to != index:
+            b = self.bookmarks.pop(index)
+            self.bookmarks.insert(to, b)
+            self.bookmarks_changed.emit()
+            self.mark_modified()
+
+    # -- the map view -----------------------------------------------------------------
+    def apply_view(self, view: View) -> None:
+        """Centre and zoom as saved (the same scale whatever the window size);
+        an extent without a zoom is fitted."""
+        self.view = view  # what the session shows now, even before the page reports it
+        m = self.window.map
+        if not m.is_ready:
+            if self._pending_view is None:
+                m.ready.connect(self._apply_pending_view)
+            self._pending_view = view
+            return
+        if view.zoom is None:
+            m.fit_bounds(*view.bbox)
+        else:
+            lon, lat = view.center
+            m.run_js(f"ZJ.map.setView([{lat!r}, {lon!r}], {float(view.zoom)!r}, {{animate: false}}); true")
+
+    def _apply_pending_view(self) -> None:
+        try:
+            self.window.map.ready.disconnect(self._apply_pending_view)
+        except (RuntimeError, TypeError):
+            pass
+        v, self._pending_view = self._pending_view, None
+        if v is not None:
+            self.apply_view(v)
+
+    # -- settings -------------------------------------------------------------------
+    def _last_dir(self, key: str = "folders/workspace") -> str:
+        d = str(self.settings.value(key, "") or "")
+        if d and os.path.isdir(d):
+            return d
+        if self.path is not None:
+            return str(self.path.parent)
+        return str(Path.home())
+
+    def _remember_dir(self, d: Path, key: str = "folders/workspace") -> None:
+        self.settings.setValue(key, str(d))
+
+    def recent(self) -> list[str]:
+        raw = self.settings.value("workspace/recent", "[]")
+        try:
+            items = json.loads(raw) if isinstance(raw, str) else list(raw or [])
+        except ValueError:
+            items = []
+        return [str(x) for x in items if isinstance(x, str) and x][:RECENT_MAX]
+
+    def _set_recent(self, items: list[str]) -> None:
+        self.settings.setValue("workspace/recent", json.dumps(items[:RECENT_MAX], ensure_ascii=False))
+        self.settings.sync()
+
+    def _add_recent(self, p: Path) -> None:
+        s = str(p)
+        self._set_recent([s] + [x for x in self.recent() if x != s])
+
+    def _forget_recent(self, p: Path) -> None:
+        self._set_recent([x for x in self.recent() if x != str(p)])
+
+    def clear_recent(self) -> None:
+        self._set_recent([])
+
+    def restore_geometry(self) -> None:
+        geo = self.settings.value("window/geometry")
+        if geo is not None:
+            try:
+                self.window.restoreGeometry(geo)
+            except TypeError:
+                pass
+        state = self.settings.value("window/state")
+        if state is not None:
+            try:
+                self.window.restoreState(state)
+            except TypeError:
+                pass
+
+    # -- messages ------------------------------------------------------------------
+    def show_error(self, title: str, text: str) -> None:
+        self.messages.append(text)
+        self.prompts.error(title, text)
+
+    # -- clean exit ------------------------------------------------------------------
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
+        if obj is self.window and event.type() == QEvent.Type.Close and not self._shut:
+            if not self.confirm_discard("close zjmap"):
+                event.ignore()
+                return True
+            self.shutdown(clean=True)
+        return False
+
+    def _on_quit(self) -> None:
+        # the app quits without the window closing (say the session ends):
+        # write the last autosave and keep it, so the next start offers it
+        if not self._shut:
+            if self.modified:
+                self.autosave_now()
+                self.shutdown(clean=False)
+            else:
+                self.shutdown(clean=True)
+
+    def shutdown(self, clean: bool = True) -> None:
+        """Stop autosaving; remember the window and the workspace; a clean
+        exit removes the autosave and the "running" lock."""
+        if self._shut:
+            return
+        self._shut = True
+        self.autosave_timer.stop()
+        self.periodic_timer.stop()
+        if self.job is not None and not self.job.done:
+            self.job.cancel()
+        try:
+            self.settings.setValue("window/geometry", self.window.saveGeometry())
+            self.settings.setValue("window/state", self.window.saveState())
+            self.settings.setValue("workspace/last", str(self.path) if self.path else "")
+            self.settings.sync()
+        except RuntimeError:  # the window is already gone
+            pass
+        if clean:
+            try:
+                self.autosave_path.unlink(missing_ok=True)
+            except OSError:
+                pass
+        self.lock.unlock()
+        app = QApplication.instance()
+        if app is not None:
+            try:
+                app.aboutToQuit.disconnect(self._on_quit)
+            except (RuntimeError, TypeError):
+                pass
+
+
+# ---------------------------------------------------------------------------
+# Dialogs
+
+
+class MissingLayersDialog(QDialog):
+    """The layers a workspace names whose files are missing or unreadable,
+    each with Locate… (pick the file where it is now) and Remove."""
+
+    def __init__(self, ctl: WorkspaceController, problems: list[LayerProblem]):
+        super().__init__(ctl.window)
+        self.ctl = ctl
+        self.setWindowTitle("缺失的图层 Missing layers")
+        self.setMinimumWidth(620)
+        self.problems = list(problems)
+        lay = QVBoxLayout(self)
+        n = len(problems)
+        lay.addWidget(QLabel(
+            f"工作空间中有 {n} 个图层无法打开，其他图层已加载。\n"
+            f"{n} layer{'s' if n != 1 else ''} of the workspace could not be opened; everything else is loaded. "
+            "Locate each file where it is now, or remove it from the workspace.", self))
+        inner = QWidget(self)
+        grid = QGridLayout(inner)
+        self.rows: dict[str, dict[str, Any]] = {}
+        for r, p in enumerate(problems):
+            title = QLabel(f"<b>{_html(p.title)}</b>", inner)
+            path = QLabel(p.path, inner)
+            path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            why = QLabel(("文件不存在 File not found" if p.missing else p.reason), inner)
+            why.setWordWrap(True)
+            why.setStyleSheet("color: #a33;")
+            locate = QPushButton("定位… Locate…", inner)
+            locate.clicked.connect(lambda _=False, prob=p: self.locate(prob))
+            remove = QPushButton("移除 Remove", inner)
+            remove.clicked.connect(lambda _=False, prob=p: self.remove(prob))
+            box = QVBoxLayout()
+            box.addWidget(title)
+            box.addWidget(path)
+            box.addWidget(why)
+            grid.addLayout(box, r, 0)
+            grid.addWidget(locate, r, 1)
+            grid.addWidget(remove, r, 2)
+            self.rows[p.entry.id] = {"problem": p, "status": why, "locate": locate, "remove": remove, "path": path}
+        grid.setColumnStretch(0, 1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        lay.addWidget(scroll)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.close)
+        lay.addWidget(buttons)
+
+    def paths(self) -> list[str]:
+        return [row["problem"].path for row in self.rows.values()]
+
+    def locate(self, p: LayerProblem) -> ReadJob | None:
+        start = os.path.dirname(p.path)
+        if not os.path.isdir(start):
+            start = self.ctl._last_dir("folders/locate")
+        path = self.ctl.prompts.locate_file(start, p.title)
+        if not path:
+            return None
+        self.set_status(p.entry.id, f"正在读取 Reading {path}…", ok=None)
+        return self.ctl.locate(p.entry, path)
+
+    def remove(self, p: LayerProblem) -> None:
+        self.ctl.forget_missing(p.entry.id)
+        self.set_status(p.entry.id, "已从工作空间移除 Removed from the workspace", ok=True)
+
+    def set_status(self, layer_id: str, text: str, ok: bool | None) -> None:
+        row = self.rows.get(layer_id)
+        if row is None:
+            return
+        row["status"].setText(text)
+        row["status"].setStyleSheet({True: "color: #2a7;", False: "color: #a33;", None: "color: #666;"}[ok])
+        if ok:
+            row["locate"].setEnabled(False)
+            row["remove"].setEnabled(False)
+
+
+def _html(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class BookmarksDialog(QDialog):
+    """Manage bookmarks: rename (edit in place), go to, move, delete."""
+
+    def __init__(self, ctl: WorkspaceController):
+        super().__init__(ctl.window)
+        self.ctl = ctl
+        self.setWindowTitle("管理书签 Manage bookmarks")
+        self.setMinimumSize(420, 320)
+        lay = QHBoxLayout(self)
+        self.list = QListWidget(self)
+        self.list.itemChanged.connect(self._renamed)
+        self.list.itemDoubleClicked.connect(lambda _i: self._go())
+        lay.addWidget(self.list, 1)
+        side = QVBoxLayout()
+        for text, fn in (("转到 Go to", self._go), ("上移 Up", lambda: self._move(-1)),
+                         ("下移 Down", lambda: self._move(1)), ("删除 Delete", self._delete)):
+            b = QPushButton(text, self)
+            b.clicked.connect(fn)
+            side.addWidget(b)
+        side.addStretch(1)
+        close = QPushButton("关闭 Close", self)
+        close.clicked.connect(self.accept)
+        side.addWidget(close)
+        lay.addLayout(side)
+        ctl.bookmarks_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        row = self.list.currentRow()
+        self.list.blockSignals(True)
+        self.list.clear()
+        for b in self.ctl.bookmarks:
+            it = QListWidgetItem(b.name)
+            it.setFlags(it.flags() | Qt.ItemFlag.ItemIsEditable)
+            z = f" z{b.view.zoom:g}" if b.view.zoom is not None else ""
+            it.setToolTip(f"{b.view.west:.4f}, {b.view.south:.4f} — {b.view.east:.4f}, {b.view.north:.4f}{z}")
+            self.list.addItem(it)
+        self.list.blockSignals(False)
+        if self.list.count():
+            self.list.setCurrentRow(max(0, min(row, self.list.count() - 1)))
+
+    def _renamed(self, item: QListWidgetItem) -> None:
+        self.ctl.rename_bookmark(self.list.row(item), item.text())
+
+    def _go(self) -> None:
+        r = self.list.currentRow()
+        if r >= 0:
+            self.ctl.goto_bookmark(r)
+
+    def _move(self, d: int) -> None:
+        r = self.list.currentRow()
+        if r >= 0 and 0 <= r + d < len(self.ctl.bookmarks):
+            self.ctl.move_bookmark(r, r + d)
+            self.list.setCurrentRow(r + d)
+
+    def _delete(self) -> None:
+        r = self.list.currentRow()
+        if r >= 0:
+            self.ctl.remove_bookmark(r)
+
+
+# ---------------------------------------------------------------------------
+# Installation
+
+
+def install_workspace_actions(window) -> WorkspaceController:
+    """File → New / Open… / Recent / Save / Save As…, the Bookmarks menu,
+    autosave and the crash-recovery offer (once the map is ready)."""
+    ctl = WorkspaceController(window)
+    window.workspace = ctl
+
+    def action(text: str, shortcut: str | None, fn, tip: str = "") -> QAction:
+        a = QAction(text, window)
+        if shortcut:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setStatusTip(tip)
+        a.triggered.connect(lambda _checked=False: fn())
+        window.addAction(a)
+        return a
+
+    window.act_ws_new = action("新建工作空间 New workspace", "Ctrl+N", ctl.new_workspace,
+                               "清空自己的图层和书签 Start again from the shipped map")
+    window.act_ws_open = action("打开工作空间… Open workspace…", "Ctrl+Shift+O", ctl.open_dialog)
+    window.act_ws_save = action("保存工作空间 Save workspace", "Ctrl+S", ctl.save)
+    window.act_ws_save_as = action("工作空间另存为… Save workspace as…", "Ctrl+Shift+S", ctl.save_as)
+    recent = QMenu("最近的工作空间 Recent workspaces", window)
+    window.recent_menu = recent
+
+    def fill_recent() -> None:
+        recent.clear()
+        items = ctl.recent()
+        for i, p in enumerate(items, 1):
+            a = recent.addAction(f"&{i} {Path(p).name}", lambda p=p: ctl.open_path(p))
+            a.setToolTip(p)
+            a.setStatusTip(p)
+            a.setEnabled(os.path.exists(p))
+        if not items:
+            recent.addAction("（无 none）").setEnabled(False)
+        recent.addSeparator()
+        recent.addAction("清除列表 Clear list", ctl.clear_recent)
+
+    recent.aboutToShow.connect(fill_recent)
+    fill_recent()
+
+    menu = window.file_menu
+    quit_act = getattr(window, "act_quit", None)
+    before = quit_act if quit_act in menu.actions() else None
+    for a in (window.act_ws_new, window.act_ws_open):
+        menu.insertAction(before, a)
+    menu.insertMenu(before, recent)
+    menu.insertSeparator(before)
+    menu.insertAction(before, window.act_ws_save)
+    menu.insertAction(before, window.act_ws_save_as)
+    menu.insertSeparator(before)
+
+    # Bookmarks menu, before Help
+    bm = QMenu("书签 &Bookmarks", window)
+    window.bookmarks_menu = bm
+    window.act_bookmark_add = action("添加书签… Add bookmark…", "Ctrl+B", ctl.add_bookmark,
+                                     "把当前视图存为书签 Name the current extent")
+    window.act_bookmark_manage = QAction("管理书签… Manage bookmarks…", window)
+    window.act_bookmark_manage.triggered.connect(lambda: _show_bookmarks(ctl))
+
+    def fill_bookmarks() -> None:
+        bm.clear()
+        bm.addAction(window.act_bookmark_add)
+        bm.addAction(window.act_bookmark_manage)
+        bm.addSeparator()
+        for i, b in enumerate(ctl.bookmarks):
+            bm.addAction(b.name, lambda i=i: ctl.goto_bookmark(i))
+        if not ctl.bookmarks:
+            bm.addAction("（还没有书签 no bookmarks yet）").setEnabled(False)
+
+    bm.aboutToShow.connect(fill_bookmarks)
+    ctl.bookmarks_changed.connect(fill_bookmarks)
+    fill_bookmarks()
+    bar = window.menuBar()
+    help_act = next((a for a in bar.actions() if "Help" in a.text() or "帮助" in a.text()), None)
+    if help_act is not None:
+        bar.insertMenu(help_act, bm)
+    else:
+        bar.addMenu(bm)
+
+    ctl.restore_geometry()
+    m = window.map
+    if m.is_ready:
+        QTimer.singleShot(0, ctl.startup)
+    else:
+        def on_ready() -> None:
+            try:
+                m.ready.disconnect(on_ready)
+            except (RuntimeError, TypeError):
+                pass
+            ctl.startup()
+
+        m.ready.connect(on_ready)
+    return ctl
+
+
+def _show_bookmarks(ctl: WorkspaceController) -> BookmarksDialog:
+    dlg = BookmarksDialog(ctl)
+    dlg.show()
+    ctl._bookmarks_dialog = dlg
+    return dlg
+
