@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from PIL import Image
+from PySide6.QtCore import QTimer
 
 from guitools import close_window, js, open_window, wait_until
 from zjmap.core.export import lonlat_to_pixel, read_world_file
@@ -45,12 +48,22 @@ def test_export_current_view_png_2x(win, tmp_path):
     view = js(win.map, "ZJ.view()")
     out = tmp_path / "view.png"
     dlg = ExportDialog(win)
+    beats = []
+    heart = QTimer()
+    heart.timeout.connect(lambda: beats.append(time.perf_counter()))
+    heart.start(20)
+    t0 = time.perf_counter()
     job = dlg.run(out, scale=2, title="导出测试")
-    # the export runs off the UI thread: run() returns before the file exists
+    # the export runs off the UI thread: run() returns before the file exists …
     assert not job.done and not out.exists()
     assert wait_until(lambda: job.done, 20000), "export never finished"
+    took = time.perf_counter() - t0
+    heart.stop()
     assert job.error is None, job.error
-    assert job.ticks >= 1  # the UI timer kept ticking while the worker drew
+    # … and the window kept handling events meanwhile: drawing on the UI
+    # thread would leave one gap as long as the drawing (~0.6 s or more)
+    gaps = np.diff([t0, *beats, time.perf_counter()])
+    assert took > 0.5 and gaps.max() < min(0.5, took / 2), (took, gaps.max())
 
     r = job.result
     assert r.size_px == (2 * job.view["width"], 2 * job.view["height"])
