@@ -351,6 +351,43 @@ def test_bookmarks_add_jump_rename_delete(win, answers):
 # Crash recovery: SIGKILL a real app process, start again
 
 
+HOLDER = (
+    "import sys, time\n"
+    "from PySide6.QtCore import QCoreApplication, QLockFile\n"
+    "app = QCoreApplication([])\n"
+    "lf = QLockFile(sys.argv[1]); lf.setStaleLockTime(0)\n"
+    "print(lf.tryLock(0), flush=True); time.sleep(60)\n"
+)
+
+
+def test_a_running_instance_is_not_taken_for_a_crash(win, tmp_path):
+    """Another zjmap still running holds its lock: its autosave is not offered.
+    An autosave without a lock, and a temporary file of a cut-short write, are."""
+    sdir = wa.sessions_dir()
+    good = wsc.dumps(wsc.Workspace(), None)
+    (sdir / "session-live-1.zjws").write_text(good, encoding="utf-8")
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(sdir / "session-live-1.lock")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "True"
+        (sdir / "session-orphan-2.zjws").write_text(good, encoding="utf-8")
+        (sdir / ".session-orphan-2.zjws.abc123.tmp").write_text(good[:10], encoding="utf-8")
+        cands = win.workspace._crashed_sessions()
+        assert [c.autosave.name for c in cands] == ["session-orphan-2.zjws"]
+        assert not (sdir / ".session-orphan-2.zjws.abc123.tmp").exists()
+        assert (sdir / "session-live-1.lock").exists()
+    finally:
+        holder.kill()
+        holder.wait(10)
+    # once that process is gone, its session counts as crashed
+    cands = win.workspace._crashed_sessions()
+    assert sorted(c.autosave.name for c in cands) == ["session-live-1.zjws", "session-orphan-2.zjws"]
+    for c in cands:
+        if c.lock is not None:
+            c.lock.unlock()
+        c.autosave.unlink()
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="POSIX only")
 def test_sigkill_then_restart_offers_the_autosaved_work(qapp, tmp_path, answers, win):
     data = tmp_path / "data"

@@ -36,6 +36,7 @@ import copy
 import json
 import math
 import os
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -719,8 +720,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             fh.write(text.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
-        try:  # mkstemp makes 0600; a workspace is an ordinary document
-            os.chmod(tmp, 0o644 & ~_umask())
+        try:  # mkstemp makes 0600: keep the old file's mode, else an ordinary document's
+            os.chmod(tmp, stat.S_IMODE(os.stat(p).st_mode) if p.exists() else 0o644)
         except OSError:
             pass
         os.replace(tmp, p)
@@ -741,12 +742,6 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
             pass
         finally:
             os.close(dfd)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 # ---------------------------------------------------------------------------

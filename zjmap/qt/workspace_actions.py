@@ -497,27 +497,32 @@ class WorkspaceController(QObject):
     def _crashed_sessions(self) -> list[_Candidate]:
         out: list[_Candidate] = []
         sdir = sessions_dir()
-        locked_ids: set[str] = set()
+        live: set[str] = set()  # sessions whose process is running (this one, other windows/instances)
+        seen: set[str] = set()
         for lock_path in sorted(sdir.glob("session-*.lock")):
             sid = lock_path.name[len("session-"):-len(".lock")]
+            seen.add(sid)
             if lock_path == self.lock_path:
-                locked_ids.add(sid)
+                live.add(sid)
                 continue
             lf = QLockFile(str(lock_path))
             lf.setStaleLockTime(0)
-            if not lf.tryLock(0):  # its process is running (another window or instance)
-                locked_ids.add(sid)
+            if not lf.tryLock(0):
+                live.add(sid)
                 continue
             auto = sdir / f"session-{sid}{SUFFIX}"
-            locked_ids.add(sid)
             if auto.exists():
                 out.append(_Candidate(auto, lf, auto.stat().st_mtime))
             else:
                 lf.unlock()  # crashed before its first autosave: nothing to offer
         for auto in sdir.glob(f"session-*{SUFFIX}"):
             sid = auto.name[len("session-"):-len(SUFFIX)]
-            if sid not in locked_ids:  # an autosave whose session ended without cleaning up
+            if sid not in seen:  # an autosave whose session ended without cleaning up
                 out.append(_Candidate(auto, None, auto.stat().st_mtime))
+        for tmp in sdir.glob(f".session-*{SUFFIX}.*.tmp"):  # a write cut short by a crash
+            sid = tmp.name[len(".session-"):].split(SUFFIX, 1)[0]
+            if sid not in live:
+                tmp.unlink(missing_ok=True)
         out.sort(key=lambda c: c.mtime, reverse=True)
         return out
 
