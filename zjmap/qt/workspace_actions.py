@@ -958,10 +958,12 @@ class MissingLayersDialog(QDialog):
         self.problems = list(problems)
         lay = QVBoxLayout(self)
         n = len(problems)
-        lay.addWidget(QLabel(
+        intro = QLabel(
             f"工作空间中有 {n} 个图层无法打开，其他图层已加载。\n"
             f"{n} layer{'s' if n != 1 else ''} of the workspace could not be opened; everything else is loaded. "
-            "Locate each file where it is now, or remove it from the workspace.", self))
+            "Locate each file where it is now, or remove it from the workspace.", self)
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
         inner = QWidget(self)
         grid = QGridLayout(inner)
         self.rows: dict[str, dict[str, Any]] = {}
