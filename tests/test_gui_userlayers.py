@@ -176,6 +176,12 @@ def test_attribute_table_rename_reorder_and_menu(win):
     assert tbl.proxy.rowCount() == 1 and tbl.feature_id(0) == f"{lid}:1"
     tbl._activate(tbl.proxy.index(0, 0))  # double-click: select it on the map
     assert wait_until(lambda: win.panel.current_id == f"{lid}:1")
+    # the tree's check box hides and shows it on the map
+    win.tree.item_for(lid).setCheckState(0, Qt.CheckState.Unchecked)
+    assert wait_until(lambda: not big_stats(win, lid)["onMap"], 5000)
+    draws = big_stats(win, lid)["draws"]
+    win.tree.item_for(lid).setCheckState(0, Qt.CheckState.Checked)
+    assert wait_until(lambda: big_stats(win, lid)["onMap"] and big_stats(win, lid)["draws"] > draws, 5000)
     win.stack.rename(lid, "我的乡镇")
     assert win.tree.item_for(lid).text(0) == "我的乡镇  (2)"
     win.stack.move(lid, 5)
@@ -361,6 +367,26 @@ def test_wrong_encoding_offers_a_retry_with_another(win, data, monkeypatch):
     layer = win.stack.layer(retry.layer_id)
     assert layer.features[0].props["名称"] == "武义县"
     assert layer.info["source"]["encoding_override"] == "GBK"
+
+
+def test_add_with_encoding_and_crs_chosen_by_hand(win, data, monkeypatch):
+    d = data / "by_hand"
+    d.mkdir()
+    shp = corpus.place_points(d, "no_prj", 4549, prj=False)  # Gauss–Krüger metres, no .prj
+
+    class FakeDialog:
+        @staticmethod
+        def getOpenFileName(*args, **kw):
+            return str(shp), ""
+
+    monkeypatch.setattr(qul, "QFileDialog", FakeDialog)
+    monkeypatch.setattr(qul, "ask_read_options", lambda parent, enc=None, crs=None, note="": ("UTF-8", "EPSG:4549"))
+    win.act_add_layer_options.trigger()
+    task = win.user_layers.tasks[-1]
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    src = win.stack.layer(task.layer_id).info["source"]
+    assert src["crs"] == "EPSG:4549" and not src["crs_guessed"] and src["crs_override"] == "EPSG:4549"
 
 
 def test_reload_in_place_with_other_crs_then_remove(win, data, monkeypatch):

@@ -415,6 +415,20 @@ class UserLayerController(QObject):
             self._last_dir = str(Path(path).parent)
             add_layer_from_path(self.window, path)
 
+    def add_layer_with_options_dialog(self) -> LoadTask | None:
+        """Pick a file, then its encoding and coordinate system by hand."""
+        start = getattr(self, "_last_dir", "") or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self.window, "添加图层 Add layer", start, FILE_FILTER)
+        if not path:
+            return None
+        self._last_dir = str(Path(path).parent)
+        opts = ask_read_options(self.window, note=f"{Path(path).name}: 自动检测可能出错时手动指定 "
+                                                  "Choose by hand when automatic detection gets it wrong.")
+        if opts is None:
+            return None
+        enc, crs = opts
+        return add_layer_from_path(self.window, path, encoding=enc, crs=crs)
+
     def reload_with_options(self, layer_id: str) -> LoadTask | None:
         layer = self.window.stack.layer(layer_id)
         src = layer.info.get("source") or {}
@@ -926,9 +940,13 @@ def install_user_layer_actions(window) -> UserLayerController:
     act.setStatusTip("添加自己的数据：Shapefile、GeoPackage、GeoJSON、KML、CSV… Add your own data")
     act.triggered.connect(ctl.add_layer_dialog)
     window.act_add_layer = act
+    act2 = QAction("添加图层（指定编码 / 坐标系）… Add layer with encoding / CRS…", window)
+    act2.triggered.connect(ctl.add_layer_with_options_dialog)
+    window.act_add_layer_options = act2
     menu = window.file_menu
     first = menu.actions()[0] if menu.actions() else None
     menu.insertAction(first, act)
+    menu.insertAction(first, act2)
     if first is not None:
         menu.insertSeparator(first)
     window.addAction(act)

@@ -97,6 +97,7 @@
         c.style.pointerEvents = "none";
         this._ctx = c.getContext("2d");
         this.getPane().appendChild(c);
+        this._drawnView = null;
         this._reset();
       },
 
@@ -142,11 +143,19 @@
         L.DomUtil.setTransform(this._canvas, topLeftOffset, scale);
       },
 
+      // moveend and viewreset both follow a zoom: draw once per view
       _reset: function () {
-        if (this._map && this._canvas) this._draw();
+        if (!this._map || !this._canvas) return;
+        var m = this._map, key = [m.getZoom(), m.getPixelOrigin(), m.getPixelBounds().min, m.getSize()].join("|");
+        if (key === this._drawnView) return;
+        this._draw();
+        this._drawnView = key;
       },
 
-      redraw: function () { this._reset(); return this; },
+      redraw: function () {
+        if (this._map && this._canvas) this._draw();
+        return this;
+      },
 
       _band: function (z) {
         var b = this.geom.bands;
@@ -505,6 +514,7 @@
       var geom = spec.big.geometry;
       // a restyle sends the same geometry again: keep the decoded arrays
       var decoded = old && old.big && geom.key && old.group.geom.key === geom.key ? old.group.geom : decodeGeometry(geom);
+      var tDecoded = performance.now();
       if (old) ZJ.removeLayer(spec.id);
       var layer = new BigLayer(spec, decoded);
       var lite = { id: spec.id, kind: spec.kind, geometry: spec.geometry, visible: spec.visible, opacity: spec.opacity,
@@ -515,6 +525,7 @@
       if (spec.visible) layer.addTo(ZJ.map);
       ZJ.setOrder(ZJ.order.slice());
       layer.stats.addMs = performance.now() - t0;
+      layer.stats.decodeMs = tDecoded - t0;
       return true;
     };
 
@@ -545,7 +556,7 @@
       var l = ZJ.layers[id];
       if (!l || !l.big) return JSON.stringify(null);
       var s = l.group.stats;
-      return JSON.stringify({ draws: s.draws, drawn: s.drawn, lastMs: s.lastMs, addMs: s.addMs, labels: s.labels,
+      return JSON.stringify({ draws: s.draws, drawn: s.drawn, lastMs: s.lastMs, addMs: s.addMs, decodeMs: s.decodeMs, labels: s.labels,
         features: s.features, zoom: s.zoom, onMap: ZJ.map.hasLayer(l.group) });
     };
 
