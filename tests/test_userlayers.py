@@ -210,10 +210,6 @@ def test_payload_round_trips_coordinates_styles_and_labels():
     ll = _lonlat(xy[: 2 * 4], g["origin"])
     ring = np.array(gdf.geometry.iloc[0].exterior.coords)[:-1]
     assert {tuple(np.round(p, 6)) for p in ll} == {tuple(np.round(p, 6)) for p in ring}
-    # bounding boxes in the same units
-    bbox = _arr(part["bbox"], "<f4").reshape(-1, 4)
-    lo = _lonlat(bbox[0, :2], g["origin"])[0]
-    assert abs(lo[0] - 120) < 1e-6 and abs(lo[1] - 30.008) < 1e-6  # west, north
     # one palette entry per category, each feature pointing at its colour
     st = big["style"]
     idx = _arr(st["index"], "<u1" if st["bytes"] == 1 else "<u2")
