@@ -79,8 +79,8 @@ def clean_sessions() -> None:
                 lf.unlock()
             else:
                 live.add(lock.name[: -len(".lock")])
-        for auto in sdir.glob("session-*.zjws"):
-            if auto.name[: -len(".zjws")] not in live:
+        for auto in sdir.glob("session-*.zjmap"):
+            if auto.name[: -len(".zjmap")] not in live:
                 auto.unlink()
     for p in wa.recovered_dir().glob("*"):
         p.unlink()
@@ -189,7 +189,7 @@ def test_save_then_reopen_in_a_fresh_window(qapp, tmp_path, answers, win):
         ctl.add_bookmark("西湖片区")
         ctl.add_bookmark("全省")
         assert ctl.modified and w1.isWindowModified()
-        path = tmp_path / "project" / "plan.zjws"
+        path = tmp_path / "project" / "plan.zjmap"
         assert ctl.save_to(path)
         assert not ctl.modified and ctl.path == path
         before = layer_state(st)
@@ -214,7 +214,7 @@ def test_save_then_reopen_in_a_fresh_window(qapp, tmp_path, answers, win):
                           and abs(ctl2.view.center[0] - saved_view.center[0]) < 1e-3
                           and abs(ctl2.view.center[1] - saved_view.center[1]) < 1e-3), (ctl2.view, saved_view)
         assert str(path) == ctl2.recent()[0]
-        assert "plan.zjws" in w2.windowTitle()
+        assert "plan.zjmap" in w2.windowTitle()
         # New: back to the shipped map, no bookmarks, no file
         assert ctl2.new_workspace(ask=False)
         assert "user_1" not in w2.stack and ctl2.bookmarks == [] and ctl2.path is None
@@ -241,7 +241,7 @@ def _good(tmp_path: Path) -> str:
 ])
 def test_bad_workspace_files_are_reported_and_never_touched(win, tmp_path, answers, case, text, expect):
     ctl = win.workspace
-    path = tmp_path / f"{case}.zjws"
+    path = tmp_path / f"{case}.zjmap"
     raw = text(_good(tmp_path)).encode("utf-8")
     path.write_bytes(raw)
     state = layer_state(win.stack)
@@ -277,7 +277,7 @@ def test_a_missing_layer_file_is_listed_and_the_others_load(win, tmp_path, answe
     add_user(win, parcels, "user_1", "地块")
     add_user(win, stations, "user_2", "站点")
     win.stack.move("user_2", 2)
-    path = tmp_path / "two.zjws"
+    path = tmp_path / "two.zjmap"
     assert ctl.save_to(path)
     order = win.stack.ids()
     moved = tmp_path / "elsewhere" / "车站.geojson"
@@ -365,23 +365,23 @@ def test_a_running_instance_is_not_taken_for_a_crash(win, tmp_path):
     An autosave without a lock, and a temporary file of a cut-short write, are."""
     sdir = wa.sessions_dir()
     good = wsc.dumps(wsc.Workspace(), None)
-    (sdir / "session-live-1.zjws").write_text(good, encoding="utf-8")
+    (sdir / "session-live-1.zjmap").write_text(good, encoding="utf-8")
     holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(sdir / "session-live-1.lock")],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "True"
-        (sdir / "session-orphan-2.zjws").write_text(good, encoding="utf-8")
-        (sdir / ".session-orphan-2.zjws.abc123.tmp").write_text(good[:10], encoding="utf-8")
+        (sdir / "session-orphan-2.zjmap").write_text(good, encoding="utf-8")
+        (sdir / ".session-orphan-2.zjmap.abc123.tmp").write_text(good[:10], encoding="utf-8")
         cands = win.workspace._crashed_sessions()
-        assert [c.autosave.name for c in cands] == ["session-orphan-2.zjws"]
-        assert not (sdir / ".session-orphan-2.zjws.abc123.tmp").exists()
+        assert [c.autosave.name for c in cands] == ["session-orphan-2.zjmap"]
+        assert not (sdir / ".session-orphan-2.zjmap.abc123.tmp").exists()
         assert (sdir / "session-live-1.lock").exists()
     finally:
         holder.kill()
         holder.wait(10)
     # once that process is gone, its session counts as crashed
     cands = win.workspace._crashed_sessions()
-    assert sorted(c.autosave.name for c in cands) == ["session-live-1.zjws", "session-orphan-2.zjws"]
+    assert sorted(c.autosave.name for c in cands) == ["session-live-1.zjmap", "session-orphan-2.zjmap"]
     for c in cands:
         if c.lock is not None:
             c.lock.unlock()
@@ -402,7 +402,7 @@ def test_sigkill_then_restart_offers_the_autosaved_work(qapp, tmp_path, answers,
         view=wsc.View(120.0, 30.1, 120.5, 30.4, 11),
         bookmarks=[wsc.Bookmark("甲", wsc.View(120.1, 30.2, 120.2, 30.3, 13)), wsc.Bookmark("乙", wsc.View(118, 27, 123, 31, 7))],
     )
-    plan = tmp_path / "plan.zjws"
+    plan = tmp_path / "plan.zjmap"
     wsc.save_workspace(ws, plan)
 
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")  # the same (test) XDG homes
@@ -412,7 +412,7 @@ def test_sigkill_then_restart_offers_the_autosaved_work(qapp, tmp_path, answers,
     sdir = wa.sessions_dir()
 
     def autosaved():
-        for p in sdir.glob(f"session-{proc.pid}-*.zjws"):
+        for p in sdir.glob(f"session-{proc.pid}-*.zjmap"):
             try:
                 d = json.loads(p.read_text(encoding="utf-8"))
             except ValueError:
@@ -428,7 +428,7 @@ def test_sigkill_then_restart_offers_the_autosaved_work(qapp, tmp_path, answers,
         while autosaved() is None and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         if autosaved() is None:
-            found = {p.name: p.read_text(encoding="utf-8", errors="replace")[-1500:] for p in sdir.glob("*.zjws")}
+            found = {p.name: p.read_text(encoding="utf-8", errors="replace")[-1500:] for p in sdir.glob("*.zjmap")}
             pytest.fail(f"no autosave with the workspace; running={proc.poll() is None}; sessions: {found}\n"
                         + (tmp_path / "app.log").read_text(errors="replace")[-3000:])
         lock = next(sdir.glob(f"session-{proc.pid}-*.lock"))
@@ -451,7 +451,7 @@ def test_sigkill_then_restart_offers_the_autosaved_work(qapp, tmp_path, answers,
         assert settled(w)
         ctl = w.workspace
         assert len(answers.asked) == 1 and "did not shut down properly" in answers.asked[0]
-        assert "plan.zjws" in answers.asked[0]
+        assert "plan.zjmap" in answers.asked[0]
         assert "user_1" in w.stack and "user_2" in w.stack
         assert w.stack.layer("user_1").opacity == 0.8
         assert w.stack.layer("user_1").style["color"] == "#123456"
@@ -459,7 +459,7 @@ def test_sigkill_then_restart_offers_the_autosaved_work(qapp, tmp_path, answers,
         assert ctl.path == plan and ctl.modified
         assert wait_until(lambda: ctl.view is not None and ctl.view.zoom == 11)
         assert not lock.exists()
-        assert list(wa.recovered_dir().glob("recovered-*.zjws"))  # kept aside, not lost
+        assert list(wa.recovered_dir().glob("recovered-*.zjmap"))  # kept aside, not lost
     finally:
         close_window(w)
     # a clean exit leaves no marker: the next start asks nothing

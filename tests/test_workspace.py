@@ -114,7 +114,7 @@ def save_session(s, path: Path) -> Path:
 
 
 def test_save_then_restore_into_a_fresh_stack_gives_the_same_session(session):
-    path = save_session(session, session["tmp"] / "project" / "plan.zjws")
+    path = save_session(session, session["tmp"] / "project" / "plan.zjmap")
     fresh = shipped()
     sel = Selection()
     ws = load_workspace(path)
@@ -133,7 +133,7 @@ def test_save_then_restore_into_a_fresh_stack_gives_the_same_session(session):
 
 
 def test_the_file_is_the_documented_json(session):
-    path = save_session(session, session["tmp"] / "project" / "plan.zjws")
+    path = save_session(session, session["tmp"] / "project" / "plan.zjmap")
     d = json.loads(path.read_text(encoding="utf-8"))
     assert d["format"] == "zjmap-workspace" and d["version"] == VERSION
     assert [e["id"] for e in d["layers"]] == ["county", "user_2", "zones", "hubs", "user_1"]
@@ -153,10 +153,10 @@ def test_the_file_is_the_documented_json(session):
 
 
 def test_a_workspace_moved_with_its_data_still_opens(session):
-    path = save_session(session, session["tmp"] / "project" / "plan.zjws")
+    path = save_session(session, session["tmp"] / "project" / "plan.zjmap")
     moved = session["tmp"] / "elsewhere" / "copy"
     os.renames(session["tmp"] / "project", moved)
-    ws = load_workspace(moved / "plan.zjws")
+    ws = load_workspace(moved / "plan.zjmap")
     assert ws.entry("user_1").source.path == str(moved / "data" / "parcels.gpkg")
     report = restore(shipped(), ws)
     assert report.problems == []
@@ -167,7 +167,7 @@ def test_absolute_path_when_no_relative_one_exists(session, monkeypatch):
         raise ValueError("path is on mount 'D:', start on mount 'C:'")
 
     monkeypatch.setattr(wsm.os.path, "relpath", no_relpath)
-    path = save_session(session, session["tmp"] / "plan.zjws")
+    path = save_session(session, session["tmp"] / "plan.zjmap")
     d = json.loads(path.read_text(encoding="utf-8"))
     src = next(e for e in d["layers"] if e["id"] == "user_1")["source"]
     assert src["path"] == str(session["parcels"].absolute())
@@ -176,8 +176,8 @@ def test_absolute_path_when_no_relative_one_exists(session, monkeypatch):
 
 
 def test_absolute_hint_finds_the_data_when_only_the_workspace_moved(session):
-    path = save_session(session, session["tmp"] / "project" / "plan.zjws")
-    moved = session["tmp"] / "other" / "plan.zjws"
+    path = save_session(session, session["tmp"] / "project" / "plan.zjmap")
+    moved = session["tmp"] / "other" / "plan.zjmap"
     moved.parent.mkdir()
     os.replace(path, moved)
     ws = load_workspace(moved)
@@ -186,7 +186,7 @@ def test_absolute_hint_finds_the_data_when_only_the_workspace_moved(session):
 
 
 def test_a_missing_layer_file_does_not_drop_the_others(session):
-    path = save_session(session, session["tmp"] / "project" / "plan.zjws")
+    path = save_session(session, session["tmp"] / "project" / "plan.zjmap")
     session["stations"].unlink()
     fresh = shipped()
     sel = Selection()
@@ -204,7 +204,7 @@ def test_a_missing_layer_file_does_not_drop_the_others(session):
 
 
 def test_an_unreadable_layer_file_is_a_problem_not_a_failure(session):
-    path = save_session(session, session["tmp"] / "project" / "plan.zjws")
+    path = save_session(session, session["tmp"] / "project" / "plan.zjmap")
     session["stations"].write_text("{ not geojson", encoding="utf-8")
     report = restore(shipped(), load_workspace(path))
     assert report.restored == ["user_1"]
@@ -213,7 +213,7 @@ def test_an_unreadable_layer_file_is_a_problem_not_a_failure(session):
 
 
 def test_a_located_file_with_another_layer_name_is_read(session, tmp_path):
-    path = save_session(session, session["tmp"] / "project" / "plan.zjws")
+    path = save_session(session, session["tmp"] / "project" / "plan.zjmap")
     entry = load_workspace(path).entry("user_1")
     other = write_parcels(tmp_path / "renamed" / "parcels_v2.geojson")
     layer = wsm.read_user_layer(entry, path=other)
@@ -222,7 +222,7 @@ def test_a_located_file_with_another_layer_name_is_read(session, tmp_path):
 
 
 def test_unknown_shipped_layers_are_ignored_and_new_ones_keep_their_place(session):
-    path = save_session(session, session["tmp"] / "project" / "plan.zjws")
+    path = save_session(session, session["tmp"] / "project" / "plan.zjmap")
     d = json.loads(path.read_text(encoding="utf-8"))
     d["layers"].insert(0, {"id": "gone_layer", "kind": "seed", "visible": True, "opacity": 1})
     path.write_text(json.dumps(d, ensure_ascii=False), encoding="utf-8")
@@ -255,16 +255,16 @@ def test_atomic_write_fsyncs_and_leaves_no_temporary_files(tmp_path, monkeypatch
     synced = []
     real = os.fsync
     monkeypatch.setattr(wsm.os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
-    target = tmp_path / "a.zjws"
+    target = tmp_path / "a.zjmap"
     wsm.atomic_write_text(target, "one\n")
     wsm.atomic_write_text(target, "two\n")
     assert target.read_text() == "two\n"
     assert len(synced) >= 2
-    assert [p.name for p in tmp_path.iterdir()] == ["a.zjws"]
+    assert [p.name for p in tmp_path.iterdir()] == ["a.zjmap"]
 
 
 def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
-    target = tmp_path / "a.zjws"
+    target = tmp_path / "a.zjmap"
     target.write_text("old\n")
 
     def boom(src, dst):
@@ -274,7 +274,7 @@ def test_a_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         wsm.atomic_write_text(target, "new\n")
     assert target.read_text() == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["a.zjws"]
+    assert [p.name for p in tmp_path.iterdir()] == ["a.zjmap"]
     with pytest.raises(WorkspaceError, match="could not be saved.*No space left"):
         save_workspace(wsm.Workspace(), target)
     assert target.read_text() == "old\n"
@@ -299,20 +299,20 @@ BAD = {
     "bad-field": lambda t: t.replace('"zoom": 9', '"zoom": "near"', 1),
 }
 EXPECT = {
-    "truncated": ("truncated", r"plan\.zjws ends unexpectedly .* truncated"),
+    "truncated": ("truncated", r"plan\.zjmap ends unexpectedly .* truncated"),
     "truncated-in-a-string": ("truncated", r"truncated"),
-    "empty": ("truncated", r"plan\.zjws is empty"),
-    "corrupt": ("corrupt", r"plan\.zjws is damaged: it is not valid JSON at line \d+, column \d+"),
-    "not-text": ("corrupt", r"plan\.zjws is damaged"),
-    "future": ("newer", r"plan\.zjws was saved by a newer version of zjmap \(workspace format version 99; this zjmap reads versions up to 1\)"),
-    "not-a-workspace": ("not-workspace", r"plan\.zjws is not a zjmap workspace"),
-    "bad-field": ("invalid", r"plan\.zjws is damaged: bookmarks\[0\]\.zoom must be a number"),
+    "empty": ("truncated", r"plan\.zjmap is empty"),
+    "corrupt": ("corrupt", r"plan\.zjmap is damaged: it is not valid JSON at line \d+, column \d+"),
+    "not-text": ("corrupt", r"plan\.zjmap is damaged"),
+    "future": ("newer", r"plan\.zjmap was saved by a newer version of zjmap \(workspace format version 99; this zjmap reads versions up to 1\)"),
+    "not-a-workspace": ("not-workspace", r"plan\.zjmap is not a zjmap workspace"),
+    "bad-field": ("invalid", r"plan\.zjmap is damaged: bookmarks\[0\]\.zoom must be a number"),
 }
 
 
 @pytest.mark.parametrize("case", list(BAD))
 def test_bad_files_give_a_clear_message_and_stay_untouched(tmp_path, case):
-    path = tmp_path / "plan.zjws"
+    path = tmp_path / "plan.zjmap"
     text = BAD[case](good_text(tmp_path))
     raw = text.encode("utf-8") if case != "not-text" else b"\x00\xff\xfe garbage"
     path.write_bytes(raw)
@@ -324,7 +324,7 @@ def test_bad_files_give_a_clear_message_and_stay_untouched(tmp_path, case):
 
 
 def test_a_future_version_file_is_never_overwritten(tmp_path):
-    path = tmp_path / "plan.zjws"
+    path = tmp_path / "plan.zjmap"
     raw = BAD["future"](good_text(tmp_path)).encode("utf-8")
     path.write_bytes(raw)
     with pytest.raises(WorkspaceError, match="newer version of zjmap.*will not overwrite") as exc:
@@ -336,7 +336,7 @@ def test_a_future_version_file_is_never_overwritten(tmp_path):
 
 def test_missing_and_folder_paths(tmp_path):
     with pytest.raises(WorkspaceError, match="does not exist"):
-        load_workspace(tmp_path / "nope.zjws")
+        load_workspace(tmp_path / "nope.zjmap")
     with pytest.raises(WorkspaceError, match="is a folder"):
         load_workspace(tmp_path)
 

@@ -103,7 +103,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zjmap", description=__doc__)
-    p.add_argument("--workspace", metavar="PATH", default=None, help="open this workspace (.zjws) instead of the last one")
+    p.add_argument("--workspace", metavar="PATH", default=None, help="open this workspace (.zjmap) instead of the last one")
     sub = p.add_subparsers(dest="command")
 
     b = sub.add_parser("boundaries", help="print base boundaries as GeoJSON (WGS-84)")
@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=_cmd_export)
 
     r = sub.add_parser("run", help="open the desktop app (the default)")
-    r.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="open this workspace (.zjws)")
+    r.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="open this workspace (.zjmap)")
     r.set_defaults(func=None)
     return p
 

@@ -1,4 +1,4 @@
-"""Workspaces: a planner's session as a file (``*.zjws``, JSON) and back.
+"""Workspaces: a planner's session as a file (``*.zjmap``, JSON) and back.
 
 A workspace holds what the planner built on top of the shipped map: the
 layers they added (where the file is, which layer of it, the encoding / CRS
@@ -78,7 +78,7 @@ __all__ = [
 FORMAT = "zjmap-workspace"
 #: The newest format version this code reads, and the version it writes.
 VERSION = 1
-SUFFIX = ".zjws"
+SUFFIX = ".zjmap"
 KINDS = ("base", "seed", "user")
 
 

@@ -10,7 +10,7 @@ Installed from outside the main window's class by
   bookmark jumps there; Manage… renames, reorders and deletes. Bookmarks
   live in the workspace, not in the user's settings.
 * Autosave: the whole session (same format, absolute paths) is written
-  atomically to ``<AppDataLocation>/sessions/session-<id>.zjws`` about 1.5 s
+  atomically to ``<AppDataLocation>/sessions/session-<id>.zjmap`` about 1.5 s
   after every change and once a minute if anything changed since. Beside it
   a ``session-<id>.lock`` (a :class:`QLockFile`: pid, host, process name)
   says the session is running. A clean exit removes both. At the next
