@@ -6,6 +6,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import geopandas as gpd
 import numpy as np
@@ -33,8 +36,13 @@ from zjmap.core.userlayers import (
 )
 
 
-def _arr(b64: str, dtype: str) -> np.ndarray:
-    return np.frombuffer(base64.b64decode(b64), dtype=dtype)
+def _arr(v, dtype: str, g: dict | None = None) -> np.ndarray:
+    """An array of a payload: base64 text, or [offset, count] in the geometry's file."""
+    if isinstance(v, str):
+        return np.frombuffer(base64.b64decode(v), dtype=dtype)
+    raw = Path(url2pathname(urlparse(g["url"]).path)).read_bytes()
+    assert len(raw) == g["bytes"]
+    return np.frombuffer(raw, dtype=dtype, count=v[1], offset=v[0])
 
 
 def _lonlat(xy_rel: np.ndarray, origin) -> np.ndarray:
@@ -199,11 +207,11 @@ def test_payload_round_trips_coordinates_styles_and_labels():
     g = big["geometry"]
     (part,) = g["parts"]
     assert part["type"] == "polygon" and part["n"] == 30
-    assert _arr(part["feat"], "<u4").tolist() == list(range(30))
+    assert _arr(part["feat"], "<u4", g).tolist() == list(range(30))
     full = g["sets"][g["bands"][-1][1]][0]
-    xy = _arr(full["xy"], "<f4")
-    rings = _arr(full["rings"], "<u4")
-    frings = _arr(full["frings"], "<u4")
+    xy = _arr(full["xy"], "<f4", g)
+    rings = _arr(full["rings"], "<u4", g)
+    frings = _arr(full["frings"], "<u4", g)
     assert len(rings) == 31 and frings.tolist() == list(range(31))
     # closing vertices dropped: 4 per box
     assert rings[1] - rings[0] == 4
@@ -269,18 +277,18 @@ def test_mixed_layer_with_holes_and_multiparts():
     assert layer.geometry == "mixed"
     g = big_payload(layer)["big"]["geometry"]
     parts = {p["type"]: p for p in g["parts"]}
-    assert _arr(parts["polygon"]["feat"], "<u4").tolist() == [0, 1]
-    assert _arr(parts["line"]["feat"], "<u4").tolist() == [3]
-    assert _arr(parts["point"]["feat"], "<u4").tolist() == [2, 4]
+    assert _arr(parts["polygon"]["feat"], "<u4", g).tolist() == [0, 1]
+    assert _arr(parts["line"]["feat"], "<u4", g).tolist() == [3]
+    assert _arr(parts["point"]["feat"], "<u4", g).tolist() == [2, 4]
     order = [p["type"] for p in g["parts"]]
     full = g["sets"][-1]
     poly = full[order.index("polygon")]
-    frings = _arr(poly["frings"], "<u4")
+    frings = _arr(poly["frings"], "<u4", g)
     assert frings.tolist() == [0, 2, 4]  # holed: shell + hole; multi: two shells
     pts = full[order.index("point")]
-    assert _arr(pts["frings"], "<u4").tolist() == [0, 1, 3]
+    assert _arr(pts["frings"], "<u4", g).tolist() == [0, 1, 3]
     line = full[order.index("line")]
-    assert _arr(line["rings"], "<u4").tolist() == [0, 2]  # lines keep both ends
+    assert _arr(line["rings"], "<u4", g).tolist() == [0, 2]  # lines keep both ends
 
 
 def test_big_layer_display_is_built_once_and_cached():
@@ -294,6 +302,8 @@ def test_big_layer_display_is_built_once_and_cached():
     disp = layer.info["display"]
     p1 = big_payload(layer)
     assert p1["big"]["geometry"] is disp.geometry_payload()  # encoded once
+    path = disp.write()
+    assert path.exists() and p1["big"]["geometry"]["url"] == path.as_uri()
     layer.style = style_categorical(layer, "类别")
     layer.restyle()
     p2 = big_payload(layer)
@@ -303,3 +313,9 @@ def test_big_layer_display_is_built_once_and_cached():
     w = _world(np.array([[120.0, 30.0]]))[0]
     assert math.isclose(w[0], (300 / 360) * 256)
     assert 104 < w[1] < 106
+    # the array file goes with the layer
+    del layer, disp, p1, p2
+    import gc
+
+    gc.collect()
+    assert not path.exists()

@@ -39,6 +39,47 @@
       return new Type(u8.buffer);
     }
 
+    /* The geometry of a payload: typed-array views of the binary file it
+     * names (one XMLHttpRequest, no copy), or base64 strings given inline. */
+    function loadGeometry(g, done, fail) {
+      if (!g.url) {
+        done(decodeGeometry(g));
+        return;
+      }
+      var x = new XMLHttpRequest();
+      x.open("GET", g.url);
+      x.responseType = "arraybuffer";
+      x.onload = function () {
+        var buf = x.response;
+        if (!buf || buf.byteLength !== g.bytes) {
+          fail("the layer's array file is incomplete (" + (buf ? buf.byteLength : 0) + " of " + g.bytes + " bytes)");
+          return;
+        }
+        done(viewGeometry(g, buf));
+      };
+      x.onerror = function () { fail("cannot read " + g.url); };
+      x.send();
+    }
+
+    function viewGeometry(g, buf) {
+      function v(w, T) { return new T(buf, w[0], w[1]); }
+      var out = {
+        key: g.key,
+        origin: g.origin,
+        typical: g.typical || 0,
+        bands: g.bands,
+        parts: g.parts.map(function (p) { return { type: p.type, n: p.n, feat: v(p.feat, Uint32Array), bbox: null }; }),
+        sets: g.sets.map(function (set) {
+          return set.map(function (s) {
+            return { xy: v(s.xy, Float32Array), rings: s.rings ? v(s.rings, Uint32Array) : null, frings: v(s.frings, Uint32Array) };
+          });
+        }),
+      };
+      var full = out.sets[out.sets.length - 1];
+      out.parts.forEach(function (p, i) { p.bbox = bboxes(p, full[i]); });
+      return out;
+    }
+
     function decodeGeometry(g) {
       var out = {
         key: g.key,
@@ -84,16 +125,28 @@
     var BigLayer = L.Layer.extend({
       options: { pane: "overlayPane", padding: 0.15 },
 
+      /* geom: decoded geometry, or null while the array file loads (setGeometry). */
       initialize: function (spec, geom) {
         this.id = spec.id;
-        this.geom = geom;
+        this.geom = null;
         this.opacity = spec.opacity == null ? 1 : spec.opacity;
         this.stats = { draws: 0, lastMs: 0, drawn: 0, labels: 0, features: 0 };
-        this.setStyle(spec.big.style, spec.big.labels);
+        this._style = spec.big.style;
+        this._labels = spec.big.labels;
+        if (geom) this.setGeometry(geom);
+      },
+
+      setGeometry: function (geom) {
+        this.geom = geom;
+        this.setStyle(this._style, this._labels);
+        if (this._map && this._canvas) this._draw();
       },
 
       /* Palette + per-feature index → per part, feature indices grouped by style. */
       setStyle: function (style, labels) {
+        this._style = style;
+        this._labels = labels;
+        if (!this.geom) return;
         var T = style.bytes === 1 ? Uint8Array : style.bytes === 2 ? Uint16Array : Uint32Array;
         var index = decode(style.index, T);
         var nst = style.styles.length;
@@ -146,7 +199,7 @@
 
       setOpacity: function (op) {
         this.opacity = op;
-        this.styles.forEach(function (st) { delete st._px; });
+        (this.styles || []).forEach(function (st) { delete st._px; });
         if (this._map) this._draw();
       },
 
@@ -185,6 +238,7 @@
       },
 
       _draw: function () {
+        if (!this.geom) return; // arrays still loading: drawn when they arrive
         var t0 = performance.now();
         var map = this._map, pad = this.options.padding, size = map.getSize();
         var min = map.containerPointToLayerPoint(size.multiplyBy(-pad)).round();
@@ -534,10 +588,19 @@
       var old = ZJ.layers[spec.id];
       var geom = spec.big.geometry;
       // a restyle sends the same geometry again: keep the decoded arrays
-      var decoded = old && old.big && geom.key && old.group.geom.key === geom.key ? old.group.geom : decodeGeometry(geom);
-      var tDecoded = performance.now();
+      var reuse = old && old.big && geom.key && old.group.geom && old.group.geom.key === geom.key ? old.group.geom : null;
       if (old) ZJ.removeLayer(spec.id);
-      var layer = new BigLayer(spec, decoded);
+      var layer = new BigLayer(spec, reuse);
+      if (!reuse) {
+        loadGeometry(geom, function (decoded) {
+          layer.stats.decodeMs = performance.now() - t0;
+          var cur = ZJ.layers[spec.id];
+          if (cur && cur.group === layer) layer.setGeometry(decoded); // not removed or replaced meanwhile
+        }, function (msg) {
+          layer.stats.error = msg;
+          console.error("zjmap big layer " + spec.id + ": " + msg);
+        });
+      }
       var lite = { id: spec.id, kind: spec.kind, geometry: spec.geometry, visible: spec.visible, opacity: spec.opacity,
         labels: null, data: { type: "FeatureCollection", features: [] }, big: true };
       ZJ.layers[spec.id] = { group: layer, labels: null, minZoom: 0, spec: lite, visible: !!spec.visible, opacity: spec.opacity, big: true };
@@ -546,7 +609,6 @@
       if (spec.visible) layer.addTo(ZJ.map);
       ZJ.setOrder(ZJ.order.slice());
       layer.stats.addMs = performance.now() - t0;
-      layer.stats.decodeMs = tDecoded - t0;
       return true;
     };
 
@@ -578,6 +640,7 @@
       if (!l || !l.big) return JSON.stringify(null);
       var s = l.group.stats;
       return JSON.stringify({ draws: s.draws, drawn: s.drawn, lastMs: s.lastMs, addMs: s.addMs, decodeMs: s.decodeMs, labels: s.labels,
+        loaded: !!l.group.geom, error: s.error || null,
         features: s.features, zoom: s.zoom, onMap: ZJ.map.hasLayer(l.group) });
     };
 
