@@ -21,3 +21,13 @@ def qapp():
     from zjmap.qt.app import make_application
 
     return make_application(["zjmap-tests"])
+
+
+@pytest.fixture(scope="module")
+def win(qapp):
+    """The real main window on the shipped data, one per test module."""
+    from guitools import close_window, open_window
+
+    w = open_window()
+    yield w
+    close_window(w)

@@ -74,3 +74,9 @@ def close_window(win) -> None:
     win.close()
     win.deleteLater()
     spin(200)
+
+
+def show_only(win, keep: set[str]) -> None:
+    """Base layers plus the given thematic layers, nothing else."""
+    for layer in win.stack:
+        win.stack.set_visible(layer.id, layer.kind == "base" or layer.id in keep)

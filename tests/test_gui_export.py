@@ -9,22 +9,10 @@ import pytest
 from PIL import Image
 from PySide6.QtCore import QTimer
 
-from guitools import close_window, js, open_window, wait_until
+from guitools import js, show_only, wait_until
 from zjmap.core.export import lonlat_to_pixel, read_world_file
 
 ZJ_FILL = (0xF4, 0xEC, 0xD4)
-
-
-@pytest.fixture(scope="module")
-def win(qapp):
-    w = open_window()
-    yield w
-    close_window(w)
-
-
-def only_layers(win, keep: set[str]) -> None:
-    for layer in win.stack:
-        win.stack.set_visible(layer.id, layer.kind == "base" or layer.id in keep)
 
 
 def blend(fg: str, alpha: float, bg: tuple[int, int, int]) -> np.ndarray:
@@ -43,7 +31,7 @@ def test_menu_has_export_before_quit(win):
 def test_export_current_view_png_2x(win, tmp_path):
     from zjmap.qt.export_dialog import ExportDialog
 
-    only_layers(win, {"bay_platforms"})
+    show_only(win, {"bay_platforms"})
     win.zoom_home()
     view = js(win.map, "ZJ.view()")
     out = tmp_path / "view.png"
@@ -88,7 +76,7 @@ def test_export_current_view_png_2x(win, tmp_path):
 def test_export_pdf_page_with_selection(win, tmp_path):
     from zjmap.qt.export_dialog import ExportDialog
 
-    only_layers(win, {"cluster_zones"})
+    show_only(win, {"cluster_zones"})
     fid = win.stack.layer("cluster_zones").features[0].id
     win.explorer.select(fid)
     out = tmp_path / "page.pdf"

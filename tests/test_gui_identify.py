@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
-from guitools import close_window, js, js_click, open_window, real_click, spin, wait_until
+from guitools import js, js_click, real_click, spin, wait_until
 from zjmap.core.paths import seeds_dir
 from zjmap.core.provenance import reflow
 
@@ -16,13 +16,6 @@ from zjmap.core.provenance import reflow
 def seed_text(seed: str) -> str:
     (path,) = Path(seeds_dir()).glob(f"{seed}_*.txt")
     return path.read_text(encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def win(qapp):
-    w = open_window()
-    yield w
-    close_window(w)
 
 
 def isolated_point(win, layer_id: str):

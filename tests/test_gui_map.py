@@ -7,23 +7,15 @@ from collections import Counter
 import pytest
 from PySide6.QtGui import QColor
 
-from guitools import close_window, grab_map, js, open_window, screen_pos, wait_until
+from guitools import grab_map, js, screen_pos, show_only, wait_until
 
 ZJ_FILL = QColor("#f4ecd4").rgb()
 NEIGHBOUR_FILL = QColor("#e3e1dc").rgb()
 SEA = QColor("#cfe2f0").rgb()
 
 
-@pytest.fixture(scope="module")
-def win(qapp):
-    w = open_window()
-    yield w
-    close_window(w)
-
-
 def only_layers(win, keep: set[str]) -> None:
-    for layer in win.stack:
-        win.stack.set_visible(layer.id, layer.kind == "base" or layer.id in keep)
+    show_only(win, keep)
     # the page follows the stack
     ids = sorted(keep)
     assert wait_until(
