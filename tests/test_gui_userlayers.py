@@ -192,6 +192,22 @@ def test_attribute_table_rename_reorder_and_menu(win):
         assert want in texts
 
 
+def test_tree_context_menu_user_and_seed_layers(win, monkeypatch):
+    shown: list[list[str]] = []
+    seed: list = []
+    monkeypatch.setattr(win.user_layers, "exec_menu", lambda menu, pos: shown.append([x.text() for x in menu.actions()]))
+    monkeypatch.setattr(win.tree, "_menu", seed.append)  # the tree's own menu, for seed and base layers
+    lid = next(layer.id for layer in win.stack if layer.kind == "user")
+    tree = win.tree
+    for layer_id in (lid, "cluster_zones"):
+        item = tree.item_for(layer_id)
+        tree.scrollToItem(item)
+        tree.customContextMenuRequested.emit(tree.visualItemRect(item).center())
+    (user_menu,) = shown
+    assert "样式… Style…" in user_menu and "移除 Remove" in user_menu
+    assert len(seed) == 1
+
+
 def test_drop_a_file_onto_the_window(win, data, boxes):
     d = data / "drop"
     d.mkdir()

@@ -811,8 +811,9 @@ class BigDisplay:
         sized = layer.geometry in ("point", "mixed") and bool(st.size_field)
         palette: dict[Any, int] = {}
         reps: list[MapFeature] = []
-        index = np.empty(len(layer.features), dtype=np.uint32)
-        for i, f in enumerate(layer.features):
+        index = np.zeros(len(layer.features), dtype=np.uint32)
+        uniform = not (st.by_category or getattr(st, "by_class", False) or sized)
+        for i, f in enumerate(layer.features[:1] if uniform else layer.features):  # one colour: one look
             p = f.props
             k = (st.color_of(p), round(st.radius_of(p), 1)) if sized else st.color_of(p)
             j = palette.get(k)

@@ -479,7 +479,10 @@ class UserLayerController(QObject):
             tree._menu(pos)  # seed and base layers: the tree's own menu
             return
         m = self.user_layer_menu(lid)
-        m.exec(tree.viewport().mapToGlobal(pos))
+        self.exec_menu(m, tree.viewport().mapToGlobal(pos))
+
+    def exec_menu(self, menu: QMenu, global_pos) -> None:  # tests replace this: exec() blocks
+        menu.exec(global_pos)
 
     def user_layer_menu(self, lid: str) -> QMenu:
         tree = self.window.tree
