@@ -598,7 +598,9 @@
           if (cur && cur.group === layer) layer.setGeometry(decoded); // not removed or replaced meanwhile
         }, function (msg) {
           layer.stats.error = msg;
-          console.error("zjmap big layer " + spec.id + ": " + msg);
+          var cur = ZJ.layers[spec.id];
+          // a layer removed meanwhile takes its file with it: not an error
+          if (cur && cur.group === layer) console.error("zjmap big layer " + spec.id + ": " + msg);
         });
       }
       var lite = { id: spec.id, kind: spec.kind, geometry: spec.geometry, visible: spec.visible, opacity: spec.opacity,
