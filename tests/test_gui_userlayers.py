@@ -405,6 +405,35 @@ def test_add_with_encoding_and_crs_chosen_by_hand(win, data, monkeypatch):
     assert src["crs"] == "EPSG:4549" and not src["crs_guessed"] and src["crs_override"] == "EPSG:4549"
 
 
+def test_heavy_layer_shows_first_then_gets_its_zoom_bands(win, data, monkeypatch):
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    import zjmap.core.userlayers as cul
+
+    t = np.linspace(0, 2 * np.pi, 600, endpoint=False)
+    rings = [np.column_stack([119.0 + (i % 10) * 0.05 + 0.02 * np.cos(t), 29.0 + (i // 10) * 0.05 + 0.02 * np.sin(t)])
+             for i in range(60)]
+    path = data / "heavy.geojson"
+    gpd.GeoDataFrame({"名称": [f"圈{i}" for i in range(60)]}, geometry=[shapely.Polygon(r) for r in rings], crs=4326).to_file(path)
+    monkeypatch.setattr(cul, "DEFER_VERTICES", 10_000)  # 36,000 vertices count as heavy here
+    added: list[str] = []
+    win.user_layers.bands_added.connect(added.append)
+    task = qul.add_layer_from_path(win, path)
+    wait_task(task)
+    assert task.status == "loaded"
+    lid = task.layer_id
+    assert wait_until(lambda: added == [lid], 15000)
+    layer = win.stack.layer(lid)
+    assert not layer.info["bands_pending"] and len(layer.info["display"].geoms) >= 2
+    key = layer.info["display"].key
+    assert wait_until(lambda: (big_stats(win, lid) or {}).get("key") == key, 5000), big_stats(win, lid)
+    assert big_stats(win, lid)["sets"] >= 2 and not win.map.js_errors
+    win.user_layers.remove(lid)
+    win.user_layers.bands_added.disconnect(added.append)
+
+
 def test_reload_in_place_with_other_crs_then_remove(win, data, monkeypatch):
     lid = next(layer.id for layer in win.stack if layer.kind == "user")
     idx = win.stack.ids().index(lid)

@@ -319,3 +319,20 @@ def test_big_layer_display_is_built_once_and_cached():
 
     gc.collect()
     assert not path.exists()
+
+
+def test_bands_can_come_later():
+    t = np.linspace(0, 2 * np.pi, 800, endpoint=False)
+    polys = [shapely.Polygon(np.column_stack([120 + i * 0.2 + 0.08 * np.cos(t), 30 + 0.08 * np.sin(t)])) for i in range(20)]
+    gdf = gpd.GeoDataFrame({"名称": [f"圈{i}" for i in range(20)]}, geometry=polys, crs=4326)
+    layer = user_layer(_loaded(gdf), "user_1", defer_bands=True)
+    first = layer.info["display"]
+    assert layer.info["bands_pending"] and len(first.geoms) == 1 and first.bands == [(99, 0)]
+    later = first.with_bands()
+    assert later.key != first.key and len(later.geoms) >= 2
+    assert later.geoms[-1] is first.geoms[-1]  # the full set is shared, not re-encoded
+    assert later.vertices()[0] < first.vertices()[0] / 4
+    g = later.geometry_payload()
+    assert g["features"] == 20 and g["bands"][-1] == [99, len(later.geoms) - 1]
+    # the default: defer only for layers of millions of vertices
+    assert not user_layer(_loaded(gdf), "user_2").info["bands_pending"]

@@ -54,6 +54,7 @@ from zjmap.core.styling import DEFAULT_COLOR, FALLBACK_PALETTE
 
 __all__ = [
     "BIG_FEATURES",
+    "DEFER_VERTICES",
     "ZOOM_BANDS",
     "BigDisplay",
     "big_payload",
@@ -73,6 +74,10 @@ __all__ = [
 BIG_FEATURES = 2000
 #: Deepest zoom of each simplified band; deeper zooms get the full geometry.
 ZOOM_BANDS = (8, 10, 12)
+#: Layers with more vertices than this are shown first at full resolution
+#: and get their simplified zoom bands afterwards (simplifying millions of
+#: vertices takes seconds; the canvas draws full resolution fast enough meanwhile).
+DEFER_VERTICES = 1_000_000
 #: Largest polygon set (total vertices) for which coverage_simplify is used.
 COVERAGE_MAX_VERTICES = 150_000
 #: Most categories a categorical style takes (more: the rest are "其他 other").
@@ -204,8 +209,14 @@ def user_layer(
     color: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
+    defer_bands: bool | None = None,
 ) -> MapLayer:
     """A :class:`~zjmap.core.userfiles.LoadedLayer` as a user MapLayer.
+
+    ``defer_bands``: build only the full-resolution display set now (the
+    layer shows sooner) and leave the simplified zoom bands to a later
+    ``info["display"].with_bands()``; default: when the layer has more than
+    :data:`DEFER_VERTICES` vertices. ``info["bands_pending"]`` says which.
 
     Props are the file's attributes as plain Python values, plus ``name``
     (from the guessed name field) when the file has no ``name`` column.
@@ -233,9 +244,12 @@ def user_layer(
     # second thread while this one makes the features (pure Python)
     box: dict[str, Any] = {}
 
+    defer = defer_bands if defer_bands is not None else int(shapely.get_num_coordinates(geoms).sum()) > DEFER_VERTICES
+
     def display() -> None:
         try:
-            box["display"] = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel)
+            box["display"] = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel,
+                                                        bands=() if defer else ZOOM_BANDS)
         except BaseException as exc:  # handed to the caller below
             box["error"] = exc
 
@@ -278,6 +292,7 @@ def user_layer(
     if "error" in box:
         raise box["error"]
     info["display"] = box["display"]
+    info["bands_pending"] = defer  # the caller adds them later: BigDisplay.with_bands
     info["display"].styles_for(layer)  # ready for the first payload
     info["display"].geometry_payload()  # the array file, written here rather than on the UI thread
     return layer
@@ -648,6 +663,8 @@ class BigDisplay:
     _encoded: dict[str, Any] | None = None
     _path: Path | None = None
     _where: dict[tuple, list[int]] = field(default_factory=dict)
+    _fam_geoms: list[np.ndarray] = field(default_factory=list)  # full geometries of each part
+    _lat: float = 30.0
     _style_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
     _label_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -701,11 +718,28 @@ class BigDisplay:
         typical = float(np.median(sizes)) if len(sizes) else 0.0
 
         lat = float((b[ok, 1].min() + b[ok, 3].max()) / 2) if ok.any() else 30.0
-        rng = np.random.default_rng(0)
         full = [_encode(g, p.type, origin) for g, p in zip(fam_geoms, parts)]
-        sets: list[list[_Geom]] = [full]
+        disp = cls(origin, parts, [full], [(99, 0)], typical)
+        disp._fam_geoms = fam_geoms
+        disp._lat = lat
+        return disp._with_bands(bands, progress, cancel)
+
+    def with_bands(self, bands: tuple[int, ...] = ZOOM_BANDS, progress: ProgressFn | None = None,
+                   cancel: CancelFn | None = None) -> "BigDisplay":
+        """A new display (new key, new file) with the simplified zoom bands
+        added to this one's full-resolution set: for layers first shown
+        without them (:data:`DEFER_VERTICES`)."""
+        disp = BigDisplay(self.origin, self.parts, [self.geoms[-1]], [(99, 0)], self.typical_px)
+        disp._fam_geoms = self._fam_geoms
+        disp._lat = self._lat
+        return disp._with_bands(bands, progress, cancel)
+
+    def _with_bands(self, bands: tuple[int, ...], progress: ProgressFn | None, cancel: CancelFn | None) -> "BigDisplay":
+        parts, origin, lat = self.parts, self.origin, self._lat
+        rng = np.random.default_rng(0)
+        sets: list[list[_Geom]] = [self.geoms[-1]]
         band_set: dict[int, int] = {}
-        current = fam_geoms
+        current = self._fam_geoms
         # finest band first: each coarser band is simplified from the one before
         ordered = sorted(bands, reverse=True)
         for step, mz in enumerate(ordered):
@@ -729,7 +763,9 @@ class BigDisplay:
         band_list.append((99, len(sets) - 1))
         if progress is not None:
             progress(1.0, "Display ready")
-        return cls(origin, parts, sets, band_list, typical)
+        self.geoms = sets
+        self.bands = band_list
+        return self
 
     def vertices(self) -> list[int]:
         return [sum(g.vertices() for g in s) for s in self.geoms]
@@ -751,6 +787,7 @@ class BigDisplay:
                 "bytes": path.stat().st_size,
                 "origin": [float(self.origin[0]), float(self.origin[1])],
                 "typical": self.typical_px,
+                "features": int(max((int(p.feat.max()) + 1 for p in self.parts if len(p.feat)), default=0)),
                 "parts": [{"type": p.type, "n": int(len(p.feat)), "feat": self._where["feat", i]}
                           for i, p in enumerate(self.parts)],
                 "sets": [

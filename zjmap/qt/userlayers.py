@@ -304,8 +304,11 @@ def _about_encoding_or_crs(message: str) -> bool:
 class UserLayerController(QObject):
     """Per-window: the load queue, the dialogs, the layer menu for user layers."""
 
+    bands_added = Signal(str)  # a big layer's simplified zoom bands reached the map
+
     def __init__(self, window):
         super().__init__(window)
+        self._band_relays: set[_Relay] = set()
         self.window = window
         self.queue: deque[LoadTask] = deque()
         self.current: LoadTask | None = None
@@ -369,6 +372,40 @@ class UserLayerController(QObject):
             bits.append("⚠ " + warn[0])
         w.statusBar().showMessage(" · ".join(bits), 15000)
         self._zoom_if_out_of_view(layer)
+        if layer.info.get("bands_pending"):
+            self._add_bands_later(layer)
+
+    def _add_bands_later(self, layer: MapLayer) -> None:
+        """A layer of millions of vertices was shown at full resolution: add
+        its simplified zoom bands on a worker thread, then send them."""
+        old = layer.info.get("display")
+        if old is None:
+            return
+        relay = _Relay()
+        self._band_relays.add(relay)
+
+        def work() -> None:
+            try:
+                new = old.with_bands()
+                new.geometry_payload()  # writes the array file here, not on the UI thread
+                relay.loaded.emit(new)
+            except Exception:  # the layer still draws at full resolution
+                log.exception("simplified bands for %s", layer.id)
+                relay.cancelled.emit()
+
+        def done(new) -> None:
+            self._band_relays.discard(relay)
+            stack = self.window.stack
+            if layer.id not in stack or stack.layer(layer.id) is not layer or layer.info.get("display") is not old:
+                return  # removed or replaced meanwhile
+            layer.info["display"] = new
+            layer.info["bands_pending"] = False
+            self.window.map.add_layer(layer, stack.ids().index(layer.id))
+            self.bands_added.emit(layer.id)
+
+        relay.loaded.connect(done)
+        relay.cancelled.connect(lambda: self._band_relays.discard(relay))
+        threading.Thread(target=work, name=f"zjmap-bands-{layer.id}", daemon=True).start()
 
     def _zoom_if_out_of_view(self, layer: MapLayer) -> None:
         gdf = layer.info.get("gdf")

@@ -65,6 +65,7 @@
       function v(w, T) { return new T(buf, w[0], w[1]); }
       var out = {
         key: g.key,
+        features: g.features,
         origin: g.origin,
         typical: g.typical || 0,
         bands: g.bands,
@@ -83,6 +84,7 @@
     function decodeGeometry(g) {
       var out = {
         key: g.key,
+        features: g.features,
         origin: g.origin,
         typical: g.typical || 0,
         bands: g.bands,
@@ -588,9 +590,13 @@
       var old = ZJ.layers[spec.id];
       var geom = spec.big.geometry;
       // a restyle sends the same geometry again: keep the decoded arrays
-      var reuse = old && old.big && geom.key && old.group.geom && old.group.geom.key === geom.key ? old.group.geom : null;
+      var prev = old && old.big ? old.group.geom : null;
+      var reuse = prev && geom.key && prev.key === geom.key ? prev : null;
       if (old) ZJ.removeLayer(spec.id);
-      var layer = new BigLayer(spec, reuse);
+      // new arrays for the same features (zoom bands added, CRS fixed): keep
+      // drawing the old ones until the new file is read, so nothing blinks
+      var shown = reuse || (prev && geom.features && prev.features === geom.features ? prev : null);
+      var layer = new BigLayer(spec, shown);
       if (!reuse) {
         loadGeometry(geom, function (decoded) {
           layer.stats.decodeMs = performance.now() - t0;
@@ -642,7 +648,8 @@
       if (!l || !l.big) return JSON.stringify(null);
       var s = l.group.stats;
       return JSON.stringify({ draws: s.draws, drawn: s.drawn, lastMs: s.lastMs, addMs: s.addMs, decodeMs: s.decodeMs, labels: s.labels,
-        loaded: !!l.group.geom, error: s.error || null,
+        loaded: !!l.group.geom, error: s.error || null, key: l.group.geom ? l.group.geom.key : null,
+        sets: l.group.geom ? l.group.geom.sets.length : 0,
         features: s.features, zoom: s.zoom, onMap: ZJ.map.hasLayer(l.group) });
     };
 
