@@ -1,5 +1,6 @@
-"""A planner's own layers in the real window: File → Add layer…, drop, chooser,
-progress + Cancel, bad files, style, attribute table, click to identify, remove."""
+"""A planner's own layers in the real window (conftest's `win`): File → Add layer…,
+drop, chooser, progress + Cancel, bad files, style, attribute table, click to
+identify, remove."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 import corpus
 import zjmap.qt.userlayers as qul
-from guitools import close_window, grab_map, js, js_click, open_window, screen_pos, spin, wait_until
+from guitools import grab_map, js, js_click, screen_pos, spin, wait_until
 
 # two small squares where no seed layer has anything small (Jinhua–Lishui hills)
 SQUARES = {"武义县": (119.70, 28.80), "松阳县": (119.45, 28.45)}
@@ -36,13 +37,6 @@ def gbk_squares(d: Path) -> Path:
     shp.with_suffix(".cpg").unlink(missing_ok=True)
     corpus.write_prj(shp, 4490)
     return shp
-
-
-@pytest.fixture(scope="module")
-def win(qapp):
-    w = open_window()
-    yield w
-    close_window(w)
 
 
 @pytest.fixture(scope="module")
