@@ -23,3 +23,17 @@ def test_core_modules_import_without_pyside():
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_start_up_path_skips_the_slow_libraries():
+    """geopandas/pandas, folium and matplotlib cost seconds to import: the
+    window must not need them until a file is added, a chart drawn or the
+    page skeleton re-rendered (see benchmarks/startup.py)."""
+    code = (
+        "import sys\n"
+        "import zjmap.qt.mainwindow\n"
+        "slow = [m for m in ('pandas', 'geopandas', 'folium', 'matplotlib') if m in sys.modules]\n"
+        "print(slow); sys.exit(1 if slow else 0)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

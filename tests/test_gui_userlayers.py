@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 import corpus
 import zjmap.qt.userlayers as qul
+from zjmap.core import userfiles
 from guitools import grab_map, js, js_click, screen_pos, spin, wait_until
 
 # two small squares where no seed layer has anything small (Jinhua–Lishui hills)
@@ -254,7 +255,7 @@ def test_geopackage_with_several_layers_asks_which(win, data, monkeypatch):
 
 def test_cancel_a_long_load_leaves_the_stack_alone(win, data, monkeypatch, boxes):
     shp = corpus.grid_shapefile(data, 600, "slow_grid")
-    real = qul.read_layer
+    real = userfiles.read_layer
 
     def slow(*args, progress=None, cancel=None, **kw):
         def step(fraction, message):
@@ -263,7 +264,7 @@ def test_cancel_a_long_load_leaves_the_stack_alone(win, data, monkeypatch, boxes
 
         return real(*args, progress=step, cancel=cancel, chunk_size=10, **kw)
 
-    monkeypatch.setattr(qul, "read_layer", slow)
+    monkeypatch.setattr(userfiles, "read_layer", slow)
     before = win.stack.ids()
     task = qul.add_layer_from_path(win, shp)
     assert wait_until(lambda: task.fraction > 0.05, 10000)
@@ -327,7 +328,7 @@ def test_bad_input_is_a_message_and_changes_nothing(win, data, monkeypatch, boxe
     d.mkdir()
     path = make(d)
     if "disappeared" in words:
-        real = qul.read_layer
+        real = userfiles.read_layer
 
         def vanishing(*args, progress=None, **kw):
             def step(fraction, message):
@@ -338,7 +339,7 @@ def test_bad_input_is_a_message_and_changes_nothing(win, data, monkeypatch, boxe
 
             return real(*args, progress=step, chunk_size=50, **kw)
 
-        monkeypatch.setattr(qul, "read_layer", vanishing)
+        monkeypatch.setattr(userfiles, "read_layer", vanishing)
     before = win.stack.ids()
     task = qul.add_layer_from_path(win, path)
     wait_task(task)

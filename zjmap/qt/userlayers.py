@@ -20,7 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QKeySequence, QPixmap
@@ -54,7 +54,10 @@ from PySide6.QtWidgets import (
 )
 
 from zjmap.core.layers import MapLayer
-from zjmap.core.userfiles import LoadCancelled, SourceInfo, UserFileError, open_source, read_layer
+from zjmap.core import userfiles_lazy as uf
+
+if TYPE_CHECKING:
+    from zjmap.core.userfiles import SourceInfo
 from zjmap.core.userlayers import (
     USER_COLORS,
     category_fields,
@@ -255,14 +258,14 @@ class LoadTask(QObject):
 
         try:
             if req.layer is None:
-                info = open_source(req.path)
+                info = uf.open_source(req.path)
                 usable = [i for i in info.layers if i.problem is None]
                 if len(usable) > 1:
                     relay.choose.emit(info)
                     return
             if cancelled():
-                raise LoadCancelled("Loading was cancelled.")
-            loaded = read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
+                raise uf.LoadCancelled("Loading was cancelled.")
+            loaded = uf.read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
                                 progress=read_progress, cancel=cancelled)
             self.timings["read"] = time.perf_counter()
             relay.progress.emit(0.85, f"Preparing {loaded.features:,} features for the map")
@@ -272,11 +275,11 @@ class LoadTask(QObject):
             layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
                                progress=build_progress, cancel=cancelled)
             if cancelled():
-                raise LoadCancelled("Loading was cancelled.")
+                raise uf.LoadCancelled("Loading was cancelled.")
             relay.loaded.emit(layer)
-        except LoadCancelled:
+        except uf.LoadCancelled:
             relay.cancelled.emit()
-        except UserFileError as exc:
+        except uf.UserFileError as exc:
             relay.failed.emit(str(exc), _about_encoding_or_crs(str(exc)))
         except MemoryError:
             relay.failed.emit(f"{Path(req.path).name} is too big to load: the computer ran out of memory.", False)
