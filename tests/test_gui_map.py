@@ -98,3 +98,24 @@ def test_scale_bar_and_labels_present(win):
     js(win.map, "ZJ.map.setView([30.85, 120.92], 10); 1")
     assert wait_until(lambda: js(win.map, "document.querySelectorAll('.zj-label-base_county').length") > 0)
     win.zoom_home()
+
+
+def test_base_map_draws_a_coarse_copy_when_zoomed_out(win):
+    from zjmap.core.mappage import layer_payload
+    import json as _json
+
+    county = win.stack.layer("base_county")
+    payload = _json.loads(layer_payload(county))
+    below = payload["coarse"]["belowZoom"]
+
+    def vertices(fc):
+        return sum(len(_json.dumps(f["geometry"]["coordinates"])) for f in fc["features"])
+
+    assert vertices(payload["coarse"]["data"]) < 0.5 * vertices(payload["data"])
+    assert len(payload["coarse"]["data"]["features"]) == len(county.features)
+    win.zoom_home()
+    assert wait_until(lambda: js(win.map, "ZJ.map.getZoom()") < below)
+    assert js(win.map, "ZJ.layers.base_county.group.zjDetail") == "coarse"
+    js(win.map, f"ZJ.map.setView([30.3, 120.2], {below}); 1")
+    assert wait_until(lambda: js(win.map, "ZJ.layers.base_county.group.zjDetail") == "fine")
+    win.zoom_home()

@@ -55,6 +55,22 @@ def layer_stub(layer: MapLayer) -> str:
     return json.dumps(head, ensure_ascii=False, separators=(",", ":"))
 
 
+def _coarse_json(layer: MapLayer, tolerance: float) -> str:
+    """The base layer simplified as one coverage (neighbours keep shared edges),
+    for the zooms where a pixel is wider than the tolerance."""
+    geoms = [f.geometry for f in layer.features]
+    try:
+        simple = shapely.coverage_simplify(geoms, tolerance)
+    except Exception:  # noqa: BLE001 - not a clean coverage: simplify each alone
+        simple = shapely.simplify(geoms, tolerance, preserve_topology=True)
+    simple = shapely.set_precision(simple, 1e-4)
+    parts = []
+    for f, g in zip(layer.features, shapely.to_geojson(simple)):
+        props = json.dumps({"id": f.id, "name": f.name, "s": layer.feature_style(f)}, ensure_ascii=False, separators=(",", ":"))
+        parts.append(f'{{"type":"Feature","properties":{props},"geometry":{g}}}')
+    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
+
+
 def layer_payload(layer: MapLayer) -> str:
     """A layer as the page needs it, as JSON text: GeoJSON with the style decided.
 
@@ -97,7 +113,12 @@ def layer_payload(layer: MapLayer) -> str:
         "interactive": layer.kind != "base",
         "labels": labels,
     }
+    coarse = layer.info.get("coarse") if layer.kind == "base" else None
+    if coarse and layer.features:
+        head["coarse"] = {"belowZoom": coarse["below_zoom"], "data": None}
     head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
+    if coarse and layer.features:
+        head_json = head_json.replace('"data":null}', '"data":' + _coarse_json(layer, coarse["tolerance"]) + "}", 1)
     return head_json[:-1] + ',"data":{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}}"
 
 

@@ -75,10 +75,9 @@
     return s;
   }
 
-  function buildLayer(spec) {
-    var pane = spec.kind === "base" ? "zjBase" : "overlayPane";
-    var group = L.geoJSON(spec.data, {
-      pane: pane,
+  function geoJSONLayer(spec, data) {
+    return L.geoJSON(data, {
+      pane: spec.kind === "base" ? "zjBase" : "overlayPane",
       // the base map's thousands of vertices draw much faster on a canvas;
       // thematic layers stay SVG (hatch patterns, crisp highlights)
       renderer: spec.kind === "base" ? ZJ.baseRenderer : undefined,
@@ -90,6 +89,23 @@
         return L.circleMarker(latlng, s);
       },
     });
+  }
+
+  function buildLayer(spec) {
+    var group = geoJSONLayer(spec, spec.data);
+    if (spec.coarse) {
+      // below coarse.belowZoom the base map draws a coverage-simplified copy:
+      // a tenth of the vertices, the same look at that scale, faster zooms
+      var fine = group, coarse = geoJSONLayer(spec, spec.coarse.data);
+      group = L.featureGroup([ZJ.map.getZoom() < spec.coarse.belowZoom ? coarse : fine]);
+      group.zjSwap = function (z) {
+        var want = z < spec.coarse.belowZoom ? coarse : fine, other = want === fine ? coarse : fine;
+        if (group.hasLayer(other)) group.removeLayer(other);
+        if (!group.hasLayer(want)) group.addLayer(want);
+        group.zjDetail = want === fine ? "fine" : "coarse";
+      };
+      group.zjSwap(ZJ.map.getZoom());
+    }
     var labels = null;
     if (spec.labels && spec.labels.points.length) {
       labels = L.layerGroup();
@@ -111,6 +127,10 @@
 
   function refreshLabels() {
     var z = ZJ.map.getZoom();
+    Object.keys(ZJ.layers).forEach(function (id) {
+      var g = ZJ.layers[id].group;
+      if (g && g.zjSwap) g.zjSwap(z);
+    });
     Object.keys(ZJ.layers).forEach(function (id) {
       var L_ = ZJ.layers[id];
       if (!L_.labels || L_.lazy) return;
@@ -195,7 +215,12 @@
     if (!l) return false;
     l.opacity = opacity;
     if (l.lazy) return true;
-    l.group.eachLayer(function (lyr) { if (lyr.feature) lyr.setStyle(styleOf(lyr.feature, opacity)); });
+    (function restyle(g) {
+      g.eachLayer(function (lyr) {
+        if (lyr.feature) lyr.setStyle(styleOf(lyr.feature, opacity));
+        else if (lyr.eachLayer) restyle(lyr);
+      });
+    })(l.group);
     return true;
   };
 
