@@ -27,17 +27,16 @@ class Explorer:
         self.stack = stack
         self.identifier = Identifier(stack)
         self.selection = Selection()
+        self._name_index: dict[str, list[tuple[str, list[str]]]] = {}
         stack.subscribe(self._on_stack)
 
     def _on_stack(self, event: str, layer_id: str) -> None:
+        if event in ("added", "removed", "renamed", "styled"):
+            self._name_index.pop(layer_id, None)
         if event == "removed":
-            gone = {fid for fid in self._all_ids_of_selection() if not self.stack.has_feature(fid)}
+            gone = {fid for fid in self.selection.referenced_ids() if not self.stack.has_feature(fid)}
             if gone:
                 self.selection.forget(gone)
-
-    def _all_ids_of_selection(self) -> set[str]:
-        s = self.selection.state
-        return set(s.ids) | ({s.place} if s.place else set())
 
     # -- clicks ------------------------------------------------------------
     def click(self, lon: float, lat: float, zoom: float) -> SelectionState:
@@ -63,39 +62,45 @@ class Explorer:
         self.selection.focus_on(feature_id)
 
     # -- search ------------------------------------------------------------
+    def _names(self, layer) -> list[tuple[str, list[str]]]:
+        """(feature id, lower-cased names) per feature, built once per layer:
+        each keystroke then scans strings, not feature properties."""
+        got = self._name_index.get(layer.id)
+        if got is None:
+            got = []
+            for f in layer.features:
+                p = f.props
+                names = [p.get("name_zh"), p.get("name_en"), p.get("name"), *(p.get("aliases") or [])]
+                got.append((f.id, [str(n).lower() for n in names if n]))
+            self._name_index[layer.id] = got
+        return got
+
     def search(self, text: str, limit: int = 50) -> list[SearchResult]:
         """Chinese name, alias or English name, any part; exact and prefix first."""
         q = text.strip().lower()
         if not q:
             return []
-        scored: list[tuple[int, int, str, SearchResult]] = []
+        scored: list[tuple[int, int, int, str]] = []
         for layer in self.stack:
-            for f in layer.features:
-                p = f.props
-                names = [p.get("name_zh"), p.get("name_en"), p.get("name"), *(p.get("aliases") or [])]
-                names = [str(n) for n in names if n]
+            base_penalty = 1 if layer.kind == "base" else 0
+            for fid, names in self._names(layer):
                 best = None
-                for n in names:
-                    nl = n.lower()
-                    if nl == q:
-                        rank = 0
-                    elif nl.startswith(q):
-                        rank = 1
-                    elif q in nl:
-                        rank = 2
-                    else:
-                        continue
-                    best = rank if best is None else min(best, rank)
-                if best is None:
-                    continue
-                label = f.name
-                en = p.get("name_en")
-                if en and en != label:
-                    label = f"{label} ({en})"
-                base_penalty = 1 if layer.kind == "base" else 0
-                scored.append((best, base_penalty, label, SearchResult(f.id, label, layer.title)))
-        scored.sort(key=lambda t: (t[0], t[1], len(t[2])))
-        return [s[3] for s in scored[:limit]]
+                for nl in names:
+                    if q in nl:
+                        rank = 0 if nl == q else 1 if nl.startswith(q) else 2
+                        best = rank if best is None else min(best, rank)
+                if best is not None:
+                    scored.append((best, base_penalty, len(names[0]) if names else 0, fid))
+        scored.sort()
+        out = []
+        for _, _, _, fid in scored[:limit]:
+            f = self.stack.feature(fid)
+            label = f.name
+            en = f.props.get("name_en")
+            if en and en != label:
+                label = f"{label} ({en})"
+            out.append(SearchResult(fid, label, self.stack.layer(f.layer_id).title))
+        return out
 
     # -- what the map highlights --------------------------------------------
     def highlight_geojson(self, state: SelectionState | None = None) -> dict:

@@ -94,6 +94,14 @@ class Selection:
         self._emit()
         return True
 
+    def referenced_ids(self) -> set[str]:
+        """Every feature id anywhere in the history."""
+        out: set[str] = set()
+        for s in self._history:
+            out.update(s.ids)
+            out.update(x for x in (s.place, s.focus) if x)
+        return out
+
     def forget(self, feature_ids: set[str]) -> None:
         """Drop removed features from history so back/forward never shows ghosts."""
         cleaned = []
