@@ -100,22 +100,24 @@ def test_scale_bar_and_labels_present(win):
     win.zoom_home()
 
 
-def test_base_map_draws_a_coarse_copy_when_zoomed_out(win):
+def test_base_map_draws_coarser_copies_when_zoomed_out(win):
     from zjmap.core.mappage import layer_payload
     import json as _json
 
     county = win.stack.layer("base_county")
     payload = _json.loads(layer_payload(county))
-    below = payload["coarse"]["belowZoom"]
+    levels = payload["coarse"]
 
-    def vertices(fc):
+    def size(fc):
         return sum(len(_json.dumps(f["geometry"]["coordinates"])) for f in fc["features"])
 
-    assert vertices(payload["coarse"]["data"]) < 0.5 * vertices(payload["data"])
-    assert len(payload["coarse"]["data"]["features"]) == len(county.features)
+    sizes = [size(lv["data"]) for lv in levels] + [size(payload["data"])]
+    assert sizes == sorted(sizes) and sizes[0] < 0.5 * sizes[-1]
+    assert all(len(lv["data"]["features"]) == len(county.features) for lv in levels)
+    first = levels[0]["belowZoom"]
     win.zoom_home()
-    assert wait_until(lambda: js(win.map, "ZJ.map.getZoom()") < below)
-    assert js(win.map, "ZJ.layers.base_county.group.zjDetail") == "coarse"
-    js(win.map, f"ZJ.map.setView([30.3, 120.2], {below}); 1")
+    assert wait_until(lambda: js(win.map, "ZJ.map.getZoom()") < first)
+    assert js(win.map, "ZJ.layers.base_county.group.zjDetail") == "coarse0"
+    js(win.map, f"ZJ.map.setView([30.3, 120.2], {levels[-1]['belowZoom']}); 1")
     assert wait_until(lambda: js(win.map, "ZJ.layers.base_county.group.zjDetail") == "fine")
     win.zoom_home()

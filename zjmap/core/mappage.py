@@ -113,12 +113,14 @@ def layer_payload(layer: MapLayer) -> str:
         "interactive": layer.kind != "base",
         "labels": labels,
     }
-    coarse = layer.info.get("coarse") if layer.kind == "base" else None
-    if coarse and layer.features:
-        head["coarse"] = {"belowZoom": coarse["below_zoom"], "data": None}
+    levels = (layer.info.get("coarse") or []) if layer.kind == "base" and layer.features else []
+    head["coarse"] = [{"belowZoom": lv["below_zoom"], "data": None} for lv in levels]
     head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
-    if coarse and layer.features:
-        head_json = head_json.replace('"data":null}', '"data":' + _coarse_json(layer, coarse["tolerance"]) + "}", 1)
+    for lv in levels:
+        # each level's data goes in, in order, where its null stands
+        marker = f'{{"belowZoom":{lv["below_zoom"]},"data":null}}'
+        filled = f'{{"belowZoom":{lv["below_zoom"]},"data":{_coarse_json(layer, lv["tolerance"])}}}'
+        head_json = head_json.replace(marker, filled, 1)
     return head_json[:-1] + ',"data":{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}}"
 
 

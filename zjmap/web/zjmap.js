@@ -93,16 +93,23 @@
 
   function buildLayer(spec) {
     var group = geoJSONLayer(spec, spec.data);
-    if (spec.coarse) {
-      // below coarse.belowZoom the base map draws a coverage-simplified copy:
-      // a tenth of the vertices, the same look at that scale, faster zooms
-      var fine = group, coarse = geoJSONLayer(spec, spec.coarse.data);
-      group = L.featureGroup([ZJ.map.getZoom() < spec.coarse.belowZoom ? coarse : fine]);
+    if (spec.coarse && spec.coarse.length) {
+      // coarser copies of the base map for the zooms where a pixel is wider
+      // than their simplification: fewer vertices, the same look, faster zooms
+      var fine = group;
+      var levels = spec.coarse.map(function (lv) { return { belowZoom: lv.belowZoom, layer: geoJSONLayer(spec, lv.data) }; });
+      levels.sort(function (a, b) { return a.belowZoom - b.belowZoom; });
+      group = L.featureGroup();
       group.zjSwap = function (z) {
-        var want = z < spec.coarse.belowZoom ? coarse : fine, other = want === fine ? coarse : fine;
-        if (group.hasLayer(other)) group.removeLayer(other);
+        var want = fine, detail = "fine";
+        for (var k = 0; k < levels.length; k++) {
+          if (z < levels[k].belowZoom) { want = levels[k].layer; detail = "coarse" + k; break; }
+        }
+        [fine].concat(levels.map(function (lv) { return lv.layer; })).forEach(function (x) {
+          if (x !== want && group.hasLayer(x)) group.removeLayer(x);
+        });
         if (!group.hasLayer(want)) group.addLayer(want);
-        group.zjDetail = want === fine ? "fine" : "coarse";
+        group.zjDetail = detail;
       };
       group.zjSwap(ZJ.map.getZoom());
     }
