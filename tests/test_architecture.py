@@ -14,6 +14,10 @@ def test_core_imports_no_qt():
     assert "Contracts: 1 kept, 0 broken." in r.stdout
 
 
+def run_python(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+
+
 def test_core_modules_import_without_pyside():
     code = (
         "import sys, pkgutil, importlib, zjmap.core as c\n"
@@ -21,7 +25,7 @@ def test_core_modules_import_without_pyside():
         "bad = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))]\n"
         "print(bad); sys.exit(1 if bad else 0)\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    r = run_python(code)
     assert r.returncode == 0, r.stdout + r.stderr
 
 
@@ -35,5 +39,5 @@ def test_start_up_path_skips_the_slow_libraries():
         "slow = [m for m in ('pandas', 'geopandas', 'folium', 'matplotlib') if m in sys.modules]\n"
         "print(slow); sys.exit(1 if slow else 0)\n"
     )
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    r = run_python(code)
     assert r.returncode == 0, r.stdout + r.stderr
