@@ -19,10 +19,8 @@ import corpus
 from zjmap.core.layers import LayerStack
 from zjmap.core.mappage import layer_payload
 from zjmap.core.userfiles import read_layer
+from zjmap.core.bigdisplay import BigDisplay, _world, big_payload
 from zjmap.core.userlayers import (
-    BigDisplay,
-    _world,
-    big_payload,
     category_fields,
     graduated_breaks,
     guess_name_field,

@@ -21,7 +21,7 @@ import shapely
 
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.paths import web_dir
-from zjmap.core.userlayers import big_payload, is_big
+from zjmap.core.bigdisplay import big_payload, is_big
 
 # Zhejiang's extent (W, S, E, N): the view the app opens on.
 ZHEJIANG_BOUNDS = (118.0, 27.0, 123.2, 31.2)

@@ -2,7 +2,7 @@
  * thousands of features) drawn on one canvas, with no Leaflet object per
  * feature.
  *
- * Python (zjmap/core/userlayers.py, big_payload) sends flat typed arrays in
+ * Python (zjmap/core/bigdisplay.py, big_payload) sends flat typed arrays in
  * base64: coordinates already projected to Web-Mercator pixels at zoom 0
  * (relative to an origin, float32), ring and feature offsets, one bounding
  * box per feature, and one geometry set per zoom band (simplified to half a
