@@ -32,8 +32,20 @@ def test_page_references_no_remote_url(tmp_path, base_stack):
 
 
 def test_layers_js_carries_every_layer_with_styles(tmp_path, base_stack):
+    import json
+
     build_page(tmp_path, base_stack)
-    js = (tmp_path / "layers.js").read_text(encoding="utf-8")
-    for layer in base_stack:
-        assert f'"id":"{layer.id}"' in js
-    assert "嘉善县" in js and '"s":{' in js
+    text = (tmp_path / "layers.js").read_text(encoding="utf-8")
+    specs = json.loads(text[text.index("["):text.rindex("]") + 1])
+    assert [s["id"] for s in specs] == [layer.id for layer in base_stack]
+    for spec in specs:
+        # the base map goes to the canvas renderer: arrays in a file beside the page
+        geo = spec["big"]["geometry"]
+        assert "/" not in geo["url"] and (tmp_path / geo["url"]).stat().st_size == geo["bytes"]
+        assert spec["big"]["style"]["styles"]
+    province = next(s for s in specs if s["id"] == "base_province")
+    fills = {st.get("fillColor") for st in province["big"]["style"]["styles"]}
+    assert {"#f4ecd4", "#e3e1dc"} <= fills  # Zhejiang picked out from its neighbours
+    county = next(s for s in specs if s["id"] == "base_county")
+    assert "嘉善县" in {p[0] for p in county["labels"]["points"]}
+    assert all(st.get("fill") is False for st in county["big"]["style"]["styles"])

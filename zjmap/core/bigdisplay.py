@@ -122,9 +122,9 @@ def _world(xy: np.ndarray) -> np.ndarray:
     return np.column_stack([x, y])
 
 
-def _band_tolerance(max_zoom: int, lat: float) -> float:
-    """Half a screen pixel at ``max_zoom``, in degrees (conservative in latitude)."""
-    return 0.5 * 360.0 / (256.0 * 2.0**max_zoom) * math.cos(math.radians(min(abs(lat), 85.0)))
+def _band_tolerance(max_zoom: int, lat: float, px: float = 0.5) -> float:
+    """``px`` screen pixels at ``max_zoom``, in degrees (conservative in latitude)."""
+    return px * 360.0 / (256.0 * 2.0**max_zoom) * math.cos(math.radians(min(abs(lat), 85.0)))
 
 
 @dataclass
@@ -228,8 +228,9 @@ def _simplify(geoms: np.ndarray, family: str, tol: float, coverage: bool) -> np.
     return out
 
 
-def _worth_simplifying(geoms: np.ndarray, family: str, tol: float, rng: np.random.Generator) -> bool:
-    """Would simplifying drop at least half the vertices? Judged on a sample
+def _worth_simplifying(geoms: np.ndarray, family: str, tol: float, rng: np.random.Generator,
+                       min_drop: float = 0.5) -> bool:
+    """Would simplifying drop at least ``min_drop`` of the vertices? Judged on a sample
     (a band that keeps more is not worth sending: JS skips sub-pixel steps anyway)."""
     if family == "point" or len(geoms) == 0:
         return False
@@ -239,7 +240,7 @@ def _worth_simplifying(geoms: np.ndarray, family: str, tol: float, rng: np.rando
     if before == 0:
         return False
     after = int(shapely.get_num_coordinates(shapely.simplify(sample, tol, preserve_topology=False)).sum())
-    return after <= 0.5 * before
+    return after <= (1 - min_drop) * before
 
 
 @dataclass
@@ -257,24 +258,29 @@ class BigDisplay:
     bands: list[tuple[int, int]]  # (max_zoom, set index); last max_zoom 99
     typical_px: float  # median feature size in world px at zoom 0
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # the page keeps decoded arrays per key
-    _encoded: dict[str, Any] | None = None
+    _encoded: dict[Path | None, dict[str, Any]] = field(default_factory=dict)  # per directory
     _path: Path | None = None
     _where: dict[tuple, list[int]] = field(default_factory=dict)
     _fam_geoms: list[np.ndarray] = field(default_factory=list)  # full geometries of each part
     _lat: float = 30.0
+    #: how far (screen pixels at a band's deepest zoom) a band may stray from
+    #: the true shape, and the least share of vertices a band must drop to be kept
+    tolerance_px: float = 0.5
+    min_drop: float = 0.5
     _style_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
     _label_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, layer: MapLayer, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-              bands: tuple[int, ...] = ZOOM_BANDS) -> "BigDisplay":
+              bands: tuple[int, ...] = ZOOM_BANDS, **simplification: float) -> "BigDisplay":
         geoms = np.array([f.geometry for f in layer.features], dtype=object)
-        return cls.from_geometries(geoms, progress, cancel, bands)
+        return cls.from_geometries(geoms, progress, cancel, bands, **simplification)
 
     @classmethod
     def from_geometries(cls, geoms: np.ndarray, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-                        bands: tuple[int, ...] = ZOOM_BANDS) -> "BigDisplay":
-        """From the features' geometries (WGS-84, in feature order)."""
+                        bands: tuple[int, ...] = ZOOM_BANDS, **simplification: float) -> "BigDisplay":
+        """From the features' geometries (WGS-84, in feature order).
+        ``simplification``: ``tolerance_px``, ``min_drop`` (see the fields)."""
         fams = _families(geoms)
         if "collection" in fams:
             # split collections into their members; each member is drawn for its feature
@@ -316,7 +322,7 @@ class BigDisplay:
 
         lat = float((b[ok, 1].min() + b[ok, 3].max()) / 2) if ok.any() else 30.0
         full = [_encode(g, p.type, origin) for g, p in zip(fam_geoms, parts)]
-        disp = cls(origin, parts, [full], [(99, 0)], typical)
+        disp = cls(origin, parts, [full], [(99, 0)], typical, **simplification)
         disp._fam_geoms = fam_geoms
         disp._lat = lat
         return disp._with_bands(bands, progress, cancel)
@@ -326,7 +332,8 @@ class BigDisplay:
         """A new display (new key, new file) with the simplified zoom bands
         added to this one's full-resolution set: for layers first shown
         without them (:data:`DEFER_VERTICES`)."""
-        disp = BigDisplay(self.origin, self.parts, [self.geoms[-1]], [(99, 0)], self.typical_px)
+        disp = BigDisplay(self.origin, self.parts, [self.geoms[-1]], [(99, 0)], self.typical_px,
+                          tolerance_px=self.tolerance_px, min_drop=self.min_drop)
         disp._fam_geoms = self._fam_geoms
         disp._lat = self._lat
         return disp._with_bands(bands, progress, cancel)
@@ -343,10 +350,10 @@ class BigDisplay:
             check_cancel(cancel)
             if progress is not None:
                 progress(step / len(ordered), f"Simplifying for zoom ≤ {mz}")
-            tol = _band_tolerance(mz, lat)
+            tol = _band_tolerance(mz, lat, self.tolerance_px)
             new_geoms, changed = [], False
             for g, p in zip(current, parts):
-                if _worth_simplifying(g, p.type, tol, rng):
+                if _worth_simplifying(g, p.type, tol, rng, self.min_drop):
                     nverts = int(shapely.get_num_coordinates(g).sum())
                     cov = p.type == "polygon" and nverts <= COVERAGE_MAX_VERTICES
                     g = _simplify(g, p.type, tol, cov)
@@ -367,7 +374,7 @@ class BigDisplay:
     def vertices(self) -> list[int]:
         return [sum(g.vertices() for g in s) for s in self.geoms]
 
-    def geometry_payload(self) -> dict[str, Any]:
+    def geometry_payload(self, directory: Path | None = None) -> dict[str, Any]:
         """The geometry part of the payload: where each typed array lies in
         the binary file the page reads (:meth:`write`), written once.
 
@@ -375,12 +382,18 @@ class BigDisplay:
         ``runJavaScript`` text saves encoding, a JSON string of tens of MB
         on both sides and the page's decoding: the page reads the file with
         one XMLHttpRequest into an ArrayBuffer and views it without copying.
+
+        ``directory``: write the file there and name it relative to it (a
+        page written into that directory, such as the start page with the
+        base map, finds it beside itself and can be cached with it); by
+        default a temporary file named by its absolute URL.
         """
-        if self._encoded is None:
-            path = self.write()
-            self._encoded = {
+        got = self._encoded.get(directory)
+        if got is None:
+            path = self.write(directory)
+            got = self._encoded[directory] = {
                 "key": self.key,
-                "url": path.as_uri(),
+                "url": path.name if directory is not None else path.as_uri(),
                 "bytes": path.stat().st_size,
                 "origin": [float(self.origin[0]), float(self.origin[1])],
                 "typical": self.typical_px,
@@ -400,13 +413,10 @@ class BigDisplay:
                 ],
                 "bands": [[mz, i] for mz, i in self.bands],
             }
-        return self._encoded
+        return got
 
-    def write(self) -> Path:
-        """The arrays, one after another (4-byte aligned, little-endian), in
-        a temporary file deleted with this object (or when the app exits)."""
-        if self._path is not None:
-            return self._path
+    def _layout(self) -> tuple[list[np.ndarray], dict[tuple, list[int]]]:
+        """The arrays in file order and where each lies (offset, length), 4-byte aligned."""
         chunks: list[np.ndarray] = []
         where: dict[tuple, list[int]] = {}
         offset = 0
@@ -425,15 +435,26 @@ class BigDisplay:
                 if g.rings is not None:
                     put(("rings", k, i), g.rings)
                 put(("frings", k, i), g.frings)
-        path = _big_dir() / f"{self.key}.bin"
+        return chunks, where
+
+    def write(self, directory: Path | None = None) -> Path:
+        """The arrays, one after another (little-endian), in ``directory`` or
+        else in a temporary file deleted with this object (or at exit)."""
+        if directory is None and self._path is not None:
+            return self._path
+        chunks, self._where = self._layout()
+        path = (directory if directory is not None else _big_dir()) / f"{self.key}.bin"
         with open(path, "wb") as fh:
             for arr in chunks:
                 fh.write(np.ascontiguousarray(arr).tobytes())
-        self._where = where
-        self._path = path
-        weakref.finalize(self, _unlink, str(path))
+        if directory is None:
+            self._path = path
+            weakref.finalize(self, _unlink, str(path))
         return path
 
+    def __getstate__(self) -> dict[str, Any]:
+        # files written by this process are not the next one's
+        return {**self.__dict__, "_encoded": {}, "_path": None}
 
     def styles_for(self, layer: MapLayer) -> dict[str, Any]:
         """Palette of distinct drawing styles and each feature's index into it."""
@@ -442,14 +463,11 @@ class BigDisplay:
         if got is not None:
             return got
         st = layer.styler
-        sized = layer.geometry in ("point", "mixed") and bool(st.size_field)
         palette: dict[Any, int] = {}
         reps: list[MapFeature] = []
         index = np.zeros(len(layer.features), dtype=np.uint32)
-        uniform = not (st.by_category or getattr(st, "by_class", False) or sized)
-        for i, f in enumerate(layer.features[:1] if uniform else layer.features):  # one colour: one look
-            p = f.props
-            k = (st.color_of(p), round(st.radius_of(p), 1)) if sized else st.color_of(p)
+        for i, f in enumerate(layer.features if st.looks_vary else layer.features[:1]):  # one look: one style
+            k = st.look_key(f.props)
             j = palette.get(k)
             if j is None:
                 j = palette[k] = len(reps)
@@ -483,11 +501,14 @@ class BigDisplay:
         return out
 
 
-def big_payload(layer: MapLayer) -> dict[str, Any]:
-    """The page's spec for a big layer: ``big`` instead of GeoJSON ``data``."""
+def big_payload(layer: MapLayer, directory: Path | None = None) -> dict[str, Any]:
+    """The page's spec for a layer drawn by the canvas renderer: ``big``
+    instead of GeoJSON ``data``. ``directory``: see :meth:`BigDisplay.geometry_payload`."""
     disp = layer.info.get("display")
     if disp is None:
-        disp = layer.info["display"] = BigDisplay.build(layer)
+        opts = dict(layer.info.get("display_options") or {})
+        bands = tuple(opts.pop("zoom_bands", ZOOM_BANDS))
+        disp = layer.info["display"] = BigDisplay.build(layer, bands=bands, **opts)
     return {
         "id": layer.id,
         "kind": layer.kind,
@@ -498,7 +519,7 @@ def big_payload(layer: MapLayer) -> dict[str, Any]:
         "labels": None,
         "data": None,
         "big": {
-            "geometry": disp.geometry_payload(),
+            "geometry": disp.geometry_payload(directory),
             "style": disp.styles_for(layer),
             "labels": disp.labels_for(layer, layer.style.get("label_field")),
         },

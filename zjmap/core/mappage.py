@@ -55,55 +55,49 @@ def layer_stub(layer: MapLayer) -> str:
     return json.dumps(head, ensure_ascii=False, separators=(",", ":"))
 
 
-def _coarse_json(layer: MapLayer, tolerance: float) -> str:
-    """The base layer simplified as one coverage (neighbours keep shared edges),
-    for the zooms where a pixel is wider than the tolerance."""
-    geoms = [f.geometry for f in layer.features]
-    try:
-        simple = shapely.coverage_simplify(geoms, tolerance)
-    except Exception:  # noqa: BLE001 - not a clean coverage: simplify each alone
-        simple = shapely.simplify(geoms, tolerance, preserve_topology=True)
-    simple = shapely.set_precision(simple, 1e-4)
-    parts = []
-    for f, g in zip(layer.features, shapely.to_geojson(simple)):
-        props = json.dumps({"id": f.id, "name": f.name, "s": layer.feature_style(f)}, ensure_ascii=False, separators=(",", ":"))
-        parts.append(f'{{"type":"Feature","properties":{props},"geometry":{g}}}')
-    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
-
-
-def layer_payload(layer: MapLayer) -> str:
-    """A layer as the page needs it, as JSON text: GeoJSON with the style decided.
-
-    Geometry JSON comes straight from GEOS (`shapely.to_geojson`, vectorised):
-    building Python dicts of coordinates was most of the start-up time.
-    User layers and any layer of `BIG_FEATURES` features or more go to the
-    canvas renderer (zjmap/web/biglayer.js) as flat typed arrays instead.
-    """
-    if layer.kind == "user" or is_big(layer):
-        return json.dumps(big_payload(layer), ensure_ascii=False, separators=(",", ":"))
-    geoms = shapely.to_geojson([f.geometry for f in layer.features]) if layer.features else []
-    parts = []
-    for f, g in zip(layer.features, geoms):
-        props = json.dumps({"id": f.id, "name": f.name, "s": layer.feature_style(f)}, ensure_ascii=False, separators=(",", ":"))
-        parts.append(f'{{"type":"Feature","id":{json.dumps(f.id, ensure_ascii=False)},"properties":{props},"geometry":{g}}}')
-    labels = None
-    skip = set(layer.info.get("label_skip") or ())
-    if layer.kind == "base" and layer.info.get("labels_min_zoom") is not None:
-        labels = {
-            "minZoom": layer.info["labels_min_zoom"],
-            "points": [
-                [f.name, round(f.props["label_lat"], 4), round(f.props["label_lon"], 4)]
-                for f in layer.features
-                if "label_lon" in f.props and f.name not in skip
-            ],
-        }
-    elif layer.info.get("labels_min_zoom") is not None:
+def _label_points(layer: MapLayer) -> dict | None:
+    """Name labels drawn as page elements (base and seed layers): where
+    each goes and from which zoom."""
+    mz = layer.info.get("labels_min_zoom")
+    if mz is None:
+        return None
+    if layer.kind == "base":
+        skip = set(layer.info.get("label_skip") or ())
+        pts = [
+            [f.name, round(f.props["label_lat"], 4), round(f.props["label_lon"], 4)]
+            for f in layer.features
+            if "label_lon" in f.props and f.name not in skip
+        ]
+    else:
         pts = []
         for f in layer.features:
             if not f.geometry.is_empty:
                 rp = f.geometry.representative_point()
                 pts.append([f.name, round(rp.y, 4), round(rp.x, 4)])
-        labels = {"minZoom": layer.info["labels_min_zoom"], "points": pts}
+    return {"minZoom": mz, "points": pts}
+
+
+def layer_payload(layer: MapLayer, directory: Path | None = None) -> str:
+    """A layer as the page needs it, as JSON text.
+
+    The base map, user layers and any layer of `BIG_FEATURES` features or
+    more go to the canvas renderer (zjmap/web/biglayer.js) as flat typed
+    arrays in a file (in ``directory`` when given: see
+    `BigDisplay.geometry_payload`): no vertex is projected in the page on a
+    zoom. Seed layers (a few hundred features, hatch patterns, crisp SVG)
+    go as GeoJSON with the style decided, its geometry JSON straight from
+    GEOS (`shapely.to_geojson`, vectorised).
+    """
+    if layer.kind in ("user", "base") or is_big(layer):
+        spec = big_payload(layer, directory)
+        if spec["big"]["labels"] is None:
+            spec["labels"] = _label_points(layer)
+        return json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
+    geoms = shapely.to_geojson([f.geometry for f in layer.features]) if layer.features else []
+    parts = []
+    for f, g in zip(layer.features, geoms):
+        props = json.dumps({"id": f.id, "name": f.name, "s": layer.feature_style(f)}, ensure_ascii=False, separators=(",", ":"))
+        parts.append(f'{{"type":"Feature","id":{json.dumps(f.id, ensure_ascii=False)},"properties":{props},"geometry":{g}}}')
     head = {
         "id": layer.id,
         "kind": layer.kind,
@@ -111,16 +105,9 @@ def layer_payload(layer: MapLayer) -> str:
         "visible": layer.visible,
         "opacity": layer.opacity,
         "interactive": layer.kind != "base",
-        "labels": labels,
+        "labels": _label_points(layer),
     }
-    levels = (layer.info.get("coarse") or []) if layer.kind == "base" and layer.features else []
-    head["coarse"] = [{"belowZoom": lv["below_zoom"], "data": None} for lv in levels]
     head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
-    for lv in levels:
-        # each level's data goes in, in order, where its null stands
-        marker = f'{{"belowZoom":{lv["below_zoom"]},"data":null}}'
-        filled = f'{{"belowZoom":{lv["below_zoom"]},"data":{_coarse_json(layer, lv["tolerance"])}}}'
-        head_json = head_json.replace(marker, filled, 1)
     return head_json[:-1] + ',"data":{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}}"
 
 
@@ -214,20 +201,22 @@ def build_page(
     stack: LayerStack | None,
     animate: bool = True,
     bounds: Iterable[float] = ZHEJIANG_BOUNDS,
-    layers_js: str | None = None,
+    cached: Path | None = None,
 ) -> Path:
-    """Writes index.html, layers.js and the assets into out_dir; returns the page.
+    """Writes index.html, layers.js (with the array files of the layers the
+    canvas draws) and the assets into out_dir; returns the page.
 
-    `layers_js` is a ready layers.js text (from `shipped_layers_cache`); without
-    it the layers are serialised from `stack`.
+    `cached`: a directory saved by `save_layers_cache` whose files are used
+    as they are; without it the layers are serialised from `stack`.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     _copy_assets(out_dir)
-    if layers_js is None:
+    if cached is None:
         assert stack is not None
-        write_layers_js(out_dir, [layer_payload(lyr) if lyr.visible else layer_stub(lyr) for lyr in stack])
+        write_layers_js(out_dir, [layer_payload(lyr, out_dir) if lyr.visible else layer_stub(lyr) for lyr in stack])
     else:
-        (out_dir / "layers.js").write_text(layers_js, encoding="utf-8")
+        for f in cached.iterdir():
+            shutil.copy2(f, out_dir / f.name)
     page = out_dir / "index.html"
     page.write_text(page_html(animate, bounds), encoding="utf-8")
     return page
@@ -243,7 +232,7 @@ def shipped_layers_key() -> str:
     files = sorted(
         [*g.glob("layers/*.geojson"), *g.glob("base/display_*.geojson"), g / "base" / "layers.json",
          g / "view.json", g / "catalogue.json"]
-    ) + [here / n for n in ("mappage.py", "styling.py", "layers.py", "display.py", "shipped.py", "catalogue.py")]
+    ) + [here / n for n in ("mappage.py", "bigdisplay.py", "styling.py", "layers.py", "display.py", "shipped.py", "catalogue.py")]
     h = hashlib.sha1(str(CACHE_VERSION).encode())
     for f in files:
         try:
@@ -254,8 +243,28 @@ def shipped_layers_key() -> str:
     return h.hexdigest()[:16]
 
 
-def shipped_layers_cache(key: str) -> Path:
-    return cache_dir() / f"layers-{key}.js"
+def shipped_layers_cache(key: str) -> Path | None:
+    """The saved layers of the shipped stack for this key, if complete."""
+    d = cache_dir() / f"layers-{key}"
+    return d if (d / "layers.js").is_file() else None
+
+
+def save_layers_cache(page_dir: Path, key: str) -> None:
+    """Keep a page's layers.js and array files for the next start (written
+    to a new directory, then renamed: a reader never sees half of it)."""
+    target = cache_dir() / f"layers-{key}"
+    if (target / "layers.js").is_file():
+        return
+    tmp = cache_dir() / f".layers-{key}.{os.getpid()}.tmp"
+    try:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for f in [page_dir / "layers.js", *page_dir.glob("*.bin")]:
+            shutil.copy2(f, tmp / f.name)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)  # a read-only cache only costs time
 
 
 def write_layers_js(out_dir: Path, payloads: list[str]) -> Path:

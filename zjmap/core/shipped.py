@@ -53,7 +53,7 @@ def base_layer(defn: dict) -> MapLayer:
             "level": defn["level"],
             "labels_min_zoom": defn.get("label_min_zoom"),
             "label_skip": defn.get("label_skip", []),
-            "coarse": defn.get("coarse"),
+            "display_options": defn.get("display"),
         },
     )
 

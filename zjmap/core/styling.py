@@ -121,6 +121,27 @@ class LayerStyler:
                 return 4.0 + 18.0 * math.sqrt(v / self.size_max)
         return 6.0
 
+    @property
+    def looks_vary(self) -> bool:
+        """Whether features can be drawn differently (else one look serves all)."""
+        if self.kind == "base":
+            return bool(self.style.get("fill_by"))
+        return self.by_category or self.by_class or self._sized
+
+    @property
+    def _sized(self) -> bool:
+        return self.geometry in ("point", "mixed") and bool(self.size_field)
+
+    def look_key(self, props: Mapping[str, Any]) -> Any:
+        """What tells this feature's drawing from another's: the canvas
+        renderer sends one style per distinct key, not one per feature."""
+        if self.kind == "base":
+            fill_by = self.style.get("fill_by") or {}
+            return (fill_by.get("values") or {}).get(str(props.get(fill_by.get("field"))))
+        if self._sized:
+            return (self.color_of(props), round(self.radius_of(props), 1))
+        return self.color_of(props)
+
     def base_style(self, props: Mapping[str, Any]) -> dict[str, Any]:
         """Base boundaries: outline plus an optional fill picked by a field's value."""
         st = self.style

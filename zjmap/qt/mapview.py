@@ -23,7 +23,7 @@ from PySide6.QtWebEngineCore import (
 from PySide6.QtWebEngineWidgets import QWebEngineView
 
 from zjmap.core.layers import LayerStack, MapLayer
-from zjmap.core.mappage import build_page, layer_payload, shipped_layers_cache, shipped_layers_key
+from zjmap.core.mappage import build_page, layer_payload, save_layers_cache, shipped_layers_cache, shipped_layers_key
 from zjmap.qt.bridge import Bridge
 
 LOCAL_SCHEMES = {"file", "qrc", "data", "blob", "about"}
@@ -107,26 +107,20 @@ class MapView(QWebEngineView):
         """Start loading the shipped layers from the last run's cache, if it is
         still valid, so the page loads while Python reads the same data."""
         cached = shipped_layers_cache(shipped_layers_key())
+        if cached is None:
+            return False
         try:
-            text = cached.read_text(encoding="utf-8")
+            page = build_page(self.page_dir, None, animate=self.animate, cached=cached)
         except OSError:
             return False
         self.is_ready = False
-        page = build_page(self.page_dir, None, animate=self.animate, layers_js=text)
         self.load(QUrl.fromLocalFile(str(page)))
         return True
 
     def load_shipped(self, stack: LayerStack) -> None:
-        """Load the shipped stack and keep its layers.js for the next start."""
-        page = self.load_stack(stack)
-        try:
-            target = shipped_layers_cache(shipped_layers_key())
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".tmp")
-            tmp.write_text((page.parent / "layers.js").read_text(encoding="utf-8"), encoding="utf-8")
-            tmp.replace(target)
-        except OSError:
-            pass
+        """Load the shipped stack and keep its layers for the next start."""
+        self.load_stack(stack)
+        save_layers_cache(self.page_dir, shipped_layers_key())
 
     # -- Python → JS ----------------------------------------------------------
     def run_js(self, code: str, callback: Callable[[Any], None] | None = None) -> None:

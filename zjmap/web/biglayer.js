@@ -124,49 +124,11 @@
       return bb;
     }
 
-    var BigLayer = L.Layer.extend({
+    /* A canvas over the view plus a margin, redrawn on moveend and scaled
+     * while Leaflet animates a zoom, as L.Renderer does; what is on it is
+     * up to _paint(ctx, frame). */
+    var Surface = L.Layer.extend({
       options: { pane: "overlayPane", padding: 0.15 },
-
-      /* geom: decoded geometry, or null while the array file loads (setGeometry). */
-      initialize: function (spec, geom) {
-        this.id = spec.id;
-        this.geom = null;
-        this.opacity = spec.opacity == null ? 1 : spec.opacity;
-        this.stats = { draws: 0, lastMs: 0, drawn: 0, labels: 0, features: 0 };
-        this._style = spec.big.style;
-        this._labels = spec.big.labels;
-        if (geom) this.setGeometry(geom);
-      },
-
-      setGeometry: function (geom) {
-        this.geom = geom;
-        this.setStyle(this._style, this._labels);
-        if (this._map && this._canvas) this._draw();
-      },
-
-      /* Palette + per-feature index → per part, feature indices grouped by style. */
-      setStyle: function (style, labels) {
-        this._style = style;
-        this._labels = labels;
-        if (!this.geom) return;
-        var T = style.bytes === 1 ? Uint8Array : style.bytes === 2 ? Uint16Array : Uint32Array;
-        var index = decode(style.index, T);
-        var nst = style.styles.length;
-        this.styles = style.styles;
-        this.groups = this.geom.parts.map(function (p) {
-          var count = new Uint32Array(nst + 1), i;
-          for (i = 0; i < p.n; i++) count[index[p.feat[i]] + 1]++;
-          for (i = 0; i < nst; i++) count[i + 1] += count[i];
-          var start = count.slice(), fill = count.slice(0, nst), items = new Uint32Array(p.n);
-          for (i = 0; i < p.n; i++) items[fill[index[p.feat[i]]]++] = i;
-          return { start: start, items: items };
-        });
-        this.stats.features = index.length;
-        this.labels = null;
-        if (labels && labels.texts) {
-          this.labels = { texts: labels.texts, xy: decode(labels.xy, Float32Array), minZoom: labels.minZoom };
-        }
-      },
 
       onAdd: function () {
         var c = (this._canvas = L.DomUtil.create("canvas", "zj-big-layer leaflet-zoom-animated"));
@@ -199,12 +161,6 @@
         return this;
       },
 
-      setOpacity: function (op) {
-        this.opacity = op;
-        (this.styles || []).forEach(function (st) { delete st._px; });
-        if (this._map) this._draw();
-      },
-
       _onAnimZoom: function (e) { this._updateTransform(e.center, e.zoom); },
       _onZoom: function () { this._updateTransform(this._map.getCenter(), this._map.getZoom()); },
 
@@ -233,15 +189,9 @@
         return this;
       },
 
-      _band: function (z) {
-        var b = this.geom.bands;
-        for (var i = 0; i < b.length; i++) if (z <= b[i][0]) return b[i][1];
-        return b[b.length - 1][1];
-      },
-
+      /* Size, place and clear the canvas; then paint it. A frame maps world
+       * pixels at zoom 0 to device pixels: px = w * S + ox. */
       _draw: function () {
-        if (!this.geom) return; // arrays still loading: drawn when they arrive
-        var t0 = performance.now();
         var map = this._map, pad = this.options.padding, size = map.getSize();
         var min = map.containerPointToLayerPoint(size.multiplyBy(-pad)).round();
         var W = Math.round(size.x * (1 + 2 * pad)), H = Math.round(size.y * (1 + 2 * pad));
@@ -258,19 +208,137 @@
         this._zoom = map.getZoom();
         ctx.setTransform(1, 0, 0, 1, 0, 0);
         ctx.clearRect(0, 0, CW, CH);
+        var z = map.getZoom(), po = map.getPixelOrigin();
+        this._paint(ctx, { z: z, S: Math.pow(2, z) * r, ox: (-po.x - min.x) * r, oy: (-po.y - min.y) * r, W: CW, H: CH, r: r });
+      },
+    });
 
-        // everything below in device pixels: px = (origin + rel) * S - pixelOrigin - min, times r
-        var z = map.getZoom(), S = Math.pow(2, z) * r, po = map.getPixelOrigin(), g = this.geom;
-        var ax = (g.origin[0] * Math.pow(2, z) - po.x - min.x) * r, ay = (g.origin[1] * Math.pow(2, z) - po.y - min.y) * r;
-        var view = { S: S, ax: ax, ay: ay, W: CW, H: CH, r: r,
+    /* One canvas for several layers, painted in stack order (the base map:
+     * one canvas to composite instead of one per layer). */
+    var SharedSurface = Surface.extend({
+      initialize: function (pane) {
+        this.options = L.extend({}, this.options, { pane: pane });
+        this.members = [];
+      },
+
+      join: function (layer) {
+        if (this.members.indexOf(layer) < 0) this.members.push(layer);
+        if (!layer._map.hasLayer(this)) this.addTo(layer._map);
+        else this.redraw();
+      },
+
+      leave: function (layer) {
+        this.members = this.members.filter(function (m) { return m !== layer; });
+        if (!this._map) return;
+        if (this.members.length) this.redraw();
+        else this._map.removeLayer(this);
+      },
+
+      _paint: function (ctx, frame) {
+        var order = ZJ.order;
+        this.members.slice().sort(function (a, b) { return order.indexOf(a.id) - order.indexOf(b.id); })
+          .forEach(function (m) { m._paint(ctx, frame); });
+      },
+    });
+    var surfaces = {};
+    function sharedSurface(pane) {
+      return surfaces[pane] || (surfaces[pane] = new SharedSurface(pane));
+    }
+
+    /* A layer of flat arrays: on its own canvas, or (base map) on a canvas
+     * it shares. Its own canvas puts features smaller than a few pixels
+     * straight into a pixel buffer; a shared one draws paths only (pixels
+     * put into a canvas would wipe what the layers below drew there). */
+    var BigLayer = Surface.extend({
+      /* geom: decoded geometry, or null while the array file loads (setGeometry). */
+      initialize: function (spec, geom) {
+        this.id = spec.id;
+        this._shared = spec.kind === "base" ? sharedSurface("zjBase") : null;
+        this.geom = null;
+        this.opacity = spec.opacity == null ? 1 : spec.opacity;
+        this.stats = { draws: 0, lastMs: 0, drawn: 0, labels: 0, features: 0 };
+        this._style = spec.big.style;
+        this._labels = spec.big.labels;
+        if (geom) this.setGeometry(geom);
+      },
+
+      onAdd: function () {
+        if (this._shared) this._shared.join(this);
+        else Surface.prototype.onAdd.call(this);
+      },
+
+      onRemove: function () {
+        if (this._shared) this._shared.leave(this);
+        else Surface.prototype.onRemove.call(this);
+      },
+
+      getEvents: function () {
+        return this._shared ? {} : Surface.prototype.getEvents.call(this);
+      },
+
+      redraw: function () {
+        if (this._shared) this._shared.redraw();
+        else Surface.prototype.redraw.call(this);
+        return this;
+      },
+
+      setGeometry: function (geom) {
+        this.geom = geom;
+        this.setStyle(this._style, this._labels);
+        if (this._map) this.redraw();
+      },
+
+      /* Palette + per-feature index → per part, feature indices grouped by style. */
+      setStyle: function (style, labels) {
+        this._style = style;
+        this._labels = labels;
+        if (!this.geom) return;
+        var T = style.bytes === 1 ? Uint8Array : style.bytes === 2 ? Uint16Array : Uint32Array;
+        var index = decode(style.index, T);
+        var nst = style.styles.length;
+        this.styles = style.styles;
+        this.groups = this.geom.parts.map(function (p) {
+          var count = new Uint32Array(nst + 1), i;
+          for (i = 0; i < p.n; i++) count[index[p.feat[i]] + 1]++;
+          for (i = 0; i < nst; i++) count[i + 1] += count[i];
+          var start = count.slice(), fill = count.slice(0, nst), items = new Uint32Array(p.n);
+          for (i = 0; i < p.n; i++) items[fill[index[p.feat[i]]]++] = i;
+          return { start: start, items: items };
+        });
+        this.stats.features = index.length;
+        this.labels = null;
+        if (labels && labels.texts) {
+          this.labels = { texts: labels.texts, xy: decode(labels.xy, Float32Array), minZoom: labels.minZoom };
+        }
+      },
+
+      setOpacity: function (op) {
+        this.opacity = op;
+        (this.styles || []).forEach(function (st) { delete st._px; });
+        if (this._map) this.redraw();
+      },
+
+      _band: function (z) {
+        var b = this.geom.bands;
+        for (var i = 0; i < b.length; i++) if (z <= b[i][0]) return b[i][1];
+        return b[b.length - 1][1];
+      },
+
+
+      _paint: function (ctx, frame) {
+        if (!this.geom) return; // arrays still loading: drawn when they arrive
+        var t0 = performance.now(), g = this.geom, S = frame.S, z = frame.z, CW = frame.W, CH = frame.H;
+        // this layer's coordinates are relative to its origin
+        var ax = g.origin[0] * S + frame.ox, ay = g.origin[1] * S + frame.oy;
+        var view = { S: S, ax: ax, ay: ay, W: CW, H: CH, r: frame.r,
           x0: -ax / S, x1: (CW - ax) / S, y0: -ay / S, y1: (CH - ay) / S };
-        var set = g.sets[this._band(z)];
-        var ras = this._raster(CW, CH);
+        var setIndex = this._band(z), set = g.sets[setIndex];
+        var ras = this._shared ? null : this._raster(CW, CH);
         var jobs = [], drawn = 0;
         for (var pi = 0; pi < g.parts.length; pi++) {
           drawn += this._rasterPart(ras, g.parts[pi], set[pi], this.groups[pi], view, jobs, pi);
         }
-        if (ras.used) ctx.putImageData(ras.img, 0, 0);
+        if (ras && ras.used) ctx.putImageData(ras.img, 0, 0);
         for (var j = 0; j < jobs.length; j++) this._vectorJob(ctx, jobs[j], g.parts[jobs[j].part], set[jobs[j].part], view);
         this.stats.labels = this.labels ? this._drawLabels(ctx, view, z, drawn) : 0;
         this.stats.drawn = drawn;
@@ -278,6 +346,7 @@
         this.stats.draws++;
         this.stats.lastMs = performance.now() - t0;
         this.stats.zoom = z;
+        this.stats.set = setIndex;
       },
 
       /* One pixel buffer the size of the canvas, reused. */
@@ -306,7 +375,8 @@
           var v = rgb(c), al = Math.round(Math.max(0, Math.min(1, a)) * 255);
           return ((al << 24) | (v[2] << 16) | (v[1] << 8) | v[0]) >>> 0;
         }
-        var fo = (st.fillOpacity == null ? 0.3 : st.fillOpacity) * op, lo = (st.opacity == null ? 1 : st.opacity) * op;
+        var fo = st.fill === false ? 0 : (st.fillOpacity == null ? 0.3 : st.fillOpacity) * op;
+        var lo = st.stroke === false ? 0 : (st.opacity == null ? 1 : st.opacity) * op;
         st._px = {
           fill: pack(st.fillColor || st.color, fo),
           line: pack(st.color, lo),
@@ -335,12 +405,13 @@
             drawn++;
             var w = (bx1 - bx0) * S, h = (by1 - by0) * S;
             if (type === "point") { big.push(i); pointsInView++; continue; }
+            if (!ras) { big.push(i); continue; }
             if (w < 1.5 && h < 1.5) { // a dot
               this._rect(ras, bx0 * S + ax, by0 * S + ay, bx1 * S + ax, by1 * S + ay, col.dot);
               continue;
             }
             if (type === "polygon" && w < 24 * v.r && h < 24 * v.r) {
-              this._fillPolygon(ras, geo, i, S, ax, ay, w >= 4 * v.r && h >= 4 * v.r ? col : null, col);
+              this._fillPolygon(ras, geo, i, S, ax, ay, (w >= 4 * v.r && h >= 4 * v.r) || !(col.fill >>> 24) ? col : null, col);
               continue;
             }
             if (type === "line" && w < 3 && h < 3) {
@@ -351,7 +422,7 @@
           }
           if (big.length) jobs.push({ part: pi, style: k, items: big });
         }
-        if (type === "point" && pointsInView > 4000) { // many points: raster discs
+        if (ras && type === "point" && pointsInView > 4000) { // many points: raster discs
           for (var j = jobs.length - 1; j >= 0; j--) {
             if (jobs[j].part !== pi) continue;
             this._discs(ras, geo, jobs[j].items, this._colors(this.styles[jobs[j].style]), (this.styles[jobs[j].style].radius || 6) * v.r, S, ax, ay);
@@ -384,6 +455,7 @@
         }
         var ya = Math.max(0, Math.ceil(ymin - 0.5)), yb = Math.min(H - 1, Math.floor(ymax - 0.5));
         var xs = ras.xs, fill = col.fill;
+        if (!(fill >>> 24)) yb = ya - 1; // outline only (fill: false): no rows to fill
         for (var y = ya; y <= yb; y++) {
           var yc = y + 0.5, cnt = 0;
           for (var ri = fr[i]; ri < fr[i + 1]; ri++) {
@@ -417,7 +489,7 @@
               this._line(ras, sx[j], sy[j], sx[k], sy[k], line);
             }
           }
-        } else if (yb < ya) { // thinner than a pixel row: still show it
+        } else if (yb < ya && ymax - ymin < 1) { // thinner than a pixel row: still show it
           this._rect(ras, sx[0], ymin, sx[0] + 1, ymax, col.dot);
         }
         ras.used = true;
@@ -473,6 +545,10 @@
         ctx.strokeStyle = st.color;
         ctx.lineWidth = weight;
         var items = job.items, contours = 0, q = 0;
+        var m = weight + 4 * r, X1 = v.W + m, Y1 = v.H + m;
+        var out = function (x, y) { // which canvas edges (plus the margin) a point lies beyond
+          return (x < -m ? 1 : x > X1 ? 2 : 0) | (y < -m ? 4 : y > Y1 ? 8 : 0);
+        };
         var paint = function () {
           if (type !== "line" && st.fill !== false) { ctx.globalAlpha = fillOp; ctx.fill("evenodd"); }
           if (weight > 0 && st.stroke !== false) { ctx.globalAlpha = lineOp; ctx.stroke(); }
@@ -493,13 +569,28 @@
               if (e <= a) continue;
               var lx = xy[2 * a] * S + ax, ly = xy[2 * a + 1] * S + ay;
               ctx.moveTo(lx, ly);
+              // A run of vertices all beyond one edge of the canvas (plus a
+              // margin) draws nothing there: its first and last vertex will
+              // do (the straight line between them stays beyond that edge, so
+              // no fill or stroke inside the canvas changes). Big neighbours
+              // of the view (provinces, a lake) shed most of their vertices.
+              var run = out(lx, ly), px = 0, py = 0, held = false;
               for (var j = a + 1; j < e; j++) {
                 var x = xy[2 * j] * S + ax, y = xy[2 * j + 1] * S + ay;
+                var c = out(x, y);
+                if (run & c) {
+                  run &= c;
+                  px = x; py = y; held = true;
+                  continue;
+                }
+                if (held) { ctx.lineTo(px, py); lx = px; ly = py; held = false; }
+                run = c;
                 // skip vertices within a third of a pixel of the last one drawn
                 if (j < e - 1 && x - lx < 0.34 && lx - x < 0.34 && y - ly < 0.34 && ly - y < 0.34) continue;
                 ctx.lineTo(x, y);
                 lx = x; ly = y;
               }
+              if (held) ctx.lineTo(px, py);
               if (type === "polygon") ctx.closePath();
               contours++;
             }
@@ -598,11 +689,17 @@
       var shown = reuse || (prev && geom.features && prev.features === geom.features ? prev : null);
       var layer = new BigLayer(spec, shown);
       if (!reuse) {
+        ZJ.loadStarted();
         loadGeometry(geom, function (decoded) {
-          layer.stats.decodeMs = performance.now() - t0;
-          var cur = ZJ.layers[spec.id];
-          if (cur && cur.group === layer) layer.setGeometry(decoded); // not removed or replaced meanwhile
+          try {
+            layer.stats.decodeMs = performance.now() - t0;
+            var cur = ZJ.layers[spec.id];
+            if (cur && cur.group === layer) layer.setGeometry(decoded); // not removed or replaced meanwhile
+          } finally {
+            ZJ.loadEnded();
+          }
         }, function (msg) {
+          ZJ.loadEnded();
           layer.stats.error = msg;
           var cur = ZJ.layers[spec.id];
           // a layer removed meanwhile takes its file with it: not an error
@@ -611,11 +708,13 @@
       }
       var lite = { id: spec.id, kind: spec.kind, geometry: spec.geometry, visible: spec.visible, opacity: spec.opacity,
         labels: null, data: { type: "FeatureCollection", features: [] }, big: true };
-      ZJ.layers[spec.id] = { group: layer, labels: null, minZoom: 0, spec: lite, visible: !!spec.visible, opacity: spec.opacity, big: true };
+      ZJ.layers[spec.id] = { group: layer, labels: ZJ.labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0, spec: lite,
+        visible: !!spec.visible, opacity: spec.opacity, big: true };
       if (index == null || index >= ZJ.order.length) ZJ.order.push(spec.id);
       else ZJ.order.splice(index, 0, spec.id);
       if (spec.visible) layer.addTo(ZJ.map);
       ZJ.setOrder(ZJ.order.slice());
+      ZJ.refreshLabels();
       layer.stats.addMs = performance.now() - t0;
       return true;
     };
@@ -633,6 +732,7 @@
     ZJ.setOrder = function () {
       var res = origOrder.apply(this, arguments);
       placeCanvases();
+      Object.keys(surfaces).forEach(function (k) { surfaces[k].redraw(); }); // the order on a shared canvas
       return res;
     };
 
@@ -649,7 +749,8 @@
       var s = l.group.stats;
       return JSON.stringify({ draws: s.draws, drawn: s.drawn, lastMs: s.lastMs, addMs: s.addMs, decodeMs: s.decodeMs, labels: s.labels,
         loaded: !!l.group.geom, error: s.error || null, key: l.group.geom ? l.group.geom.key : null,
-        sets: l.group.geom ? l.group.geom.sets.length : 0,
+        sets: l.group.geom ? l.group.geom.sets.length : 0, set: s.set,
+        shared: !!l.group._shared,
         features: s.features, zoom: s.zoom, onMap: ZJ.map.hasLayer(l.group) });
     };
 

