@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import threading
 import time
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         self.map.shutdown()
+        gc.unfreeze()  # what this window held may be collected again
         super().closeEvent(event)
 
     # -- actions ---------------------------------------------------------------
@@ -175,6 +177,10 @@ class MainWindow(QMainWindow):
 
     def _on_map_ready(self) -> None:
         self.statusBar().showMessage("地图就绪 Map ready", 3000)
+        # the shipped layers and the widgets live as long as the window: keep
+        # them out of the collector's full scans, which a big layer's load
+        # (hundreds of thousands of new objects) would otherwise set off again and again
+        gc.freeze()
         # matplotlib takes about a second to import: do it now, off the UI
         # thread, so the first chart in the panel appears at once
         threading.Thread(target=importlib.import_module, args=("zjmap.qt.charts",), daemon=True).start()
