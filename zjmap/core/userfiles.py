@@ -46,6 +46,7 @@ import re
 import warnings as _warnings
 import zipfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -233,33 +234,42 @@ def read_layer(
     decision: _CrsDecision | None = None
     pending: list[gpd.GeoDataFrame] = []
     done = 0
-    for raw in reader.chunks(run):
-        done += len(raw)
-        geoms = np.asarray(raw.geometry.array, dtype=object) if len(raw) else np.empty(0, object)
-        keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-        skipped += int((~keep).sum())
-        raw = raw.loc[keep]
-        if decision is None:
-            pending.append(raw)
-            if len(raw) or reader.bounds is not None:
-                bounds = reader.bounds if reader.bounds is not None else _bounds(raw)
-                decision = _decide_crs(override, reader.declared_crs, reader.crs_problem, bounds, lay)
-                warnings.extend(decision.warnings)
-            todo, pending = (pending, []) if decision is not None else ([], pending)
-        else:
-            todo = [raw]
-        for chunk in todo:
-            assert decision is not None
-            out, n_fixed, n_dropped, n_out, z = _clean(chunk, decision.transformer)
+    # each chunk is repaired and reprojected (mostly GEOS and PROJ, which let
+    # go of the GIL) on a second thread while the next one is read
+    cleaner = ThreadPoolExecutor(1, thread_name_prefix="zjmap-clean")
+    cleaning: list[Future] = []
+    try:
+        for raw in reader.chunks(run):
+            done += len(raw)
+            geoms = np.asarray(raw.geometry.array, dtype=object) if len(raw) else np.empty(0, object)
+            keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+            skipped += int((~keep).sum())
+            raw = raw.loc[keep]
+            if decision is None:
+                pending.append(raw)
+                if len(raw) or reader.bounds is not None:
+                    bounds = reader.bounds if reader.bounds is not None else _bounds(raw)
+                    decision = _decide_crs(override, reader.declared_crs, reader.crs_problem, bounds, lay)
+                    warnings.extend(decision.warnings)
+                todo, pending = (pending, []) if decision is not None else ([], pending)
+            else:
+                todo = [raw]
+            for chunk in todo:
+                assert decision is not None
+                cleaning.append(cleaner.submit(_clean, chunk, decision.transformer))
+            total = max(reader.total, done, 1)
+            run.report(0.02 + 0.96 * done / total, f"Read {done:,} of {total:,} features")
+            run.check_cancel()
+        for fut in cleaning:
+            out, n_fixed, n_dropped, n_out, z = fut.result()
             repaired += n_fixed
             skipped += n_dropped
             outside += n_out
             had_z |= z
             if len(out):
                 parts.append(out)
-        total = max(reader.total, done, 1)
-        run.report(0.02 + 0.96 * done / total, f"Read {done:,} of {total:,} features")
-        run.check_cancel()
+    finally:
+        cleaner.shutdown(wait=True, cancel_futures=True)
 
     if done == 0:
         raise UserFileError(f"{lay.display} contains no features: there is nothing to show.")
