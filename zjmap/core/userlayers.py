@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -221,7 +222,7 @@ def user_layer(
     worker = threading.Thread(target=display, name="zjmap-display", daemon=True)
     worker.start()
     prefix = f"{layer_id}:"
-    feats = [MapFeature(prefix + str(i), layer_id, rec, g) for i, (rec, g) in enumerate(zip(records, geoms))]
+    feats = list(map(MapFeature, [prefix + str(i) for i in range(len(records))], repeat(layer_id, len(records)), records, geoms))
     kind = _geometry_kind(loaded.geometry_types or gdf.geom_type.dropna().unique())
     src = dict(source or {})
     src.setdefault("layer", loaded.name)
