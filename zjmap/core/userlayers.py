@@ -15,9 +15,11 @@ renderer) is :mod:`zjmap.core.bigdisplay`.
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from itertools import repeat
 from typing import Any
 
@@ -166,6 +168,32 @@ def _pretty_color(i: int) -> str:
 # ---------------------------------------------------------------------------
 # Building the layer
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a layer's records and features are
+    made: every one of them stays alive, so the collector would only walk
+    them again and again (a third of the time at 100,000 features).
+    Process-wide, so counted: loads on two threads resume it once both end."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
 
 def user_layer(
     loaded: Any,
@@ -198,7 +226,8 @@ def user_layer(
     sample = {c: vals[:50] for c, vals in zip(cols, lists)}
     name_field = guess_name_field(cols, sample)
     keys = [str(c) for c in cols]
-    records = [dict(zip(keys, row)) for row in zip(*lists)] if keys else [{} for _ in range(len(gdf))]
+    with _collector_paused():
+        records = [dict(zip(keys, row)) for row in zip(*lists)] if keys else [{} for _ in range(len(gdf))]
     if name_field is not None and "name" not in keys:
         for rec in records:
             v = rec.get(name_field)
@@ -222,7 +251,9 @@ def user_layer(
     worker = threading.Thread(target=display, name="zjmap-display", daemon=True)
     worker.start()
     prefix = f"{layer_id}:"
-    feats = list(map(MapFeature, [prefix + str(i) for i in range(len(records))], repeat(layer_id, len(records)), records, geoms))
+    with _collector_paused():
+        n = len(records)
+        feats = list(map(MapFeature, [prefix + str(i) for i in range(n)], repeat(layer_id, n), records, geoms))
     kind = _geometry_kind(loaded.geometry_types or gdf.geom_type.dropna().unique())
     src = dict(source or {})
     src.setdefault("layer", loaded.name)
