@@ -44,3 +44,41 @@ def test_start_view_and_draw_order():
     hidden = next(layer for layer in stack if not layer.visible)
     assert '"data":null' in layer_stub(hidden)
     assert hidden.features[0].id in layer_payload(hidden)
+
+
+def test_start_page_cache_keeps_its_arrays_and_drops_stale_versions(tmp_path, monkeypatch):
+    """The cached start page carries the base map's array files, and a new
+    version's cache replaces the old ones instead of piling up beside them."""
+    import json
+
+    from zjmap.core.layers import LayerStack
+    from zjmap.core.mappage import build_page, save_layers_cache, shipped_layers_cache
+    from zjmap.core.shipped import base_layer, base_layer_defs
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    cache = tmp_path / "cache" / "zjmap"
+    cache.mkdir(parents=True)
+    (cache / "layers-0ld0ld0ld0ld0ld0").mkdir()
+    (cache / "layers-0ld0ld0ld0ld0ld0" / "layers.js").write_text("old", encoding="utf-8")
+    (cache / "layers-0ld1ld1ld1ld1ld1.js").write_text("older format", encoding="utf-8")
+    (cache / "stack-0ld0ld0ld0ld0ld0.pickle").write_bytes(b"old")
+    key = shipped_layers_key()
+    (cache / f"stack-{key}.pickle").write_bytes(b"current")
+
+    stack = LayerStack()
+    stack.add(base_layer(base_layer_defs()[0]))
+    page_dir = tmp_path / "page"
+    build_page(page_dir, stack)
+    assert shipped_layers_cache(key) is None
+    save_layers_cache(page_dir, key)
+    saved = shipped_layers_cache(key)
+    assert saved is not None
+    text = (saved / "layers.js").read_text(encoding="utf-8")
+    url = json.loads(text[text.index("["):text.rindex("]") + 1])[0]["big"]["geometry"]["url"]
+    assert (saved / url).read_bytes() == (page_dir / url).read_bytes()
+    left = sorted(p.name for p in cache.iterdir() if not p.name.startswith("page-"))
+    assert left == sorted([f"layers-{key}", f"stack-{key}.pickle"])
+    # a page started from the cache has the arrays beside it
+    again = tmp_path / "again"
+    build_page(again, None, cached=saved)
+    assert (again / url).is_file() and (again / "layers.js").read_text(encoding="utf-8") == text

@@ -265,6 +265,22 @@ def save_layers_cache(page_dir: Path, key: str) -> None:
         os.replace(tmp, target)
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)  # a read-only cache only costs time
+        return
+    prune_stale_caches(key)
+
+
+def prune_stale_caches(key: str) -> None:
+    """Remove the cached start-up data of other versions of the shipped
+    layers (each code or data change makes a new key; the old ones are dead)."""
+    for p in cache_dir().glob("layers-*"):
+        if p.name not in (f"layers-{key}",):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+    for p in cache_dir().glob("stack-*.pickle"):
+        if p.name != f"stack-{key}.pickle":
+            p.unlink(missing_ok=True)
 
 
 def write_layers_js(out_dir: Path, payloads: list[str]) -> Path:
