@@ -50,6 +50,7 @@ __all__ = [
     "BigDisplay",
     "big_payload",
     "check_cancel",
+    "page_head",
     "is_big",
     "label_text",
 ]
@@ -501,6 +502,18 @@ class BigDisplay:
         return out
 
 
+def page_head(layer: MapLayer) -> dict[str, Any]:
+    """What the page is told about any layer, whatever draws it."""
+    return {
+        "id": layer.id,
+        "kind": layer.kind,
+        "geometry": layer.geometry,
+        "visible": layer.visible,
+        "opacity": layer.opacity,
+        "interactive": layer.kind != "base",
+    }
+
+
 def big_payload(layer: MapLayer, directory: Path | None = None) -> dict[str, Any]:
     """The page's spec for a layer drawn by the canvas renderer: ``big``
     instead of GeoJSON ``data``. ``directory``: see :meth:`BigDisplay.geometry_payload`."""
@@ -510,12 +523,7 @@ def big_payload(layer: MapLayer, directory: Path | None = None) -> dict[str, Any
         bands = tuple(opts.pop("zoom_bands", ZOOM_BANDS))
         disp = layer.info["display"] = BigDisplay.build(layer, bands=bands, **opts)
     return {
-        "id": layer.id,
-        "kind": layer.kind,
-        "geometry": layer.geometry,
-        "visible": layer.visible,
-        "opacity": layer.opacity,
-        "interactive": layer.kind != "base",
+        **page_head(layer),
         "labels": None,
         "data": None,
         "big": {

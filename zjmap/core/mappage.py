@@ -19,9 +19,9 @@ from typing import Iterable
 
 import shapely
 
+from zjmap.core.bigdisplay import big_payload, is_big, page_head
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.paths import web_dir
-from zjmap.core.bigdisplay import big_payload, is_big
 
 # Zhejiang's extent (W, S, E, N): the view the app opens on.
 ZHEJIANG_BOUNDS = (118.0, 27.0, 123.2, 31.2)
@@ -50,8 +50,7 @@ def _copy_assets(out_dir: Path) -> None:
 
 def layer_stub(layer: MapLayer) -> str:
     """A hidden layer without its data: the page asks for nothing until it is shown."""
-    head = {"id": layer.id, "kind": layer.kind, "geometry": layer.geometry, "visible": False,
-            "opacity": layer.opacity, "labels": None, "data": None}
+    head = {**page_head(layer), "visible": False, "labels": None, "data": None}
     return json.dumps(head, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -98,15 +97,7 @@ def layer_payload(layer: MapLayer, directory: Path | None = None) -> str:
     for f, g in zip(layer.features, geoms):
         props = json.dumps({"id": f.id, "name": f.name, "s": layer.feature_style(f)}, ensure_ascii=False, separators=(",", ":"))
         parts.append(f'{{"type":"Feature","id":{json.dumps(f.id, ensure_ascii=False)},"properties":{props},"geometry":{g}}}')
-    head = {
-        "id": layer.id,
-        "kind": layer.kind,
-        "geometry": layer.geometry,
-        "visible": layer.visible,
-        "opacity": layer.opacity,
-        "interactive": layer.kind != "base",
-        "labels": _label_points(layer),
-    }
+    head = {**page_head(layer), "labels": _label_points(layer)}
     head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     return head_json[:-1] + ',"data":{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}}"
 
