@@ -460,3 +460,27 @@ def test_cli_inspect_bad_input_exits_2(tmp_path):
     assert r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and "noshx.shx" in lines[0]
+
+
+@pytest.mark.parametrize("make", [
+    corpus.gbk_shapefile_no_cpg, corpus.bowtie_shapefile, corpus.z_shapefile,
+    corpus.null_shapes_shapefile, corpus.empty_geoms_geojson, corpus.multilayer_gpkg,
+    corpus.kml_file, corpus.fgb_file,
+])
+def test_arrow_and_plain_reads_agree(tmp_path, monkeypatch, make):
+    """Files are read through Arrow when pyarrow is installed, plain pyogrio
+    otherwise: both give the same table, shapes and counts."""
+    import zjmap.core.userfiles as uf
+
+    pytest.importorskip("pyarrow")
+    path = make(tmp_path)
+    got = {}
+    for arrow in (True, False):
+        monkeypatch.setattr(uf, "_ARROW", arrow)
+        got[arrow] = read_layer(path)
+    a, b = got[True], got[False]
+    assert (a.encoding, a.repaired, a.skipped, a.geometry_types, a.fields) == \
+        (b.encoding, b.repaired, b.skipped, b.geometry_types, b.fields)
+    cols = [c for c in a.gdf.columns if c != a.gdf.geometry.name]
+    assert a.gdf[cols].astype(str).values.tolist() == b.gdf[cols].astype(str).values.tolist()
+    assert all(x.equals(y) for x, y in zip(a.gdf.geometry, b.gdf.geometry))

@@ -919,6 +919,19 @@ class _Reader:
         raise NotImplementedError
 
 
+def _have_arrow() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# Read through Arrow when pyarrow is there: about a third faster, and GDAL
+# lets go of the GIL meanwhile (the window stays responsive and the chunk
+# before is repaired on the other thread); plain pyogrio otherwise.
+_ARROW = _have_arrow()
+
 # GDAL's names for encodings where the portable spelling differs from Python's.
 _GDAL_ENCODING = {"GBK": "CP936", "BIG5": "CP950"}
 # Drivers where reopening is cheap and skip_features seeks directly.
@@ -981,6 +994,7 @@ class _OgrReader(_Reader):
                 layer=lay.gdal_layer,
                 encoding=self._gdal_encoding,
                 on_invalid="fix",
+                use_arrow=_ARROW,
                 **kw,
             )
         except UnicodeDecodeError as exc:
