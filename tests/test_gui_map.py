@@ -153,3 +153,30 @@ def test_base_fill_holds_when_zoomed_far_in(win, lon, lat, zoom, colour):
     assert wait_until(lambda: majority_colour(grab_map(win), screen_pos(win, lon, lat)) == colour, 5000, 200), \
         f"{majority_colour(grab_map(win), screen_pos(win, lon, lat)):#x} at {js(win.map, 'ZJ.view()')}"
     win.zoom_home()
+
+
+def test_hiding_a_base_layer_takes_it_off_the_shared_canvas(win):
+    """Base layers share one canvas: unticking one stops it being painted
+    there (the sea shows where the province fill was), ticking brings it back."""
+    from PySide6.QtCore import Qt
+
+    only_layers(win, set())
+    win.zoom_home()
+    item = win.tree.item_for("base_province")
+    anhui = (117.6, 30.1)
+
+    def colour():
+        return majority_colour(grab_map(win), screen_pos(win, *anhui))
+
+    assert wait_until(lambda: colour() == NEIGHBOUR_FILL, 5000, 200)
+    item.setCheckState(0, Qt.CheckState.Unchecked)
+    assert wait_until(lambda: js(win.map, "ZJ.bigStats('base_province')")["onMap"] is False)
+    assert wait_until(lambda: colour() != NEIGHBOUR_FILL, 5000, 200)
+    county_draws = js(win.map, "ZJ.bigStats('base_county')")["draws"]
+    province_draws = js(win.map, "ZJ.bigStats('base_province')")["draws"]
+    js(win.map, "ZJ.map.panBy([200, 100], {animate: false}); 1")
+    assert wait_until(lambda: js(win.map, "ZJ.bigStats('base_county')")["draws"] > county_draws)
+    assert js(win.map, "ZJ.bigStats('base_province')")["draws"] == province_draws
+    item.setCheckState(0, Qt.CheckState.Checked)
+    win.zoom_home()
+    assert wait_until(lambda: colour() == NEIGHBOUR_FILL, 5000, 200)

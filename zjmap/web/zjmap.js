@@ -135,7 +135,7 @@
     afterLoads = [];
     q.forEach(function (fn) { fn(); });
   };
-  function afterLoads_(fn) {
+  function whenLoaded(fn) {
     if (loading) afterLoads.push(fn);
     else fn();
   }
@@ -315,7 +315,7 @@
     ZJ.timing.initEnd = performance.now();
     // Python learns the page is ready from the page itself: loadFinished and
     // the channel coming up arrive in either order.
-    afterLoads_(function () {
+    whenLoaded(function () {
       ZJ.ready = true;
       ZJ.timing.drawn = performance.now();
       send("pageReady", []);
