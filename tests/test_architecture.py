@@ -41,3 +41,22 @@ def test_start_up_path_skips_the_slow_libraries():
     )
     r = run_python(code)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_file_readers_warm_up_on_intent_not_at_start():
+    """geopandas & co. are imported in the background once the planner opens
+    the file dialog or drags a file in: not before (it would slow the first
+    clicks), and only once."""
+    code = (
+        "import sys, threading\n"
+        "import zjmap.qt.userlayers as u\n"
+        "assert 'geopandas' not in sys.modules and 'zjmap.core.userfiles' not in sys.modules\n"
+        "u.warm_up_reading(); u.warm_up_reading()\n"
+        "warm = [t for t in threading.enumerate() if t.name == 'zjmap-warm-readers']\n"
+        "for t in warm: t.join(60)\n"
+        "done = hasattr(sys.modules.get('zjmap.core.userfiles'), 'read_layer')\n"
+        "print(len(warm), done, 'geopandas' in sys.modules)\n"
+        "sys.exit(0 if (len(warm) == 1 and done and 'geopandas' in sys.modules) else 1)\n"
+    )
+    r = run_python(code)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -35,11 +35,6 @@ from zjmap.qt.userlayers import install_user_layer_actions
 from zjmap.qt.workspace_actions import install_workspace_actions
 
 
-def _warm_imports(*names: str) -> None:
-    for name in names:
-        importlib.import_module(name)
-
-
 class MainWindow(QMainWindow):
     panel_updated = Signal(str)  # feature id shown (benchmarks and tests wait on it)
 
@@ -186,11 +181,10 @@ class MainWindow(QMainWindow):
         # them out of the collector's full scans, which a big layer's load
         # (hundreds of thousands of new objects) would otherwise set off again and again
         gc.freeze()
-        # matplotlib, and geopandas/pyarrow for reading files, take a second
-        # or two to import: do it now, off the UI thread, so the first chart
-        # in the panel appears at once and the first file added reads at full speed
-        threading.Thread(target=_warm_imports, args=("zjmap.qt.charts", "zjmap.core.userfiles"),
-                         name="zjmap-imports", daemon=True).start()
+        # matplotlib takes about a second to import: do it now, off the UI
+        # thread, so the first chart in the panel appears at once (reading
+        # files warms up on intent instead: see userlayers.warm_up_reading)
+        threading.Thread(target=importlib.import_module, args=("zjmap.qt.charts",), daemon=True).start()
 
     # -- views → core ------------------------------------------------------------
     def _on_map_click(self, lon: float, lat: float, zoom: float) -> None:

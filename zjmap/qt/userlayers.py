@@ -14,6 +14,7 @@ a traceback, and the stack is left exactly as it was.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -449,6 +450,7 @@ class UserLayerController(QObject):
 
     # -- user actions ----------------------------------------------------------
     def add_layer_dialog(self) -> None:
+        warm_up_reading()
         start = getattr(self, "_last_dir", "") or str(Path.home())
         path, _ = QFileDialog.getOpenFileName(self.window, "添加图层 Add layer", start, FILE_FILTER)
         if path:
@@ -457,6 +459,7 @@ class UserLayerController(QObject):
 
     def add_layer_with_options_dialog(self) -> LoadTask | None:
         """Pick a file, then its encoding and coordinate system by hand."""
+        warm_up_reading()
         start = getattr(self, "_last_dir", "") or str(Path.home())
         path, _ = QFileDialog.getOpenFileName(self.window, "添加图层 Add layer", start, FILE_FILTER)
         if not path:
@@ -551,6 +554,22 @@ class UserLayerController(QObject):
         text, ok = QInputDialog.getText(self.window, "重命名图层 Rename layer", "名称 Name:", text=layer.title)
         if ok and text.strip():
             self.window.stack.rename(lid, text.strip())
+
+
+_reading_warmed = threading.Event()
+
+
+def warm_up_reading() -> None:
+    """Import the file readers (geopandas, pandas, pyarrow: a second or two)
+    on a background thread once the planner shows the intent to add a file
+    (the file dialog opens, a drag enters the window), so the read itself
+    starts at full speed. Not at start-up: the import would hold the GIL
+    and slow the first clicks on the map."""
+    if _reading_warmed.is_set():
+        return
+    _reading_warmed.set()
+    threading.Thread(target=importlib.import_module, args=("zjmap.core.userfiles",),
+                     name="zjmap-warm-readers", daemon=True).start()
 
 
 def add_layer_from_path(window, path: str | Path, layer: str | int | None = None, encoding: str | None = None,
@@ -949,6 +968,7 @@ class _DropFilter(QObject):
         t = event.type()
         if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
             if _paths_from_mime(event.mimeData()):
+                warm_up_reading()
                 event.setDropAction(Qt.DropAction.CopyAction)
                 event.accept()
                 return True
