@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from PySide6.QtGui import QColor
 
-from guitools import grab_map, js, screen_pos, show_only, wait_until
+from guitools import grab_map, js, screen_pos, show_only, spin, wait_until
 
 ZJ_FILL = QColor("#f4ecd4").rgb()
 NEIGHBOUR_FILL = QColor("#e3e1dc").rgb()
@@ -180,3 +180,32 @@ def test_hiding_a_base_layer_takes_it_off_the_shared_canvas(win):
     item.setCheckState(0, Qt.CheckState.Checked)
     win.zoom_home()
     assert wait_until(lambda: colour() == NEIGHBOUR_FILL, 5000, 200)
+
+
+def test_overlapping_labels_are_thinned_by_priority(win):
+    """Where names would overlap, one stays and the others hide: no two shown
+    labels overlap, and a seed-layer name never gives way to a base-map name."""
+    show_only(win, {"cluster_zones", "block_clusters", "ms_enclaves"})
+    js(win.map, "ZJ.map.setView([29.9, 120.3], 9); 1")
+    assert wait_until(lambda: js(win.map, "ZJ.map.getZoom()") == 9)
+    spin(300)
+    boxes = js(win.map, """JSON.stringify(Array.from(document.querySelectorAll('.zj-label')).map(function (el) {
+        var r = el.firstChild.getBoundingClientRect();
+        return {text: el.textContent, seed: el.className.indexOf('zj-label-seed') >= 0,
+                shown: el.style.visibility !== 'hidden', r: [r.left, r.top, r.right, r.bottom]};
+    }))""")
+    assert len(boxes) > 40
+
+    def overlap(a, b, pad=0):  # pad: the margin kept between names
+        return (a["r"][0] - pad < b["r"][2] and b["r"][0] < a["r"][2] + pad
+                and a["r"][1] - pad < b["r"][3] and b["r"][1] < a["r"][3] + pad)
+
+    shown = [b for b in boxes if b["shown"]]
+    hidden = [b for b in boxes if not b["shown"]]
+    assert hidden and len(shown) > 30
+    assert not [(a["text"], b["text"]) for i, a in enumerate(shown) for b in shown[i + 1:] if overlap(a, b)]
+    for h in hidden:  # each hidden name had a reason: a shown one it would cover
+        assert any(overlap(h, s, 4) for s in shown), h["text"]
+        if h["seed"]:  # and a seed name only makes way for another seed name
+            assert any(overlap(h, s, 4) and s["seed"] for s in shown), h["text"]
+    win.zoom_home()

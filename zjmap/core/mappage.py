@@ -73,7 +73,9 @@ def _label_points(layer: MapLayer) -> dict | None:
             if not f.geometry.is_empty:
                 rp = f.geometry.representative_point()
                 pts.append([f.name, round(rp.y, 4), round(rp.x, 4)])
-    return {"minZoom": mz, "points": pts}
+    # seed-layer names before any base name when labels would overlap
+    priority = layer.info.get("label_priority", 0) if layer.kind == "base" else 100
+    return {"minZoom": mz, "points": pts, "priority": priority}
 
 
 def layer_payload(layer: MapLayer, directory: Path | None = None) -> str:

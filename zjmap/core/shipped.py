@@ -52,6 +52,7 @@ def base_layer(defn: dict) -> MapLayer:
         info={
             "level": defn["level"],
             "labels_min_zoom": defn.get("label_min_zoom"),
+            "label_priority": defn.get("label_priority", 0),
             "label_skip": defn.get("label_skip", []),
             "display_options": defn.get("display"),
         },

@@ -708,7 +708,8 @@
       }
       var lite = { id: spec.id, kind: spec.kind, geometry: spec.geometry, visible: spec.visible, opacity: spec.opacity,
         labels: null, data: { type: "FeatureCollection", features: [] }, big: true };
-      ZJ.layers[spec.id] = { group: layer, labels: ZJ.labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0, spec: lite,
+      ZJ.layers[spec.id] = { group: layer, labels: ZJ.labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0,
+        labelPriority: spec.labels ? spec.labels.priority : 0, spec: lite,
         visible: !!spec.visible, opacity: spec.opacity, big: true };
       if (index == null || index >= ZJ.order.length) ZJ.order.push(spec.id);
       else ZJ.order.splice(index, 0, spec.id);

@@ -105,7 +105,7 @@
 
   function buildLayer(spec) {
     return { group: geoJSONLayer(spec, spec.data), labels: labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0,
-      spec: spec, visible: spec.visible, opacity: spec.opacity };
+      labelPriority: spec.labels ? spec.labels.priority : 0, spec: spec, visible: spec.visible, opacity: spec.opacity };
   }
 
   function onMap(layer) {
@@ -121,8 +121,57 @@
       if (show && !onMap(L_.labels)) L_.labels.addTo(ZJ.map);
       if (!show && onMap(L_.labels)) ZJ.map.removeLayer(L_.labels);
     });
+    declutter();
   }
   ZJ.refreshLabels = refreshLabels;
+
+  /* Names that would overlap: the higher labelPriority keeps its
+   * place, the other is hidden until a zoom gives room. Each label's box is
+   * measured once (one layout read when it first shows); after that a zoom
+   * only projects anchor points. */
+  function declutter() {
+    if (!ZJ.map._loaded) return; // no view yet (layers added before the first fitBounds)
+    var map = ZJ.map, origin = map.getContainer().getBoundingClientRect();
+    var shown = [];
+    Object.keys(ZJ.layers).forEach(function (id) {
+      var l = ZJ.layers[id];
+      if (l.labels && onMap(l.labels)) shown.push(l);
+    });
+    shown.sort(function (a, b) { return (b.labelPriority || 0) - (a.labelPriority || 0); });
+    var CELL = 64, grid = {}, hidden = 0;
+    function cells(r, fn) {
+      for (var gx = Math.floor(r[0] / CELL); gx <= Math.floor(r[2] / CELL); gx++)
+        for (var gy = Math.floor(r[1] / CELL); gy <= Math.floor(r[3] / CELL); gy++)
+          if (fn(gx + ":" + gy) === false) return false;
+      return true;
+    }
+    shown.forEach(function (l) {
+      l.labels.eachLayer(function (m) {
+        var el = m._icon, span = el && el.firstChild;
+        if (!span) return;
+        var p = map.latLngToContainerPoint(m.getLatLng());
+        if (!m._zjBox) {
+          var b = span.getBoundingClientRect();
+          if (!b.width) return;
+          m._zjBox = [b.left - origin.left - p.x, b.top - origin.top - p.y, b.width, b.height];
+        }
+        var bx = m._zjBox, r = [p.x + bx[0] - 2, p.y + bx[1] - 1, p.x + bx[0] + bx[2] + 2, p.y + bx[1] + bx[3] + 1];
+        var free = cells(r, function (k) {
+          var list = grid[k] || [];
+          for (var i = 0; i < list.length; i++) {
+            var o = list[i];
+            if (r[0] < o[2] && o[0] < r[2] && r[1] < o[3] && o[1] < r[3]) return false;
+          }
+        });
+        if (free) cells(r, function (k) { (grid[k] = grid[k] || []).push(r); });
+        else hidden++;
+        var vis = free ? "" : "hidden";
+        if (el.style.visibility !== vis) el.style.visibility = vis;
+      });
+    });
+    ZJ.labelsHidden = hidden;
+  }
+  ZJ.declutter = declutter;
 
   /* Files the page still reads (the canvas layers' arrays): Python hears
    * "pageReady" only once the start-up layers are drawn. */
@@ -159,6 +208,7 @@
     var built = buildLayer(l.spec);
     l.group = built.group;
     l.labels = built.labels;
+    l.labelPriority = built.labelPriority;
     l.lazy = false;
     if (l.opacity !== l.spec.opacity) ZJ.setOpacity(l.spec.id, l.opacity);
     return l;
