@@ -13,9 +13,7 @@ picker (tests and scripts use it); it returns an :class:`ExportJob`.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,17 +40,20 @@ from PySide6.QtWidgets import (
 )
 
 from zjmap.core.export import ExportCancelled, ExportError, ExportResult, plan_export, render_plan, warm_up
+from zjmap.qt.worker import TaskState, Worker, close_progress, progress_dialog, start_worker
 
 FORMATS = [("PNG 图片（带坐标 world file）", "png"), ("SVG 矢量图", "svg"), ("PDF 文档", "pdf")]
 SCALES = [1, 2, 4]
-_EXECUTOR: ThreadPoolExecutor | None = None
+#: The dialog's warm-up (imports, font, path arrays); an export waits for it
+#: so the two never fill the same caches at once.
+_WARM: Worker | None = None
 
 
-def _executor() -> ThreadPoolExecutor:
-    global _EXECUTOR
-    if _EXECUTOR is None:
-        _EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zjmap-export")
-    return _EXECUTOR
+def _render_after_warm_up(state: TaskState, plan: Any, path: Path) -> ExportResult:
+    warm = _WARM
+    if warm is not None and warm.thread is not None:
+        warm.thread.join()
+    return render_plan(plan, path, progress=state.set_progress, cancel=state.is_cancelled)
 
 
 def install_export_action(win: Any) -> QAction:
@@ -112,14 +113,9 @@ class ExportJob(QObject):
         self.was_cancelled = False
         self.done = False
         self.view: dict[str, Any] | None = None
-        self._cancel = threading.Event()
-        self._progress = (0.0, "")
-        self._future: Future | None = None
+        self._cancel_asked = False
+        self.worker: Worker | None = None
         self._dialog: QProgressDialog | None = None
-        self._timer = QTimer(self)
-        self._timer.setInterval(40)
-        self._timer.timeout.connect(self._poll)
-        self.ticks = 0  # UI-thread timer ticks while the worker ran (the window stayed live)
         self.started_at = time.perf_counter()
 
     # -- control ---------------------------------------------------------------
@@ -152,8 +148,10 @@ class ExportJob(QObject):
         QTimer.singleShot(3000, timeout)
 
     def cancel(self) -> None:
-        self._cancel.set()
-        if self._future is None and not self.done:
+        self._cancel_asked = True
+        if self.worker is not None:
+            self.worker.cancel()
+        elif not self.done:
             self._finish_cancelled()
 
     # -- steps ---------------------------------------------------------------
@@ -171,7 +169,7 @@ class ExportJob(QObject):
         return {"w": w, "s": s, "e": e, "n": n, "width": width, "height": height, "zoom": None}
 
     def _with_view(self, view: dict[str, Any]) -> None:
-        if self.done or self._cancel.is_set():
+        if self.done or self._cancel_asked:
             if not self.done:
                 self._finish_cancelled()
             return
@@ -198,49 +196,31 @@ class ExportJob(QObject):
             self._finish_failed(str(exc))
             return
         if self.show_progress:
-            dlg = QProgressDialog("正在导出地图… Exporting map…", "取消 Cancel", 0, 100, self.win)
-            dlg.setWindowTitle("导出地图 Export map")
-            dlg.setWindowModality(Qt.WindowModality.WindowModal)
-            dlg.setMinimumDuration(300)
-            dlg.setAutoClose(False)
-            dlg.setAutoReset(False)
-            dlg.setValue(0)
-            dlg.canceled.connect(self._cancel.set)
-            self._dialog = dlg
-        self._future = _executor().submit(
-            render_plan, plan, self.path, progress=self._on_progress, cancel=self._cancel.is_set
-        )
-        self._timer.start()
+            self._dialog = progress_dialog(self.win, "导出地图 Export map", "正在导出地图… Exporting map…",
+                                           maximum=100, min_duration_ms=300, min_width=0, on_cancel=self.cancel)
+        self.worker = start_worker(_render_after_warm_up, plan, self.path, name="zjmap-export",
+                                   cancel_exceptions=(ExportCancelled,), keep_late_result=True,
+                                   connect={"progress": self._on_progress, "result": self._on_result,
+                                            "errored": self._on_errored, "cancelled": self._finish_cancelled})
 
-    def _on_progress(self, frac: float, msg: str) -> None:  # worker thread: just store it
-        self._progress = (frac, msg)
-
-    def _poll(self) -> None:
-        self.ticks += 1
-        frac, msg = self._progress
-        if self._dialog is not None:
+    def _on_progress(self, frac: float, msg: str) -> None:
+        if self._dialog is not None and not self.done:
             self._dialog.setValue(int(frac * 100))
             if msg:
                 self._dialog.setLabelText(f"正在导出地图… Exporting map…\n{msg}")
-        fut = self._future
-        if fut is None or not fut.done():
-            return
-        self._timer.stop()
-        if self._dialog is not None:
-            self._dialog.close()
-            self._dialog.deleteLater()
-            self._dialog = None
-        try:
-            result = fut.result()
-        except ExportCancelled:
-            self._finish_cancelled()
-            return
-        except ExportError as exc:
+
+    def _close_dialog(self) -> None:
+        close_progress(self._dialog)
+        self._dialog = None
+
+    def _on_errored(self, exc: BaseException) -> None:
+        if isinstance(exc, ExportError):
             self._finish_failed(str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 -- show the planner, don't lose the window
+        else:  # show the planner, don't lose the window
             self._finish_failed(f"{type(exc).__name__}: {exc}")
-            return
+
+    def _on_result(self, result: ExportResult) -> None:
+        self._close_dialog()
         self.result = result
         self.done = True
         self._status(self._describe(result), 8000)
@@ -255,14 +235,14 @@ class ExportJob(QObject):
         return f"已导出地图 Exported: {r.path} ({size}{extra}, {r.seconds:.1f} s)"
 
     def _finish_failed(self, msg: str) -> None:
-        self._timer.stop()
+        self._close_dialog()
         self.error = msg
         self.done = True
         self._status(f"导出失败 Export failed: {msg}", 10000)
         self.failed.emit(msg)
 
     def _finish_cancelled(self) -> None:
-        self._timer.stop()
+        self._close_dialog()
         self.was_cancelled = True
         self.done = True
         self._status("已取消导出 Export cancelled", 5000)
@@ -351,7 +331,8 @@ class ExportDialog(QDialog):
         # imports, font and path arrays ready before the planner clicks Export
         # (the stack's layer list is copied here, on the UI thread)
         visible = LayerListSnapshot(win.stack) if getattr(win, "stack", None) is not None else None
-        _executor().submit(warm_up, visible)
+        global _WARM
+        _WARM = start_worker(warm_up, visible, name="zjmap-export-warm", pass_state=False)
 
     # -- widgets ---------------------------------------------------------------
     @staticmethod

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
-import threading
 import time
 
 from PySide6.QtCore import Qt, Signal
@@ -33,6 +31,7 @@ from zjmap.qt.panels import SidePanel
 from zjmap.qt.search import SearchBox
 from zjmap.qt.userlayers import install_user_layer_actions
 from zjmap.qt.workspace_actions import install_workspace_actions
+from zjmap.qt.worker import warm_import
 
 
 class MainWindow(QMainWindow):
@@ -184,7 +183,7 @@ class MainWindow(QMainWindow):
         # matplotlib takes about a second to import: do it now, off the UI
         # thread, so the first chart in the panel appears at once (reading
         # files warms up on intent instead: see userlayers.warm_up_reading)
-        threading.Thread(target=importlib.import_module, args=("zjmap.qt.charts",), daemon=True).start()
+        warm_import("zjmap.qt.charts", name="zjmap-warm-charts")
 
     # -- views → core ------------------------------------------------------------
     def _on_map_click(self, lon: float, lat: float, zoom: float) -> None:

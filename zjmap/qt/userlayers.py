@@ -14,9 +14,7 @@ a traceback, and the stack is left exactly as it was.
 
 from __future__ import annotations
 
-import importlib
 import logging
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -71,6 +69,7 @@ from zjmap.core.userlayers import (
     with_labels,
 )
 from zjmap.qt.layertree import LAYER_ROLE
+from zjmap.qt.worker import TaskState, Worker, close_progress, progress_dialog, start_worker, warm_import
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +118,6 @@ class LoadRequest:
     title: str | None = None
 
 
-class _Relay(QObject):
-    """Signals the worker thread emits; delivered queued on the UI thread."""
-
-    progress = Signal(float, str)
-    loaded = Signal(object)  # MapLayer
-    choose = Signal(object)  # SourceInfo with several loadable layers
-    failed = Signal(str, bool)  # message, offer encoding/CRS override
-    cancelled = Signal()
-
-
 class LoadTask(QObject):
     """One file (one layer of it) being loaded. ``status``: "queued" →
     "running" → "loaded" | "cancelled" | "failed" | "chose" (a chooser
@@ -146,14 +135,7 @@ class LoadTask(QObject):
         self.fraction = 0.0
         self.timings: dict[str, float] = {}  # perf_counter() at each step (benchmarks read them)
         self.progress: QProgressDialog | None = None
-        self._cancel = threading.Event()
-        self._relay = _Relay()
-        self._relay.progress.connect(self._on_progress)
-        self._relay.loaded.connect(self._on_loaded)
-        self._relay.choose.connect(self._on_choose)
-        self._relay.failed.connect(self._on_failed)
-        self._relay.cancelled.connect(self._on_cancelled)
-        self.thread: threading.Thread | None = None
+        self.worker: Worker | None = None
 
     @property
     def done(self) -> bool:
@@ -165,16 +147,7 @@ class LoadTask(QObject):
         self.timings["start"] = time.perf_counter()
         w = self.ctl.window
         name = Path(self.req.path).name
-        dlg = QProgressDialog(f"正在读取 Reading {name}…", "取消 Cancel", 0, 1000, w)
-        dlg.setWindowTitle("添加图层 Add layer")
-        dlg.setWindowModality(Qt.WindowModality.WindowModal)
-        dlg.setMinimumDuration(400)  # quick loads do not flash a dialog
-        dlg.setAutoClose(False)
-        dlg.setAutoReset(False)
-        dlg.setMinimumWidth(420)
-        dlg.canceled.connect(self.cancel)
-        dlg.setValue(0)
-        self.progress = dlg
+        self.progress = progress_dialog(w, "添加图层 Add layer", f"正在读取 Reading {name}…", on_cancel=self.cancel)
         if self.req.replace_id:
             self.layer_id = self.req.replace_id
         else:
@@ -183,12 +156,20 @@ class LoadTask(QObject):
         if self.req.replace_id and self.req.replace_id in w.stack:
             old = w.stack.layer(self.req.replace_id)
             color = old.style.get("color", color)
-        self.thread = threading.Thread(target=self._work, args=(color,), name=f"zjmap-load-{name}", daemon=True)
-        self.thread.start()
+        self.worker = start_worker(self._work, color, name=f"zjmap-load-{name}", cancel_exceptions=(uf.LoadCancelled,),
+                                   connect={"progress": self._on_progress, "result": self._on_result,
+                                            "errored": self._on_errored, "cancelled": self._on_cancelled})
+
+    @property
+    def thread(self):
+        return self.worker.thread if self.worker is not None else None
+
+    def _cancelled(self) -> bool:
+        return self.worker is not None and self.worker.is_cancelled()
 
     def cancel(self) -> None:
-        if not self.done:
-            self._cancel.set()
+        if not self.done and self.worker is not None:
+            self.worker.cancel()
             if self.progress is not None:
                 self.progress.setLabelText("正在取消 Cancelling…")
 
@@ -197,28 +178,28 @@ class LoadTask(QObject):
             return
         self.fraction = fraction
         dlg = self.progress
-        if not self._cancel.is_set():
+        if not self._cancelled():
             dlg.setLabelText(f"{Path(self.req.path).name}\n{message}")
         # a window-modal QProgressDialog processes events in setValue: the
         # load may finish (and close the dialog) inside this call
         dlg.setValue(int(fraction * 1000))
 
     def _close_progress(self) -> None:
-        if self.progress is not None:
-            self.progress.canceled.disconnect(self.cancel)
-            self.progress.close()
-            self.progress.deleteLater()
-            self.progress = None
+        close_progress(self.progress)
+        self.progress = None
 
     def _finish(self, status: str) -> None:
         self.status = status
         self._close_progress()
         self.finished.emit(status)
 
+    def _on_result(self, value: "MapLayer | SourceInfo") -> None:
+        if isinstance(value, MapLayer):
+            self._on_loaded(value)
+        else:
+            self._on_choose(value)
+
     def _on_loaded(self, layer: MapLayer) -> None:
-        if self._cancel.is_set():  # cancelled after the last check: drop it
-            self._finish("cancelled")
-            return
         try:
             self.timings["built"] = time.perf_counter()
             self.ctl.put_layer(layer, self.req)
@@ -246,51 +227,48 @@ class LoadTask(QObject):
         self._finish("cancelled")
         self.ctl.window.statusBar().showMessage(f"已取消加载 Cancelled loading {Path(self.req.path).name}", 5000)
 
-    # -- worker thread -------------------------------------------------------
-    def _work(self, color: str) -> None:
-        req, relay = self.req, self._relay
-        cancelled = self._cancel.is_set
-
-        def read_progress(f: float, msg: str) -> None:
-            relay.progress.emit(0.85 * f, msg)
-
-        def build_progress(f: float, msg: str) -> None:
-            relay.progress.emit(0.85 + 0.14 * f, msg)
-
-        try:
-            if req.layer is None:
-                info = uf.open_source(req.path)
-                usable = [i for i in info.layers if i.problem is None]
-                if len(usable) > 1:
-                    relay.choose.emit(info)
-                    return
-            if cancelled():
-                raise uf.LoadCancelled("Loading was cancelled.")
-            loaded = uf.read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
-                                progress=read_progress, cancel=cancelled)
-            self.timings["read"] = time.perf_counter()
-            relay.progress.emit(0.85, f"Preparing {loaded.features:,} features for the map")
-            source = {"path": str(req.path), "layer": loaded.name, "encoding_override": req.encoding,
-                      "crs_override": req.crs, "layer_arg": req.layer}
-            title = req.title or _title_for(req, loaded.name)
-            layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
-                               progress=build_progress, cancel=cancelled)
-            if cancelled():
-                raise uf.LoadCancelled("Loading was cancelled.")
-            relay.loaded.emit(layer)
-        except uf.LoadCancelled:
-            relay.cancelled.emit()
-        except uf.UserFileError as exc:
-            relay.failed.emit(str(exc), _about_encoding_or_crs(str(exc)))
-        except MemoryError:
-            relay.failed.emit(f"{Path(req.path).name} is too big to load: the computer ran out of memory.", False)
-        except Exception as exc:  # a bug or an unforeseen file: plain words, details in the log
-            log.exception("loading %s failed", req.path)
-            relay.failed.emit(
+    def _on_errored(self, exc: BaseException) -> None:
+        req = self.req
+        if isinstance(exc, uf.UserFileError):
+            self._on_failed(str(exc), _about_encoding_or_crs(str(exc)))
+        elif isinstance(exc, MemoryError):
+            self._on_failed(f"{Path(req.path).name} is too big to load: the computer ran out of memory.", False)
+        else:  # a bug or an unforeseen file: plain words, details in the log
+            log.error("loading %s failed", req.path, exc_info=exc)
+            self._on_failed(
                 f"zjmap could not load {Path(req.path).name}: an unexpected problem occurred "
                 f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]}).",
                 False,
             )
+
+    # -- worker thread -------------------------------------------------------
+    def _work(self, state: TaskState, color: str) -> "MapLayer | SourceInfo":
+        req = self.req
+        cancelled = state.is_cancelled
+
+        def read_progress(f: float, msg: str) -> None:
+            state.set_progress(0.85 * f, msg)
+
+        def build_progress(f: float, msg: str) -> None:
+            state.set_progress(0.85 + 0.14 * f, msg)
+
+        if req.layer is None:
+            info = uf.open_source(req.path)
+            usable = [i for i in info.layers if i.problem is None]
+            if len(usable) > 1:
+                return info
+        state.check()
+        loaded = uf.read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
+                               progress=read_progress, cancel=cancelled)
+        self.timings["read"] = time.perf_counter()
+        state.set_progress(0.85, f"Preparing {loaded.features:,} features for the map")
+        source = {"path": str(req.path), "layer": loaded.name, "encoding_override": req.encoding,
+                  "crs_override": req.crs, "layer_arg": req.layer}
+        title = req.title or _title_for(req, loaded.name)
+        layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
+                           progress=build_progress, cancel=cancelled)
+        state.check()
+        return layer
 
 
 def _title_for(req: LoadRequest, layer_name: str) -> str:
@@ -312,7 +290,6 @@ class UserLayerController(QObject):
 
     def __init__(self, window):
         super().__init__(window)
-        self._band_relays: set[_Relay] = set()
         self.window = window
         self.queue: deque[LoadTask] = deque()
         self.current: LoadTask | None = None
@@ -385,20 +362,13 @@ class UserLayerController(QObject):
         old = layer.info.get("display")
         if old is None:
             return
-        relay = _Relay()
-        self._band_relays.add(relay)
 
-        def work() -> None:
-            try:
-                new = old.with_bands()
-                new.geometry_payload()  # writes the array file here, not on the UI thread
-                relay.loaded.emit(new)
-            except Exception:  # the layer still draws at full resolution
-                log.exception("simplified bands for %s", layer.id)
-                relay.cancelled.emit()
+        def work() -> Any:
+            new = old.with_bands()
+            new.geometry_payload()  # writes the array file here, not on the UI thread
+            return new
 
         def done(new) -> None:
-            self._band_relays.discard(relay)
             stack = self.window.stack
             if layer.id not in stack or stack.layer(layer.id) is not layer or layer.info.get("display") is not old:
                 return  # removed or replaced meanwhile
@@ -407,9 +377,11 @@ class UserLayerController(QObject):
             self.window.map.add_layer(layer, stack.ids().index(layer.id))
             self.bands_added.emit(layer.id)
 
-        relay.loaded.connect(done)
-        relay.cancelled.connect(lambda: self._band_relays.discard(relay))
-        threading.Thread(target=work, name=f"zjmap-bands-{layer.id}", daemon=True).start()
+        def failed(exc: BaseException) -> None:  # the layer still draws at full resolution
+            log.error("simplified bands for %s", layer.id, exc_info=exc)
+
+        start_worker(work, name=f"zjmap-bands-{layer.id}", pass_state=False, parent=self,
+                     connect={"result": done, "errored": failed})
 
     def _zoom_if_out_of_view(self, layer: MapLayer) -> None:
         gdf = layer.info.get("gdf")
@@ -556,7 +528,7 @@ class UserLayerController(QObject):
             self.window.stack.rename(lid, text.strip())
 
 
-_reading_warmed = threading.Event()
+_reading_warmed = False
 
 
 def warm_up_reading() -> None:
@@ -565,11 +537,11 @@ def warm_up_reading() -> None:
     (the file dialog opens, a drag enters the window), so the read itself
     starts at full speed. Not at start-up: the import would hold the GIL
     and slow the first clicks on the map."""
-    if _reading_warmed.is_set():
+    global _reading_warmed
+    if _reading_warmed:
         return
-    _reading_warmed.set()
-    threading.Thread(target=importlib.import_module, args=("zjmap.core.userfiles",),
-                     name="zjmap-warm-readers", daemon=True).start()
+    _reading_warmed = True
+    warm_import("zjmap.core.userfiles", name="zjmap-warm-readers")
 
 
 def add_layer_from_path(window, path: str | Path, layer: str | int | None = None, encoding: str | None = None,

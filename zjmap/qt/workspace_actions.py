@@ -37,7 +37,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,6 +77,8 @@ from zjmap.core.workspace import (
     Workspace,
     WorkspaceError,
 )
+
+from zjmap.qt.worker import TaskState, close_progress, progress_dialog, start_worker
 
 log = logging.getLogger(__name__)
 
@@ -203,13 +204,6 @@ class Prompts:
 # Reading user layers off the UI thread
 
 
-class _Relay(QObject):
-    progress = Signal(int, int, str)
-    done = Signal(object, object)  # layers dict, problems list
-    failed = Signal(str)
-    cancelled = Signal()
-
-
 class ReadJob(QObject):
     """Reads the user layers of a workspace on a worker thread; ``finished``
     is emitted on the UI thread with ``status`` "done" / "failed" / "cancelled"."""
@@ -219,6 +213,8 @@ class ReadJob(QObject):
     def __init__(self, window, ws: Workspace, entries: list[LayerEntry] | None = None,
                  path_override: str | None = None, label: str = ""):
         super().__init__(window)
+        from zjmap.core.userfiles import LoadCancelled
+
         self.window = window
         self.ws = ws
         self.entries = entries
@@ -227,62 +223,44 @@ class ReadJob(QObject):
         self.layers: dict[str, Any] = {}
         self.problems: list[LayerProblem] = []
         self.message = ""
-        self._cancel = threading.Event()
-        self._relay = _Relay()
-        self._relay.progress.connect(self._on_progress)
-        self._relay.done.connect(self._on_done)
-        self._relay.failed.connect(self._on_failed)
-        self._relay.cancelled.connect(self._on_cancelled)
         self.progress: QProgressDialog | None = None
         n = len(entries if entries is not None else ws.user_layers())
         if n:
-            dlg = QProgressDialog(label or "正在打开工作空间 Opening workspace…", "取消 Cancel", 0, max(1, n), window)
-            dlg.setWindowTitle("工作空间 Workspace")
-            dlg.setWindowModality(Qt.WindowModality.WindowModal)
-            dlg.setMinimumDuration(400)
-            dlg.setAutoClose(False)
-            dlg.setAutoReset(False)
-            dlg.setMinimumWidth(420)
-            dlg.canceled.connect(self.cancel)
-            dlg.setValue(0)
-            self.progress = dlg
-        self.thread = threading.Thread(target=self._work, name="zjmap-workspace-read", daemon=True)
-        self.thread.start()
+            self.progress = progress_dialog(window, "工作空间 Workspace", label or "正在打开工作空间 Opening workspace…",
+                                            maximum=max(1, n), on_cancel=self.cancel)
+        self.worker = start_worker(self._work, name="zjmap-workspace-read", cancel_exceptions=(LoadCancelled,),
+                                   connect={"yielded": self._on_progress, "result": self._on_done,
+                                            "errored": self._on_failed, "cancelled": self._on_cancelled})
+
+    @property
+    def thread(self):
+        return self.worker.thread
 
     @property
     def done(self) -> bool:
         return self.status != "running"
 
     def cancel(self) -> None:
-        self._cancel.set()
+        self.worker.cancel()
 
-    def _work(self) -> None:
-        from zjmap.core.userfiles import LoadCancelled
+    def _work(self, state: TaskState) -> tuple[dict, list]:
+        if self.entries is not None:
+            sub = Workspace(layers=list(self.entries))
+        else:
+            sub = self.ws
+        if self.path_override is not None:
+            read = _read_from(self.path_override)
+            # a located file: read it even though the old path is gone
+            sub = Workspace(layers=[_with_path(e, self.path_override) for e in sub.layers])
+        else:
+            read = wsc.read_user_layer
+        return wsc.read_user_layers(
+            sub, read=read, cancel=state.is_cancelled,
+            progress=lambda i, n, e: state.send((i, n, (e.title or e.id) if e is not None else "")),
+        )
 
-        relay = self._relay
-        try:
-            if self.entries is not None:
-                sub = Workspace(layers=list(self.entries))
-            else:
-                sub = self.ws
-            if self.path_override is not None:
-                read = _read_from(self.path_override)
-                # a located file: read it even though the old path is gone
-                sub = Workspace(layers=[_with_path(e, self.path_override) for e in sub.layers])
-            else:
-                read = wsc.read_user_layer
-            layers, problems = wsc.read_user_layers(
-                sub, read=read, cancel=self._cancel.is_set,
-                progress=lambda i, n, e: relay.progress.emit(i, n, (e.title or e.id) if e is not None else ""),
-            )
-            relay.done.emit(layers, problems)
-        except LoadCancelled:
-            relay.cancelled.emit()
-        except Exception as exc:  # noqa: BLE001 - a bug: plain words, details in the log
-            log.exception("reading workspace layers failed")
-            relay.failed.emit(f"{type(exc).__name__}: {exc}")
-
-    def _on_progress(self, i: int, n: int, title: str) -> None:
+    def _on_progress(self, step: tuple[int, int, str]) -> None:
+        i, n, title = step
         if self.progress is not None and not self.done:
             self.progress.setMaximum(max(1, n))
             self.progress.setValue(i)
@@ -291,19 +269,17 @@ class ReadJob(QObject):
 
     def _finish(self, status: str) -> None:
         self.status = status
-        if self.progress is not None:
-            self.progress.canceled.disconnect(self.cancel)
-            self.progress.close()
-            self.progress.deleteLater()
-            self.progress = None
+        close_progress(self.progress)
+        self.progress = None
         self.finished.emit(status)
 
-    def _on_done(self, layers: dict, problems: list) -> None:
-        self.layers, self.problems = layers, problems
-        self._finish("cancelled" if self._cancel.is_set() else "done")
+    def _on_done(self, result: tuple[dict, list]) -> None:
+        self.layers, self.problems = result
+        self._finish("done")
 
-    def _on_failed(self, message: str) -> None:
-        self.message = message
+    def _on_failed(self, exc: BaseException) -> None:  # a bug: plain words, details in the log
+        log.error("reading workspace layers failed", exc_info=exc)
+        self.message = f"{type(exc).__name__}: {exc}"
         self._finish("failed")
 
     def _on_cancelled(self) -> None:

@@ -1,0 +1,86 @@
+"""The one worker helper: signals arrive on the GUI thread, cancel and errors are told apart."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from zjmap.qt import worker as worker_module
+from zjmap.qt.worker import Worker, start_worker
+
+
+def _wait(qtbot, worker: Worker, ms: int = 5000) -> None:
+    qtbot.waitUntil(lambda: worker.done and worker not in worker_module._RUNNING, timeout=ms)
+
+
+def test_result_and_progress_reach_the_gui_thread(qapp, qtbot):
+    seen: list[tuple[str, object, str]] = []
+
+    def work(state, n):
+        for i in range(n):
+            state.set_progress((i + 1) / n, f"step {i + 1}")
+        return threading.current_thread().name
+
+    w = start_worker(work, 3, name="zjmap-test-work", connect={
+        "progress": lambda f, m: seen.append(("progress", f, threading.current_thread().name)),
+        "result": lambda v: seen.append(("result", v, threading.current_thread().name)),
+    })
+    _wait(qtbot, w)
+    main = threading.main_thread().name
+    assert [s[1] for s in seen if s[0] == "progress"] == [1 / 3, 2 / 3, 1.0]
+    assert ("result", "zjmap-test-work", main) in seen  # ran on its thread, reported on ours
+    assert all(s[2] == main for s in seen)
+    assert w.status == "done" and w.value == "zjmap-test-work"
+
+
+def test_cancel_drops_the_result_and_says_cancelled(qapp, qtbot):
+    go = threading.Event()
+    got: list[str] = []
+
+    def work(state):
+        go.wait(5)
+        time.sleep(0.01)
+        return 42
+
+    w = start_worker(work, connect={"result": lambda v: got.append("result"),
+                                    "cancelled": lambda: got.append("cancelled"),
+                                    "finished": lambda s: got.append("finished:" + s)})
+    w.cancel()
+    go.set()
+    _wait(qtbot, w)
+    assert got == ["cancelled", "finished:cancelled"]
+    assert w.value is None and w.status == "cancelled"
+
+
+def test_an_error_is_delivered_not_raised(qapp, qtbot):
+    errors: list[BaseException] = []
+
+    def work(state):
+        raise ValueError("bad file")
+
+    w = start_worker(work, connect={"errored": errors.append})
+    _wait(qtbot, w)
+    assert w.status == "failed" and isinstance(errors[0], ValueError) and str(errors[0]) == "bad file"
+
+
+def test_a_named_cancel_exception_counts_as_cancelled(qapp, qtbot):
+    class Stop(Exception):
+        pass
+
+    def work(state):
+        raise Stop()
+
+    w = start_worker(work, cancel_exceptions=(Stop,))
+    _wait(qtbot, w)
+    assert w.status == "cancelled" and w.error is None
+
+
+def test_nothing_else_in_the_qt_layer_starts_threads_or_progress_dialogs():
+    """One worker helper and one progress dialog: a second way creeping back in fails here."""
+    from pathlib import Path
+
+    qt = Path(__file__).resolve().parents[1] / "zjmap" / "qt"
+    banned = ("threading.Thread(", "ThreadPoolExecutor", "QThreadPool", "QThread(", "QProgressDialog(")
+    found = [(p.name, b) for p in qt.glob("*.py") if p.name != "worker.py"
+             for b in banned if b in p.read_text(encoding="utf-8")]
+    assert found == []

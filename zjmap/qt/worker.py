@@ -1,0 +1,204 @@
+"""The one way zjmap runs work off the GUI thread.
+
+Modelled on napari's ``create_worker`` (a QObject whose signals carry the
+worker's progress, result and error back to the GUI thread) and on Orange3's
+``TaskState`` (the function gets a small handle it reports progress to and
+asks whether it was cancelled). Everything slow — reading a file, reading a
+workspace's layers, drawing an export, a big layer's zoom bands, warming an
+import — goes through :func:`start_worker`; nothing else in ``zjmap/qt``
+starts a thread, a pool or a polling timer.
+
+Why hand-written: ``QThreadPool`` + ``QRunnable`` gives no signals and no
+cancel, napari's helper brings napari, and superqt's (the same code) is one
+more dependency for ~100 lines. A plain daemon :class:`threading.Thread` per
+job is what the four earlier copies used: it never blocks interpreter exit.
+
+Signals are emitted from the worker thread and, by Qt's automatic
+connection, delivered queued on the thread the receivers live in (the GUI
+thread). Exactly one of ``result``, ``errored`` and ``cancelled`` is emitted,
+then ``finished``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QProgressDialog, QWidget
+
+log = logging.getLogger(__name__)
+
+#: Workers alive now: a worker keeps itself referenced until it finished,
+#: so callers may drop theirs (fire-and-forget warm-ups, zoom bands).
+_RUNNING: set["Worker"] = set()
+
+
+class Cancelled(Exception):
+    """Raised inside a task by :meth:`TaskState.check` once cancel was asked."""
+
+
+class TaskState:
+    """What the task function sees (Orange3's ``TaskState``): report progress,
+    ask whether to stop, or send an intermediate value to the GUI thread."""
+
+    def __init__(self, worker: "Worker"):
+        self._worker = worker
+        self._cancel = worker._cancel
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`Cancelled` when cancel was asked."""
+        if self._cancel.is_set():
+            raise Cancelled()
+
+    def set_progress(self, fraction: float, message: str = "") -> None:
+        self._worker.progress.emit(float(fraction), str(message))
+
+    def send(self, value: Any) -> None:
+        """An intermediate value (napari's ``yielded``)."""
+        self._worker.yielded.emit(value)
+
+
+class Worker(QObject):
+    """One function run on its own thread. Build it with :func:`start_worker`."""
+
+    started = Signal()
+    progress = Signal(float, str)  # fraction 0..1, message
+    yielded = Signal(object)
+    result = Signal(object)
+    errored = Signal(object)  # the exception (its traceback is logged)
+    cancelled = Signal()
+    finished = Signal(str)  # "done" | "failed" | "cancelled"
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "zjmap-worker",
+                 cancel_exceptions: tuple[type[BaseException], ...] = (), pass_state: bool = True,
+                 keep_late_result: bool = False, parent: QObject | None = None, **kwargs: Any):
+        super().__init__(parent)
+        self.keep_late_result = keep_late_result
+        self.fn = fn
+        self.args = args
+        self.kwargs = kwargs
+        self.name = name
+        self.cancel_exceptions = (Cancelled, *cancel_exceptions)
+        self.pass_state = pass_state
+        self.status = "queued"  # → "running" → "done" | "failed" | "cancelled"
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self._cancel = threading.Event()
+        self.state = TaskState(self)
+        self.thread: threading.Thread | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("done", "failed", "cancelled")
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def start(self) -> "Worker":
+        if self.status != "queued":
+            return self
+        self.status = "running"
+        _RUNNING.add(self)
+        self.finished.connect(self._forget)
+        self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self.thread.start()
+        self.started.emit()
+        return self
+
+    def cancel(self) -> None:
+        """Ask the task to stop; it does at its next check. A task that returns
+        after the ask counts as cancelled (its result is dropped) unless
+        ``keep_late_result`` (an export whose file is already written)."""
+        self._cancel.set()
+
+    def _forget(self, *_: Any) -> None:
+        _RUNNING.discard(self)
+
+    # -- worker thread --------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            args = (self.state, *self.args) if self.pass_state else self.args
+            value = self.fn(*args, **self.kwargs)
+        except self.cancel_exceptions:
+            self._end("cancelled")
+            return
+        except BaseException as exc:  # noqa: BLE001 - reported on the GUI thread
+            if self._cancel.is_set():
+                self._end("cancelled")
+                return
+            log.debug("worker %s failed", self.name, exc_info=True)
+            self.error = exc
+            self.status = "failed"
+            self.errored.emit(exc)
+            self.finished.emit("failed")
+            return
+        if self._cancel.is_set() and not self.keep_late_result:
+            self._end("cancelled")
+            return
+        self.value = value
+        self.status = "done"
+        self.result.emit(value)
+        self.finished.emit("done")
+
+    def _end(self, status: str) -> None:
+        self.status = status
+        self.cancelled.emit()
+        self.finished.emit(status)
+
+
+def start_worker(fn: Callable[..., Any], *args: Any, name: str = "zjmap-worker",
+                 cancel_exceptions: tuple[type[BaseException], ...] = (), pass_state: bool = True,
+                 keep_late_result: bool = False, parent: QObject | None = None,
+                 connect: dict[str, Callable[..., Any]] | None = None, **kwargs: Any) -> Worker:
+    """Run ``fn(state, *args, **kwargs)`` on a new thread (``fn(*args)`` with
+    ``pass_state=False``) and return the started :class:`Worker`. ``connect``
+    maps signal names to slots, connected before the thread starts so no
+    signal is missed. Exceptions in ``cancel_exceptions`` mean "cancelled"."""
+    worker = Worker(fn, *args, name=name, cancel_exceptions=cancel_exceptions, pass_state=pass_state,
+                    keep_late_result=keep_late_result, parent=parent, **kwargs)
+    for signal, slot in (connect or {}).items():
+        getattr(worker, signal).connect(slot)
+    return worker.start()
+
+
+def progress_dialog(parent: QWidget, title: str, label: str, *, maximum: int = 1000, min_duration_ms: int = 400,
+                    on_cancel: Callable[[], Any] | None = None, min_width: int = 420) -> QProgressDialog:
+    """The one progress dialog: window-modal, Cancel, shown only when the work
+    lasts (quick jobs do not flash a dialog), never closing or resetting
+    itself (the job closes it with :func:`close_progress`)."""
+    dlg = QProgressDialog(label, "取消 Cancel", 0, maximum, parent)
+    dlg.setWindowTitle(title)
+    dlg.setWindowModality(Qt.WindowModality.WindowModal)
+    dlg.setMinimumDuration(min_duration_ms)
+    dlg.setAutoClose(False)
+    dlg.setAutoReset(False)
+    if min_width:
+        dlg.setMinimumWidth(min_width)
+    if on_cancel is not None:
+        dlg.canceled.connect(on_cancel)
+    dlg.setValue(0)
+    return dlg
+
+
+def close_progress(dlg: QProgressDialog | None) -> None:
+    """Close a dialog from :func:`progress_dialog` without firing its Cancel."""
+    if dlg is None:
+        return
+    try:
+        dlg.canceled.disconnect()
+    except (RuntimeError, TypeError):  # nothing connected
+        pass
+    dlg.close()
+    dlg.deleteLater()
+
+
+def warm_import(module: str, name: str) -> Worker:
+    """Import ``module`` in the background (a slow import done before it is needed)."""
+    import importlib
+
+    return start_worker(importlib.import_module, module, name=name, pass_state=False)
