@@ -12,7 +12,6 @@ picker (tests and scripts use it); it returns an :class:`ExportJob`.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from zjmap.core.export import ExportCancelled, ExportError, ExportResult, plan_export, render_plan, warm_up
+from zjmap.page.protocol import parse_view
 from zjmap.qt.worker import TaskState, Worker, close_progress, progress_dialog, start_worker
 
 FORMATS = [("PNG 图片（带坐标 world file）", "png"), ("SVG 矢量图", "svg"), ("PDF 文档", "pdf")]
@@ -133,18 +133,14 @@ class ExportJob(QObject):
             if answered["done"]:
                 return
             answered["done"] = True
-            try:
-                v = json.loads(res) if isinstance(res, str) else res
-            except ValueError:
-                v = None
-            self._with_view(v if isinstance(v, dict) and "w" in v else self._fallback_view())
+            self._with_view(parse_view(res) or self._fallback_view())
 
         def timeout() -> None:
             if not answered["done"]:
                 answered["done"] = True
                 self._with_view(self._fallback_view())
 
-        mapview.page().runJavaScript("ZJ.view()", 0, got)
+        mapview.call("view", callback=got)
         QTimer.singleShot(3000, timeout)
 
     def cancel(self) -> None:

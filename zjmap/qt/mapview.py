@@ -1,13 +1,13 @@
 """The map: a QWebEngineView showing the folium/Leaflet page, offline.
 
-Python→JS goes through `run_js`; JS→Python through the Bridge. Every request
+Python→JS goes through :meth:`MapView.call` (the commands of
+:mod:`zjmap.page.protocol`); JS→Python through the Bridge (its events). Every request
 the page makes passes the interceptor, which blocks anything not local, so
 the app works (and is tested to work) with no network.
 """
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -24,6 +24,7 @@ from PySide6.QtWebEngineWidgets import QWebEngineView
 
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.mappage import build_page, layer_payload, save_layers_cache, shipped_layers_cache, shipped_layers_key
+from zjmap.page.protocol import Raw, js_call
 from zjmap.qt.bridge import Bridge
 
 LOCAL_SCHEMES = {"file", "qrc", "data", "blob", "about"}
@@ -129,13 +130,13 @@ class MapView(QWebEngineView):
         else:
             self.page().runJavaScript(code, 0, callback)
 
-    def call(self, fn: str, *args: Any, callback: Callable[[Any], None] | None = None) -> None:
-        code = f"ZJ.{fn}({', '.join(json.dumps(a, ensure_ascii=False) for a in args)})"
-        self.run_js(code, callback)
+    def call(self, command: str, *args: Any, callback: Callable[[Any], None] | None = None) -> None:
+        """Send one page command (:data:`zjmap.page.protocol.COMMANDS`)."""
+        self.run_js(js_call(command, *args), callback)
 
     def add_layer(self, layer: MapLayer, index: int | None = None) -> None:
         self.sent.add(layer.id)
-        self.run_js(f"ZJ.addLayer({layer_payload(layer)}, {json.dumps(index)})")
+        self.call("addLayer", Raw(layer_payload(layer)), index)
 
     def remove_layer(self, layer_id: str) -> None:
         self.call("removeLayer", layer_id)
@@ -150,8 +151,7 @@ class MapView(QWebEngineView):
 
     def add_layer_data(self, layer: MapLayer) -> None:
         self.sent.add(layer.id)
-        self.run_js(f"(function(){{var l=ZJ.layers[{json.dumps(layer.id)}]; var i=ZJ.order.indexOf({json.dumps(layer.id)});"
-                    f"ZJ.addLayer({layer_payload(layer)}, i < 0 ? null : i); ZJ.restack && ZJ.restack();}})()")
+        self.call("fillLayer", Raw(layer_payload(layer)))
 
     def set_opacity(self, layer_id: str, opacity: float) -> None:
         self.call("setOpacity", layer_id, opacity)
@@ -164,3 +164,6 @@ class MapView(QWebEngineView):
 
     def fit_bounds(self, w: float, s: float, e: float, n: float, max_zoom: int = 14) -> None:
         self.call("fitBounds", w, s, e, n, max_zoom)
+
+    def set_view(self, lat: float, lon: float, zoom: float) -> None:
+        self.call("setView", lat, lon, zoom)

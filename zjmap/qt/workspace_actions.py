@@ -804,7 +804,7 @@ class WorkspaceController(QObject):
             m.fit_bounds(*view.bbox)
         else:
             lon, lat = view.center
-            m.run_js(f"ZJ.map.setView([{lat!r}, {lon!r}], {float(view.zoom)!r}, {{animate: false}}); true")
+            m.set_view(lat, lon, float(view.zoom))
 
     def _apply_pending_view(self) -> None:
         try:

@@ -11,25 +11,16 @@
  * redrawn on moveend, and follows Leaflet's zoom animation like L.Renderer.
  * Clicks still go to Python (identify), so nothing here hit-tests.
  *
- * Hooks into zjmap.js by wrapping ZJ.addLayer / setOpacity / setOrder /
- * setVisible: a spec with `big` is drawn here, any other goes on as before.
+ * The "canvas" renderer of zjmap.js (a spec with `big`): registered with
+ * ZJ.defineRenderer, whose factory runs once Leaflet is loaded.
  */
 (function () {
   "use strict";
   var ZJ = window.ZJ;
   if (!ZJ) return;
-  // the page loads Leaflet after the zjmap scripts: install once ZJ.init runs
-  if (typeof L === "undefined") {
-    var origInit = ZJ.init;
-    ZJ.init = function () {
-      install();
-      return origInit.apply(this, arguments);
-    };
-  } else {
-    install();
-  }
+  ZJ.defineRenderer("canvas", install);
 
-  function install() {
+  function install(page) {
     var FONT = "px 'Noto Sans CJK SC', 'WenQuanYi Zen Hei', 'Microsoft YaHei', sans-serif";
     var MAX_LABELS = 400;
 
@@ -645,8 +636,6 @@
       },
     });
 
-    ZJ.BigLayer = BigLayer;
-
     /* Canvases go above the SVG of seed layers, unless a seed layer lies
      * above them in the stack: then below it (an SVG is one element, so a
      * canvas cannot sit between two seed layers). */
@@ -667,39 +656,29 @@
         else pane.appendChild(l.group._canvas);
       });
     }
-    ZJ.placeCanvases = placeCanvases;
 
-    var origAdd = ZJ.addLayer, origOpacity = ZJ.setOpacity, origOrder = ZJ.setOrder, origVisible = ZJ.setVisible;
-
-    ZJ.addLayer = function (spec, index) {
-      if (!spec || !spec.big) {
-        var res = origAdd.apply(this, arguments);
-        placeCanvases();
-        return res;
-      }
+    function build(spec, old) {
       var t0 = performance.now();
-      var old = ZJ.layers[spec.id];
       var geom = spec.big.geometry;
       // a restyle sends the same geometry again: keep the decoded arrays
       var prev = old && old.big ? old.group.geom : null;
       var reuse = prev && geom.key && prev.key === geom.key ? prev : null;
-      if (old) ZJ.removeLayer(spec.id);
       // new arrays for the same features (zoom bands added, CRS fixed): keep
       // drawing the old ones until the new file is read, so nothing blinks
       var shown = reuse || (prev && geom.features && prev.features === geom.features ? prev : null);
       var layer = new BigLayer(spec, shown);
       if (!reuse) {
-        ZJ.loadStarted();
+        page.loadStarted();
         loadGeometry(geom, function (decoded) {
           try {
             layer.stats.decodeMs = performance.now() - t0;
             var cur = ZJ.layers[spec.id];
             if (cur && cur.group === layer) layer.setGeometry(decoded); // not removed or replaced meanwhile
           } finally {
-            ZJ.loadEnded();
+            page.loadEnded();
           }
         }, function (msg) {
-          ZJ.loadEnded();
+          page.loadEnded();
           layer.stats.error = msg;
           var cur = ZJ.layers[spec.id];
           // a layer removed meanwhile takes its file with it: not an error
@@ -708,39 +687,21 @@
       }
       var lite = { id: spec.id, kind: spec.kind, geometry: spec.geometry, visible: spec.visible, opacity: spec.opacity,
         labels: null, data: { type: "FeatureCollection", features: [] }, big: true };
-      ZJ.layers[spec.id] = { group: layer, labels: ZJ.labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0,
+      layer.stats.addMs = performance.now() - t0;
+      return { group: layer, labels: page.labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0,
         labelPriority: spec.labels ? spec.labels.priority : 0, spec: lite,
         visible: !!spec.visible, opacity: spec.opacity, big: true };
-      if (index == null || index >= ZJ.order.length) ZJ.order.push(spec.id);
-      else ZJ.order.splice(index, 0, spec.id);
-      if (spec.visible) layer.addTo(ZJ.map);
-      ZJ.setOrder(ZJ.order.slice());
-      ZJ.refreshLabels();
-      layer.stats.addMs = performance.now() - t0;
-      return true;
-    };
+    }
 
-    ZJ.setOpacity = function (id, opacity) {
-      var l = ZJ.layers[id];
-      if (l && l.big) {
-        l.opacity = opacity;
-        l.group.setOpacity(opacity);
-        return true;
-      }
-      return origOpacity.apply(this, arguments);
-    };
-
-    ZJ.setOrder = function () {
-      var res = origOrder.apply(this, arguments);
-      placeCanvases();
-      Object.keys(surfaces).forEach(function (k) { surfaces[k].redraw(); }); // the order on a shared canvas
-      return res;
-    };
-
-    ZJ.setVisible = function () {
-      var res = origVisible.apply(this, arguments);
-      placeCanvases();
-      return res;
+    var renderer = {
+      build: build,
+      setOpacity: function (l, opacity) { l.group.setOpacity(opacity); },
+      restacked: function (change, added) {
+        placeCanvases();
+        if (change === "order" || (change === "add" && added && added.big)) {
+          Object.keys(surfaces).forEach(function (k) { surfaces[k].redraw(); }); // the order on a shared canvas
+        }
+      },
     };
 
     /* How a big layer was last drawn (tests and benchmarks poll this). */
@@ -770,5 +731,7 @@
       });
       return sync;
     };
+
+    return renderer;
   }
 })();

