@@ -31,3 +31,47 @@ def win(qapp):
     w = open_window()
     yield w
     close_window(w)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A real PostgreSQL + PostGIS on 127.0.0.1 (tests/pgserver.py), with test tables:
+
+    ``public.parcels``: 3,000 irregular polygons near Hangzhou in CGCS2000
+    (EPSG:4490) with Chinese names; ``gk.roads``: lines in CGCS2000 / 3-degree
+    Gauss-Kruger CM 120E (EPSG:4549); ``public.sites``: geography points;
+    ``public.big_parcels`` a view.
+    """
+    from pgserver import PgServer
+
+    srv = PgServer.create()
+    srv.sql(PARCELS_SQL)
+    yield srv
+    srv.destroy()
+
+
+PARCELS_SQL = """
+SELECT setseed(0.15);
+CREATE TABLE public.parcels (
+    gid serial PRIMARY KEY, name text, 用地 text, area_ha double precision, plots integer, approved date,
+    geom geometry(Polygon, 4490));
+INSERT INTO public.parcels (name, 用地, area_ha, plots, approved, geom)
+SELECT '地块' || i, (ARRAY['居住用地', '工业用地', '商业用地', '绿地'])[1 + i % 4], round((random() * 5)::numeric, 2),
+       i % 17, date '2020-01-01' + i,
+       ST_SetSRID(ST_MakePolygon(ST_MakeLine(ARRAY(
+           SELECT ST_MakePoint(x + r * (0.7 + 0.3 * sin((k % 24) * 1.7 + i)) * cos(2 * pi() * (k % 24) / 24),
+                               y + r * (0.7 + 0.3 * sin((k % 24) * 1.7 + i)) * sin(2 * pi() * (k % 24) / 24))
+           FROM generate_series(0, 24) k))), 4490)
+FROM (SELECT i, 119.9 + random() * 0.5 AS x, 30.1 + random() * 0.4 AS y, 0.002 + random() * 0.003 AS r
+      FROM generate_series(1, 3000) i) p;
+CREATE INDEX parcels_geom ON public.parcels USING gist (geom);
+CREATE SCHEMA gk;
+CREATE TABLE gk.roads (id bigint PRIMARY KEY, 名称 text, geom geometry(LineString, 4549));
+INSERT INTO gk.roads SELECT i, '道路' || i,
+    ST_MakeLine(ST_MakePoint(500000 + i * 300, 3330000), ST_MakePoint(500000 + i * 300, 3340000))::geometry(LineString, 4549)
+FROM generate_series(1, 40) i;
+CREATE TABLE public.sites (id int PRIMARY KEY, name text, geog geography(Point, 4326));
+INSERT INTO public.sites VALUES (1, '杭州站', 'SRID=4326;POINT(120.1826 30.2440)'), (2, '宁波站', 'SRID=4326;POINT(121.5396 29.8658)');
+CREATE VIEW public.big_parcels AS SELECT gid, name, geom FROM public.parcels WHERE area_ha > 2.5;
+ANALYZE;
+"""

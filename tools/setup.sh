@@ -9,6 +9,11 @@ APT_PACKAGES="libegl1 libgl1 libopengl0 libfontconfig1 libdbus-1-3 libxkbcommon0
 libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0 libxcb-render-util0 \
 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libnss3 libxcomposite1 libxdamage1 libxrandr2 libxtst6 \
 libasound2 libxshmfence1 libxkbfile1 fonts-noto-cjk poppler-utils python3-venv"
+# PostgreSQL + PostGIS: the tests start their own server (tests/pgserver.py)
+case "$(. /etc/os-release; echo "${VERSION_CODENAME:-}")" in
+  bookworm) PG=15 ;; trixie) PG=17 ;; noble) PG=16 ;; *) PG="" ;;
+esac
+if [ -n "$PG" ]; then APT_PACKAGES="$APT_PACKAGES postgresql-$PG postgresql-$PG-postgis-3"; fi
 
 missing=""
 for p in $APT_PACKAGES; do

@@ -43,8 +43,6 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     """Headless export: no Qt. Added files become user layers drawn on top."""
-    from pathlib import Path
-
     from zjmap.core.export import ExportError, check_out_path, export_map
     from zjmap.core.shipped import shipped_stack
 
@@ -71,6 +69,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise UserError(f"unknown layer id {bad[0]!r}; known: {', '.join(stack.ids())}")
     added = []
     if args.add:
+        from zjmap.core.pgsource import source_title
         from zjmap.core.userfiles import UserFileError, read_layer
         from zjmap.core.userlayers import USER_COLORS, new_layer_id, user_layer
 
@@ -80,7 +79,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             except UserFileError as exc:
                 raise UserError(str(exc)) from exc
             lid = new_layer_id(stack)
-            layer = user_layer(loaded, lid, title=Path(path).stem, source={"path": str(path)},
+            layer = user_layer(loaded, lid, title=source_title(path), source={"path": str(path)},
                                color=USER_COLORS[n % len(USER_COLORS)])
             stack.add(layer)
             added.append(lid)

@@ -62,6 +62,7 @@ from pyproj.enums import TransformDirection
 from pyproj.exceptions import CRSError, ProjError
 
 from zjmap.core import dbf as _dbf
+from zjmap.core.pgsource import is_remote as _is_remote
 
 __all__ = [
     "CHUNK_FEATURES",
@@ -174,6 +175,10 @@ def open_source(path: str | os.PathLike[str]) -> SourceInfo:
     is loadable does this raise. A garbage ``.prj`` is not a reason to raise
     here (the planner can still choose the CRS): it shows as a note.
     """
+    if _is_remote(path):
+        from zjmap.core.remote import open_remote
+
+        return open_remote(str(path))
     src = _resolve(path)
     infos: list[LayerInfo] = []
     notes: list[str] = []
@@ -206,7 +211,14 @@ def read_layer(
     CRS), overriding the file's own and any guess. ``progress(fraction,
     message)`` is called as the load moves; ``cancel()`` is polled between
     chunks and makes this raise :class:`LoadCancelled`.
+
+    A database or web-service source string (``postgresql://…``, ``PG:…``,
+    ``OAPIF:…``, a WFS URL) is read by :mod:`zjmap.core.remote` instead.
     """
+    if _is_remote(path):
+        from zjmap.core.remote import read_remote
+
+        return read_remote(str(path), progress=progress, cancel=cancel)
     run = _Run(progress, cancel)
     p = Path(path)
     run.report(0.0, f"Opening {p.name}")
@@ -327,6 +339,10 @@ def inspect_file(
     crs: str | int | None = None,
 ) -> dict[str, Any]:
     """What ``zjmap inspect`` prints: the file read exactly as the app reads it."""
+    if _is_remote(path):
+        from zjmap.core.remote import inspect_source
+
+        return inspect_source(str(path))
     info = open_source(path)
     loaded = read_layer(path, layer=layer, encoding=encoding, crs=crs)
     return {

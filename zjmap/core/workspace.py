@@ -45,6 +45,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from zjmap.core.layers import LayerStack, MapLayer
+from zjmap.core.pgsource import is_remote, safe_text
 
 __all__ = [
     "FORMAT",
@@ -317,7 +318,7 @@ def _user_entry(layer: MapLayer) -> LayerEntry | None:
         style=copy.deepcopy(layer.style),
         title=layer.title_zh or layer.title,
         source=LayerSource(
-            path=os.path.abspath(str(path)),
+            path=safe_text(str(path)) if is_remote(path) else os.path.abspath(str(path)),
             layer=None if layer_name is None else str(layer_name),
             encoding=src.get("encoding_override"),
             crs=None if src.get("crs_override") is None else str(src.get("crs_override")),
@@ -340,7 +341,10 @@ def _json_default(o: Any) -> Any:
 
 
 def _store_path(path: str, base_dir: Path | None) -> str:
-    """Relative to ``base_dir`` (with / separators) where possible, else absolute."""
+    """Relative to ``base_dir`` (with / separators) where possible, else absolute.
+    A database or web source is kept as it is, less any password."""
+    if is_remote(path):
+        return safe_text(path)
     p = os.path.abspath(path)
     if base_dir is not None:
         try:
@@ -353,6 +357,8 @@ def _store_path(path: str, base_dir: Path | None) -> str:
 
 
 def _resolve_path(stored: str, absolute_hint: str | None, base_dir: Path | None) -> str:
+    if is_remote(stored):
+        return safe_text(stored)
     if os.path.isabs(stored) or base_dir is None:
         p = os.path.abspath(stored)
     else:
@@ -384,7 +390,7 @@ def to_dict(ws: Workspace, base_dir: str | os.PathLike[str] | None = None) -> di
             s = e.source
             d["source"] = {
                 "path": _store_path(s.path, bd),
-                "absolute_path": os.path.abspath(s.path),
+                "absolute_path": _store_path(s.path, None),
                 "layer": s.layer,
                 "encoding": s.encoding,
                 "crs": s.crs,
@@ -803,7 +809,7 @@ def read_user_layer(
         loaded = read_layer(p, layer=want, encoding=src.encoding, crs=src.crs, progress=progress, cancel=cancel)
     except UserFileError:
         # a located file may name its one layer differently: take that one
-        if want is None:
+        if want is None or is_remote(p):
             raise
         info = open_source(p)
         usable = [i for i in info.layers if i.problem is None]
@@ -846,7 +852,7 @@ def read_user_layers(
         if cancel is not None and cancel():
             raise LoadCancelled("Opening the workspace was cancelled.")
         assert entry.source is not None
-        if not os.path.exists(entry.source.path):
+        if not is_remote(entry.source.path) and not os.path.exists(entry.source.path):
             problems.append(LayerProblem(entry, f"{entry.source.path} does not exist (moved, renamed or deleted?)", True))
             continue
         try:
