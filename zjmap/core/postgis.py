@@ -362,11 +362,15 @@ class PgLayer:
             with _watch_cancel(conn, cancel):
                 return conn.execute(query, params).fetchall()
         except psycopg.Error as exc:
-            err = _friendly(exc, self.src, conn if (conn.closed or conn.broken) else None)
-            if isinstance(err, PgUnavailable):
-                self.available = False
-                self.close()
-            raise err from None
+            raise self._failed(exc, conn) from None
+
+    def _failed(self, exc: psycopg.Error, conn: psycopg.Connection) -> Exception:
+        """The planner's error; a server that went away marks the layer unavailable."""
+        err = _friendly(exc, self.src, conn if (conn.closed or conn.broken) else None)
+        if isinstance(err, PgUnavailable):
+            self.available = False
+            self.close()
+        return err
 
     # -- SQL pieces ---------------------------------------------------------
     def relation(self) -> sql.Composable:
@@ -503,11 +507,7 @@ class PgLayer:
                         if cancel is not None and cancel():
                             raise LoadCancelled()
         except psycopg.Error as exc:
-            err = _friendly(exc, self.src, conn if (conn.closed or conn.broken) else None)
-            if isinstance(err, PgUnavailable):
-                self.available = False
-                self.close()
-            raise err from None
+            raise self._failed(exc, conn) from None
         if not parts:
             return self._frame([])
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
