@@ -12,7 +12,8 @@ from zjmap.core import boundaries as B
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_ZONE = ("青浦区", "吴江区", "嘉善县")
-DEMO_ZONE_KM2 = 2413  # seed 004: "区域面积约 2413 平方公里"
+DEMO_ZONE_KM2 = 2413
+YRD_COUNTIES = {"上海市": 16, "江苏省": 95, "浙江省": 90, "安徽省": 104}  # seed 004: "区域面积约 2413 平方公里"
 
 
 @pytest.fixture(scope="session")
@@ -42,9 +43,14 @@ def test_levels_and_columns(county, province):
     assert (province["parent"] == "中华人民共和国").all()
     zj_pref = pref[pref["province"] == "浙江省"]
     assert len(zj_pref) == 11 and (zj_pref["parent"] == "浙江省").all()
-    assert set(pref["name_zh"]) - set(zj_pref["name_zh"]) == {"苏州市"}
-    assert len(county) == 92
-    assert set(county[county["province"] != "浙江省"]["name_zh"]) == {"青浦区", "吴江区"}
+    # the whole YRD: 41 prefecture-level cities (上海市 counted as one), 305 county-level units
+    assert len(pref) == 41
+    assert pref.groupby("province").size().to_dict() == {"上海市": 1, "江苏省": 13, "浙江省": 11, "安徽省": 16}
+    assert len(county) == 305
+    assert county.groupby("province").size().to_dict() == YRD_COUNTIES
+    assert county["adcode"].is_unique and pref["adcode"].is_unique
+    assert set(county["parent"]) == set(pref["name_zh"])
+    assert {"青浦区", "吴江区", "闵行区", "鼓楼区", "歙县"} <= set(county["name_zh"])
 
 
 def test_ninety_valid_zhejiang_counties(zj_counties):
@@ -66,11 +72,14 @@ def test_counties_do_not_overlap(county):
     assert shapely.coverage_is_valid(geoms)
 
 
-def test_counties_cover_the_province(zj_counties, province):
-    union = shapely.union_all(zj_counties.geometry.values)
-    zj = province[province["name_zh"] == "浙江省"].geometry.iloc[0]
-    assert abs(union.area - zj.area) / zj.area < 0.005
-    assert union.symmetric_difference(zj).area / zj.area < 0.005
+@pytest.mark.parametrize("prov", sorted(YRD_COUNTIES))
+def test_counties_cover_the_province(county, province, prov):
+    units = county[county["province"] == prov]
+    assert units.geometry.is_valid.all() and not units.geometry.is_empty.any()
+    union = shapely.union_all(units.geometry.values)
+    whole = province[province["name_zh"] == prov].geometry.iloc[0]
+    assert abs(union.area - whole.area) / whole.area < 0.005
+    assert union.symmetric_difference(whole).area / whole.area < 0.005
 
 
 def test_demo_zone_area_matches_seed(county):
@@ -112,12 +121,16 @@ def test_names_en(county):
     assert by["嘉善县"] == "Jiashan County"
     assert by["吴江区"] == "Wujiang District"
     assert by["义乌市"] == "Yiwu City"
-    assert county["name_en"].is_unique
+    assert by["闵行区"] == "Minhang District" and by["浦东新区"] == "Pudong New Area"
+    zj = county[county["province"] == "浙江省"]
+    assert zj["name_en"].is_unique
+    # names two units share are told apart by their parent
+    assert (county["name_en"] + county["parent"]).is_unique
 
 
 def test_display_files():
     total = 0
-    for level, n in (("province", 6), ("prefecture", 12), ("county", 92)):
+    for level, n in (("province", 6), ("prefecture", 41), ("county", 305)):
         path = B.display_geojson_path(level)
         total += path.stat().st_size
         fc = json.loads(path.read_text(encoding="utf-8"))
@@ -130,7 +143,7 @@ def test_display_files():
             assert g.is_valid
             assert g.contains(shapely.Point(p["label_lon"], p["label_lat"]))
     base = ROOT / "geodata" / "base"
-    assert sum(f.stat().st_size for f in base.iterdir()) < 8.5e6
+    assert sum(f.stat().st_size for f in base.iterdir()) < 11e6
 
 
 def test_cli_boundaries_county():
@@ -140,12 +153,14 @@ def test_cli_boundaries_county():
     )
     assert out.returncode == 0, out.stderr
     fc = json.loads(out.stdout)
-    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 92
+    assert fc["type"] == "FeatureCollection" and len(fc["features"]) == 305
     for f in fc["features"]:
         assert {"name_zh", "adcode", "parent"} <= set(f["properties"])
         assert f["geometry"]["type"] in ("Polygon", "MultiPolygon")
     jiashan = [f for f in fc["features"] if f["properties"]["name_zh"] == "嘉善县"]
     assert len(jiashan) == 1 and jiashan[0]["properties"]["parent"] == "嘉兴市"
+    minhang = [f for f in fc["features"] if f["properties"]["adcode"] == "310112"]
+    assert [f["properties"]["name_zh"] for f in minhang] == ["闵行区"]
 
 
 def test_find_unit_ambiguous(tmp_path):

