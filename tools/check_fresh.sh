@@ -26,6 +26,7 @@ mirror="$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk '/^URIs:/ {pri
 mirror="${mirror:-http://deb.debian.org/debian}"
 
 root="$(mktemp -d "${TMPDIR:-/tmp}/zjmap-fresh-$release.XXXXXX")"
+chmod 755 "$root"   # the new system's / (mktemp makes it 0700)
 log="$root.log"
 mounts=()
 cleanup() {
