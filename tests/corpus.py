@@ -291,3 +291,48 @@ def zero_features_shp(d: Path) -> Path:
     w.close()
     write_prj(shp, 4326)
     return shp
+
+
+# --- files GDAL opens although they are not whole -----------------------------
+
+
+def geometry_only_shp(d: Path) -> Path:
+    """Shapes with no .dbf at all (GDAL and QGIS open them)."""
+    shp = place_points(d, "shapes_only", 4326)
+    shp.with_suffix(".dbf").unlink()
+    return shp
+
+
+def dbf_without_fields(d: Path) -> Path:
+    """A .dbf with records but no field descriptor (pyshp refuses to write
+    one, some exporters do): made from the bytes of the dBASE header."""
+    shp = place_points(d, "nofields", 4326)
+    n = len(PLACES)
+    header = bytearray(32)
+    header[0] = 3
+    header[1:4] = bytes([126, 12, 1])
+    header[4:8] = n.to_bytes(4, "little")
+    header[8:10] = (33).to_bytes(2, "little")  # header + terminator, no descriptors
+    header[10:12] = (1).to_bytes(2, "little")  # each record: its deletion flag only
+    shp.with_suffix(".dbf").write_bytes(bytes(header) + b"\x0d" + b" " * n + b"\x1a")
+    return shp
+
+
+def gpkg_with_unknown_z_layer(d: Path) -> Path:
+    """A GeoPackage whose layer "zones" is declared GEOMETRY with Z, GDAL's
+    "Unknown Z" (pyogrio's list_layers has no name for it and fails whole)."""
+    import sqlite3
+
+    p = multilayer_gpkg(d)
+    con = sqlite3.connect(p)
+    con.execute("UPDATE gpkg_geometry_columns SET geometry_type_name = 'GEOMETRY', z = 1 WHERE table_name = 'zones'")
+    con.commit()
+    con.close()
+    return p
+
+
+def gpkg_with_empty_layer(d: Path) -> Path:
+    p = multilayer_gpkg(d)
+    empty = gpd.GeoDataFrame({"名称": []}, geometry=gpd.GeoSeries([], crs=4549), crs=4549)
+    empty.to_file(p, layer="空图层", driver="GPKG", geometry_type="Polygon")
+    return p

@@ -309,8 +309,6 @@ def _undecodable(d: Path) -> Path:
 
 
 BAD = [
-    (lambda d: corpus.missing_sidecar(d, ".dbf"), "nodbf.dbf is missing"),
-    (lambda d: corpus.missing_sidecar(d, ".shx"), "noshx.shx is missing"),
     (corpus.zero_byte_shp, "zero.shp is empty"),
     (corpus.truncated_shp, "cut.shp is incomplete"),
     (corpus.text_shp, "notes.shp is not a shapefile"),
@@ -448,3 +446,26 @@ def test_reload_in_place_with_other_crs_then_remove(win, data, monkeypatch):
         assert wait_until(lambda u=u: js(win.map, f"ZJ.layers[{json.dumps(u)}] === undefined"), 5000)
     assert not win.user_layers.tables
     assert not win.map.js_errors
+
+
+def test_empty_and_geometry_only_shapefiles_are_added_and_said_so(win, data, boxes):
+    """A zero-record shapefile becomes an empty layer (the status bar says so);
+    one without .dbf shows its shapes, with the warning."""
+    d = data / "odd"
+    d.mkdir()
+    task = qul.add_layer_from_path(win, corpus.zero_features_shp(d))
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    layer = win.stack.layer(task.layer_id)
+    assert len(layer.features) == 0 and layer.kind == "user"
+    assert "图层为空 The layer is empty" in win.statusBar().currentMessage()
+    assert not boxes
+    assert js(win.map, "1 + 1") == 2  # the page took the empty layer and still answers
+    task = qul.add_layer_from_path(win, corpus.geometry_only_shp(d))
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    layer = win.stack.layer(task.layer_id)
+    assert len(layer.features) == 4 and layer.geometry == "point"
+    assert "shapes_only.dbf is missing" in win.statusBar().currentMessage()
+    assert wait_until(lambda: drawn(win, task.layer_id), 5000)
+    remove_user_layers(win)

@@ -339,15 +339,12 @@ def test_sidecar_picked_instead_of_shp(tmp_path):
 
 
 BAD = [
-    (lambda d: corpus.missing_sidecar(d, ".shx"), r"noshx\.shx is missing"),
-    (lambda d: corpus.missing_sidecar(d, ".dbf"), r"nodbf\.dbf is missing"),
     (corpus.zero_byte_shp, r"zero\.shp is empty \(0 bytes\)"),
     (corpus.truncated_shp, r"cut\.shp is incomplete"),
     (corpus.text_shp, r"notes\.shp is not a shapefile: it is a text file"),
     (corpus.empty_zip, r"empty\.zip is an empty zip"),
     (corpus.zip_without_shapefile, r"docs\.zip holds no shapefile"),
     (corpus.garbage_prj, r"badprj\.prj of badprj\.shp cannot be understood"),
-    (corpus.zero_features_shp, r"nothing\.shp contains no features"),
 ]
 
 
@@ -455,11 +452,11 @@ def test_cli_inspect_prints_json(tmp_path):
 
 
 def test_cli_inspect_bad_input_exits_2(tmp_path):
-    r = _inspect(str(corpus.missing_sidecar(tmp_path, ".shx")), "--crs", "EPSG:4326")
+    r = _inspect(str(corpus.truncated_shp(tmp_path)), "--crs", "EPSG:4326")
     assert r.returncode == 2
     assert r.stdout == ""
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "noshx.shx" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "cut.shp is incomplete" in lines[0]
 
 
 @pytest.mark.parametrize("make", [

@@ -33,7 +33,8 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     from zjmap.core.userfiles import UserFileError, inspect_file
 
     try:
-        summary = inspect_file(args.path, layer=args.layer, encoding=args.encoding, crs=args.crs)
+        summary = inspect_file(args.path, layer=args.layer, encoding=args.encoding, crs=args.crs,
+                               sample=args.sample)
     except UserFileError as exc:
         raise UserError(str(exc)) from exc
     sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -118,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--layer", default=None, help="layer name (GeoPackage, zip, KML)")
     i.add_argument("--encoding", default=None, help="attribute text encoding, e.g. GBK or UTF-8")
     i.add_argument("--crs", default=None, help="the data's coordinate system, e.g. EPSG:4549")
+    i.add_argument("--sample", type=int, default=0, metavar="N",
+                   help="also print the first N records' attribute values, decoded as the app decodes them")
     i.set_defaults(func=_cmd_inspect)
 
     x = sub.add_parser("export", help="export the map to PNG (+ world file), SVG or PDF, without the app")

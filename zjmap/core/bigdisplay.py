@@ -318,7 +318,8 @@ class BigDisplay:
             bbox = np.column_stack([w0 - origin, w1 - origin]).astype("<f4")
             parts.append(_Part(fam, idx.astype("<u4"), bbox))
             fam_geoms.append(g)
-        sizes = np.concatenate([np.maximum(p.bbox[:, 2] - p.bbox[:, 0], p.bbox[:, 3] - p.bbox[:, 1]) for p in parts])
+        sizes = np.concatenate([np.maximum(p.bbox[:, 2] - p.bbox[:, 0], p.bbox[:, 3] - p.bbox[:, 1])
+                                for p in parts] or [np.empty(0, "<f4")])  # no parts: an empty layer
         typical = float(np.median(sizes)) if len(sizes) else 0.0
 
         lat = float((b[ok, 1].min() + b[ok, 3].max()) / 2) if ok.any() else 30.0

@@ -101,8 +101,7 @@ def parse_header(data: bytes) -> DbfHeader:
         fields.append(DbfField(name_raw, ftype, length, offset))
         offset += length
         pos += 32
-    if not fields:
-        raise DbfError("it has no field descriptors")
+    # no fields at all is a valid table (GDAL reads it): shapes without attributes
     return DbfHeader(version, n_records, header_len, record_len, ldid, tuple(fields))
 
 

@@ -56,12 +56,13 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from pyogrio.errors import DataLayerError, DataSourceError
+from pyogrio.errors import DataLayerError, DataSourceError, GeometryError
 from pyproj import CRS, Transformer
 from pyproj.enums import TransformDirection
 from pyproj.exceptions import CRSError, ProjError
 
 from zjmap.core import dbf as _dbf
+from zjmap.core import oddfiles as _odd
 from zjmap.core.pgsource import is_remote as _is_remote
 
 __all__ = [
@@ -155,7 +156,7 @@ class LoadedLayer:
     skipped: int
     geometry_types: list[str]
     fields: dict[str, str]
-    bounds_wgs84: tuple[float, float, float, float]
+    bounds_wgs84: tuple[float, float, float, float] | None  # None: the layer is empty
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -185,7 +186,7 @@ def open_source(path: str | os.PathLike[str]) -> SourceInfo:
     for lay in src.layers:
         info, layer_notes = _layer_info(lay)
         infos.append(info)
-        notes.extend(layer_notes)
+        notes.extend(lay.notes + layer_notes)
     usable = [i for i in infos if i.problem is None]
     if not usable:
         raise UserFileError(infos[0].problem or f"{src.display} has nothing zjmap can load.")
@@ -224,6 +225,7 @@ def read_layer(
     run.report(0.0, f"Opening {p.name}")
     src = _resolve(p)
     lay, warnings = _pick_layer(src, layer)
+    warnings = lay.notes + warnings
     if encoding is not None:
         encoding = _check_encoding_name(encoding)
     override = _parse_crs_arg(crs) if crs is not None else None
@@ -237,6 +239,8 @@ def read_layer(
     warnings.extend(reader.warnings)
     run.check_cancel()
 
+    if reader.total == 0 and isinstance(reader, _OgrReader):
+        return _empty_layer(lay, reader, override, warnings)
     if reader.total == 0:
         raise UserFileError(f"{lay.display} contains no features: there is nothing to show.")
 
@@ -283,6 +287,8 @@ def read_layer(
     finally:
         cleaner.shutdown(wait=True, cancel_futures=True)
 
+    if done == 0 and isinstance(reader, _OgrReader):
+        return _empty_layer(lay, reader, override, warnings)
     if done == 0:
         raise UserFileError(f"{lay.display} contains no features: there is nothing to show.")
     if decision is None or not parts:
@@ -337,15 +343,18 @@ def inspect_file(
     layer: str | int | None = None,
     encoding: str | None = None,
     crs: str | int | None = None,
+    sample: int = 0,
 ) -> dict[str, Any]:
-    """What ``zjmap inspect`` prints: the file read exactly as the app reads it."""
+    """What ``zjmap inspect`` prints: the file read exactly as the app reads it;
+    ``sample``: also the first N records' attribute values, decoded as the app
+    decodes them (so a script can see whether the Chinese text came out right)."""
     if _is_remote(path):
         from zjmap.core.remote import inspect_source
 
         return inspect_source(str(path))
     info = open_source(path)
     loaded = read_layer(path, layer=layer, encoding=encoding, crs=crs)
-    return {
+    out = {
         "path": info.path,
         "driver": info.driver,
         "container": info.container,
@@ -358,12 +367,35 @@ def inspect_file(
         "crs_guess_reason": loaded.crs_guess_reason,
         "encoding": loaded.encoding,
         "encoding_reason": loaded.encoding_reason,
-        "bounds_wgs84": list(loaded.bounds_wgs84),
+        "bounds_wgs84": list(loaded.bounds_wgs84) if loaded.bounds_wgs84 is not None else None,
         "fields": loaded.fields,
         "repaired": loaded.repaired,
         "skipped": loaded.skipped,
         "warnings": loaded.warnings,
     }
+    if sample > 0:
+        out["sample"] = _sample_records(loaded.gdf, sample)
+    return out
+
+
+def _sample_records(gdf: gpd.GeoDataFrame, n: int) -> list[dict[str, Any]]:
+    """The first ``n`` records as JSON-ready values (dates and numbers as the
+    table shows them; missing values as null)."""
+    cols = [c for c in gdf.columns if c != gdf.geometry.name]
+    rows = []
+    for rec in gdf[cols].head(n).itertuples(index=False, name=None):
+        row = {}
+        for c, v in zip(cols, rec):
+            if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NaT or v is pd.NA:
+                row[str(c)] = None
+            elif isinstance(v, (np.integer, np.floating, np.bool_)):
+                row[str(c)] = v.item()
+            elif isinstance(v, (str, int, float, bool)):
+                row[str(c)] = v
+            else:
+                row[str(c)] = str(v)
+        rows.append(row)
+    return rows
 
 
 # ---------------------------------------------------------------------------
@@ -431,6 +463,7 @@ class _DiskShp(_ShpParts):
         self.shp = shp
         self.stem = shp.stem
         self.display = shp.name
+        self._had = [e for e in (".shp", ".shx", ".dbf") if self.exists(e)]
 
     def _find(self, ext: str) -> Path | None:
         # GDAL looks for the lower- and the upper-case extension.
@@ -457,7 +490,7 @@ class _DiskShp(_ShpParts):
             return fp.read(n)
 
     def gone(self) -> bool:
-        return not all(self.exists(e) for e in (".shp", ".shx", ".dbf"))
+        return not all(self.exists(e) for e in self._had or [".shp"])
 
 
 class _ZipShp(_ShpParts):
@@ -506,6 +539,7 @@ class _Layer:
     gdal_layer: str | None = None
     shp: _ShpParts | None = None
     file: Path | None = None
+    notes: list[str] = field(default_factory=list)  # said about the file itself (e.g. a rebuilt .shx)
 
 
 @dataclass
@@ -549,7 +583,16 @@ def _resolve(path: str | os.PathLike[str]) -> _Source:
             )
     if ext == ".shp":
         parts = _DiskShp(p)
-        lay = _Layer(p.stem, parts.display, "ESRI Shapefile", str(p), None, shp=parts, file=p)
+        notes: list[str] = []
+        read_from = p
+        if not parts.exists(".shx") and _shp_signature_ok(parts):
+            read_from = _odd.restored_shx_copy(p)
+            parts = _DiskShp(read_from)
+            notes.append(
+                f"{p.name} had no index file ({p.stem}.shx): zjmap rebuilt it in a temporary copy "
+                "(your folder is unchanged). Copy the .shx along with the other files next time."
+            )
+        lay = _Layer(p.stem, parts.display, "ESRI Shapefile", str(read_from), None, shp=parts, file=p, notes=notes)
         return _Source(p, p.name, "ESRI Shapefile", None, [lay])
     if ext == ".zip":
         return _zip_source(p)
@@ -631,6 +674,12 @@ def _ogr_source(p: Path, driver: str | None, gdal_path: str | None = None) -> _S
     gpath = gdal_path or str(p)
     try:
         names = pyogrio.list_layers(gpath)
+    except GeometryError as exc:
+        # one layer's type has no name in pyogrio (GDAL's "Unknown Z"): the
+        # whole listing fails, so list a GeoPackage's layers from its own table
+        names = [(n, None) for n, t in _odd.gpkg_layer_names(p) if t == "features"] if driver == "GPKG" else None
+        if not names:
+            raise UserFileError(f"zjmap cannot read {disp}: a layer in it has a shape type zjmap cannot read{_detail(exc)}.") from exc
     except (DataSourceError, DataLayerError, RuntimeError, OSError) as exc:
         if not p.exists():
             raise _vanished(disp) from exc
@@ -670,8 +719,7 @@ def _layer_info(lay: _Layer) -> tuple[LayerInfo, list[str]]:
                 crs_label = _crs_label(c) if c is not None else None
             except UserFileError as exc:
                 notes.append(str(exc))
-            problem = None if facts.n else f"{lay.display} contains no features: there is nothing to show."
-            return LayerInfo(lay.name, facts.n, facts.geometry_type, crs_label, problem), notes
+            return LayerInfo(lay.name, facts.n, facts.geometry_type, crs_label, None), notes
         if lay.driver == "CSV":
             r = _CsvReader(None, lay, None, CHUNK_FEATURES)
             problem = None if r.total else f"{lay.display} contains no rows: there is nothing to show."
@@ -690,8 +738,6 @@ def _layer_info(lay: _Layer) -> tuple[LayerInfo, list[str]]:
         problem = None
         if gtype is None:
             problem = f"{lay.display} is a plain table without shapes: there is nothing to show on a map."
-        elif n == 0:
-            problem = f"{lay.display} contains no features: there is nothing to show."
         return LayerInfo(lay.name, n, gtype, crs_label, problem), notes
     except UserFileError as exc:
         return LayerInfo(lay.name, None, None, None, str(exc)), notes
@@ -703,15 +749,19 @@ def _pick_layer(src: _Source, layer: str | int | None) -> tuple[_Layer, list[str
         if len(src.layers) == 1:
             return src.layers[0], []
         first_problem = None
+        usable = []
         for lay in src.layers:
             info, _ = _layer_info(lay)
             if info.problem is None:
-                others = [n for n in names if n != lay.name]
-                return lay, [
-                    f"{src.display} holds {len(names)} layers; loaded '{lay.name}' "
-                    f"(the others: {', '.join(others)})."
-                ]
+                usable.append((info.features == 0, lay))  # an empty layer only if all are empty
             first_problem = first_problem or info.problem
+        if usable:
+            lay = min(usable, key=lambda u: u[0])[1]
+            others = [n for n in names if n != lay.name]
+            return lay, [
+                f"{src.display} holds {len(names)} layers; loaded '{lay.name}' "
+                f"(the others: {', '.join(others)})."
+            ]
         raise UserFileError(first_problem or f"{src.display} has nothing zjmap can load.")
     if isinstance(layer, int) and not isinstance(layer, bool):
         if 0 <= layer < len(src.layers):
@@ -738,7 +788,7 @@ def _pick_layer(src: _Source, layer: str | int | None) -> tuple[_Layer, list[str
 class _ShpFacts:
     n: int
     geometry_type: str | None
-    dbf: _dbf.DbfHeader
+    dbf: _dbf.DbfHeader | None  # None: geometry only (no .dbf)
     warnings: list[str]
 
 
@@ -806,11 +856,11 @@ def _check_shapefile(parts: _ShpParts) -> _ShpFacts:
         n = (min(shx_size, shx_declared) - 100) // 8
 
         dbf = parts.name(".dbf")
-        if not parts.exists(".dbf"):
-            raise UserFileError(
-                f"{shp} cannot be opened: its attribute table {dbf} is missing. A shapefile is several "
-                "files with the same name (.shp, .shx, .dbf, usually .prj and .cpg); copy all of them together."
-            )
+        if not parts.exists(".dbf"):  # GDAL opens the shapes alone, and so does zjmap
+            return _ShpFacts(n, _SHP_TYPES.get(shape_type, f"type {shape_type}"), None, [
+                f"{shp} has no attribute table ({dbf} is missing): only the shapes were loaded. "
+                "If it should have attributes, copy the .dbf along with the other files."
+            ])
         dbf_size = parts.size(".dbf")
         if dbf_size == 0:
             raise UserFileError(f"{shp} cannot be opened: its attribute table {dbf} is empty (0 bytes).")
@@ -882,9 +932,11 @@ def _parse_prj_text(text: str) -> CRS:
 
 def _shapefile_encoding(
     parts: _ShpParts, facts: _ShpFacts, override: str | None
-) -> tuple[str, str, list[str]]:
+) -> tuple[str | None, str, list[str]]:
     """(encoding, reason, warnings) for a shapefile's attributes."""
     header = facts.dbf
+    if header is None:
+        return None, "no attribute table (.dbf)", []
     want = min(header.data_len, header.header_len + 32 * 1024 * 1024)
     try:
         data = parts.read(".dbf", want)
@@ -970,7 +1022,8 @@ class _OgrReader(_Reader):
             enc, why, w = _shapefile_encoding(lay.shp, facts, encoding)
             self.encoding, self.encoding_reason = enc, why
             self.warnings.extend(w)
-            self._gdal_encoding: str | None = _GDAL_ENCODING.get(enc, enc)
+            self._gdal_encoding: str | None = _GDAL_ENCODING.get(enc, enc) if enc else None
+            self.geometry_type = facts.geometry_type
             try:
                 self.declared_crs = _prj_crs(lay.shp)
             except UserFileError as exc:
@@ -979,6 +1032,7 @@ class _OgrReader(_Reader):
         else:
             self._gdal_encoding = _GDAL_ENCODING.get(encoding, encoding) if encoding else None
             info = _ogr_info(lay, self._gdal_encoding, count=True, bounds=lay.driver in _CHUNKED_DRIVERS)
+            self.geometry_type = info.get("geometry_type")
             if info.get("geometry_type") is None:
                 raise UserFileError(
                     f"{lay.display} is a plain table without shapes: there is nothing to show on a map."
@@ -1059,6 +1113,11 @@ def _ogr_info(lay: _Layer, encoding: str | None, count: bool = False, bounds: bo
         ) from exc
     except FileNotFoundError as exc:
         raise _vanished(lay.display) from exc
+    except GeometryError as exc:
+        raise UserFileError(
+            f"zjmap cannot load {lay.display}: its shape type ({_odd.geometry_type_name(exc)}) is one zjmap's "
+            "reader does not handle; the file's other layers can still be loaded."
+        ) from exc
     except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
         if _layer_gone(lay):
             raise _vanished(lay.display) from exc
@@ -1506,6 +1565,34 @@ def _assemble(parts: list[gpd.GeoDataFrame], reader: _Reader) -> gpd.GeoDataFram
 # filter: warnings.catch_warnings() is not thread-safe, and loads run on
 # worker threads). Other GDAL warnings pass through.
 _warnings.filterwarnings("ignore", message=r".*[Mm]easured \(M\) geometry types are not supported")
+
+
+def _shp_signature_ok(parts: _ShpParts) -> bool:
+    try:
+        return parts.size(".shp") >= 100 and int.from_bytes(parts.read(".shp", 4), "big") == 9994
+    except OSError:
+        return False
+
+
+def _empty_layer(lay: _Layer, reader: _OgrReader, override: CRS | None, warnings: list[str]) -> LoadedLayer:
+    """A layer with no records is still a layer, as GDAL and QGIS open it:
+    its fields and CRS, no features; the first warning says it is empty."""
+    frame = reader._read()
+    c = override or reader.declared_crs
+    label = _crs_label(c) if c is not None else "none"
+    cols = [col for col in frame.columns if col != frame.geometry.name]
+    gdf = gpd.GeoDataFrame({col: frame[col].iloc[:0] for col in cols},
+                           geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
+    gtype = (reader.geometry_type or "").replace(" Z", "").replace(" M", "").strip()
+    empty = (f"图层为空 The layer is empty: {lay.display} has no features "
+             f"(its {len(cols)} field{'s' if len(cols) != 1 else ''} and coordinate system are kept).")
+    return LoadedLayer(
+        name=lay.name, gdf=gdf, driver=lay.driver, source_crs=label, crs_guessed=False,
+        crs_guess_reason=None, encoding=reader.encoding, encoding_reason=reader.encoding_reason,
+        repaired=0, skipped=0, geometry_types=[gtype] if gtype else [],
+        fields={col: str(frame[col].dtype) for col in cols}, bounds_wgs84=None,
+        warnings=[empty] + warnings,
+    )
 
 
 def _vanished(display: str) -> UserFileError:
