@@ -38,7 +38,7 @@ def pg():
     """A real PostgreSQL + PostGIS on 127.0.0.1 (tests/pgserver.py), with test tables:
 
     ``public.parcels``: 3,000 irregular polygons near Hangzhou in CGCS2000
-    (EPSG:4490) with Chinese names; ``gk.roads``: lines in CGCS2000 / 3-degree
+    (EPSG:4490) with Chinese names (``public.parcels84``: the same in EPSG:4326); ``gk.roads``: lines in CGCS2000 / 3-degree
     Gauss-Kruger CM 120E (EPSG:4549); ``public.sites``: geography points;
     ``public.big_parcels`` a view.
     """
@@ -72,6 +72,29 @@ INSERT INTO gk.roads SELECT i, '道路' || i,
 FROM generate_series(1, 40) i;
 CREATE TABLE public.sites (id int PRIMARY KEY, name text, geog geography(Point, 4326));
 INSERT INTO public.sites VALUES (1, '杭州站', 'SRID=4326;POINT(120.1826 30.2440)'), (2, '宁波站', 'SRID=4326;POINT(121.5396 29.8658)');
+CREATE TABLE public.parcels84 AS SELECT gid, name, 用地, area_ha, plots, ST_Transform(geom, 4326)::geometry(Polygon, 4326) AS geom
+    FROM public.parcels;
+ALTER TABLE public.parcels84 ADD PRIMARY KEY (gid);
+CREATE INDEX parcels84_geom ON public.parcels84 USING gist (geom);
 CREATE VIEW public.big_parcels AS SELECT gid, name, geom FROM public.parcels WHERE area_ha > 2.5;
 ANALYZE;
 """
+
+
+@pytest.fixture(scope="session")
+def oapif(pg, tmp_path_factory):
+    """A real pygeoapi (tests/oapifserver.py) serving a GeoPackage and the ``pg`` parcels table."""
+    import geopandas as gpd
+    import pyogrio
+    from oapifserver import OapifServer
+
+    from zjmap.core import postgis
+    from pgserver import PASSWORD
+
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@")
+    gdf = postgis.read_layer(uri + "?table=parcels").gdf.iloc[:800]
+    gpkg = str(tmp_path_factory.mktemp("oapif") / "parcels.gpkg")
+    pyogrio.write_dataframe(gpd.GeoDataFrame(gdf, crs="EPSG:4326"), gpkg, layer="parcels", driver="GPKG")
+    srv = OapifServer.start(pg, gpkg)
+    yield srv
+    srv.stop()

@@ -38,6 +38,7 @@ from psycopg import errors as pgerr
 from psycopg import sql
 
 from zjmap.core.pgsource import PgSource, parse_pg
+from zjmap.core.remote import ViewResult
 from zjmap.core.userfiles import LoadCancelled, LoadedLayer, UserFileError
 
 __all__ = [
@@ -302,17 +303,6 @@ def list_tables(server: str | PgSource, schema: str | None = None) -> list[Table
 
 _PLAIN_TYPES = {"int2", "int4", "int8", "float4", "float8", "numeric", "text", "varchar", "bpchar", "bool",
                 "date", "timestamp", "timestamptz", "oid", "name"}
-
-
-@dataclass
-class ViewResult:
-    """What one view of a database layer brought back."""
-
-    gdf: Any  # GeoDataFrame in EPSG:4326 (``__fid`` column: the row's key)
-    in_view: int  # features in the view (estimated when thinned)
-    shown: int
-    thinned: bool
-    seconds: float
 
 
 @dataclass

@@ -8,12 +8,24 @@ source string :func:`zjmap.core.pgsource.is_remote` recognises to here, so a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from zjmap.core.pgsource import SourceError, is_pg
 from zjmap.core.userfiles import LayerInfo, LoadedLayer, SourceInfo, UserFileError
 
-__all__ = ["inspect_source", "open_remote", "read_remote"]
+__all__ = ["ViewResult", "inspect_source", "open_remote", "read_remote"]
+
+
+@dataclass
+class ViewResult:
+    """What one view of a server layer brought back."""
+
+    gdf: Any  # GeoDataFrame in EPSG:4326 (database layers: ``__fid``, the row's key)
+    in_view: int  # features in the view (estimated when thinned)
+    shown: int
+    thinned: bool  # fewer shown than there are (a sample, or the first ones)
+    seconds: float
 
 
 def _err(exc: SourceError) -> UserFileError:

@@ -1,0 +1,63 @@
+"""OGC API Features layers against a real pygeoapi started by the tests (conftest ``oapif``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from zjmap.core import webfeatures as wf
+from zjmap.core.userfiles import read_layer
+
+BBOX = (120.0, 30.2, 120.15, 30.3)
+
+
+def test_collection_in_a_bbox_matches_sql(oapif, pg):
+    layer = wf.open_web("OAPIF:" + oapif.collection("parcels_pg"))
+    assert layer.title == "地块 PostGIS"
+    assert {"OGC:CRS84", "EPSG:4326", "EPSG:4490"} <= set(layer.crs_offered)
+    want = pg.sql("SELECT gid FROM parcels84 WHERE ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4326))", BBOX)
+    assert len(want) > 100  # more than one page of 100 (the server's default): paging is followed
+    got = layer.view(BBOX, zoom=14)
+    assert not got.thinned and sorted(got.gdf["id"]) == sorted(r[0] for r in want)
+    # the shapes are the table's, in lon/lat
+    gid = int(got.gdf["id"].iloc[0])
+    x, y = pg.sql("SELECT ST_X(ST_StartPoint(ST_ExteriorRing(geom))), ST_Y(ST_StartPoint(ST_ExteriorRing(geom))) "
+                  "FROM parcels84 WHERE gid = %s", (gid,))[0]
+    assert got.gdf.geometry.iloc[0].exterior.coords[0] == pytest.approx((x, y), abs=1e-7)
+    few = layer.view(BBOX, zoom=14, max_features=50)
+    assert few.thinned and few.shown == 50
+
+
+@pytest.mark.parametrize("crs", ["CRS84", "EPSG:4326", "EPSG:4490"])
+def test_crs_negotiation_lands_in_the_same_place(oapif, crs):
+    layer = wf.open_web("OAPIF:" + oapif.collection("parcels_pg") + f"?crs={crs}")
+    assert layer.request_crs == ("OGC:CRS84" if crs == "CRS84" else crs)
+    gdf = layer.view(BBOX, zoom=14).gdf.sort_values("id")
+    x, y = gdf.geometry.iloc[0].exterior.coords[0]
+    assert 120.0 - 0.01 < x < 120.15 + 0.01 and 30.2 - 0.01 < y < 30.3 + 0.01  # axes not swapped
+
+
+def test_crs_not_offered_and_server_errors_are_plain(oapif):
+    with pytest.raises(wf.WebError, match="does not offer EPSG:3857; it offers OGC:CRS84"):
+        wf.open_web("OAPIF:" + oapif.collection("parcels_gpkg"), crs="EPSG:3857")
+    with pytest.raises(wf.WebError, match="404.*Collection not found"):
+        wf.open_web("OAPIF:" + oapif.collection("nope"))
+    with pytest.raises(wf.WebError, match="Cannot reach the web feature service at 127.0.0.1:9"):
+        wf.open_web("OAPIF:http://127.0.0.1:9/collections/x")
+
+
+def test_geopackage_collection_reads_like_a_file(oapif, pg):
+    loaded = read_layer("OAPIF:" + oapif.collection("parcels_gpkg"))  # the path every file takes
+    assert loaded.features == 800 and loaded.driver == "OAPIF"
+    assert set(loaded.gdf["用地"]) == {"居住用地", "工业用地", "商业用地", "绿地"}
+
+
+def test_cli_inspect_a_collection(oapif):
+    out = subprocess.run([sys.executable, "-m", "zjmap", "inspect", oapif.collection("parcels_pg")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["features"] == 3000 and info["driver"] == "OAPIF" and info["crs"] == "OGC:CRS84"
