@@ -160,5 +160,22 @@ class LayerStack:
         self._emit("styled", layer_id)
 
 
+def feature_id(layer_id: str, key: object) -> str:
+    """The stack-wide id of one feature: ``"<layer id>:<row or key>"``
+    (user layers use the row number of their table). Built only here."""
+    return f"{layer_id}:{key}"
+
+
+def feature_ids(layer_id: str, n: int) -> list[str]:
+    """The ids of rows 0..n-1 of a user layer's table."""
+    prefix = feature_id(layer_id, "")
+    return [prefix + str(i) for i in range(n)]
+
+
+def layer_of(fid: str) -> str:
+    """The layer id part of a feature id."""
+    return fid.rpartition(":")[0]
+
+
 def make_features(layer_id: str, kind: str, items: Iterable[tuple[str, dict, BaseGeometry]]) -> list[MapFeature]:
     return [MapFeature(fid, layer_id, props, drawn_geometry(geom, kind)) for fid, props, geom in items]

@@ -29,7 +29,7 @@ class ViewResult:
 
 
 def _err(exc: SourceError) -> UserFileError:
-    return UserFileError(str(exc))
+    return UserFileError(str(exc), kind="server")
 
 
 def read_remote(text: str, progress: Any = None, cancel: Any = None,

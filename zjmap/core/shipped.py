@@ -15,7 +15,7 @@ from pathlib import Path
 import shapely
 
 from zjmap.core.catalogue import Catalogue, load_catalogue
-from zjmap.core.layers import LayerStack, MapLayer, make_features
+from zjmap.core.layers import LayerStack, MapLayer, feature_id, make_features
 from zjmap.core.paths import geodata_dir
 
 
@@ -37,7 +37,7 @@ def base_layer(defn: dict) -> MapLayer:
             continue
         props = dict(feat["properties"])
         props.setdefault("name", props.get("name_zh"))
-        fid = f"{defn['id']}:{props.get('adcode') or props['name_zh']}"
+        fid = feature_id(defn["id"], props.get("adcode") or props["name_zh"])
         items.append((fid, props, geom))
     return MapLayer(
         id=defn["id"],

@@ -62,6 +62,7 @@ from pyproj.enums import TransformDirection
 from pyproj.exceptions import CRSError, ProjError
 
 from zjmap.core import dbf as _dbf
+from zjmap.core import formats as _formats
 from zjmap.core import oddfiles as _odd
 from zjmap.core.pgsource import is_remote as _is_remote
 
@@ -71,6 +72,8 @@ __all__ = [
     "LoadCancelled",
     "LoadedLayer",
     "SourceInfo",
+    "KINDS",
+    "OVERRIDABLE_KINDS",
     "UserFileError",
     "guess_crs",
     "inspect_file",
@@ -93,7 +96,34 @@ CancelFn = Callable[[], bool]
 
 
 class UserFileError(Exception):
-    """A file zjmap cannot read; ``str(exc)`` is one plain sentence (or two)."""
+    """A file zjmap cannot read; ``str(exc)`` is one plain sentence (or two).
+
+    ``kind`` says what is wrong, so a caller decides on it rather than on the
+    words (the window offers to choose the encoding or coordinate system by
+    hand for the kinds in :data:`OVERRIDABLE_KINDS`): one of :data:`KINDS`."""
+
+    def __init__(self, message: str, kind: str = "unreadable"):
+        super().__init__(message)
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind of file problem {kind!r}")
+        self.kind = kind
+
+
+#: What can be wrong with a planner's file.
+KINDS = {
+    "encoding": "the attribute text is not in the encoding used (or named)",
+    "crs": "the coordinate system is missing, unreadable or does not fit the coordinates",
+    "missing": "the file, or a part of it (.shx, .dbf, the .shp of a sidecar), is not there",
+    "damaged": "the file is cut short, empty or corrupt",
+    "not_map_data": "the file is not a kind zjmap reads, or holds no shapes",
+    "empty": "the file holds no features",
+    "no_layer": "the named layer is not in the file",
+    "access": "the operating system refused to read it",
+    "server": "a database or web service is down, refused the login or failed the query",
+    "unreadable": "anything else",
+}
+#: Kinds a planner may fix by choosing the encoding or coordinate system by hand.
+OVERRIDABLE_KINDS = frozenset({"encoding", "crs"})
 
 
 class LoadCancelled(Exception):
@@ -107,6 +137,7 @@ class LayerInfo:
     geometry_type: str | None  # GDAL's name ("Polygon", "Point Z", ...); None: plain table
     crs: str | None  # "EPSG:4549", a CRS name, or None if the file has none
     problem: str | None = None  # why this layer cannot be loaded, if it cannot
+    problem_kind: str | None = None  # UserFileError.kind of ``problem``
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -189,7 +220,8 @@ def open_source(path: str | os.PathLike[str]) -> SourceInfo:
         notes.extend(lay.notes + layer_notes)
     usable = [i for i in infos if i.problem is None]
     if not usable:
-        raise UserFileError(infos[0].problem or f"{src.display} has nothing zjmap can load.")
+        raise UserFileError(infos[0].problem or f"{src.display} has nothing zjmap can load.",
+                            kind=infos[0].problem_kind or "empty")
     return SourceInfo(str(src.path), src.driver, src.container, tuple(infos), tuple(notes))
 
 
@@ -242,7 +274,7 @@ def read_layer(
     if reader.total == 0 and isinstance(reader, _OgrReader):
         return _empty_layer(lay, reader, override, warnings)
     if reader.total == 0:
-        raise UserFileError(f"{lay.display} contains no features: there is nothing to show.")
+        raise UserFileError(f"{lay.display} contains no features: there is nothing to show.", kind="empty")
 
     parts: list[gpd.GeoDataFrame] = []
     repaired = skipped = outside = 0
@@ -290,11 +322,11 @@ def read_layer(
     if done == 0 and isinstance(reader, _OgrReader):
         return _empty_layer(lay, reader, override, warnings)
     if done == 0:
-        raise UserFileError(f"{lay.display} contains no features: there is nothing to show.")
+        raise UserFileError(f"{lay.display} contains no features: there is nothing to show.", kind="empty")
     if decision is None or not parts:
         raise UserFileError(
             f"{lay.display} has {done:,} features but none of them has a shape "
-            "(all geometries are empty), so there is nothing to show."
+            "(all geometries are empty), so there is nothing to show.", kind="empty"
         )
     run.report(0.99, "Finishing")
     gdf = _assemble(parts, reader)
@@ -420,20 +452,9 @@ class _Run:
 # What is in the file
 
 
-_EXT_DRIVER = {
-    ".shp": "ESRI Shapefile",
-    ".gpkg": "GPKG",
-    ".geojson": "GeoJSON",
-    ".json": "GeoJSON",
-    ".kml": "KML",
-    ".kmz": "KML",
-    ".fgb": "FlatGeobuf",
-    ".csv": "CSV",
-    ".tsv": "CSV",
-    ".txt": "CSV",
-}
-_SIDE_EXTS = {".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix", ".qmd"}
-_SUPPORTED = "shapefile (.shp or .zip), GeoPackage, GeoJSON, KML, FlatGeobuf, FileGDB folder or CSV with longitude/latitude columns"
+_EXT_DRIVER = _formats.driver_by_suffix()
+_SIDE_EXTS = set(_formats.SHAPEFILE_SIDECARS) | set(_formats.SHAPEFILE_EXTRA_PARTS)
+_SUPPORTED = _formats.SUPPORTED_TEXT
 
 
 class _ShpParts:
@@ -555,21 +576,22 @@ def _resolve(path: str | os.PathLike[str]) -> _Source:
     p = Path(path)
     disp = p.name or str(p)
     if not p.exists():
-        raise UserFileError(f"zjmap cannot find {disp} (looked for {p}).")
+        raise UserFileError(f"zjmap cannot find {disp} (looked for {p}).", kind="missing")
     if p.is_dir():
-        if p.suffix.lower() == ".gdb":
-            return _ogr_source(p, "OpenFileGDB")
+        fmt = _formats.by_suffix(p.suffix)
+        if fmt is not None and fmt.folder:
+            return _ogr_source(p, fmt.driver)
         raise UserFileError(
-            f"{disp} is a folder; open one of the files in it ({_SUPPORTED})."
+            f"{disp} is a folder; open one of the files in it ({_SUPPORTED}).", kind="not_map_data"
         )
     try:
         size = p.stat().st_size
     except OSError as exc:
-        raise UserFileError(f"zjmap cannot open {disp} ({exc.strerror or exc}).") from exc
+        raise UserFileError(f"zjmap cannot open {disp} ({exc.strerror or exc}).", kind="access") from exc
     if size == 0:
         raise UserFileError(
             f"{disp} is empty (0 bytes): the copy or download probably failed. "
-            "Copy it again from the original."
+            "Copy it again from the original.", kind="damaged"
         )
     ext = p.suffix.lower()
     if ext in _SIDE_EXTS:
@@ -579,43 +601,59 @@ def _resolve(path: str | os.PathLike[str]) -> _Source:
         else:
             raise UserFileError(
                 f"{disp} is only one part of a shapefile, and {p.stem}.shp is not next to it; "
-                "copy all files with that name (.shp, .shx, .dbf, .prj, .cpg) together."
+                "copy all files with that name (.shp, .shx, .dbf, .prj, .cpg) together.", kind="missing"
             )
-    if ext == ".shp":
-        parts = _DiskShp(p)
-        notes: list[str] = []
-        read_from = p
-        if not parts.exists(".shx") and _shp_signature_ok(parts):
-            read_from = _odd.restored_shx_copy(p)
-            parts = _DiskShp(read_from)
-            notes.append(
-                f"{p.name} had no index file ({p.stem}.shx): zjmap rebuilt it in a temporary copy "
-                "(your folder is unchanged). Copy the .shx along with the other files next time."
-            )
-        lay = _Layer(p.stem, parts.display, "ESRI Shapefile", str(read_from), None, shp=parts, file=p, notes=notes)
-        return _Source(p, p.name, "ESRI Shapefile", None, [lay])
-    if ext == ".zip":
+    fmt = _formats.by_suffix(ext)
+    if fmt is None:
+        return _ogr_source(p, None)  # GDAL may still know it (its message says if not)
+    opener = _formats.opener_for(fmt)
+    return opener(p, disp) if opener is not None else _ogr_source(p, fmt.driver)
+
+
+@_formats.opener("shapefile")
+def _open_shapefile(p: Path, disp: str) -> _Source:
+    if p.suffix.lower() == ".zip":
         return _zip_source(p)
-    if ext == ".gpkg":
-        with open(p, "rb") as fp:
-            magic = fp.read(16)
-        if magic != b"SQLite format 3\x00":
-            raise UserFileError(
-                f"{disp} is not a GeoPackage: it does not have the SQLite signature "
-                "(the file may be damaged, or another kind of file renamed to .gpkg)."
-            )
-        return _ogr_source(p, "GPKG")
-    if ext == ".fgb":
-        with open(p, "rb") as fp:
-            magic = fp.read(4)
-        if magic[:3] != b"fgb":
-            raise UserFileError(f"{disp} is not a FlatGeobuf file: it does not start with the FlatGeobuf signature.")
-        return _ogr_source(p, "FlatGeobuf")
-    if ext in (".csv", ".tsv", ".txt"):
-        lay = _Layer(p.stem, disp, "CSV", str(p), None, file=p)
-        return _Source(p, disp, "CSV", None, [lay])
-    driver = _EXT_DRIVER.get(ext)
-    return _ogr_source(p, driver)
+    parts = _DiskShp(p)
+    notes: list[str] = []
+    read_from = p
+    if not parts.exists(".shx") and _shp_signature_ok(parts):
+        read_from = _odd.restored_shx_copy(p)
+        parts = _DiskShp(read_from)
+        notes.append(
+            f"{p.name} had no index file ({p.stem}.shx): zjmap rebuilt it in a temporary copy "
+            "(your folder is unchanged). Copy the .shx along with the other files next time."
+        )
+    lay = _Layer(p.stem, parts.display, "ESRI Shapefile", str(read_from), None, shp=parts, file=p, notes=notes)
+    return _Source(p, p.name, "ESRI Shapefile", None, [lay])
+
+
+@_formats.opener("gpkg")
+def _open_gpkg(p: Path, disp: str) -> _Source:
+    with open(p, "rb") as fp:
+        magic = fp.read(16)
+    if magic != b"SQLite format 3\x00":
+        raise UserFileError(
+            f"{disp} is not a GeoPackage: it does not have the SQLite signature "
+            "(the file may be damaged, or another kind of file renamed to .gpkg).", kind="not_map_data"
+        )
+    return _ogr_source(p, "GPKG")
+
+
+@_formats.opener("flatgeobuf")
+def _open_fgb(p: Path, disp: str) -> _Source:
+    with open(p, "rb") as fp:
+        magic = fp.read(4)
+    if magic[:3] != b"fgb":
+        raise UserFileError(f"{disp} is not a FlatGeobuf file: it does not start with the FlatGeobuf signature.",
+                            kind="not_map_data")
+    return _ogr_source(p, "FlatGeobuf")
+
+
+@_formats.opener("csv")
+def _open_csv(p: Path, disp: str) -> _Source:
+    lay = _Layer(p.stem, disp, "CSV", str(p), None, file=p)
+    return _Source(p, disp, "CSV", None, [lay])
 
 
 def _zip_source(p: Path) -> _Source:
@@ -625,20 +663,20 @@ def _zip_source(p: Path) -> _Source:
             infos = [i for i in zf.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, OSError) as exc:
         raise UserFileError(
-            f"{disp} is not a readable zip archive: it is damaged or the download was cut short ({exc})."
+            f"{disp} is not a readable zip archive: it is damaged or the download was cut short ({exc}).", kind="damaged"
         ) from exc
     real = [
         i for i in infos
         if not i.filename.startswith("__MACOSX/") and not PurePosixPath(i.filename).name.startswith("._")
     ]
     if not real:
-        raise UserFileError(f"{disp} is an empty zip archive: it holds no files.")
+        raise UserFileError(f"{disp} is an empty zip archive: it holds no files.", kind="empty")
     shps = [i for i in real if i.filename.lower().endswith(".shp")]
     if not shps:
         listed = ", ".join(_zip_display_name(i) for i in real[:5]) + (" …" if len(real) > 5 else "")
         raise UserFileError(
             f"{disp} holds no shapefile (it contains: {listed}). "
-            "Unzip it and open the GIS file directly if it is another format."
+            "Unzip it and open the GIS file directly if it is another format.", kind="not_map_data"
         )
     shown = [_zip_display_name(i) for i in shps]
     stems = [PurePosixPath(s).name[:-4] for s in shown]
@@ -679,18 +717,18 @@ def _ogr_source(p: Path, driver: str | None, gdal_path: str | None = None) -> _S
         # whole listing fails, so list a GeoPackage's layers from its own table
         names = [(n, None) for n, t in _odd.gpkg_layer_names(p) if t == "features"] if driver == "GPKG" else None
         if not names:
-            raise UserFileError(f"zjmap cannot read {disp}: a layer in it has a shape type zjmap cannot read{_detail(exc)}.") from exc
+            raise UserFileError(f"zjmap cannot read {disp}: a layer in it has a shape type zjmap cannot read{_detail(exc)}.", kind="not_map_data") from exc
     except (DataSourceError, DataLayerError, RuntimeError, OSError) as exc:
         if not p.exists():
             raise _vanished(disp) from exc
         if driver is None:
             raise UserFileError(
                 f"zjmap cannot read {disp}: it is not a file type zjmap knows "
-                f"(it reads {_SUPPORTED})."
+                f"(it reads {_SUPPORTED}).", kind="not_map_data"
             ) from exc
         kind = {"GPKG": "GeoPackage", "OpenFileGDB": "FileGDB"}.get(driver, driver)
         raise UserFileError(
-            f"zjmap cannot read {disp}: it is damaged or not really a {kind} file{_detail(exc)}."
+            f"zjmap cannot read {disp}: it is damaged or not really a {kind} file{_detail(exc)}.", kind="damaged"
         ) from exc
     if driver is None:
         try:
@@ -698,7 +736,7 @@ def _ogr_source(p: Path, driver: str | None, gdal_path: str | None = None) -> _S
         except Exception:  # noqa: BLE001 - any failure: just an unknown driver
             driver = "unknown"
     if len(names) == 0:
-        raise UserFileError(f"{disp} holds no layers: there is nothing to show.")
+        raise UserFileError(f"{disp} holds no layers: there is nothing to show.", kind="empty")
     layers = []
     for name, _gtype in names:
         name = str(name)
@@ -723,7 +761,7 @@ def _layer_info(lay: _Layer) -> tuple[LayerInfo, list[str]]:
         if lay.driver == "CSV":
             r = _CsvReader(None, lay, None, CHUNK_FEATURES)
             problem = None if r.total else f"{lay.display} contains no rows: there is nothing to show."
-            return LayerInfo(lay.name, r.total, "Point", None, problem), notes
+            return LayerInfo(lay.name, r.total, "Point", None, problem, problem and "empty"), notes
         info = _ogr_info(lay, None)
         n = info.get("features")
         n = None if n is None or n < 0 else int(n)
@@ -738,9 +776,9 @@ def _layer_info(lay: _Layer) -> tuple[LayerInfo, list[str]]:
         problem = None
         if gtype is None:
             problem = f"{lay.display} is a plain table without shapes: there is nothing to show on a map."
-        return LayerInfo(lay.name, n, gtype, crs_label, problem), notes
+        return LayerInfo(lay.name, n, gtype, crs_label, problem, problem and "not_map_data"), notes
     except UserFileError as exc:
-        return LayerInfo(lay.name, None, None, None, str(exc)), notes
+        return LayerInfo(lay.name, None, None, None, str(exc), exc.kind), notes
 
 
 def _pick_layer(src: _Source, layer: str | int | None) -> tuple[_Layer, list[str]]:
@@ -748,13 +786,14 @@ def _pick_layer(src: _Source, layer: str | int | None) -> tuple[_Layer, list[str
     if layer is None:
         if len(src.layers) == 1:
             return src.layers[0], []
-        first_problem = None
+        first_problem, first_kind = None, None
         usable = []
         for lay in src.layers:
             info, _ = _layer_info(lay)
             if info.problem is None:
                 usable.append((info.features == 0, lay))  # an empty layer only if all are empty
-            first_problem = first_problem or info.problem
+            elif first_problem is None:
+                first_problem, first_kind = info.problem, info.problem_kind
         if usable:
             lay = min(usable, key=lambda u: u[0])[1]
             others = [n for n in names if n != lay.name]
@@ -762,7 +801,8 @@ def _pick_layer(src: _Source, layer: str | int | None) -> tuple[_Layer, list[str
                 f"{src.display} holds {len(names)} layers; loaded '{lay.name}' "
                 f"(the others: {', '.join(others)})."
             ]
-        raise UserFileError(first_problem or f"{src.display} has nothing zjmap can load.")
+        raise UserFileError(first_problem or f"{src.display} has nothing zjmap can load.",
+                            kind=first_kind or "empty")
     if isinstance(layer, int) and not isinstance(layer, bool):
         if 0 <= layer < len(src.layers):
             return src.layers[layer], []
@@ -776,7 +816,7 @@ def _pick_layer(src: _Source, layer: str | int | None) -> tuple[_Layer, list[str
         if str(layer).isdigit() and int(layer) < len(src.layers):
             return src.layers[int(layer)], []
     raise UserFileError(
-        f"{src.display} has no layer {layer!r}; its layers are: {', '.join(names)}."
+        f"{src.display} has no layer {layer!r}; its layers are: {', '.join(names)}.", kind="no_layer"
     )
 
 
@@ -810,7 +850,7 @@ def _check_shapefile(parts: _ShpParts) -> _ShpFacts:
         if size == 0:
             raise UserFileError(
                 f"{shp} is empty (0 bytes): the copy or download probably failed. "
-                "Copy it again from the original."
+                "Copy it again from the original.", kind="damaged"
             )
         head = parts.read(".shp", 100)
         if int.from_bytes(head[:4], "big") != 9994:
@@ -818,22 +858,22 @@ def _check_shapefile(parts: _ShpParts) -> _ShpFacts:
                 snippet = head[:40].decode("utf-8", "replace").splitlines()[0] if head.strip() else ""
                 raise UserFileError(
                     f"{shp} is not a shapefile: it is a text file (it starts with {snippet!r}). "
-                    "It may have been renamed, or saved by a program that wrote text instead."
+                    "It may have been renamed, or saved by a program that wrote text instead.", kind="not_map_data"
                 )
             raise UserFileError(
                 f"{shp} is not a shapefile: it does not start with the shapefile signature "
-                "(it may be another kind of file renamed to .shp, or damaged)."
+                "(it may be another kind of file renamed to .shp, or damaged).", kind="not_map_data"
             )
         if size < 100:
             raise UserFileError(
                 f"{shp} is incomplete: it has only {size} bytes, less than a shapefile header; "
-                "the copy or download was probably cut short."
+                "the copy or download was probably cut short.", kind="damaged"
             )
         declared = int.from_bytes(head[24:28], "big") * 2
         if size < declared:
             raise UserFileError(
                 f"{shp} is incomplete: its header says {declared:,} bytes but the file has only "
-                f"{size:,}; the copy or download was probably cut short."
+                f"{size:,}; the copy or download was probably cut short.", kind="damaged"
             )
         shape_type = int.from_bytes(head[32:36], "little")
 
@@ -841,17 +881,17 @@ def _check_shapefile(parts: _ShpParts) -> _ShpFacts:
         if not parts.exists(".shx"):
             raise UserFileError(
                 f"{shp} cannot be opened: its index file {shx} is missing. A shapefile is several "
-                "files with the same name (.shp, .shx, .dbf, usually .prj and .cpg); copy all of them together."
+                "files with the same name (.shp, .shx, .dbf, usually .prj and .cpg); copy all of them together.", kind="missing"
             )
         shx_size = parts.size(".shx")
         shx_head = parts.read(".shx", 100)
         if shx_size < 100 or int.from_bytes(shx_head[:4], "big") != 9994:
-            raise UserFileError(f"{shp} cannot be opened: its index file {shx} is damaged or empty.")
+            raise UserFileError(f"{shp} cannot be opened: its index file {shx} is damaged or empty.", kind="damaged")
         shx_declared = int.from_bytes(shx_head[24:28], "big") * 2
         if shx_size < shx_declared:
             raise UserFileError(
                 f"{shp} cannot be opened: its index file {shx} is incomplete "
-                f"({shx_size:,} of {shx_declared:,} bytes)."
+                f"({shx_size:,} of {shx_declared:,} bytes).", kind="damaged"
             )
         n = (min(shx_size, shx_declared) - 100) // 8
 
@@ -863,22 +903,22 @@ def _check_shapefile(parts: _ShpParts) -> _ShpFacts:
             ])
         dbf_size = parts.size(".dbf")
         if dbf_size == 0:
-            raise UserFileError(f"{shp} cannot be opened: its attribute table {dbf} is empty (0 bytes).")
+            raise UserFileError(f"{shp} cannot be opened: its attribute table {dbf} is empty (0 bytes).", kind="damaged")
         try:
             header = _dbf.parse_header(parts.read(".dbf", 65536))
         except _dbf.DbfError as exc:
-            raise UserFileError(f"{shp} cannot be opened: its attribute table {dbf} is damaged ({exc}).") from exc
+            raise UserFileError(f"{shp} cannot be opened: its attribute table {dbf} is damaged ({exc}).", kind="damaged") from exc
         if dbf_size < header.data_len:
             raise UserFileError(
                 f"{shp} cannot be opened: its attribute table {dbf} is incomplete "
-                f"({dbf_size:,} of {header.data_len:,} bytes); the copy was probably cut short."
+                f"({dbf_size:,} of {header.data_len:,} bytes); the copy was probably cut short.", kind="damaged"
             )
     except FileNotFoundError as exc:
         raise _vanished(shp) from exc
     except (zipfile.BadZipFile, OSError) as exc:
         if parts.gone():
             raise _vanished(shp) from exc
-        raise UserFileError(f"zjmap cannot read {shp} ({exc}).") from exc
+        raise UserFileError(f"zjmap cannot read {shp} ({exc}).", kind="access") from exc
     warnings: list[str] = []
     if header.n_records != n:
         warnings.append(
@@ -912,7 +952,7 @@ def _prj_crs(parts: _ShpParts) -> CRS | None:
     except CRSError as exc:
         raise UserFileError(
             f"The coordinate system file {prj} of {parts.display} cannot be understood "
-            f"(it starts {text[:30]!r}); choose the coordinate system by hand."
+            f"(it starts {text[:30]!r}); choose the coordinate system by hand.", kind="crs"
         ) from exc
 
 
@@ -943,7 +983,7 @@ def _shapefile_encoding(
     except (zipfile.BadZipFile, OSError) as exc:
         if parts.gone() or isinstance(exc, FileNotFoundError):
             raise _vanished(parts.display) from exc
-        raise UserFileError(f"zjmap cannot read {parts.name('.dbf')} ({exc}).") from exc
+        raise UserFileError(f"zjmap cannot read {parts.name('.dbf')} ({exc}).", kind="access") from exc
     samples = _dbf.text_samples(header, data[header.header_len :])
     dbf = parts.name(".dbf")
     if override is not None:
@@ -951,7 +991,7 @@ def _shapefile_encoding(
         if bad is not None:
             raise UserFileError(
                 f"The attribute text of {dbf} is not valid {override} (e.g. the bytes {bad[:12].hex(' ')}); "
-                "choose another encoding (Chinese files are usually GBK or UTF-8)."
+                "choose another encoding (Chinese files are usually GBK or UTF-8).", kind="encoding"
             )
         return override, "chosen by hand", []
     cpg_text = None
@@ -964,7 +1004,7 @@ def _shapefile_encoding(
     if choice.encoding is None:
         raise UserFileError(
             f"The attribute text of {dbf} cannot be decoded: it is neither UTF-8 nor GBK/GB18030 "
-            f"({choice.reason}); choose the encoding by hand."
+            f"({choice.reason}); choose the encoding by hand.", kind="encoding"
         )
     return choice.encoding, choice.reason, choice.warnings
 
@@ -1035,7 +1075,7 @@ class _OgrReader(_Reader):
             self.geometry_type = info.get("geometry_type")
             if info.get("geometry_type") is None:
                 raise UserFileError(
-                    f"{lay.display} is a plain table without shapes: there is nothing to show on a map."
+                    f"{lay.display} is a plain table without shapes: there is nothing to show on a map.", kind="not_map_data"
                 )
             n = info.get("features")
             self.total = int(n) if n is not None and n >= 0 else -1
@@ -1070,7 +1110,7 @@ class _OgrReader(_Reader):
         except UnicodeDecodeError as exc:
             raise UserFileError(
                 f"The attribute text of {lay.display} is not valid {self.encoding}; "
-                "choose another encoding (Chinese files are usually GBK or UTF-8)."
+                "choose another encoding (Chinese files are usually GBK or UTF-8).", kind="encoding"
             ) from exc
         except FileNotFoundError as exc:
             raise _vanished(lay.display) from exc
@@ -1078,7 +1118,7 @@ class _OgrReader(_Reader):
             if _layer_gone(lay):
                 raise _vanished(lay.display) from exc
             raise UserFileError(
-                f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}."
+                f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}.", kind="damaged"
             ) from exc
 
     def chunks(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
@@ -1109,20 +1149,20 @@ def _ogr_info(lay: _Layer, encoding: str | None, count: bool = False, bounds: bo
         )
     except UnicodeDecodeError as exc:
         raise UserFileError(
-            f"The field names of {lay.display} are not valid {encoding}; choose another encoding."
+            f"The field names of {lay.display} are not valid {encoding}; choose another encoding.", kind="encoding"
         ) from exc
     except FileNotFoundError as exc:
         raise _vanished(lay.display) from exc
     except GeometryError as exc:
         raise UserFileError(
             f"zjmap cannot load {lay.display}: its shape type ({_odd.geometry_type_name(exc)}) is one zjmap's "
-            "reader does not handle; the file's other layers can still be loaded."
+            "reader does not handle; the file's other layers can still be loaded.", kind="not_map_data"
         ) from exc
     except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
         if _layer_gone(lay):
             raise _vanished(lay.display) from exc
         raise UserFileError(
-            f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}."
+            f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}.", kind="damaged"
         ) from exc
 
 
@@ -1166,9 +1206,9 @@ class _CsvReader(_Reader):
         except FileNotFoundError as exc:
             raise _vanished(disp) from exc
         except OSError as exc:
-            raise UserFileError(f"zjmap cannot read {disp} ({exc.strerror or exc}).") from exc
+            raise UserFileError(f"zjmap cannot read {disp} ({exc.strerror or exc}).", kind="access") from exc
         if b"\x00" in raw[:4096]:
-            raise UserFileError(f"{disp} is not a text table: it contains binary data.")
+            raise UserFileError(f"{disp} is not a text table: it contains binary data.", kind="not_map_data")
         text, self.encoding, self.encoding_reason = _decode_text(raw, encoding, disp)
         sample = text[:20000]
         try:
@@ -1178,7 +1218,7 @@ class _CsvReader(_Reader):
         try:
             df = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, skipinitialspace=True)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
-            raise UserFileError(f"{disp} is not a readable table ({str(exc).splitlines()[0][:120]}).") from exc
+            raise UserFileError(f"{disp} is not a readable table ({str(exc).splitlines()[0][:120]}).", kind="not_map_data") from exc
         df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
         cols = list(df.columns)
         lon = _find_col(cols, _LON_NAMES, "经度")
@@ -1187,7 +1227,7 @@ class _CsvReader(_Reader):
             shown = ", ".join(cols[:12]) + (" …" if len(cols) > 12 else "")
             raise UserFileError(
                 f"{disp} has no longitude/latitude columns zjmap recognises (it looks for lon/lng/"
-                f"longitude/x/经度 and lat/latitude/y/纬度; the columns are: {shown})."
+                f"longitude/x/经度 and lat/latitude/y/纬度; the columns are: {shown}).", kind="not_map_data"
             )
         x = pd.to_numeric(df[lon].str.strip().str.replace("°", "", regex=False), errors="coerce").to_numpy(float)
         y = pd.to_numeric(df[lat].str.strip().str.replace("°", "", regex=False), errors="coerce").to_numpy(float)
@@ -1219,7 +1259,7 @@ def _decode_text(raw: bytes, encoding: str | None, disp: str) -> tuple[str, str,
         except UnicodeDecodeError as exc:
             raise UserFileError(
                 f"{disp} is not valid {encoding} text (at byte {exc.start:,}); choose another encoding "
-                "(Chinese files are usually GBK or UTF-8)."
+                "(Chinese files are usually GBK or UTF-8).", kind="encoding"
             ) from exc
     if raw.startswith(codecs.BOM_UTF8):
         return raw[3:].decode("utf-8", "replace"), "UTF-8", "the file starts with a UTF-8 byte-order mark"
@@ -1236,7 +1276,7 @@ def _decode_text(raw: bytes, encoding: str | None, disp: str) -> tuple[str, str,
     except UnicodeDecodeError as exc:
         raise UserFileError(
             f"The text of {disp} cannot be decoded: it is neither UTF-8 nor GBK/GB18030 "
-            f"(at byte {exc.start:,}); choose the encoding by hand."
+            f"(at byte {exc.start:,}); choose the encoding by hand.", kind="encoding"
         ) from exc
 
 
@@ -1291,7 +1331,7 @@ def _parse_crs_arg(crs: str | int | CRS) -> CRS:
         return CRS.from_user_input(text)
     except CRSError as exc:
         raise UserFileError(
-            f"{text[:60]!r} is not a coordinate system zjmap knows; give it as EPSG:number, e.g. EPSG:4549."
+            f"{text[:60]!r} is not a coordinate system zjmap knows; give it as EPSG:number, e.g. EPSG:4549.", kind="crs"
         ) from exc
 
 
@@ -1301,7 +1341,7 @@ def _check_encoding_name(encoding: str) -> str:
         codecs.lookup(enc)
     except LookupError as exc:
         raise UserFileError(
-            f"{encoding!r} is not a text encoding zjmap knows; try GBK, GB18030 or UTF-8."
+            f"{encoding!r} is not a text encoding zjmap knows; try GBK, GB18030 or UTF-8.", kind="encoding"
         ) from exc
     return enc
 
@@ -1396,7 +1436,7 @@ def guess_crs(bounds: tuple[float, float, float, float], what: str = "the file")
     """
     minx, miny, maxx, maxy = bounds
     if not all(math.isfinite(v) for v in bounds):
-        raise UserFileError(f"zjmap cannot tell the coordinate system of {what}: its coordinates are not numbers.")
+        raise UserFileError(f"zjmap cannot tell the coordinate system of {what}: its coordinates are not numbers.", kind="crs")
     where = f"x {_fmt_range(minx, maxx)}, y {_fmt_range(miny, maxy)}"
     if -180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90:
         return WGS84, (
@@ -1446,7 +1486,7 @@ def guess_crs(bounds: tuple[float, float, float, float], what: str = "the file")
     raise UserFileError(
         f"zjmap cannot tell the coordinate system of {what}: it does not say, and its coordinates "
         f"({where}) are neither longitude/latitude nor Gauss–Krüger metres of China. "
-        "Choose the coordinate system by hand."
+        "Choose the coordinate system by hand.", kind="crs"
     )
 
 
@@ -1462,7 +1502,7 @@ def _decide_crs(
         if not _fits(override, bounds):
             raise UserFileError(
                 f"The coordinates of {lay.display} do not fit {label} (they would land off the map); "
-                "that is not their coordinate system."
+                "that is not their coordinate system.", kind="crs"
             )
         return _CrsDecision(override, label, False, None, [], _transformer(override))
     if declared is not None:
@@ -1474,7 +1514,7 @@ def _decide_crs(
         except UserFileError:
             raise UserFileError(
                 f"The coordinates of {lay.display} do not fit the coordinate system it declares ({label}): "
-                "they would land off the map. Choose the coordinate system by hand."
+                "they would land off the map. Choose the coordinate system by hand.", kind="crs"
             ) from None
         glabel = _crs_label(guess)
         why = why.replace(f"{lay.display} does not say which coordinate system it uses", f"{lay.display} says {label}, but its coordinates do not fit that")
@@ -1484,7 +1524,7 @@ def _decide_crs(
             _transformer(guess),
         )
     if problem is not None:
-        raise UserFileError(problem)
+        raise UserFileError(problem, kind="crs")  # the .prj could not be understood
     guess, why = guess_crs(bounds, lay.display)
     return _CrsDecision(guess, _crs_label(guess), True, why, [], _transformer(guess))
 
@@ -1598,7 +1638,7 @@ def _empty_layer(lay: _Layer, reader: _OgrReader, override: CRS | None, warnings
 def _vanished(display: str) -> UserFileError:
     return UserFileError(
         f"{display} disappeared while zjmap was reading it (was it moved, deleted, or on a "
-        "disconnected drive?)."
+        "disconnected drive?).", kind="missing"
     )
 
 

@@ -35,7 +35,7 @@ from zjmap.core.bigdisplay import (
     check_cancel,
     label_text,
 )
-from zjmap.core.layers import LayerStack, MapFeature, MapLayer
+from zjmap.core.layers import LayerStack, MapFeature, MapLayer, feature_ids
 from zjmap.core.styling import DEFAULT_COLOR, FALLBACK_PALETTE
 
 __all__ = [
@@ -250,10 +250,9 @@ def user_layer(
 
     worker = threading.Thread(target=display, name="zjmap-display", daemon=True)
     worker.start()
-    prefix = f"{layer_id}:"
     with _collector_paused():
         n = len(records)
-        feats = list(map(MapFeature, [prefix + str(i) for i in range(n)], repeat(layer_id, n), records, geoms))
+        feats = list(map(MapFeature, feature_ids(layer_id, n), repeat(layer_id, n), records, geoms))
     kind = _geometry_kind(loaded.geometry_types or gdf.geom_type.dropna().unique())
     src = dict(source or {})
     src.setdefault("layer", loaded.name)

@@ -294,14 +294,23 @@ def capture(
     )
 
 
-def _pending_index(entries: list[LayerEntry], previous_order: list[str], layer_id: str) -> int:
-    if layer_id not in previous_order:
-        return len(entries)
-    ids = [e.id for e in entries]
-    for before in reversed(previous_order[: previous_order.index(layer_id)]):
-        if before in ids:
-            return ids.index(before) + 1
+def place_by_order(ids: Sequence[str], order: Sequence[str], layer_id: str) -> int:
+    """Where ``layer_id`` goes among ``ids`` (bottom first) to honour
+    ``order``: just above the nearest layer below it in ``order`` that
+    ``ids`` has; at the bottom when none is; on top when ``order`` does not
+    know it. The one rule for every "put it back where it was"."""
+    order = list(order)
+    ids = list(ids)
+    if layer_id not in order:
+        return len(ids)
+    for below in reversed(order[: order.index(layer_id)]):
+        if below in ids and below != layer_id:
+            return ids.index(below) + 1
     return 0
+
+
+def _pending_index(entries: list[LayerEntry], previous_order: list[str], layer_id: str) -> int:
+    return place_by_order([e.id for e in entries], previous_order, layer_id)
 
 
 def _user_entry(layer: MapLayer) -> LayerEntry | None:
@@ -874,14 +883,7 @@ def insert_position(stack: LayerStack, order: Sequence[str], layer_id: str) -> i
     """Where ``layer_id`` goes in ``stack`` to honour ``order`` (bottom
     first): just above the nearest layer below it in ``order`` that the
     stack has; on top when ``order`` does not know it."""
-    order = list(order)
-    ids = stack.ids()
-    if layer_id not in order:
-        return len(ids)
-    for below in reversed(order[: order.index(layer_id)]):
-        if below in ids and below != layer_id:
-            return ids.index(below) + 1
-    return 0
+    return place_by_order(stack.ids(), order, layer_id)
 
 
 def _target_order(current: list[str], saved: list[str]) -> list[str]:
@@ -889,11 +891,9 @@ def _target_order(current: list[str], saved: list[str]) -> list[str]:
     the layer that is below them now."""
     known = [i for i in saved if i in current]
     result = list(known)
-    for pos, lid in enumerate(current):
-        if lid in known:
-            continue
-        below = next((current[j] for j in range(pos - 1, -1, -1) if current[j] in result), None)
-        result.insert(0 if below is None else result.index(below) + 1, lid)
+    for lid in current:
+        if lid not in known:
+            result.insert(place_by_order(result, current, lid), lid)
     return result
 
 

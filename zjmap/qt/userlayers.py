@@ -52,7 +52,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from zjmap.core.layers import MapLayer
+from zjmap.core import formats
+from zjmap.core.layers import MapLayer, feature_id
 from zjmap.core import userfiles_lazy as uf
 
 if TYPE_CHECKING:
@@ -73,15 +74,10 @@ from zjmap.qt.worker import TaskState, Worker, close_progress, progress_dialog, 
 
 log = logging.getLogger(__name__)
 
-#: What the file picker offers and what a drop accepts.
-FILE_FILTER = (
-    "地图数据 Map data (*.shp *.zip *.gpkg *.geojson *.json *.kml *.kmz *.fgb *.csv *.tsv *.txt);;"
-    "Shapefile (*.shp *.zip);;GeoPackage (*.gpkg);;GeoJSON (*.geojson *.json);;KML (*.kml *.kmz);;"
-    "FlatGeobuf (*.fgb);;CSV 经纬度表 (*.csv *.tsv *.txt);;所有文件 All files (*)"
-)
-DROP_SUFFIXES = {".shp", ".zip", ".gpkg", ".geojson", ".json", ".kml", ".kmz", ".fgb", ".csv", ".tsv", ".txt", ".gdb",
-                 ".dbf", ".shx", ".prj", ".cpg"}
-_SIDECARS = {".dbf", ".shx", ".prj", ".cpg"}
+#: What the file picker offers and what a drop accepts (zjmap.core.formats).
+FILE_FILTER = formats.open_filter()
+DROP_SUFFIXES = formats.drop_suffixes()
+_SIDECARS = set(formats.SHAPEFILE_SIDECARS)
 
 ENCODINGS = [
     ("自动 Automatic", None),
@@ -230,7 +226,7 @@ class LoadTask(QObject):
     def _on_errored(self, exc: BaseException) -> None:
         req = self.req
         if isinstance(exc, uf.UserFileError):
-            self._on_failed(str(exc), _about_encoding_or_crs(str(exc)))
+            self._on_failed(str(exc), exc.kind in uf.OVERRIDABLE_KINDS)
         elif isinstance(exc, MemoryError):
             self._on_failed(f"{Path(req.path).name} is too big to load: the computer ran out of memory.", False)
         else:  # a bug or an unforeseen file: plain words, details in the log
@@ -276,11 +272,6 @@ def _title_for(req: LoadRequest, layer_name: str) -> str:
     if req.layer is not None and str(layer_name) != stem:
         return f"{stem} — {layer_name}"
     return str(layer_name) or stem
-
-
-def _about_encoding_or_crs(message: str) -> bool:
-    m = message.lower()
-    return "coordinate system" in m or "encoding" in m or "decoded" in m or "not valid" in m and "text" in m
 
 
 class UserLayerController(QObject):
@@ -892,7 +883,7 @@ class AttributeTable(QDialog):
 
     def feature_id(self, proxy_row: int) -> str:
         src = self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()
-        return f"{self.layer_id}:{src}"
+        return feature_id(self.layer_id, src)
 
     def _activate(self, index: QModelIndex) -> None:
         fid = self.feature_id(index.row())

@@ -64,6 +64,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from zjmap.core import formats
 from zjmap.core import workspace as wsc
 from zjmap.core.mappage import ZHEJIANG_BOUNDS
 from zjmap.core.workspace import (
@@ -184,8 +185,7 @@ class Prompts:
         if _headless():
             return None
         path, _ = QFileDialog.getOpenFileName(self.window, f"定位 Locate — {title}", start_dir,
-                                              "地图数据 Map data (*.shp *.zip *.gpkg *.geojson *.json *.kml *.kmz "
-                                              "*.fgb *.csv *.tsv *.txt);;所有文件 All files (*)")
+                                              f"{formats.map_data_filter()};;所有文件 All files (*)")
         return path or None
 
     def bookmark_name(self, default: str) -> str | None:
