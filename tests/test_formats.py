@@ -8,16 +8,21 @@ import pytest
 from zjmap.core import formats
 from zjmap.core.userfiles import OVERRIDABLE_KINDS, UserFileError, open_source, read_layer
 
+def _lone_dbf(d):
+    shp = corpus.gbk_shapefile_no_cpg(d)
+    shp.unlink()
+    return shp.with_suffix(".dbf")
+
+
 KINDS = [
-    (lambda d: corpus.missing_sidecar(d, ".shx"), "missing"),
-    (lambda d: corpus.missing_sidecar(d, ".dbf"), "missing"),
+    (lambda d: d / "nowhere.shp", "missing"),
+    (_lone_dbf, "missing"),
     (corpus.zero_byte_shp, "damaged"),
     (corpus.truncated_shp, "damaged"),
     (corpus.text_shp, "not_map_data"),
     (corpus.empty_zip, "empty"),
     (corpus.zip_without_shapefile, "not_map_data"),
     (corpus.garbage_prj, "crs"),
-    (corpus.zero_features_shp, "empty"),
 ]
 
 
@@ -39,8 +44,8 @@ def test_encoding_and_crs_problems_are_overridable_kinds(tmp_path):
     assert wrong_encoding.value.kind == "encoding" and unknown_crs.value.kind == "crs"
     # the kind survives open_source's layer listing too
     with pytest.raises(UserFileError) as listed:
-        open_source(corpus.missing_sidecar(tmp_path, ".dbf"))
-    assert listed.value.kind == "missing"
+        open_source(corpus.text_shp(tmp_path))
+    assert listed.value.kind == "not_map_data"
 
 
 def test_an_unknown_kind_is_refused():
