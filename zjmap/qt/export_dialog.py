@@ -200,10 +200,14 @@ class ExportJob(QObject):
                                             "errored": self._on_errored, "cancelled": self._finish_cancelled})
 
     def _on_progress(self, frac: float, msg: str) -> None:
-        if self._dialog is not None and not self.done:
-            self._dialog.setValue(int(frac * 100))
-            if msg:
-                self._dialog.setLabelText(f"正在导出地图… Exporting map…\n{msg}")
+        dlg = self._dialog
+        if dlg is None or self.done:
+            return
+        if msg:
+            dlg.setLabelText(f"正在导出地图… Exporting map…\n{msg}")
+        # a window-modal QProgressDialog processes events in setValue: the
+        # export may finish (and close the dialog) inside this call
+        dlg.setValue(int(frac * 100))
 
     def _close_dialog(self) -> None:
         close_progress(self._dialog)
