@@ -106,3 +106,24 @@ def test_bad_path_reports_failure(win, tmp_path):
     assert wait_until(lambda: job.done, 5000)
     assert job.error and "does not exist" in job.error
     assert "导出失败" in win.statusBar().currentMessage()
+
+
+def test_no_cjk_font_is_said_in_the_status_bar_and_the_export_dialog(win, monkeypatch):
+    from zjmap.core import cjkfonts
+    from zjmap.qt.export_dialog import ExportDialog
+
+    have = ExportDialog(win)
+    assert have.font_warning.isHidden() == cjkfonts.have_cjk_font()
+    have.deleteLater()
+    monkeypatch.setattr(cjkfonts, "cjk_font_files", lambda: [])
+    monkeypatch.setattr(cjkfonts, "_state", {})
+    monkeypatch.setattr(win, "_told_no_cjk_font", False, raising=False)
+    win._say_if_no_cjk_font()
+    msg = win.statusBar().currentMessage()
+    assert "fonts-noto-cjk" in msg and "boxes" in msg
+    win.statusBar().clearMessage()
+    win._say_if_no_cjk_font()  # said once only
+    assert win.statusBar().currentMessage() == ""
+    dlg = ExportDialog(win)
+    assert not dlg.font_warning.isHidden() and "fonts-noto-cjk" in dlg.font_warning.text()
+    dlg.deleteLater()

@@ -86,6 +86,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
             added.append(lid)
     if layer_ids is not None:
         layer_ids += added
+    from zjmap.core.cjkfonts import MISSING_MESSAGE, have_cjk_font
+
+    if not have_cjk_font():
+        sys.stderr.write(f"warning: {MISSING_MESSAGE}\n")
     try:
         result = export_map(
             stack, out, bbox=bbox, layers=layer_ids, width_px=args.width, height_px=args.height,

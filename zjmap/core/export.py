@@ -56,6 +56,7 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from zjmap.core.cjkfonts import CJK_FAMILIES, ensure_cjk_font
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.styling import DEFAULT_COLOR
 
@@ -87,10 +88,6 @@ WGS84_PRJ = (
 )
 PX = 0.75  # one screen (CSS) pixel in points: 1/96 inch
 KM_PER_DEG = 111.32
-CJK_FAMILIES = [
-    "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "Microsoft YaHei",
-    "PingFang SC", "SimHei", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Noto Sans SC",
-]
 LABEL_COLOURS = {"province": "#6b5d45", "prefecture": "#333333", "county": "#555555"}
 
 ProgressFn = Callable[[float, str], None]
@@ -597,7 +594,8 @@ def _cjk_entry(bold: bool) -> Any:
         from matplotlib import font_manager as fm
 
         entry = None
-        for fam in CJK_FAMILIES:
+        found = ensure_cjk_font()  # registers the CJK files if matplotlib's cache predates them
+        for fam in CJK_FAMILIES + ([found] if found and found not in CJK_FAMILIES else []):
             cands = [e for e in fm.fontManager.ttflist if e.name == fam and e.style == "normal"]
             if cands:
                 want = 700 if bold else 400

@@ -5,24 +5,23 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("QtAgg")
-from matplotlib import font_manager, rcParams  # noqa: E402
+from matplotlib import rcParams  # noqa: E402
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from zjmap.core.cjkfonts import ensure_cjk_font  # noqa: E402
 from zjmap.core.describe import ChartSpec  # noqa: E402
-
-CJK_FONTS = ["Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Source Han Sans SC", "SimHei"]
 
 
 def use_cjk_font() -> str | None:
-    have = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in have:
-            rcParams["font.sans-serif"] = [name, *rcParams["font.sans-serif"]]
-            rcParams["font.family"] = "sans-serif"
-            rcParams["axes.unicode_minus"] = False
-            return name
-    return None
+    """Chinese labels in a CJK font, even where matplotlib's font cache
+    predates the font (see zjmap.core.cjkfonts)."""
+    name = ensure_cjk_font()
+    if name is not None and rcParams["font.sans-serif"][:1] != [name]:
+        rcParams["font.sans-serif"] = [name, *rcParams["font.sans-serif"]]
+        rcParams["font.family"] = "sans-serif"
+        rcParams["axes.unicode_minus"] = False
+    return name
 
 
 class ChartCanvas(FigureCanvasQTAgg):

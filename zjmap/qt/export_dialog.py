@@ -322,6 +322,13 @@ class ExportDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.note)
+        from zjmap.core.cjkfonts import MISSING_MESSAGE, have_cjk_font
+
+        self.font_warning = QLabel(MISSING_MESSAGE, self)  # only where no CJK font exists
+        self.font_warning.setWordWrap(True)
+        self.font_warning.setStyleSheet("color: #b00020;")
+        self.font_warning.setVisible(not have_cjk_font())
+        lay.addWidget(self.font_warning)
         lay.addWidget(buttons)
 
         self.fmt.currentIndexChanged.connect(self._format_changed)

@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
 
     def _on_map_ready(self) -> None:
         self.statusBar().showMessage("地图就绪 Map ready", 3000)
+        self._say_if_no_cjk_font()
         # the shipped layers and the widgets live as long as the window: keep
         # them out of the collector's full scans, which a big layer's load
         # (hundreds of thousands of new objects) would otherwise set off again and again
@@ -184,6 +185,14 @@ class MainWindow(QMainWindow):
         # thread, so the first chart in the panel appears at once (reading
         # files warms up on intent instead: see userlayers.warm_up_reading)
         warm_import("zjmap.qt.charts", name="zjmap-warm-charts")
+
+    def _say_if_no_cjk_font(self) -> None:
+        """Once, in the status bar: charts and exports would draw Chinese as boxes."""
+        from zjmap.core.cjkfonts import MISSING_MESSAGE, have_cjk_font
+
+        if not have_cjk_font() and not getattr(self, "_told_no_cjk_font", False):
+            self._told_no_cjk_font = True
+            self.statusBar().showMessage(MISSING_MESSAGE)
 
     # -- views → core ------------------------------------------------------------
     def _on_map_click(self, lon: float, lat: float, zoom: float) -> None:
