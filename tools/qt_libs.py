@@ -111,7 +111,17 @@ def main(argv: list[str]) -> int:
     pyside = pyside_dir(argv[1] if len(argv) > 1 else None)
     if cmd == "derive":
         packages = derive(pyside)
-        lines = ["# Debian 12 packages whose libraries zjmap's Qt files load. Written by",
+        # keep what a derivation on another release found (run it on each: Debian 13's
+        # freetype/glib need libbz2/libatomic, Debian 12's do not)
+        if DATA.exists():
+            for ln in DATA.read_text().splitlines():
+                if ln.strip() and not ln.startswith("#") and "(dlopen)" not in ln:
+                    pkg, _, names = ln.partition("\t")
+                    base = pkg.removesuffix("t64")
+                    if base not in packages and pkg not in packages:
+                        packages[base] = names.split()
+        lines = ["# Debian packages whose libraries zjmap's Qt files load (Debian 12 names; the union of",
+                 "# derivations on Debian 12 and 13). Written by",
                  "# `python tools/qt_libs.py derive` (ldd over tools/qt_libs.py's QT_FILES, dpkg -S on each",
                  "# library found outside the venv); the last lines are loaded with dlopen, which ldd",
                  "# cannot see. tools/setup.sh installs the first column. package<TAB>sonames"]
