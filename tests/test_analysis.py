@@ -12,7 +12,7 @@ import shapely
 from pyproj import Geod
 
 from zjmap.core import measure
-from zjmap.core.analysis import (AnalysisCancelled, AnalysisError, ZoneLayer, select_by_location,
+from zjmap.core.analysis import (SLIVER, AnalysisCancelled, AnalysisError, ZoneLayer, select_by_location,
                                  summarize)
 from zjmap.core.analysis_io import open_layer, zones_of
 
@@ -83,8 +83,9 @@ def _overlay_reference(data, zones, id_col):
     ov["_w"] = ov["v"] * ov["_a"] / ov["_A"]
     ov["_va"] = ov["v"] * ov["_a"]
     g = ov.groupby(id_col)
-    return pd.DataFrame({"cnt": g.size(), "km2": g["_a"].sum(), "wsum": g["_w"].sum(),
-                         "wmean": g["_va"].sum() / g["_a"].sum(), "vmax": g["v"].max()})
+    real = ov[ov["_a"] > SLIVER * ov["_A"]].groupby(id_col)  # more than an edge sliver
+    return pd.DataFrame({"cnt": real.size(), "km2": g["_a"].sum(), "wsum": g["_w"].sum(),
+                         "wmean": g["_va"].sum() / g["_a"].sum(), "vmax": real["v"].max()})
 
 
 def test_polygons_area_weighted_match_overlay(counties):
@@ -117,6 +118,9 @@ def test_seed_polygons_by_prefecture(counties):
     m = res.join(ref)
     assert np.allclose(m["area_km2"], m["km2"].fillna(0), rtol=1e-6, atol=1e-6)
     assert np.allclose(m["sum_v"], m["wsum"].fillna(0), rtol=1e-6, atol=1e-9)
+    # slivers where the seed's rounding overlaps a neighbour do not count
+    assert res.set_index("name")["count"].to_dict()["宁波市"] == 0
+    assert res["count"].sum() == 26
     # Lishui's nine county units are all among the 26
     lishui = res[res["name"] == "丽水市"].iloc[0]
     assert lishui["sum_v"] == pytest.approx(9.0, abs=0.05)
@@ -145,8 +149,28 @@ def test_select_by_location_matches_sjoin(counties, pred):
     a, bb = (polys, b) if pred != "contains" else (counties.frame, polys.iloc[:300])
     mask = select_by_location(a.geometry, bb.geometry, pred)
     ref = gpd.sjoin(a, bb[["geometry"]], predicate=pred).index.unique()
+    if pred != "intersects":  # polygons within up to an edge sliver also count
+        j = gpd.sjoin(a, bb[["geometry"]], predicate="intersects")
+        ga, gb = j.geometry.values, bb.geometry.loc[j["index_right"]].values
+        inner, outer = (ga, gb) if pred == "within" else (gb, ga)
+        inner = gpd.GeoSeries(inner, crs=4326)
+        left = inner.difference(gpd.GeoSeries(outer, crs=4326), align=False).area.to_numpy()
+        ok = left <= SLIVER * inner.area.to_numpy()
+        slivers = set(j.index[ok])
+        assert slivers >= set(ref)
+        ref = sorted(slivers)
     assert 0 < mask.sum() < len(a)
     assert sorted(np.flatnonzero(mask)) == sorted(ref)
+
+
+def test_within_allows_shared_edge_slivers(counties):
+    """The 26 counties (cut from the same boundaries, rounded differently) are
+    within themselves as seed polygons; a neighbour touching them is not."""
+    seed = open_layer("ms_26_counties").frame
+    mask = select_by_location(counties.frame.geometry, seed.geometry, "within")
+    assert sorted(counties.frame.name_zh[mask]) == sorted(seed.name_zh)
+    back = select_by_location(seed.geometry, counties.frame.geometry, "contains")
+    assert back.all()
 
 
 def test_within_distance_matches_projected_geopandas():

@@ -105,6 +105,18 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_summarize(args: argparse.Namespace) -> int:
+    from zjmap.core.analysis_cmd import summarize_command
+
+    return summarize_command(args, UserError)
+
+
+def _cmd_select(args: argparse.Namespace) -> int:
+    from zjmap.core.analysis_cmd import select_command
+
+    return select_command(args, UserError)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zjmap", description=__doc__)
     p.add_argument("--workspace", metavar="PATH", default=None, help="open this workspace (.zjmap) instead of the last one")
@@ -140,6 +152,24 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--page", type=str.upper, choices=["A4", "A3"], default=None, help="page size (default A4)")
     x.add_argument("--landscape", action="store_true", help="landscape page")
     x.set_defaults(func=_cmd_export)
+
+    sm = sub.add_parser("summarize", help="summarise a layer by zones (counties, prefectures, a layer); one row per zone")
+    sm.add_argument("data", help="the layer to summarise: a file, a seed-layer id, or county/prefecture/province")
+    sm.add_argument("--by", required=True, help="zones: county, prefecture, province, a seed-layer id or a polygon file")
+    sm.add_argument("--field", default=None, help="numeric field for sum/mean/min/max")
+    sm.add_argument("--stat", default=None, help="comma-separated: count,sum,mean,min,max,length,area (default: count, sum and mean with --field, length or area)")
+    sm.add_argument("--where", default=None, help="filter the data first, e.g. \"产值 > 1000 and 类别 in ('工业', '城镇')\"")
+    sm.add_argument("--out", default=None, help="write .csv, .xlsx or .gpkg (default: CSV on standard output)")
+    sm.set_defaults(func=_cmd_summarize)
+
+    se = sub.add_parser("select", help="select features by a filter and/or by location; write them to a GeoPackage")
+    se.add_argument("data", help="a file, a seed-layer id, or county/prefecture/province")
+    se.add_argument("--where", default=None, help="filter expression")
+    se.add_argument("--within", default=None, metavar="LAYER_OR_PATH", help="keep features inside (or with --distance, near) this layer")
+    se.add_argument("--distance", type=float, default=None, metavar="KM", help="with --within: keep features within this many km")
+    se.add_argument("--how", choices=["within", "intersects", "contains"], default=None, help="spatial relation to --within (default: within; with --distance: within that distance)")
+    se.add_argument("--out", required=True, help="output .gpkg (or .csv/.xlsx for the attributes only)")
+    se.set_defaults(func=_cmd_select)
 
     r = sub.add_parser("run", help="open the desktop app (the default)")
     r.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="open this workspace (.zjmap)")
