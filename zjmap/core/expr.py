@@ -253,19 +253,18 @@ class _Parser:
             raise self.fail(f"expected “and”, “or” or the end, found {self.describe(t)}")
         return node
 
-    def expr(self) -> Node:
-        items = [self.term()]
-        while self.is_kw("or"):
+    def _chain(self, word: str, sub, cls) -> Node:
+        items = [sub()]
+        while self.is_kw(word):
             self.take()
-            items.append(self.term())
-        return items[0] if len(items) == 1 else Or(tuple(items))
+            items.append(sub())
+        return items[0] if len(items) == 1 else cls(tuple(items))
+
+    def expr(self) -> Node:
+        return self._chain("or", self.term, Or)
 
     def term(self) -> Node:
-        items = [self.factor()]
-        while self.is_kw("and"):
-            self.take()
-            items.append(self.factor())
-        return items[0] if len(items) == 1 else And(tuple(items))
+        return self._chain("and", self.factor, And)
 
     def factor(self) -> Node:
         self.depth += 1
@@ -297,15 +296,9 @@ class _Parser:
             if t.kind == "name" and nxt.kind == "punct" and nxt.value == "(":
                 raise self.fail(f"functions such as {t.raw}(…) are not allowed in a filter", t)
             return Field(t.value, t.pos)
-        if t.kind in ("string", "number"):
-            self.take()
-            return Literal(t.value, t.pos)
-        if t.kind == "keyword" and t.value in ("true", "false"):
-            self.take()
-            return Literal(t.value == "true", t.pos)
         if t.kind == "keyword" and t.value == "null":
             raise self.fail("compare with null using “is null” or “is not null”")
-        raise self.fail(f"expected {what}, found {self.describe(t)}")
+        return self.literal(what)
 
     def literal(self, what: str) -> Literal:
         t = self.tok
