@@ -55,7 +55,7 @@ def test_points_by_counties_match_sjoin_groupby(counties, points):
     j = gpd.sjoin(points, counties.frame[["adcode", "geometry"]], predicate="intersects")
     ref = j.groupby("adcode")["产值"].agg(["size", "sum", "mean", "min", "max"])
     m = res.set_index("adcode").join(ref)
-    assert len(res) == len(counties.frame) == 92
+    assert len(res) == len(counties.frame) >= 300  # the YRD county-level units
     assert res["count"].sum() > 5000
     assert (m["count"] == m["size"].fillna(0)).all()
     assert np.allclose(m["sum_产值"], m["sum"].fillna(0))
