@@ -84,6 +84,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
                                color=USER_COLORS[n % len(USER_COLORS)])
             stack.add(layer)
             added.append(lid)
+    if args.style:
+        from zjmap.core.classify import layer_choropleth, parse_style_arg
+
+        if not added:
+            raise UserError("--style styles the last --add layer: give a layer with --add")
+        fld, scheme, k = parse_style_arg(args.style)
+        layer = stack.layer(added[-1])
+        layer.style = layer_choropleth(layer, fld, scheme, k)
+        layer.title_zh = f"{layer.title} · {fld}"
+        layer.restyle()
     if layer_ids is not None:
         layer_ids += added
     from zjmap.core.cjkfonts import MISSING_MESSAGE, have_cjk_font
@@ -117,6 +127,29 @@ def _cmd_select(args: argparse.Namespace) -> int:
     return select_command(args, UserError)
 
 
+def _cmd_join(args: argparse.Namespace) -> int:
+    """Join a statistics table to the base's units; print the match summary as JSON."""
+    import json
+
+    from zjmap.core.tablejoin import JoinSpec, run_join, write_joined
+    from zjmap.core.tables import TableError
+
+    spec = JoinSpec(args.table, args.sheet, args.header_row, args.key, args.level, args.parent)
+    try:
+        joined = run_join(spec)
+    except TableError as exc:
+        raise UserError(str(exc)) from exc
+    summary = {"table": args.table, "sheet": joined.table.sheet, "header_row": joined.table.header_row,
+               "header_guessed": joined.table.header_guessed, **joined.result.summary()}
+    if args.out:
+        out = write_joined(joined.gdf, args.out)
+        summary["out"] = str(out)
+        summary["features"] = len(joined.gdf)
+    sys.stdout.write(json.dumps(summary, ensure_ascii=False, indent=2))
+    sys.stdout.write("\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="zjmap", description=__doc__)
     p.add_argument("--workspace", metavar="PATH", default=None, help="open this workspace (.zjmap) instead of the last one")
@@ -143,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("out", help="output file: .png, .svg or .pdf")
     x.add_argument("--layers", default=None, help="comma-separated layer ids (default: the layers visible on start)")
     x.add_argument("--add", action="append", metavar="PATH", help="add a GIS file as a layer (repeatable)")
+    x.add_argument("--style", default=None, metavar="choropleth:FIELD[:SCHEME[:K]]",
+                   help="draw the last --add layer as a choropleth of FIELD (SCHEME: quantiles, equal_interval, "
+                        "natural_breaks, std_mean; K classes, default 5)")
     x.add_argument("--bbox", default=None, help="extent W,S,E,N in degrees (default: Zhejiang)")
     x.add_argument("--width", type=int, default=None, help="image width in screen pixels (with --height: map fills the image)")
     x.add_argument("--height", type=int, default=None, help="image height in screen pixels")
@@ -170,6 +206,17 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--how", choices=["within", "intersects", "contains"], default=None, help="spatial relation to --within (default: within; with --distance: within that distance)")
     se.add_argument("--out", required=True, help="output .gpkg (or .csv/.xlsx for the attributes only)")
     se.set_defaults(func=_cmd_select)
+
+    j = sub.add_parser("join", help="join a statistics table (CSV/XLSX/XLS) to provinces, cities or counties")
+    j.add_argument("table", help="CSV, XLSX or XLS table, one row per unit")
+    j.add_argument("--sheet", default=None, help="sheet name or number (default: the first)")
+    j.add_argument("--header-row", type=int, default=None, help="row of the header, counting from 1 (default: guessed)")
+    j.add_argument("--key", default=None, help="column with the units' codes or names (default: guessed)")
+    j.add_argument("--parent", default=None, help="column naming each row's city or province (default: guessed)")
+    j.add_argument("--level", choices=["province", "prefecture", "county"], default=None,
+                   help="what the rows are (default: the level most rows match)")
+    j.add_argument("--out", default=None, help="write the joined layer: .gpkg, .geojson or .csv")
+    j.set_defaults(func=_cmd_join)
 
     r = sub.add_parser("run", help="open the desktop app (the default)")
     r.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="open this workspace (.zjmap)")

@@ -107,7 +107,10 @@ class LayerStyler:
             v = _numeric(_lookup(props, self.field))
             if v is None:
                 return self.style.get("no_data_color", "#d0d0d0")
-            i = bisect.bisect_right(self.breaks, v) - 1
+            if self.style.get("closed") == "right":  # mapclassify's classes: (lower, upper]
+                i = bisect.bisect_left(self.breaks, v) - 1
+            else:
+                i = bisect.bisect_right(self.breaks, v) - 1
             return self.ramp[max(0, min(i, len(self.ramp) - 1))]
         if self.by_category:
             return self.colors.get(str(_lookup(props, self.field)), DEFAULT_COLOR)
@@ -163,7 +166,11 @@ class LayerStyler:
             return self.base_style(props)
         color = self.color_of(props)
         s: dict[str, Any] = {"color": color, "fillColor": color}
-        if self.geometry == "polygon":
+        if self.geometry == "polygon" and self.style.get("choropleth"):
+            # a choropleth is read by its fills: opaque, thin neutral outlines
+            s.update(color=self.style.get("outline", "#6e6e6e"), weight=0.6, opacity=0.9,
+                     fillOpacity=self.style.get("fill_opacity", 0.85))
+        elif self.geometry == "polygon":
             s.update(weight=1.5, fillOpacity=0.35, opacity=0.9)
             if self.style.get("hatch"):
                 s.update(hatch=True, dashArray="4 3", fillOpacity=0.25)
@@ -180,7 +187,14 @@ class LayerStyler:
             return []
         if self.by_class:
             b = self.breaks
-            return [LegendRow(f"{_fmt(b[i])} – {_fmt(b[i + 1])}", c, self.geometry) for i, c in enumerate(self.ramp)]
+            counts = self.style.get("counts")
+            rows = [LegendRow(f"{_fmt(b[i])} – {_fmt(b[i + 1])}" + (f"（{counts[i]}）" if counts else ""),
+                              c, self.geometry) for i, c in enumerate(self.ramp)]
+            if counts is not None and self.style.get("no_data_count"):
+                rows.append(LegendRow(f"{self.style.get('no_data_label', '无数据 no data')}"
+                                      f"（{self.style['no_data_count']}）",
+                                      self.style.get("no_data_color", "#d0d0d0"), self.geometry))
+            return rows
         if self.by_category:
             other = self.style.get("other_color")
             if other:

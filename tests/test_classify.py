@@ -1,0 +1,100 @@
+"""Choropleth classes, ramps and legends (zjmap.core.classify), and the headless export."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zjmap.core import classify as C
+from zjmap.core.styling import LayerStyler
+
+ROOT = Path(__file__).resolve().parents[1]
+T = ROOT / "tests" / "fixtures" / "tables"
+VALUES = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 50, 100, None, "—"]
+
+
+def test_quantiles_counts_and_no_data():
+    c = C.classify(VALUES, "quantiles", 4)
+    assert c.k == 4 and sum(c.counts) == 12 and c.no_data == 2
+    assert c.bounds[0] == 1 and c.bounds[-1] == 100
+    assert c.counts == [3, 3, 3, 3]
+
+
+def test_equal_interval_and_natural_breaks():
+    e = C.classify(VALUES, "equal_interval", 3)
+    assert e.bounds == pytest.approx([1, 34, 67, 100])
+    assert e.counts == [11, 0, 1] or e.counts == [10, 1, 1]
+    j = C.classify(VALUES, "jenks", 3)  # Fisher–Jenks: 50 and 100 stand apart
+    assert j.scheme == "natural_breaks" and j.counts == [10, 1, 1]
+
+
+def test_std_mean_and_manual():
+    y = list(np.random.default_rng(1).normal(100, 10, 500))
+    s = C.classify(y, "std_mean", 5)
+    mean, sd = np.mean(y), np.std(y)
+    assert s.bounds[2] == pytest.approx(mean - sd, rel=0.02) and s.bounds[3] == pytest.approx(mean + sd, rel=0.02)
+    m = C.classify(VALUES, "manual", breaks=[5, 20])
+    assert m.bounds == [1, 5, 20, 100] and m.counts == [5, 5, 2]
+    with pytest.raises(ValueError, match="unknown classification"):
+        C.classify(VALUES, "bogus")
+
+
+def test_ramps_colourblind_safe_defaults():
+    names = {r["name"]: r for r in C.ramps()["ramps"]}
+    for default in (C.ramps()["default_sequential"], C.ramps()["default_diverging"]):
+        assert names[default]["colorblind_safe"]
+    assert C.ramp_colors("YlOrRd", 5) == ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]  # ColorBrewer
+    assert len(C.ramp_colors("RdBu", 7)) == 7 and len(C.ramp_colors("Blues", 2)) == 2
+    assert C.default_ramp("std_mean") == "RdBu" and C.default_ramp("quantiles") == "YlOrRd"
+
+
+def test_style_legend_counts_and_colours_agree():
+    style = C.choropleth_style(VALUES, "v", "quantiles", 4)
+    props = [{"v": v} for v in VALUES]
+    st = LayerStyler(style, "polygon", props)
+    legend = st.legend()
+    assert len(legend) == 5 and legend[-1].label.startswith("无数据") and "（2）" in legend[-1].label
+    # the colours the map draws give the counts the legend shows (upper bounds inclusive)
+    drawn = [st.color_of(p) for p in props]
+    for i, colour in enumerate(style["ramp"]):
+        assert drawn.count(colour) == style["counts"][i]
+        assert f"（{style['counts'][i]}）" in legend[i].label
+    assert drawn.count(style["no_data_color"]) == 2
+    assert st.feature_style(props[0])["fillOpacity"] > 0.7
+
+
+def test_parse_style_arg():
+    assert C.parse_style_arg("choropleth:人口") == ("人口", "quantiles", 5)
+    assert C.parse_style_arg("choropleth:人口:jenks:4") == ("人口", "natural_breaks", 4)
+    for bad in ("graduated:x", "choropleth:", "choropleth:x:quantiles:zero", "choropleth:x:quantiles:20"):
+        with pytest.raises(ValueError):
+            C.parse_style_arg(bad)
+
+
+def test_cli_export_choropleth_png(tmp_path):
+    from PIL import Image
+
+    gpkg = tmp_path / "pop.gpkg"
+    env_run = dict(cwd=ROOT, capture_output=True, text=True, timeout=180)
+    j = subprocess.run([sys.executable, "-m", "zjmap", "join", str(T / "census2020_zhejiang_cities.csv"),
+                        "--out", str(gpkg)], **env_run)
+    assert j.returncode == 0, j.stderr
+    png = tmp_path / "pop.png"
+    x = subprocess.run([sys.executable, "-m", "zjmap", "export", str(png), "--width", "500", "--height", "500",
+                        "--layers", "base_province,base_county", "--add", str(gpkg),
+                        "--style", "choropleth:常住人口（人）:quantiles:5"], **env_run)
+    assert x.returncode == 0, x.stderr
+    im = np.asarray(Image.open(png).convert("RGB")).reshape(-1, 3)
+    present = {"#%02x%02x%02x" % tuple(int(v) for v in px) for px in im[::7]}
+    ramp = C.ramp_colors("YlOrRd", 5)
+    # fills are blended at 85 % over the base: look for colours near each class's
+    def near(hexc):
+        r, g, b = (int(hexc[i:i + 2], 16) for i in (1, 3, 5))
+        return any(abs(int(p[1:3], 16) - r) + abs(int(p[3:5], 16) - g) + abs(int(p[5:7], 16) - b) < 40
+                   for p in present)
+    assert sum(near(c) for c in ramp) >= 4
+    bad = subprocess.run([sys.executable, "-m", "zjmap", "export", str(png), "--add", str(gpkg),
+                          "--style", "choropleth:不存在"], **env_run)
+    assert bad.returncode == 2 and bad.stderr.strip().startswith("error:") and "no field '不存在'" in bad.stderr
