@@ -334,26 +334,3 @@ def test_bands_can_come_later():
     assert g["features"] == 20 and g["bands"][-1] == [99, len(later.geoms) - 1]
     # the default: defer only for layers of millions of vertices
     assert not user_layer(_loaded(gdf), "user_2").info["bands_pending"]
-
-
-def test_collector_pause_is_counted_and_restores_the_state():
-    """Loads on two threads: the collector resumes only when both are done,
-    and stays off if it was off before."""
-    import gc
-
-    from zjmap.core.userlayers import _collector_paused
-
-    assert gc.isenabled()
-    with _collector_paused():
-        assert not gc.isenabled()
-        with _collector_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()  # the outer load is still making features
-    assert gc.isenabled()
-    gc.disable()
-    try:
-        with _collector_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import shapely
 
-from zjmap.core.layers import MapFeature, MapLayer
+from zjmap.core.layers import MapLayer, layer_geometries
 
 __all__ = [
     "BIG_FEATURES",
@@ -78,7 +78,10 @@ def check_cancel(cancel: CancelFn | None) -> None:
 
 
 def label_text(props: Mapping[str, Any], fld: str) -> str:
-    v = props.get(fld)
+    return _label(props.get(fld))
+
+
+def _label(v: Any) -> str:
     if v is None:
         return ""
     if isinstance(v, float) and v.is_integer():
@@ -274,8 +277,7 @@ class BigDisplay:
     @classmethod
     def build(cls, layer: MapLayer, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
               bands: tuple[int, ...] = ZOOM_BANDS, **simplification: float) -> "BigDisplay":
-        geoms = np.array([f.geometry for f in layer.features], dtype=object)
-        return cls.from_geometries(geoms, progress, cancel, bands, **simplification)
+        return cls.from_geometries(layer_geometries(layer), progress, cancel, bands, **simplification)
 
     @classmethod
     def from_geometries(cls, geoms: np.ndarray, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
@@ -466,16 +468,31 @@ class BigDisplay:
             return got
         st = layer.styler
         palette: dict[Any, int] = {}
-        reps: list[MapFeature] = []
-        index = np.zeros(len(layer.features), dtype=np.uint32)
-        for i, f in enumerate(layer.features if st.looks_vary else layer.features[:1]):  # one look: one style
-            k = st.look_key(f.props)
-            j = palette.get(k)
-            if j is None:
-                j = palette[k] = len(reps)
-                reps.append(f)
-            index[i] = j
-        styles = [layer.feature_style(f) for f in reps]
+        reps: list[dict[str, Any]] = []
+        feats = layer.features
+        if st.looks_vary and hasattr(feats, "distinct_rows"):
+            # a big table: one look per distinct combination of the styled fields, not per row
+            fields = [f for f in dict.fromkeys((st.field, st.size_field)) if f]
+            combo, rows = feats.distinct_rows(fields)
+            looks = np.zeros(len(rows), dtype=np.uint32)
+            for c, props in enumerate(rows):
+                k = st.look_key(props)
+                j = palette.get(k)
+                if j is None:
+                    j = palette[k] = len(reps)
+                    reps.append(props)
+                looks[c] = j
+            index = looks[combo]
+        else:
+            index = np.zeros(len(feats), dtype=np.uint32)
+            for i, f in enumerate(feats if st.looks_vary else feats[:1]):  # one look: one style
+                k = st.look_key(f.props)
+                j = palette.get(k)
+                if j is None:
+                    j = palette[k] = len(reps)
+                    reps.append(f.props)
+                index[i] = j
+        styles = [st.feature_style(props) for props in reps]
         dtype = "<u1" if len(styles) <= 255 else "<u2" if len(styles) <= 65535 else "<u4"
         got = {"styles": styles, "index": _b64(index.astype(dtype)), "bytes": np.dtype(dtype).itemsize}
         if len(self._style_cache) > 8:
@@ -488,10 +505,14 @@ class BigDisplay:
             return None
         got = self._label_cache.get(fld)
         if got is None:
-            texts = [label_text(f.props, fld) for f in layer.features]
-            pts = shapely.point_on_surface(np.array([f.geometry for f in layer.features], dtype=object))
+            feats = layer.features
+            if hasattr(feats, "values_of"):
+                texts = [_label(v) for v in feats.values_of(fld)]
+            else:
+                texts = [label_text(f.props, fld) for f in feats]
+            pts = shapely.point_on_surface(layer_geometries(layer))
             anchors = shapely.get_coordinates(pts)
-            if len(anchors) != len(layer.features):  # an empty geometry somewhere
+            if len(anchors) != len(feats):  # an empty geometry somewhere
                 anchors = np.array([shapely.get_coordinates(p)[0] if not shapely.is_empty(p) else (np.nan, np.nan) for p in pts])
             w = (_world(anchors) - self.origin).astype("<f4")
             got = {"texts": texts, "xy": _b64(w.ravel())}

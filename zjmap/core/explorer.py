@@ -66,6 +66,15 @@ class Explorer:
         """(feature id, lower-cased names) per feature, built once per layer:
         each keystroke then scans strings, not feature properties."""
         got = self._name_index.get(layer.id)
+        if got is None and hasattr(layer.features, "values_of"):  # a big table: column by column
+            rows = layer.features
+            cols = [rows.values_of(k) for k in ("name_zh", "name_en", "name")]
+            aliases = rows.values_of("aliases")
+            got = []
+            for fid, zh, en, nm, al in zip(rows.ids(), *cols, aliases):
+                names = [zh, en, nm, *(al if isinstance(al, list) else [al] if al else [])]
+                got.append((fid, [str(n).lower() for n in names if n]))
+            self._name_index[layer.id] = got
         if got is None:
             got = []
             for f in layer.features:

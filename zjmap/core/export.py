@@ -57,7 +57,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from zjmap.core.cjkfonts import CJK_FAMILIES, ensure_cjk_font
-from zjmap.core.layers import LayerStack, MapLayer
+from zjmap.core.layers import LayerStack, MapLayer, layer_geometries
 from zjmap.core.styling import DEFAULT_COLOR
 
 __all__ = [
@@ -306,7 +306,7 @@ def _layer_plan(layer: MapLayer) -> _LayerPlan:
         geometry=layer.geometry,
         opacity=float(layer.opacity),
         styler=styler,
-        features=list(layer.features),
+        features=layer.features if getattr(layer.features, "lazy", False) else list(layer.features),
         legend=[(r.label, r.color, r.shape) for r in layer.legend()],
         hatch=bool(layer.style.get("hatch")),
         note=note,
@@ -1674,7 +1674,7 @@ def warm_up(stack: Any = None) -> None:
             font_manager.get_font(e.fname)
     if stack is not None:
         for layer in stack.visible_layers():
-            _layer_geoms([f.geometry for f in layer.features])
+            _layer_geoms(layer_geometries(layer))
 
 
 # ---------------------------------------------------------------------------

@@ -6,6 +6,7 @@ answer is the same for seed and user layers and stays fast for big layers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import shapely
@@ -30,7 +31,7 @@ class Identifier:
 
     def __init__(self, stack: LayerStack):
         self.stack = stack
-        self._trees: dict[str, tuple[STRtree, list[MapFeature]]] = {}
+        self._trees: dict[str, tuple[STRtree, Sequence[MapFeature]]] = {}
         self._insets: dict[str, object] = {}
         stack.subscribe(self._on_change)
 
@@ -38,11 +39,15 @@ class Identifier:
         if event in ("added", "removed"):
             self._trees.pop(layer_id, None)
 
-    def _tree(self, layer: MapLayer) -> tuple[STRtree, list[MapFeature]]:
+    def _tree(self, layer: MapLayer) -> tuple[STRtree, Sequence[MapFeature]]:
         got = self._trees.get(layer.id)
         if got is None:
-            feats = list(layer.features)
-            got = (STRtree([f.geometry for f in feats]), feats)
+            feats = layer.features
+            if getattr(feats, "lazy", False):  # a big table: its geometry array, features made per hit
+                got = (STRtree(feats.geoms), feats)
+            else:
+                feats = list(feats)
+                got = (STRtree([f.geometry for f in feats]), feats)
             self._trees[layer.id] = got
         return got
 

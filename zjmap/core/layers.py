@@ -49,7 +49,10 @@ class MapLayer:
         self.restyle()
 
     def restyle(self) -> None:
-        self.styler = LayerStyler(self.style, self.geometry, [f.props for f in self.features])
+        feats = self.features
+        # a big layer's table answers per column (zjmap.core.featurerows), without a dict per feature
+        props = feats if getattr(feats, "lazy", False) else [f.props for f in feats]
+        self.styler = LayerStyler(self.style, self.geometry, props)
 
     @property
     def title(self) -> str:
@@ -72,6 +75,7 @@ class LayerStack:
         self._layers: list[MapLayer] = []
         self._listeners: list[Listener] = []
         self._features: dict[str, MapFeature] = {}
+        self._lazy: dict[str, Any] = {}  # layer id → its FeatureRows: ids resolved by row
 
     # -- observation -------------------------------------------------------
     def subscribe(self, fn: Listener) -> None:
@@ -98,10 +102,22 @@ class LayerStack:
         raise KeyError(f"no layer '{layer_id}'")
 
     def feature(self, feature_id: str) -> MapFeature:
-        return self._features[feature_id]
+        got = self._features.get(feature_id)
+        if got is not None:
+            return got
+        rows, k = self._lazy_row(feature_id)
+        if rows is None:
+            raise KeyError(feature_id)
+        return rows[k]
 
     def has_feature(self, feature_id: str) -> bool:
-        return feature_id in self._features
+        return feature_id in self._features or self._lazy_row(feature_id)[0] is not None
+
+    def _lazy_row(self, feature_id: str) -> tuple[Any, int]:
+        layer_id = feature_id.rpartition(":")[0]
+        rows = self._lazy.get(layer_id)
+        k = rows.row_of(feature_id) if rows is not None else None
+        return (rows, k) if k is not None else (None, -1)
 
     def visible_layers(self) -> list[MapLayer]:
         return [layer for layer in self._layers if layer.visible]
@@ -113,22 +129,29 @@ class LayerStack:
     def add(self, layer: MapLayer, index: int | None = None) -> None:
         if layer.id in self:
             raise ValueError(f"a layer '{layer.id}' is already loaded")
-        clash = [f.id for f in layer.features if f.id in self._features]
+        lazy = getattr(layer.features, "lazy", False)
+        if lazy and layer.features.layer_id != layer.id:
+            raise ValueError(f"the features of layer '{layer.id}' are named for '{layer.features.layer_id}'")
+        clash = [] if lazy else [f.id for f in layer.features if f.id in self._features]
         if clash:
             raise ValueError(f"feature ids already in use: {clash[:3]}")
         if index is None:
             self._layers.append(layer)
         else:
             self._layers.insert(index, layer)
-        for f in layer.features:
-            self._features[f.id] = f
+        if lazy:
+            self._lazy[layer.id] = layer.features
+        else:
+            for f in layer.features:
+                self._features[f.id] = f
         self._emit("added", layer.id)
 
     def remove(self, layer_id: str) -> None:
         layer = self.layer(layer_id)
         self._layers.remove(layer)
-        for f in layer.features:
-            self._features.pop(f.id, None)
+        if self._lazy.pop(layer_id, None) is None:
+            for f in layer.features:
+                self._features.pop(f.id, None)
         self._emit("removed", layer_id)
 
     def move(self, layer_id: str, index: int) -> None:
@@ -175,6 +198,16 @@ def feature_ids(layer_id: str, n: int) -> list[str]:
 def layer_of(fid: str) -> str:
     """The layer id part of a feature id."""
     return fid.rpartition(":")[0]
+
+
+def layer_geometries(layer: MapLayer) -> Any:
+    """The layer's geometries as one numpy array (a big table's own array, not a copy)."""
+    got = getattr(layer.features, "geoms", None)
+    if got is not None:
+        return got
+    import numpy as np
+
+    return np.array([f.geometry for f in layer.features], dtype=object)
 
 
 def make_features(layer_id: str, kind: str, items: Iterable[tuple[str, dict, BaseGeometry]]) -> list[MapFeature]:

@@ -56,11 +56,23 @@ def _fmt(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 100 or float(v).is_integer() else f"{v:,.4g}"
 
 
-def _distinct(features_props: list[Mapping[str, Any]], field: str) -> list[str]:
+def _field_values(features_props: Any, field: str) -> list[Any]:
+    """Each feature's value of ``field``; a big layer's table
+    (:class:`zjmap.core.featurerows.FeatureRows`) answers for the whole column."""
+    if hasattr(features_props, "values_of"):
+        return features_props.values_of(field)
+    return [_lookup(p, field) for p in features_props]
+
+
+def _distinct(features_props: Any, field: str) -> list[str]:
     """Distinct values of a field as text, in order of first appearance."""
+    vals = _field_values(features_props, field)
+    try:
+        vals = list(dict.fromkeys(vals))  # a million values, a few distinct: dedupe before str()
+    except TypeError:  # a list somewhere
+        pass
     seen: dict[str, None] = {}
-    for p in features_props:
-        c = _lookup(p, field)
+    for c in vals:
         if c is not None:
             seen.setdefault(str(c), None)
     return list(seen)
@@ -75,7 +87,8 @@ def _lookup(props: Mapping[str, Any], field: str) -> Any:
 class LayerStyler:
     """Styles the features of one layer: colour by category, size by value."""
 
-    def __init__(self, style: Mapping[str, Any] | None, geometry: str, features_props: list[Mapping[str, Any]]):
+    def __init__(self, style: Mapping[str, Any] | None, geometry: str, features_props: Any):
+        """``features_props``: each feature's props, or a table with ``values_of(field)``."""
         self.style = dict(style or {})
         self.geometry = geometry
         self.kind = self.style.get("kind", "single")
@@ -98,7 +111,7 @@ class LayerStyler:
         self.colors = category_colors(self.style, cats) if self.by_category else {}
         self.size_field = self.style.get("size_field")
         vals = [
-            v for v in (_numeric(_lookup(p, self.size_field)) for p in features_props) if v is not None
+            v for v in (_numeric(x) for x in _field_values(features_props, self.size_field)) if v is not None
         ] if self.size_field else []
         self.size_max = max(vals) if vals else None
 

@@ -15,12 +15,8 @@ renderer) is :mod:`zjmap.core.bigdisplay`.
 
 from __future__ import annotations
 
-import gc
 import math
-import threading
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
-from itertools import repeat
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -35,7 +31,8 @@ from zjmap.core.bigdisplay import (
     check_cancel,
     label_text,
 )
-from zjmap.core.layers import LayerStack, MapFeature, MapLayer, feature_ids
+from zjmap.core.featurerows import FeatureRows, column_values
+from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.styling import DEFAULT_COLOR, FALLBACK_PALETTE
 
 __all__ = [
@@ -123,42 +120,6 @@ def _geometry_kind(types: Iterable[str]) -> str:
     return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
-def _column_values(s: Any) -> list[Any]:
-    """Plain Python values for props: NaN/NaT → None, dates → ISO text."""
-    import pandas as pd  # not at import time: mappage imports this module on the start-up path
-
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        return [None if pd.isna(v) else v.isoformat() for v in s]
-    if pd.api.types.is_float_dtype(s.dtype):
-        arr = s.to_numpy(dtype=float)
-        vals = arr.tolist()
-        if np.isnan(arr).any():
-            vals = [None if v != v else v for v in vals]
-        return vals
-    if pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        if s.isna().any():  # nullable ints
-            return [None if pd.isna(v) else v for v in s.astype(object)]
-        return s.tolist()
-    if pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty"):  # text: the common case, fast
-        if s.isna().any():
-            return s.astype(object).where(s.notna(), None).tolist()
-        return s.tolist()
-    vals = s.tolist()
-    out = []
-    for v in vals:
-        if v is None or isinstance(v, (str, int, float, bool)):
-            out.append(None if isinstance(v, float) and v != v else v)
-        elif isinstance(v, bytes):
-            out.append(v.decode("utf-8", "replace"))
-        elif pd.isna(v) if np.ndim(v) == 0 else False:
-            out.append(None)
-        elif hasattr(v, "isoformat"):
-            out.append(v.isoformat())
-        else:
-            out.append(str(v))
-    return out
-
-
 def _pretty_color(i: int) -> str:
     if i < len(USER_COLORS):
         return USER_COLORS[i]
@@ -167,33 +128,6 @@ def _pretty_color(i: int) -> str:
 
 # ---------------------------------------------------------------------------
 # Building the layer
-
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a layer's records and features are
-    made: every one of them stays alive, so the collector would only walk
-    them again and again (a third of the time at 100,000 features).
-    Process-wide, so counted: loads on two threads resume it once both end."""
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
-
-
 
 def user_layer(
     loaded: Any,
@@ -222,37 +156,14 @@ def user_layer(
     gdf = loaded.gdf
     geom_col = gdf.geometry.name
     cols = [c for c in gdf.columns if c != geom_col]
-    lists = [_column_values(gdf[c]) for c in cols]
-    sample = {c: vals[:50] for c, vals in zip(cols, lists)}
+    sample = {c: column_values(gdf[c].iloc[:50]) for c in cols}
     name_field = guess_name_field(cols, sample)
-    keys = [str(c) for c in cols]
-    with _collector_paused():
-        records = [dict(zip(keys, row)) for row in zip(*lists)] if keys else [{} for _ in range(len(gdf))]
-    if name_field is not None and "name" not in keys:
-        for rec in records:
-            v = rec.get(name_field)
-            if v is not None:
-                rec["name"] = str(v)
     check_cancel(cancel)
     geoms = np.asarray(gdf.geometry.array, dtype=object)
-    # the display arrays (GEOS work, which releases the GIL) are built on a
-    # second thread while this one makes the features (pure Python)
-    box: dict[str, Any] = {}
-
     defer = defer_bands if defer_bands is not None else int(shapely.get_num_coordinates(geoms).sum()) > DEFER_VERTICES
-
-    def display() -> None:
-        try:
-            box["display"] = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel,
-                                                        bands=() if defer else ZOOM_BANDS)
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    worker = threading.Thread(target=display, name="zjmap-display", daemon=True)
-    worker.start()
-    with _collector_paused():
-        n = len(records)
-        feats = list(map(MapFeature, feature_ids(layer_id, n), repeat(layer_id, n), records, geoms))
+    display = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel, bands=() if defer else ZOOM_BANDS)
+    # no dict or object per feature: the rows are made when asked for (zjmap.core.featurerows)
+    feats = FeatureRows(layer_id, gdf.drop(columns=geom_col), geoms, name_field)
     kind = _geometry_kind(loaded.geometry_types or gdf.geom_type.dropna().unique())
     src = dict(source or {})
     src.setdefault("layer", loaded.name)
@@ -284,10 +195,7 @@ def user_layer(
         style=style_single(color or DEFAULT_COLOR),
         info=info,
     )
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    info["display"] = box["display"]
+    info["display"] = display
     info["bands_pending"] = defer  # the caller adds them later: BigDisplay.with_bands
     info["display"].styles_for(layer)  # ready for the first payload
     info["display"].geometry_payload()  # the array file, written here rather than on the UI thread
@@ -313,7 +221,10 @@ def describe_source(src: Mapping[str, Any], n: int) -> str:
 
 
 def _values(layer: MapLayer, fld: str) -> list[Any]:
-    return [f.props.get(fld) for f in layer.features]
+    feats = layer.features
+    if hasattr(feats, "values_of"):
+        return feats.values_of(fld)
+    return [f.props.get(fld) for f in feats]
 
 
 def fields_of(layer: MapLayer) -> list[str]:

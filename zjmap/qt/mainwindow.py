@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from zjmap.core.catalogue import Catalogue, load_catalogue
 from zjmap.core.describe import Describer
 from zjmap.core.explorer import Explorer
-from zjmap.core.layers import LayerStack
+from zjmap.core.layers import LayerStack, layer_geometries
 from zjmap.core.mappage import ZHEJIANG_BOUNDS
 from zjmap.core.selection import SelectionState
 from zjmap.core.shipped import load_shipped, shipped_stack
@@ -218,8 +218,8 @@ class MainWindow(QMainWindow):
         layer = self.stack.layer(layer_id)
         import shapely
 
-        geoms = [f.geometry for f in layer.features]
-        if not geoms:
+        geoms = layer_geometries(layer)
+        if not len(geoms):
             return
         w, s, e, n = shapely.total_bounds(geoms)
         self.map.fit_bounds(float(w), float(s), float(e), float(n), 12)

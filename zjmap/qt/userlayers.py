@@ -54,6 +54,7 @@ from PySide6.QtWidgets import (
 
 from zjmap.core import formats
 from zjmap.core.layers import MapLayer, feature_id
+from zjmap.core.memory import release_free_memory
 from zjmap.core import userfiles_lazy as uf
 
 if TYPE_CHECKING:
@@ -190,6 +191,8 @@ class LoadTask(QObject):
         self.finished.emit(status)
 
     def _on_result(self, value: "MapLayer | SourceInfo") -> None:
+        if self.worker is not None:
+            self.worker.value = None  # the stack holds the layer; a finished task must not keep it alive
         if isinstance(value, MapLayer):
             self._on_loaded(value)
         else:
@@ -263,6 +266,8 @@ class LoadTask(QObject):
         title = req.title or _title_for(req, loaded.name)
         layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
                            progress=build_progress, cancel=cancelled)
+        del loaded
+        release_free_memory()  # the read's temporaries: back to the system, not kept at the peak
         state.check()
         return layer
 
@@ -357,6 +362,7 @@ class UserLayerController(QObject):
         def work() -> Any:
             new = old.with_bands()
             new.geometry_payload()  # writes the array file here, not on the UI thread
+            release_free_memory()
             return new
 
         def done(new) -> None:
@@ -371,7 +377,8 @@ class UserLayerController(QObject):
         def failed(exc: BaseException) -> None:  # the layer still draws at full resolution
             log.error("simplified bands for %s", layer.id, exc_info=exc)
 
-        start_worker(work, name=f"zjmap-bands-{layer.id}", pass_state=False, parent=self,
+        # no parent: the worker (and its slots, which hold the layer) goes once finished
+        start_worker(work, name=f"zjmap-bands-{layer.id}", pass_state=False,
                      connect={"result": done, "errored": failed})
 
     def _zoom_if_out_of_view(self, layer: MapLayer) -> None:
