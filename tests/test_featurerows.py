@@ -169,3 +169,52 @@ def test_big_layer_saves_and_restores(big, tmp_path):
     assert isinstance(back.features, FeatureRows) and len(back.features) == N
     assert back.style == layer.style
     assert fresh.feature("user_1:3001").props == layer.features[3001].props
+
+
+def test_a_big_csv_read_through_arrow_equals_the_pandas_read(tmp_path, monkeypatch):
+    """Tables over a few MB go through Arrow's CSV reader and kernels: the
+    same columns, types and values as pandas' way (codes with a leading 0 stay
+    text, blanks in numbers are gaps, leading spaces dropped, Chinese kept)."""
+    import zjmap.core.userfiles as uf
+
+    n = 60_000
+    i = np.arange(n)
+    lines = ["lon,lat,名称,code,count,share,note"]
+    for k in i.tolist():
+        share = "" if k % 11 == 0 else f"{k / 7:.3f}"
+        lines.append(f"{120 + k % 1000 / 1000:.5f}, {30 + k // 1000 / 1000:.5f},点位{k},0{k % 900 + 100},"
+                     f"{k}, {share},{'备注' if k % 3 else ''}")
+    path = tmp_path / "pts.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert path.stat().st_size > uf._ARROW_CSV_CHARS
+    fast = read_layer(path).gdf
+    monkeypatch.setattr(uf, "_ARROW_CSV_CHARS", 10**12)
+    monkeypatch.setattr(uf, "_ARROW_INFER_ROWS", 10**12)
+    slow = read_layer(path).gdf
+    assert list(fast.columns) == list(slow.columns) == ["名称", "code", "count", "share", "note", "geometry"]
+    for c in ("名称", "code", "count", "share", "note"):
+        assert str(fast[c].dtype) == str(slow[c].dtype), c
+        assert fast[c].tolist() == slow[c].tolist() or (fast[c].isna().equals(slow[c].isna()) and
+                                                        fast[c].fillna(-1).tolist() == slow[c].fillna(-1).tolist()), c
+    assert str(slow["code"].dtype) in ("str", "object", "string") and slow["code"].iloc[0] == "0100"
+    assert str(slow["count"].dtype) == "int64" and slow["share"].isna().sum() == len(range(0, n, 11))
+    assert slow["note"].iloc[0] == "" and slow["note"].iloc[1] == "备注"
+    assert shapely.equals(np.asarray(fast.geometry.array), np.asarray(slow.geometry.array)).all()
+
+
+def test_a_click_on_thousands_of_points_makes_only_the_nearest_features():
+    from zjmap.core import identify
+
+    rng = np.random.default_rng(3)
+    x, y = 120.1 + rng.normal(0, 0.01, 8000), 30.2 + rng.normal(0, 0.01, 8000)
+    gdf = gpd.GeoDataFrame({"名称": [f"点{k}" for k in range(8000)]}, geometry=shapely.points(x, y), crs=4326)
+    from test_userlayers import _loaded
+
+    layer = user_layer(_loaded(gdf), "user_1")
+    st = LayerStack()
+    st.add(layer)
+    hits = Identifier(st).at(120.1, 30.2, 7)  # 6 px at zoom 7: every one of them is "under the cursor"
+    assert len(hits) == identify.MAX_HITS
+    d = np.hypot(x - 120.1, y - 30.2)
+    assert [h.feature.id for h in hits[:5]] == [f"user_1:{k}" for k in np.argsort(d)[:5]]
+    assert hits[0].feature.props["名称"] == f"点{int(np.argmin(d))}"

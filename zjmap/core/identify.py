@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import shapely
 from shapely import STRtree
 from shapely.geometry import Point
@@ -16,6 +17,8 @@ from shapely.geometry import Point
 from zjmap.core.display import degrees_per_pixel
 from zjmap.core.layers import LayerStack, MapFeature, MapLayer
 
+#: Most hits a big table gives one click (the nearest; see :meth:`Identifier.at`).
+MAX_HITS = 50
 _RANK = {"Point": 0, "MultiPoint": 0, "LineString": 1, "MultiLineString": 1}
 BASE_LEVELS = ("base_county", "base_prefecture", "base_province")
 
@@ -60,7 +63,17 @@ class Identifier:
             if layer.kind == "base":
                 continue
             tree, feats = self._tree(layer)
-            for i in tree.query(pt, predicate="dwithin", distance=tol):
+            idx = tree.query(pt, predicate="dwithin", distance=tol)
+            if getattr(feats, "lazy", False) and len(idx) > MAX_HITS:
+                # a big table: rank the candidates on its geometry array and make
+                # features only for the nearest (a click on a million points at a
+                # provincial view is within 6 px of thousands)
+                g = feats.geoms[idx]
+                rank = np.select([shapely.get_type_id(g) <= 0, shapely.get_type_id(g) == 4,
+                                  np.isin(shapely.get_type_id(g), (1, 2, 5))], [0, 0, 1], 2)
+                keep = np.lexsort((shapely.area(g), shapely.distance(g, pt), rank))[:MAX_HITS]
+                idx = idx[keep]
+            for i in idx:
                 f = feats[int(i)]
                 hits.append(Hit(f, float(f.geometry.distance(pt))))
         order = {lid: n for n, lid in enumerate(reversed(self.stack.ids()))}

@@ -414,9 +414,13 @@
           if (big.length) jobs.push({ part: pi, style: k, items: big });
         }
         if (ras && type === "point" && pointsInView > 4000) { // many points: raster discs
+          // so many that their discs would cover the canvas several times over:
+          // smaller dots (the density still reads, and each costs a few pixels, not a hundred)
+          var fit = Math.max(1.5 * v.r, Math.sqrt(3 * ras.w * ras.h / (Math.PI * pointsInView)));
           for (var j = jobs.length - 1; j >= 0; j--) {
             if (jobs[j].part !== pi) continue;
-            this._discs(ras, geo, jobs[j].items, this._colors(this.styles[jobs[j].style]), (this.styles[jobs[j].style].radius || 6) * v.r, S, ax, ay);
+            var rad = Math.min((this.styles[jobs[j].style].radius || 6) * v.r, fit);
+            this._discs(ras, geo, jobs[j].items, this._colors(this.styles[jobs[j].style]), rad, S, ax, ay);
             jobs.splice(j, 1);
           }
         }
@@ -502,6 +506,22 @@
         var xy = geo.xy, fr = geo.frings, W = ras.w, H = ras.h, px = ras.px;
         var rr = Math.max(1, Math.round(radius)), span = [];
         for (var dy = -rr; dy <= rr; dy++) span.push(Math.floor(Math.sqrt(rr * rr - dy * dy)));
+        if (rr <= 2) { // dots of a few pixels: a filled square with the outline colour's corners
+          for (var q2 = 0; q2 < items.length; q2++) {
+            var i2 = items[q2];
+            for (var pt2 = fr[i2]; pt2 < fr[i2 + 1]; pt2++) {
+              var x0 = Math.round(xy[2 * pt2] * S + ax) - rr + 1, y0 = Math.round(xy[2 * pt2 + 1] * S + ay) - rr + 1;
+              var n2 = 2 * rr - 1;
+              if (x0 < 0 || y0 < 0 || x0 + n2 > W || y0 + n2 > H) continue;
+              for (var yy = 0; yy < n2; yy++) {
+                var row = (y0 + yy) * W + x0;
+                for (var xx = 0; xx < n2; xx++) px[row + xx] = (yy === 0 || yy === n2 - 1) && (xx === 0 || xx === n2 - 1) ? col.line : col.fill;
+              }
+            }
+          }
+          ras.used = true;
+          return;
+        }
         for (var q = 0; q < items.length; q++) {
           var i = items[q];
           for (var pt = fr[i]; pt < fr[i + 1]; pt++) {
