@@ -304,15 +304,15 @@ def main() -> None:
     layer = win.stack.layer(task.layer_id)
     # layers of millions of vertices get their zoom bands after they are shown
     bands_after = None
-    if layer.info.get("bands_pending"):
+    if layer.display.bands_pending:
         done: list[str] = []
         win.user_layers.bands_added.connect(done.append)
         tb = time.perf_counter()
         assert wait_until(lambda: task.layer_id in done, 300_000, 20), "zoom bands never arrived"
-        key = layer.info["display"].key
+        key = layer.display.arrays.key
         assert wait_until(lambda: js(win.map, f"JSON.parse(ZJ.bigStats({json.dumps(task.layer_id)})).key") == key, 60_000)
         bands_after = time.perf_counter() - tb
-    disp = layer.info.get("display")
+    disp = layer.display.arrays
     gc.collect()
     spin(300)
     rss_after = rss_mb(os.getpid(), "VmRSS")  # the app releases the load's free memory itself

@@ -116,7 +116,7 @@ def test_pdf_has_searchable_title_places_sources_and_embedded_fonts(stack, tmp_p
         assert place in flat
     assert "西湖区" not in flat  # county labels only when zoomed in
     assert "cnmaps-data1.1.2" in flat and "GCJ-02→WGS-84" in flat and "EPSG:4326WGS-84" in flat
-    visible_seeds = sorted({stack.layer(i).info["seed"] for i in r.layers if stack.layer(i).kind == "seed"})
+    visible_seeds = sorted({stack.layer(i).source.seed for i in r.layers if stack.layer(i).kind == "seed"})
     assert r.seeds == visible_seeds
     for k in visible_seeds:
         assert f"seeds/{k}" in flat

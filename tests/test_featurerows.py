@@ -54,7 +54,7 @@ def test_features_are_rows_made_on_demand(big):
     assert f.props == {"编号": 3001, "名称": "地块03001", "类别": CLASSES[3001 % 3], "value": 1500.5, "name": "地块03001"}
     assert type(f.props["编号"]) is int and type(f.props["value"]) is float
     assert rows[7].props["value"] is None  # NaN in the file: None in props, as before
-    assert rows[-1].id == f"user_1:{N - 1}" and f.geometry.equals(layer.info["gdf"].geometry.iloc[3001])
+    assert rows[-1].id == f"user_1:{N - 1}" and f.geometry.equals(layer.table.gdf.geometry.iloc[3001])
     # iterating (export, the attribute-free paths) gives the same features as indexing
     some = [g for _, g in zip(range(3005), rows)][3000:]
     assert [(g.id, g.props) for g in some] == [(rows[k].id, rows[k].props) for k in range(3000, 3005)]
@@ -94,7 +94,7 @@ def test_identify_and_everything_in_a_place(big):
 
 def test_categorical_and_graduated_styles_match_each_feature(big):
     _path, layer = big
-    disp = layer.info["display"]
+    disp = layer.display.arrays
     layer.style = style_categorical(layer, "类别")
     layer.restyle()
     assert set(layer.style["colors"]) == set(CLASSES)
@@ -118,7 +118,7 @@ def test_labels_and_search_read_the_columns(big):
     _path, layer = big
     layer.style = with_labels(style_categorical(layer, "类别"), "编号")
     layer.restyle()
-    labels = layer.info["display"].labels_for(layer, "编号")
+    labels = layer.display.arrays.labels_for(layer, "编号")
     assert labels["texts"][:3] == ["0", "1", "2"] and len(labels["texts"]) == N
     st = LayerStack()
     st.add(layer)

@@ -105,12 +105,12 @@ def test_base_map_draws_simpler_copies_when_zoomed_out(win):
     zoom (no vertex projected in the page on a zoom): fewer vertices zoomed
     out, the file's own geometry zoomed in, all on one shared canvas."""
     county = win.stack.layer("base_county")
-    disp = county.info.get("display")
+    disp = county.display.arrays
     if disp is None:  # the page came from the start-up cache: build the same arrays here
         from zjmap.core.bigdisplay import big_payload
 
         big_payload(county)
-        disp = county.info["display"]
+        disp = county.display.arrays
     verts = disp.vertices()
     assert verts == sorted(verts) and verts[0] < 0.5 * verts[-1]
     # the finest copy is the file's geometry, vertex for vertex (rings' closing vertices implied)

@@ -375,7 +375,7 @@ def test_wrong_encoding_offers_a_retry_with_another(win, data, monkeypatch):
     assert retry.status == "loaded"
     layer = win.stack.layer(retry.layer_id)
     assert layer.features[0].props["名称"] == "武义县"
-    assert layer.info["source"]["encoding_override"] == "GBK"
+    assert layer.source.encoding_override == "GBK"
 
 
 def test_add_with_encoding_and_crs_chosen_by_hand(win, data, monkeypatch):
@@ -394,8 +394,8 @@ def test_add_with_encoding_and_crs_chosen_by_hand(win, data, monkeypatch):
     task = win.user_layers.tasks[-1]
     wait_task(task)
     assert task.status == "loaded", task.message
-    src = win.stack.layer(task.layer_id).info["source"]
-    assert src["crs"] == "EPSG:4549" and not src["crs_guessed"] and src["crs_override"] == "EPSG:4549"
+    src = win.stack.layer(task.layer_id).source
+    assert src.crs == "EPSG:4549" and not src.crs_guessed and src.crs_override == "EPSG:4549"
 
 
 def test_heavy_layer_shows_first_then_gets_its_zoom_bands(win, data, monkeypatch):
@@ -419,8 +419,8 @@ def test_heavy_layer_shows_first_then_gets_its_zoom_bands(win, data, monkeypatch
     lid = task.layer_id
     assert wait_until(lambda: added == [lid], 15000)
     layer = win.stack.layer(lid)
-    assert not layer.info["bands_pending"] and len(layer.info["display"].geoms) >= 2
-    key = layer.info["display"].key
+    assert not layer.display.bands_pending and len(layer.display.arrays.geoms) >= 2
+    key = layer.display.arrays.key
     assert wait_until(lambda: (big_stats(win, lid) or {}).get("key") == key, 5000), big_stats(win, lid)
     assert big_stats(win, lid)["sets"] >= 2 and not win.map.js_errors
     win.user_layers.remove(lid)
@@ -436,7 +436,7 @@ def test_reload_in_place_with_other_crs_then_remove(win, data, monkeypatch):
     wait_task(task)
     assert task.status == "loaded", task.message
     assert win.stack.ids().index(lid) == idx and win.stack.layer(lid).title == title
-    assert win.stack.layer(lid).info["source"]["crs"] == "EPSG:4326"
+    assert win.stack.layer(lid).source.crs == "EPSG:4326"
     # remove every user layer: the page and the stack forget them
     users = [layer.id for layer in win.stack if layer.kind == "user"]
     assert users

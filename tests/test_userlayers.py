@@ -71,10 +71,10 @@ def test_gbk_shapefile_becomes_a_user_layer(tmp_path):
     f = layer.features[0]
     assert f.props["名称"] == "嘉善县" and f.props["地级市"] == "嘉兴市"
     assert f.name == "嘉善县"  # name field guessed: 名称
-    assert layer.info["name_field"] == "名称"
-    assert layer.info["source"]["crs"] == "EPSG:4490" and layer.info["source"]["encoding"]
-    assert len(layer.info["gdf"]) == 2
-    assert "2 个要素" in layer.info["description_zh"]
+    assert layer.table.name_field == "名称"
+    assert layer.source.crs == "EPSG:4490" and layer.source.encoding
+    assert len(layer.table.gdf) == 2
+    assert "2 个要素" in layer.about.description_zh
     # full geometry kept for identify
     assert f.geometry.equals(loaded.gdf.geometry.iloc[0])
     # the stack takes it, ids unique across layers
@@ -297,7 +297,7 @@ def test_big_layer_display_is_built_once_and_cached():
         crs=4326,
     )
     layer = user_layer(_loaded(cells), "user_1")
-    disp = layer.info["display"]
+    disp = layer.display.arrays
     p1 = big_payload(layer)
     assert p1["big"]["geometry"] is disp.geometry_payload()  # encoded once
     path = disp.write()
@@ -324,8 +324,8 @@ def test_bands_can_come_later():
     polys = [shapely.Polygon(np.column_stack([120 + i * 0.2 + 0.08 * np.cos(t), 30 + 0.08 * np.sin(t)])) for i in range(20)]
     gdf = gpd.GeoDataFrame({"名称": [f"圈{i}" for i in range(20)]}, geometry=polys, crs=4326)
     layer = user_layer(_loaded(gdf), "user_1", defer_bands=True)
-    first = layer.info["display"]
-    assert layer.info["bands_pending"] and len(first.geoms) == 1 and first.bands == [(99, 0)]
+    first = layer.display.arrays
+    assert layer.display.bands_pending and len(first.geoms) == 1 and first.bands == [(99, 0)]
     later = first.with_bands()
     assert later.key != first.key and len(later.geoms) >= 2
     assert later.geoms[-1] is first.geoms[-1]  # the full set is shared, not re-encoded
@@ -333,4 +333,4 @@ def test_bands_can_come_later():
     g = later.geometry_payload()
     assert g["features"] == 20 and g["bands"][-1] == [99, len(later.geoms) - 1]
     # the default: defer only for layers of millions of vertices
-    assert not user_layer(_loaded(gdf), "user_2").info["bands_pending"]
+    assert not user_layer(_loaded(gdf), "user_2").display.bands_pending

@@ -128,8 +128,8 @@ def test_save_then_restore_into_a_fresh_stack_gives_the_same_session(session):
     assert ws.view == View(120.0, 30.1, 120.5, 30.4, 11)
     assert ws.bookmarks == session["bookmarks"]
     # the restored user layer remembers how to be read again (the Qt reload menu uses these)
-    src = fresh.layer("user_1").info["source"]
-    assert src["crs_override"] == "EPSG:4326" and src["layer_arg"] == "parcels"
+    src = fresh.layer("user_1").source
+    assert src.crs_override == "EPSG:4326" and src.layer_arg == "parcels"
 
 
 def test_the_file_is_the_documented_json(session):

@@ -72,6 +72,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.add:
         from zjmap.core.pgsource import source_title
         from zjmap.core.userfiles import UserFileError, read_layer
+        from zjmap.core.layermodel import ReadSource
         from zjmap.core.userlayers import USER_COLORS, new_layer_id, user_layer
 
         for n, path in enumerate(args.add):
@@ -80,7 +81,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
             except UserFileError as exc:
                 raise UserError(str(exc)) from exc
             lid = new_layer_id(stack)
-            layer = user_layer(loaded, lid, title=source_title(path), source={"path": str(path)},
+            layer = user_layer(loaded, lid, title=source_title(path), source=ReadSource(str(path)),
                                color=USER_COLORS[n % len(USER_COLORS)])
             stack.add(layer)
             added.append(lid)

@@ -34,11 +34,11 @@ class NamedLayer:
 
 def layer_frame(layer: MapLayer) -> NamedLayer:
     """A loaded layer (base, seed or user) as a GeoDataFrame in WGS-84."""
-    gdf = layer.info.get("gdf") if layer.kind == "user" else None
+    gdf = layer.table.gdf if layer.kind == "user" else None
     if gdf is not None:
         frame = gdf.reset_index(drop=True)
         frame = frame.assign(id=[f.id for f in layer.features]) if "id" not in frame.columns else frame
-        name_col = layer.info.get("name_field")
+        name_col = layer.table.name_field
         return NamedLayer(frame, "id", name_col, layer.title)
     recs = []
     for f in layer.features:

@@ -91,7 +91,7 @@ def _label(v: Any) -> str:
 
 
 def is_big(layer: MapLayer) -> bool:
-    return len(layer.features) >= BIG_FEATURES or layer.info.get("display") is not None
+    return len(layer.features) >= BIG_FEATURES or layer.display.arrays is not None
 
 
 _BIG_DIR: Path | None = None
@@ -539,11 +539,11 @@ def page_head(layer: MapLayer) -> dict[str, Any]:
 def big_payload(layer: MapLayer, directory: Path | None = None) -> dict[str, Any]:
     """The page's spec for a layer drawn by the canvas renderer: ``big``
     instead of GeoJSON ``data``. ``directory``: see :meth:`BigDisplay.geometry_payload`."""
-    disp = layer.info.get("display")
+    disp = layer.display.arrays
     if disp is None:
-        opts = dict(layer.info.get("display_options") or {})
+        opts = dict(layer.display.options or {})
         bands = tuple(opts.pop("zoom_bands", ZOOM_BANDS))
-        disp = layer.info["display"] = BigDisplay.build(layer, bands=bands, **opts)
+        disp = layer.display.arrays = BigDisplay.build(layer, bands=bands, **opts)
     return {
         **page_head(layer),
         "labels": None,

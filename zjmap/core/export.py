@@ -295,7 +295,7 @@ def _layer_plan(layer: MapLayer) -> _LayerPlan:
     note = ""
     if layer.style.get("size_field") and getattr(styler, "by_category", False) and layer.style.get("legend_label"):
         note = str(layer.style["legend_label"])
-    min_zoom = layer.info.get("labels_min_zoom")
+    min_zoom = layer.labels.min_zoom
     label_field = layer.style.get("label_field") or None
     if label_field:  # user layers labelled by a field
         min_zoom = layer.style.get("label_min_zoom") or 0
@@ -311,9 +311,9 @@ def _layer_plan(layer: MapLayer) -> _LayerPlan:
         hatch=bool(layer.style.get("hatch")),
         note=note,
         label_min_zoom=float(min_zoom) if min_zoom is not None else None,
-        label_skip=frozenset(layer.info.get("label_skip") or ()),
+        label_skip=layer.labels.skip,
         label_field=label_field,
-        seed=str(layer.info.get("seed") or ""),
+        seed=str(getattr(layer.source, "seed", "") or ""),
     )
 
 

@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterable
 from shapely.geometry.base import BaseGeometry
 
 from zjmap.core.display import drawn_geometry
+from zjmap.core.layermodel import About, DisplayState, Event, EventGroup, LabelRules, LayerSource, LayerTable
 from zjmap.core.styling import LayerStyler, LegendRow
 
 
@@ -30,8 +31,19 @@ class MapFeature:
         return str(p.get("name_zh") or p.get("name") or p.get("name_en") or self.id)
 
 
-@dataclass
+#: Properties whose setting fires ``layer.events.<name>`` (and the stack event beside it).
+EVENTED = ("visible", "opacity", "style", "title_zh")
+_STACK_EVENT = {"visible": "visibility", "opacity": "opacity", "style": "styled", "title_zh": "renamed"}
+
+
+@dataclass(eq=False)
 class MapLayer:
+    """One layer: its features and typed parts (see :mod:`zjmap.core.layermodel`).
+
+    Setting ``visible``, ``opacity``, ``style`` or ``title_zh`` fires
+    ``layer.events.<name>`` with the new value (a changed style is applied
+    to the styler first; an opacity is clamped to 0..1)."""
+
     id: str
     title_zh: str
     title_en: str
@@ -43,10 +55,42 @@ class MapLayer:
     group_en: str = ""
     visible: bool = True
     opacity: float = 1.0
-    info: dict[str, Any] = field(default_factory=dict)  # description, seed, note, source …
+    source: LayerSource | None = None
+    table: LayerTable = field(default_factory=LayerTable)
+    labels: LabelRules = field(default_factory=LabelRules)
+    about: About = field(default_factory=About)
+    display: DisplayState = field(default_factory=DisplayState)
 
     def __post_init__(self) -> None:
         self.restyle()
+        object.__setattr__(self, "events", EventGroup(self, EVENTED))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        events = self.__dict__.get("events")
+        if events is None or name not in EVENTED:  # during __init__, or not evented
+            object.__setattr__(self, name, value)
+            return
+        if name == "opacity":
+            value = max(0.0, min(1.0, float(value)))
+        if name == "visible":
+            value = bool(value)
+        old = self.__dict__.get(name)
+        object.__setattr__(self, name, value)
+        if name == "style":
+            self.restyle()
+        elif old == value:
+            return
+        events.emitter(name)(value)
+
+    # the callbacks of ``events`` (the stack's, the window's) are not data: not pickled
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("events", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        object.__setattr__(self, "events", EventGroup(self, EVENTED))
 
     def restyle(self) -> None:
         feats = self.features
@@ -81,6 +125,15 @@ class LayerStack:
     def subscribe(self, fn: Listener) -> None:
         self._listeners.append(fn)
 
+    def _on_layer_event(self, event: Event) -> None:
+        """A held layer's property changed (by the stack or directly): tell the listeners."""
+        self._emit(_STACK_EVENT[event.type], event.source.id)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # unpickled (the start-up cache)
+        self.__dict__.update(state)
+        for layer in self._layers:
+            layer.events.connect(self._on_layer_event)
+
     def _emit(self, event: str, layer_id: str) -> None:
         for fn in list(self._listeners):
             fn(event, layer_id)
@@ -114,7 +167,7 @@ class LayerStack:
         return feature_id in self._features or self._lazy_row(feature_id)[0] is not None
 
     def _lazy_row(self, feature_id: str) -> tuple[Any, int]:
-        layer_id = feature_id.rpartition(":")[0]
+        layer_id = layer_of(feature_id)
         rows = self._lazy.get(layer_id)
         k = rows.row_of(feature_id) if rows is not None else None
         return (rows, k) if k is not None else (None, -1)
@@ -144,11 +197,13 @@ class LayerStack:
         else:
             for f in layer.features:
                 self._features[f.id] = f
+        layer.events.connect(self._on_layer_event)
         self._emit("added", layer.id)
 
     def remove(self, layer_id: str) -> None:
         layer = self.layer(layer_id)
         self._layers.remove(layer)
+        layer.events.disconnect(self._on_layer_event)
         if self._lazy.pop(layer_id, None) is None:
             for f in layer.features:
                 self._features.pop(f.id, None)
@@ -160,27 +215,24 @@ class LayerStack:
         self._layers.insert(max(0, min(index, len(self._layers))), layer)
         self._emit("moved", layer_id)
 
+    # the layer's own events tell the listeners (see _on_layer_event)
     def set_visible(self, layer_id: str, visible: bool) -> None:
-        layer = self.layer(layer_id)
-        if layer.visible != visible:
-            layer.visible = visible
-            self._emit("visibility", layer_id)
+        self.layer(layer_id).visible = visible
 
     def set_opacity(self, layer_id: str, opacity: float) -> None:
         layer = self.layer(layer_id)
-        layer.opacity = max(0.0, min(1.0, float(opacity)))
-        self._emit("opacity", layer_id)
+        if layer.opacity == max(0.0, min(1.0, float(opacity))):
+            self._emit("opacity", layer_id)  # as before: said even when unchanged
+        layer.opacity = opacity
 
     def rename(self, layer_id: str, title: str) -> None:
         layer = self.layer(layer_id)
+        if layer.title_zh == title:
+            self._emit("renamed", layer_id)
         layer.title_zh = title
-        self._emit("renamed", layer_id)
 
     def set_style(self, layer_id: str, style: dict[str, Any]) -> None:
-        layer = self.layer(layer_id)
-        layer.style = dict(style)
-        layer.restyle()
-        self._emit("styled", layer_id)
+        self.layer(layer_id).style = dict(style)
 
 
 def feature_id(layer_id: str, key: object) -> str:

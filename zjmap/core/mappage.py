@@ -57,11 +57,11 @@ def layer_stub(layer: MapLayer) -> str:
 def _label_points(layer: MapLayer) -> dict | None:
     """Name labels drawn as page elements (base and seed layers): where
     each goes and from which zoom."""
-    mz = layer.info.get("labels_min_zoom")
+    mz = layer.labels.min_zoom
     if mz is None:
         return None
     if layer.kind == "base":
-        skip = set(layer.info.get("label_skip") or ())
+        skip = layer.labels.skip
         pts = [
             [f.name, round(f.props["label_lat"], 4), round(f.props["label_lon"], 4)]
             for f in layer.features
@@ -73,9 +73,7 @@ def _label_points(layer: MapLayer) -> dict | None:
             if not f.geometry.is_empty:
                 rp = f.geometry.representative_point()
                 pts.append([f.name, round(rp.y, 4), round(rp.x, 4)])
-    # seed-layer names before any base name when labels would overlap
-    priority = layer.info.get("label_priority", 0) if layer.kind == "base" else 100
-    return {"minZoom": mz, "points": pts, "priority": priority}
+    return {"minZoom": mz, "points": pts, "priority": layer.labels.priority}
 
 
 def layer_payload(layer: MapLayer, directory: Path | None = None) -> str:
@@ -225,7 +223,7 @@ def shipped_layers_key() -> str:
     files = sorted(
         [*g.glob("layers/*.geojson"), *g.glob("base/display_*.geojson"), g / "base" / "layers.json",
          g / "view.json", g / "catalogue.json"]
-    ) + [here / n for n in ("mappage.py", "bigdisplay.py", "styling.py", "layers.py", "display.py", "shipped.py", "catalogue.py")]
+    ) + [here / n for n in ("mappage.py", "bigdisplay.py", "styling.py", "layers.py", "layermodel.py", "display.py", "shipped.py", "catalogue.py")]
     h = hashlib.sha1(str(CACHE_VERSION).encode())
     for f in files:
         try:

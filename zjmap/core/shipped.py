@@ -15,6 +15,7 @@ from pathlib import Path
 import shapely
 
 from zjmap.core.catalogue import Catalogue, load_catalogue
+from zjmap.core.layermodel import About, DisplayState, LabelRules, ShippedSource
 from zjmap.core.layers import LayerStack, MapLayer, feature_id, make_features
 from zjmap.core.paths import geodata_dir
 
@@ -49,13 +50,9 @@ def base_layer(defn: dict) -> MapLayer:
         style=defn["style"],
         group_zh="底图",
         group_en="Base map",
-        info={
-            "level": defn["level"],
-            "labels_min_zoom": defn.get("label_min_zoom"),
-            "label_priority": defn.get("label_priority", 0),
-            "label_skip": defn.get("label_skip", []),
-            "display_options": defn.get("display"),
-        },
+        source=ShippedSource(level=defn["level"]),
+        labels=LabelRules(defn.get("label_min_zoom"), defn.get("label_priority", 0), frozenset(defn.get("label_skip", []))),
+        display=DisplayState(options=defn.get("display")),
     )
 
 
@@ -75,13 +72,10 @@ def seed_layers(cat: Catalogue) -> list[MapLayer]:
                 style=dict(info.style or {}),
                 group_zh=info.group_zh,
                 group_en=info.group_en,
-                info={
-                    "seed": info.seed,
-                    "description_zh": info.description_zh,
-                    "description_en": info.description_en,
-                    "note": info.note,
-                    "labels_min_zoom": 9 if info.geometry == "point" else None,
-                },
+                source=ShippedSource(seed=info.seed),
+                about=About(info.description_zh, info.description_en, info.note),
+                # seed-layer names before any base name when labels would overlap
+                labels=LabelRules(9 if info.geometry == "point" else None, priority=100),
             )
         )
     return out

@@ -15,6 +15,7 @@ renderer) is :mod:`zjmap.core.bigdisplay`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,6 +33,7 @@ from zjmap.core.bigdisplay import (
     label_text,
 )
 from zjmap.core.featurerows import FeatureRows, column_values
+from zjmap.core.layermodel import About, DisplayState, LayerTable, ReadSource
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.styling import DEFAULT_COLOR, FALLBACK_PALETTE
 
@@ -133,7 +135,7 @@ def user_layer(
     loaded: Any,
     layer_id: str,
     title: str | None = None,
-    source: Mapping[str, Any] | None = None,
+    source: "ReadSource | Mapping[str, Any] | None" = None,
     color: str | None = None,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
@@ -143,15 +145,17 @@ def user_layer(
 
     ``defer_bands``: build only the full-resolution display set now (the
     layer shows sooner) and leave the simplified zoom bands to a later
-    ``info["display"].with_bands()``; default: when the layer has more than
-    :data:`DEFER_VERTICES` vertices. ``info["bands_pending"]`` says which.
+    ``layer.display.arrays.with_bands()``; default: when the layer has more
+    than :data:`DEFER_VERTICES` vertices. ``layer.display.bands_pending``
+    says which.
 
     Props are the file's attributes as plain Python values, plus ``name``
     (from the guessed name field) when the file has no ``name`` column.
-    ``info`` keeps the GeoDataFrame (``gdf``: the attribute table and export
-    use it), the name field, how the file was read (``source``: path, layer,
-    encoding, CRS and their reasons, warnings), and for big layers the
-    prepared :class:`BigDisplay` (``display``).
+    ``layer.table`` keeps the GeoDataFrame (the attribute table and export
+    use it) and the name field, ``layer.source`` how it was read (a
+    :class:`ReadSource`: path, layer, encoding, CRS and their reasons,
+    warnings; ``source`` given here is how it was asked for), and
+    ``layer.display`` the prepared :class:`BigDisplay`.
     """
     gdf = loaded.gdf
     geom_col = gdf.geometry.name
@@ -165,9 +169,10 @@ def user_layer(
     # no dict or object per feature: the rows are made when asked for (zjmap.core.featurerows)
     feats = FeatureRows(layer_id, gdf.drop(columns=geom_col), geoms, name_field)
     kind = _geometry_kind(loaded.geometry_types or gdf.geom_type.dropna().unique())
-    src = dict(source or {})
-    src.setdefault("layer", loaded.name)
-    src.update(
+    asked = source if isinstance(source, ReadSource) else ReadSource(**dict(source or {"path": ""}))
+    src = dataclasses.replace(
+        asked,
+        layer=asked.layer if asked.layer is not None else loaded.name,
         driver=loaded.driver,
         crs=loaded.source_crs,
         crs_guessed=loaded.crs_guessed,
@@ -178,12 +183,6 @@ def user_layer(
         repaired=loaded.repaired,
         skipped=loaded.skipped,
     )
-    info: dict[str, Any] = {
-        "gdf": gdf,
-        "name_field": name_field,
-        "source": src,
-        "description_zh": describe_source(src, len(feats)),
-    }
     check_cancel(cancel)
     layer = MapLayer(
         id=layer_id,
@@ -193,25 +192,27 @@ def user_layer(
         geometry=kind,
         features=feats,
         style=style_single(color or DEFAULT_COLOR),
-        info=info,
+        source=src,
+        table=LayerTable(gdf, name_field),
+        about=About(description_zh=describe_source(src, len(feats))),
     )
-    info["display"] = display
-    info["bands_pending"] = defer  # the caller adds them later: BigDisplay.with_bands
-    info["display"].styles_for(layer)  # ready for the first payload
-    info["display"].geometry_payload()  # the array file, written here rather than on the UI thread
+    arrays = display
+    layer.display = DisplayState(arrays, bands_pending=defer)  # the caller adds the bands later: with_bands
+    arrays.styles_for(layer)  # ready for the first payload
+    arrays.geometry_payload()  # the array file, written here rather than on the UI thread
     return layer
 
 
-def describe_source(src: Mapping[str, Any], n: int) -> str:
+def describe_source(src: ReadSource, n: int) -> str:
     """What the layer-tree tooltip says about where a layer came from."""
     lines = [f"{n:,} 个要素 features"]
-    if src.get("path"):
-        lines.append(f"文件 File: {src['path']}" + (f" — {src['layer']}" if src.get("layer") else ""))
-    if src.get("crs"):
-        lines.append(f"坐标系 CRS: {src['crs']}" + (" (推测 guessed)" if src.get("crs_guessed") else ""))
-    if src.get("encoding"):
-        lines.append(f"编码 Encoding: {src['encoding']}")
-    for w in src.get("warnings") or []:
+    if src.path:
+        lines.append(f"文件 File: {src.path}" + (f" — {src.layer}" if src.layer else ""))
+    if src.crs:
+        lines.append(f"坐标系 CRS: {src.crs}" + (" (推测 guessed)" if src.crs_guessed else ""))
+    if src.encoding:
+        lines.append(f"编码 Encoding: {src.encoding}")
+    for w in src.warnings or []:
         lines.append(f"⚠ {w}")
     return "\n".join(lines)
 
@@ -228,7 +229,7 @@ def _values(layer: MapLayer, fld: str) -> list[Any]:
 
 
 def fields_of(layer: MapLayer) -> list[str]:
-    gdf = layer.info.get("gdf")
+    gdf = layer.table.gdf
     if gdf is not None:
         return [str(c) for c in gdf.columns if c != gdf.geometry.name]
     keys: dict[str, None] = {}
@@ -242,7 +243,7 @@ def numeric_fields(layer: MapLayer) -> list[str]:
     """Fields with numbers (at least one), for graduated colours."""
     import pandas as pd
 
-    gdf = layer.info.get("gdf")
+    gdf = layer.table.gdf
     out = []
     for c in fields_of(layer):
         if gdf is not None and c in gdf.columns:
@@ -259,7 +260,7 @@ def numeric_fields(layer: MapLayer) -> list[str]:
 def category_fields(layer: MapLayer, limit: int = MAX_CATEGORIES) -> list[tuple[str, int]]:
     """(field, number of distinct values) for fields worth colouring by category:
     2 to ``limit`` distinct values. Fields with more are left out."""
-    gdf = layer.info.get("gdf")
+    gdf = layer.table.gdf
     out = []
     for c in fields_of(layer):
         if gdf is not None and c in gdf.columns:

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from zjmap.core.layermodel import ReadSource
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.pgsource import is_remote, safe_text
 
@@ -314,11 +315,11 @@ def _pending_index(entries: list[LayerEntry], previous_order: list[str], layer_i
 
 
 def _user_entry(layer: MapLayer) -> LayerEntry | None:
-    src = layer.info.get("source") or {}
-    path = src.get("path")
+    src = layer.source
+    path = src.path if isinstance(src, ReadSource) else None
     if not path:
         return None
-    layer_name = src.get("layer_arg") if src.get("layer_arg") is not None else src.get("layer")
+    layer_name = src.layer_arg if src.layer_arg is not None else src.layer
     return LayerEntry(
         id=layer.id,
         kind="user",
@@ -329,8 +330,8 @@ def _user_entry(layer: MapLayer) -> LayerEntry | None:
         source=LayerSource(
             path=safe_text(str(path)) if is_remote(path) else os.path.abspath(str(path)),
             layer=None if layer_name is None else str(layer_name),
-            encoding=src.get("encoding_override"),
-            crs=None if src.get("crs_override") is None else str(src.get("crs_override")),
+            encoding=src.encoding_override,
+            crs=None if src.crs_override is None else str(src.crs_override),
         ),
     )
 
@@ -826,17 +827,10 @@ def read_user_layer(
             raise
         want = None
         loaded = read_layer(p, encoding=src.encoding, crs=src.crs, progress=progress, cancel=cancel)
-    source = {
-        "path": p,
-        "layer": loaded.name,
-        "encoding_override": src.encoding,
-        "crs_override": src.crs,
-        "layer_arg": want,
-    }
+    source = ReadSource(p, layer=loaded.name, layer_arg=want, encoding_override=src.encoding, crs_override=src.crs)
     layer = user_layer(loaded, entry.id, title=entry.title, source=source, cancel=cancel)
     if entry.style is not None:
-        layer.style = copy.deepcopy(entry.style)
-        layer.restyle()
+        layer.style = copy.deepcopy(entry.style)  # applied to the styler by the layer itself
     layer.visible = entry.visible
     layer.opacity = entry.opacity
     return layer

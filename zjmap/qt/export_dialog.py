@@ -156,9 +156,9 @@ class ExportJob(QObject):
         from zjmap.core.mappage import ZHEJIANG_BOUNDS
 
         w, s, e, n = ZHEJIANG_BOUNDS
-        v = getattr(self.win, "view", None)
-        if v:
-            w, s, e, n = v[:4]
+        camera = getattr(self.win, "camera", None)
+        if camera is not None and camera.bounds is not None:
+            w, s, e, n = camera.bounds
         mapview = getattr(self.win, "map", None)
         width = mapview.width() if mapview is not None else 1000
         height = mapview.height() if mapview is not None else 700

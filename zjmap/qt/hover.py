@@ -15,7 +15,7 @@ class HoverTips:
 
     def moved(self, lon: float, lat: float) -> None:
         w = self.window
-        zoom = w.view[4] if w.view else 7
+        zoom = w.camera.zoom if w.camera.zoom is not None else 7
         hits = w.explorer.identifier.at(lon, lat, zoom, tolerance_px=5)
         fid = hits[0].feature.id if hits else None
         if fid == self.current:

@@ -91,7 +91,7 @@ class LayerTree(QTreeWidget):
             label = f"{layer.title}  ({len(layer.features)})"
             it = QTreeWidgetItem(g, [label])
             it.setData(0, LAYER_ROLE, layer.id)
-            it.setToolTip(0, f"{layer.title_zh} / {layer.title_en}\n{layer.info.get('description_zh') or ''}")
+            it.setToolTip(0, f"{layer.title_zh} / {layer.title_en}\n{layer.about.description_zh}")
             it.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsUserCheckable)
             it.setCheckState(0, Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked)
             self._items[layer.id] = it

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QToolBar,
 )
 
+from zjmap.core.camera import Camera
 from zjmap.core.catalogue import Catalogue, load_catalogue
 from zjmap.core.describe import Describer
 from zjmap.core.explorer import Explorer
@@ -42,6 +43,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("zjmap — 浙江 / 长三角 规划地图")
         self.resize(1400, 860)
         self.map = MapView(self, animate=animate)
+        self.camera = Camera()  # what the map shows; the page updates it (viewChanged)
         shipped = stack is None
         # the page starts loading (from the last run's cache) while Python reads the data
         page_started = shipped and self.map.load_shipped_early()
@@ -92,7 +94,6 @@ class MainWindow(QMainWindow):
         self.search.chosen.connect(self.select_and_zoom)
         self.tree.layer_activated.connect(self.zoom_to_layer)
         self.last_click_ms: float | None = None
-        self.view: tuple[float, float, float, float, float] | None = None
         if not shipped:
             self.map.load_stack(self.stack)
         elif not page_started:
@@ -203,8 +204,13 @@ class MainWindow(QMainWindow):
     def _on_mouse(self, lon: float, lat: float) -> None:
         self.coords.setText(f"经度 {lon:.5f}°E  纬度 {lat:.5f}°N")
 
+    @property
+    def view(self) -> tuple[float, float, float, float, float] | None:
+        """(w, s, e, n, zoom) of the camera, None before the page reported."""
+        return self.camera.as_tuple()
+
     def _on_view(self, w: float, s: float, e: float, n: float, zoom: float) -> None:
-        self.view = (w, s, e, n, zoom)
+        self.camera.update(w, s, e, n, zoom)
         self.zoom_label.setText(f"缩放 z{zoom:g}")
 
     def select_and_zoom(self, feature_id: str) -> None:

@@ -53,6 +53,7 @@ from PySide6.QtWidgets import (
 )
 
 from zjmap.core import formats
+from zjmap.core.layermodel import ReadSource
 from zjmap.core.layers import MapLayer, feature_id
 from zjmap.core.memory import release_free_memory
 from zjmap.core import userfiles_lazy as uf
@@ -261,8 +262,8 @@ class LoadTask(QObject):
                                progress=read_progress, cancel=cancelled)
         self.timings["read"] = time.perf_counter()
         state.set_progress(0.85, f"Preparing {loaded.features:,} features for the map")
-        source = {"path": str(req.path), "layer": loaded.name, "encoding_override": req.encoding,
-                  "crs_override": req.crs, "layer_arg": req.layer}
+        source = ReadSource(str(req.path), layer=loaded.name, layer_arg=req.layer, encoding_override=req.encoding,
+                            crs_override=req.crs)
         title = req.title or _title_for(req, loaded.name)
         layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
                            progress=build_progress, cancel=cancelled)
@@ -338,24 +339,23 @@ class UserLayerController(QObject):
             stack.add(layer, idx)
         else:
             stack.add(layer)  # on top
-        src = layer.info.get("source", {})
-        bits = [f"已加载 Loaded {layer.title}: {len(layer.features):,} 个要素 features", f"坐标系 CRS {src.get('crs')}"]
-        if src.get("crs_guessed"):
+        src = layer.source if isinstance(layer.source, ReadSource) else ReadSource("")
+        bits = [f"已加载 Loaded {layer.title}: {len(layer.features):,} 个要素 features", f"坐标系 CRS {src.crs}"]
+        if src.crs_guessed:
             bits[-1] += " (推测 guessed — 右键图层可更改 right-click the layer to change)"
-        if src.get("encoding"):
-            bits.append(f"编码 {src['encoding']}")
-        warn = src.get("warnings") or []
-        if warn:
-            bits.append("⚠ " + warn[0])
+        if src.encoding:
+            bits.append(f"编码 {src.encoding}")
+        if src.warnings:
+            bits.append("⚠ " + src.warnings[0])
         w.statusBar().showMessage(" · ".join(bits), 15000)
         self._zoom_if_out_of_view(layer)
-        if layer.info.get("bands_pending"):
+        if layer.display.bands_pending:
             self._add_bands_later(layer)
 
     def _add_bands_later(self, layer: MapLayer) -> None:
         """A layer of millions of vertices was shown at full resolution: add
         its simplified zoom bands on a worker thread, then send them."""
-        old = layer.info.get("display")
+        old = layer.display.arrays
         if old is None:
             return
 
@@ -367,10 +367,10 @@ class UserLayerController(QObject):
 
         def done(new) -> None:
             stack = self.window.stack
-            if layer.id not in stack or stack.layer(layer.id) is not layer or layer.info.get("display") is not old:
+            if layer.id not in stack or stack.layer(layer.id) is not layer or layer.display.arrays is not old:
                 return  # removed or replaced meanwhile
-            layer.info["display"] = new
-            layer.info["bands_pending"] = False
+            layer.display.arrays = new
+            layer.display.bands_pending = False
             self.window.map.add_layer(layer, stack.ids().index(layer.id))
             self.bands_added.emit(layer.id)
 
@@ -382,15 +382,12 @@ class UserLayerController(QObject):
                      connect={"result": done, "errored": failed})
 
     def _zoom_if_out_of_view(self, layer: MapLayer) -> None:
-        gdf = layer.info.get("gdf")
+        gdf = layer.table.gdf
         if gdf is None or not len(gdf):
             return
         west, south, east, north = (float(v) for v in gdf.total_bounds)
-        view = self.window.view
-        if view is not None:
-            vw, vs, ve, vn, _z = view
-            if west <= ve and east >= vw and south <= vn and north >= vs:
-                return  # already (partly) in view: leave the planner's view alone
+        if self.window.camera.contains_any((west, south, east, north)):
+            return  # already (partly) in view: leave the planner's view alone
         self.window.map.fit_bounds(west, south, east, north, 14)
 
     def show_error(self, message: str, offer_override: bool, req: LoadRequest) -> None:
@@ -444,16 +441,17 @@ class UserLayerController(QObject):
 
     def reload_with_options(self, layer_id: str) -> LoadTask | None:
         layer = self.window.stack.layer(layer_id)
-        src = layer.info.get("source") or {}
+        src = layer.source
+        assert isinstance(src, ReadSource)
         note = "\n".join(x for x in [
-            f"编码 Encoding: {src.get('encoding')} — {src.get('encoding_reason') or ''}" if src.get("encoding") else "",
-            f"坐标系 CRS: {src.get('crs')} — {src.get('crs_reason') or ('from the file' if not src.get('crs_guessed') else '')}",
+            f"编码 Encoding: {src.encoding} — {src.encoding_reason or ''}" if src.encoding else "",
+            f"坐标系 CRS: {src.crs} — {src.crs_reason or ('from the file' if not src.crs_guessed else '')}",
         ] if x)
-        opts = ask_read_options(self.window, src.get("encoding_override"), src.get("crs_override"), note=note)
+        opts = ask_read_options(self.window, src.encoding_override, src.crs_override, note=note)
         if opts is None:
             return None
         enc, crs = opts
-        return self.load(LoadRequest(src["path"], src.get("layer_arg") if src.get("layer_arg") is not None else src.get("layer"),
+        return self.load(LoadRequest(src.path, src.layer_arg if src.layer_arg is not None else src.layer,
                                      enc, crs, replace_id=layer_id))
 
     def remove(self, layer_id: str) -> None:
@@ -724,7 +722,7 @@ class StyleDialog(QDialog):
         ll = QHBoxLayout()
         self.labels = QCheckBox("标注 Labels from field:", self)
         self.label_field = QComboBox(self)
-        gdf = layer.info.get("gdf")
+        gdf = layer.table.gdf
         fields = [str(c) for c in gdf.columns if c != gdf.geometry.name] if gdf is not None else []
         for f in fields:
             self.label_field.addItem(f, f)
@@ -743,7 +741,7 @@ class StyleDialog(QDialog):
                 self.classes.setValue(max(2, min(7, len(st["breaks"]) - 1)))
         else:
             self.r_single.setChecked(True)
-        lf = st.get("label_field") or layer.info.get("name_field")
+        lf = st.get("label_field") or layer.table.name_field
         self.labels.setChecked(bool(st.get("label_field")))
         self._select(self.label_field, lf)
         bb = QDialogButtonBox(
@@ -848,7 +846,7 @@ class AttributeTable(QDialog):
         self.layer_id = layer.id
         self.setWindowTitle(f"属性表 Attribute table — {layer.title}")
         self.setWindowFlag(Qt.WindowType.Window, True)
-        gdf = layer.info["gdf"]
+        gdf = layer.table.gdf
         self.model = GdfModel(gdf, self)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)

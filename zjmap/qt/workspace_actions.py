@@ -366,7 +366,7 @@ class WorkspaceController(QObject):
 
         self.stack.subscribe(self._on_stack)
         self.selection.subscribe(self._on_selection)
-        window.map.bridge.view_changed.connect(self._on_view)
+        window.camera.subscribe(self._on_camera)
         window.installEventFilter(self)
         app = QApplication.instance()
         if app is not None:
@@ -383,8 +383,8 @@ class WorkspaceController(QObject):
         if not self._applying:
             self.schedule_autosave()
 
-    def _on_view(self, w: float, s: float, e: float, n: float, zoom: float) -> None:
-        self.view = View(w, s, e, n, zoom)
+    def _on_camera(self, camera) -> None:
+        self.view = View(*camera.bounds, camera.zoom)
         if not self._applying:
             self.schedule_autosave()
 
@@ -724,9 +724,9 @@ class WorkspaceController(QObject):
             self.stack.remove(entry.id)
         self.stack.add(layer, wsc.insert_position(self.stack, self.previous_order, entry.id))
         self.pending = [e for e in self.pending if e.id != entry.id]
-        self._remember_dir(Path(layer.info["source"]["path"]).parent, key="folders/locate")
+        self._remember_dir(Path(layer.source.path).parent, key="folders/locate")
         if self.missing_dialog is not None:
-            self.missing_dialog.set_status(entry.id, f"✓ 已恢复 Restored from {layer.info['source']['path']}", ok=True)
+            self.missing_dialog.set_status(entry.id, f"✓ 已恢复 Restored from {layer.source.path}", ok=True)
         self.mark_modified()
 
     def forget_missing(self, layer_id: str) -> None:
