@@ -90,6 +90,7 @@ def test_identify_and_everything_in_a_place(big):
     unit = MapFeature("county:x", "base_county", {}, shapely.box(119.79, 29.99, 120.21, 30.0039))
     inside = ident.everything_in(unit, inset_deg=0.0001)
     assert sorted(f.id for f in inside) == sorted(f"user_1:{k}" for k in range(100))
+    assert ident.ids_in(unit, inset_deg=0.0001) == [f.id for f in inside]  # without making the features
 
 
 def test_categorical_and_graduated_styles_match_each_feature(big):

@@ -174,3 +174,42 @@ def test_hover_names_the_feature_under_the_cursor(win):
     spin(60)
     js(win.map, "ZJ.map.fire('mousemove', {latlng: L.latLng(28.0, 123.4)}); 1")
     assert wait_until(lambda: js(win.map, "document.querySelectorAll('.zj-hover').length") == 0)
+
+
+def test_a_county_full_of_a_big_layer_lists_the_first_few_and_counts_the_rest(win, monkeypatch):
+    """Thousands of a big layer's points in Jiashan: the place list shows the
+    clicked one first and a capped list, the label counts them all."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    from zjmap.core.userfiles import LoadedLayer
+    from zjmap.core.userlayers import user_layer
+    from zjmap.qt import panels
+
+    unit = next(f for f in win.stack.layer("base_county").features if f.props["name_zh"] == "嘉善县")
+    c = unit.geometry.representative_point()
+    rng = np.random.default_rng(5)
+    pts = shapely.points(c.x + rng.normal(0, 0.01, 5000), c.y + rng.normal(0, 0.01, 5000))
+    pts = pts[shapely.contains(unit.geometry, pts)]
+    gdf = gpd.GeoDataFrame({"名称": [f"点{k}" for k in range(len(pts))]}, geometry=pts, crs=4326)
+    loaded = LoadedLayer(name="pts", gdf=gdf, driver="GeoJSON", source_crs="EPSG:4326", crs_guessed=False,
+                         crs_guess_reason=None, encoding="UTF-8", encoding_reason=None, repaired=0, skipped=0,
+                         geometry_types=["Point"], fields={"名称": "str"}, bounds_wgs84=tuple(gdf.total_bounds),
+                         warnings=[])
+    layer = user_layer(loaded, "user_91")
+    monkeypatch.setattr(panels, "PLACE_LIST_MAX", 20)
+    win.stack.add(layer)
+    try:
+        target = layer.features[len(pts) // 2]
+        js_click(win, target.geometry.x, target.geometry.y)
+        assert wait_until(lambda: win.explorer.selection.state.focus == target.id, 10000)
+        state = win.explorer.selection.state
+        assert state.place == unit.id and len(state.ids) >= len(pts)
+        lst = win.panel.place_list
+        assert lst.count() == 21  # 20 entries and the "more" line
+        assert lst.item(0).data(panels.FEATURE_ROLE) == target.id
+        assert f"{len(state.ids) - 20:,} more" in lst.item(20).text()
+        assert f"{len(state.ids)} features here" in win.panel.place_label.text()
+    finally:
+        win.stack.remove("user_91")

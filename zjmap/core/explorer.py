@@ -51,7 +51,7 @@ class Explorer:
             else:
                 self.selection.clear()
             return self.selection.state
-        inside = [f.id for f in self.identifier.everything_in(unit)]
+        inside = self.identifier.ids_in(unit)
         if focus and focus not in inside:
             inside.insert(0, focus)
         self.selection.select_place(unit.id, inside, lonlat=(lon, lat), focus=focus)

@@ -107,6 +107,21 @@ class Identifier:
         neighbours that only share its border stay out; testing against the
         inset unit avoids computing costly intersections of big polygons.
         """
+        return [feats[int(i)] for feats, idx in self._inside(unit, inset_deg) for i in idx]
+
+    def ids_in(self, unit: MapFeature, inset_deg: float = 0.004) -> list[str]:
+        """The ids of :meth:`everything_in`, without making a big table's
+        features (a county holds tens of thousands of a million points)."""
+        out: list[str] = []
+        for feats, idx in self._inside(unit, inset_deg):
+            if getattr(feats, "lazy", False):
+                p = feats.prefix
+                out.extend(p + str(k) for k in idx.tolist())
+            else:
+                out.extend(feats[int(i)].id for i in idx)
+        return out
+
+    def _inside(self, unit: MapFeature, inset_deg: float) -> list[tuple[Sequence[MapFeature], np.ndarray]]:
         inner = self._insets.get(unit.id)
         if inner is None:
             inner = unit.geometry.buffer(-inset_deg)
@@ -116,14 +131,20 @@ class Identifier:
             self._insets[unit.id] = inner
         whole = unit.geometry
         shapely.prepare(whole)
-        out: list[MapFeature] = []
+        out = []
         for layer in reversed(list(self.stack)):
             if layer.kind == "base":
                 continue
             tree, feats = self._tree(layer)
-            for i in tree.query(whole, predicate="intersects"):
-                f = feats[int(i)]
-                if f.geometry.geom_type in ("Polygon", "MultiPolygon") and not inner.intersects(f.geometry):
-                    continue
-                out.append(f)
+            idx = tree.query(whole, predicate="intersects")
+            if getattr(feats, "lazy", False):
+                g = feats.geoms[idx]
+                poly = np.isin(shapely.get_type_id(g), (3, 6))
+                keep = ~poly
+                keep[poly] = shapely.intersects(inner, g[poly])
+                idx = idx[keep]
+            else:
+                idx = np.array([i for i in idx if feats[int(i)].geometry.geom_type not in ("Polygon", "MultiPolygon")
+                                or inner.intersects(feats[int(i)].geometry)], dtype=np.int64)
+            out.append((feats, idx))
         return out

@@ -23,6 +23,8 @@ from zjmap.core.provenance import reflow
 from zjmap.core.selection import SelectionState
 
 FEATURE_ROLE = Qt.ItemDataRole.UserRole + 2
+#: Most entries the "everything at this place" list shows (the count says the rest).
+PLACE_LIST_MAX = 300
 
 
 class SidePanel(QWidget):
@@ -83,7 +85,13 @@ class SidePanel(QWidget):
             name = unit.name if unit else state.place
             self.place_label.setText(f"{name}：此处共 {len(state.ids)} 项 / {len(state.ids)} features here")
             self.place_list.clear()
-            for fid in state.ids:
+            # a big layer puts tens of thousands of features in a county: list the
+            # first few hundred (the clicked one first) and say how many more
+            ids = state.ids
+            if len(ids) > PLACE_LIST_MAX:
+                first = [state.focus] if state.focus in ids else []
+                ids = first + [i for i in ids[:PLACE_LIST_MAX] if i != state.focus][:PLACE_LIST_MAX - len(first)]
+            for fid in ids:
                 if not self.stack.has_feature(fid):
                     continue
                 f = self.stack.feature(fid)
@@ -93,6 +101,11 @@ class SidePanel(QWidget):
                 self.place_list.addItem(it)
                 if fid == state.focus:
                     self.place_list.setCurrentItem(it)
+            if len(state.ids) > len(ids):
+                more = QListWidgetItem(f"…… 另有 {len(state.ids) - len(ids):,} 项，放大地图可逐一点选 / "
+                                       f"{len(state.ids) - len(ids):,} more: zoom in to pick them")
+                more.setFlags(Qt.ItemFlag.NoItemFlags)
+                self.place_list.addItem(more)
             self.place_box.show()
             self.show_feature(state.focus or state.place)
         else:
