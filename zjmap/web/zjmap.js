@@ -11,7 +11,10 @@
 (function () {
   "use strict";
 
+  var LOOK = window.ZJ_LOOK; // geodata/look.json (look.js, written beside the page)
+
   var ZJ = {
+    look: LOOK,
     map: null,
     bridge: null,
     queue: [],
@@ -39,6 +42,26 @@
       ZJ.queue = [];
       q.forEach(function (item) { send(item[0], item[1]); });
     });
+  }
+
+  /* The look's colours, fonts and label sizes as a style sheet (the rest of
+   * the page's style is zjmap.css). */
+  function applyLook() {
+    var fonts = LOOK.font_families.map(function (f) { return f.indexOf(" ") >= 0 ? '"' + f + '"' : f; }).join(", ");
+    var css = [".leaflet-container.leaflet-container { background: " + LOOK.sea + " !important; font-family: " + fonts + "; }",
+      ".zj-hover { font-size: " + LOOK.hover.size + "px; }"];
+    Object.keys(LOOK.labels).forEach(function (key) {
+      if (key === "canvas") return; // drawn on the canvas (biglayer.js)
+      var l = LOOK.labels[key], sel = key === "default" ? ".zj-label span" : ".zj-label-" + key + " span";
+      var rule = "font-size: " + l.size + "px; color: " + l.color + "; font-weight: " + (l.bold ? "bold" : "normal") + ";";
+      if (l.letterSpacing) rule += " letter-spacing: " + l.letterSpacing + "px;";
+      if (l.dx) rule += " transform: translate(" + l.dx + "px, -50%);";
+      css.push(sel + " { " + rule + " }");
+    });
+    var el = document.createElement("style");
+    el.id = "zj-look";
+    el.textContent = css.join("\n");
+    document.head.appendChild(el);
   }
 
   function ensureHatch(color) {
@@ -336,11 +359,13 @@
       pane: "zjSelection",
       interactive: false,
       style: function (f) {
-        var place = f.properties && f.properties.role === "place";
-        return { color: place ? "#222" : "#ffd400", weight: place ? 2.5 : 5, opacity: 1, fill: !place, fillColor: "#ffd400", fillOpacity: 0.15, dashArray: place ? "6 4" : null };
+        var place = f.properties && f.properties.role === "place", S = LOOK.selection, P = S.place;
+        return { color: place ? P.color : S.color, weight: place ? P.weight : S.weight, opacity: 1, fill: !place,
+          fillColor: S.color, fillOpacity: S.fillOpacity, dashArray: place ? P.dashArray : null };
       },
       pointToLayer: function (f, latlng) {
-        return L.circleMarker(latlng, { radius: 11, color: "#ffd400", weight: 4, fill: false, pane: "zjSelection" });
+        var S = LOOK.selection;
+        return L.circleMarker(latlng, { radius: S.point.radius, color: S.color, weight: S.point.weight, fill: false, pane: "zjSelection" });
       },
     }).addTo(ZJ.map);
     if (zoomTo) {
@@ -390,6 +415,7 @@
   ZJ.init = function (map, layerSpecs, startBounds) {
     ZJ.timing = { initStart: performance.now() };
     ZJ.map = map;
+    applyLook();
     map.createPane("zjBase").style.zIndex = 350;
     map.createPane("zjLabels").style.zIndex = 640;
     map.createPane("zjPoints").style.zIndex = 620;

@@ -1,0 +1,34 @@
+"""The map's look from one file, ``geodata/look.json``: the sea colour, the
+selection highlight, label sizes and colours, default line widths and point
+radii. The page gets the same file as ``window.ZJ_LOOK`` (see
+:func:`look_js`), so what is exported looks like what is on screen."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+from zjmap.core.paths import geodata_dir
+
+
+@functools.lru_cache(maxsize=1)
+def load_look() -> dict[str, Any]:
+    return json.loads((geodata_dir() / "look.json").read_text(encoding="utf-8"))
+
+
+def label_look(key: str) -> dict[str, Any]:
+    """Size (CSS px), colour, bold, dx of the page labels of ``key``
+    ("base_province", "seed", …), the default where look.json says nothing."""
+    labels = load_look()["labels"]
+    return {**labels["default"], **labels.get(key, {})}
+
+
+def default_style(renderer: str) -> dict[str, float]:
+    """{"weight", "radius"} a style without them is drawn with by ``renderer``."""
+    return dict(load_look()["defaults"][renderer])
+
+
+def look_js() -> str:
+    """The look as a script the page loads before zjmap.js."""
+    return "window.ZJ_LOOK = " + json.dumps(load_look(), ensure_ascii=False) + ";\n"
