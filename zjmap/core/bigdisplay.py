@@ -463,7 +463,7 @@ class BigDisplay:
     def styles_for(self, layer: MapLayer) -> dict[str, Any]:
         """Palette of distinct drawing styles and each feature's index into it."""
         key = json.dumps(layer.style, sort_keys=True, ensure_ascii=False, default=str)
-        got = self._style_cache.get(key)
+        got = self._style_cache.get(key)  # the filter is part of the style
         if got is not None:
             return got
         st = layer.styler
@@ -493,6 +493,12 @@ class BigDisplay:
                     reps.append(f.props)
                 index[i] = j
         styles = [st.feature_style(props) for props in reps]
+        rows = layer.hidden_rows  # what the layer's filter leaves out: drawn with nothing
+        if len(rows):
+            from zjmap.core.layerfilter import HIDDEN_STYLE
+
+            index[rows] = len(styles)
+            styles.append(dict(HIDDEN_STYLE))
         dtype = "<u1" if len(styles) <= 255 else "<u2" if len(styles) <= 65535 else "<u4"
         got = {"styles": styles, "index": _b64(index.astype(dtype)), "bytes": np.dtype(dtype).itemsize}
         if len(self._style_cache) > 8:

@@ -308,7 +308,8 @@ def _layer_plan(layer: MapLayer) -> _LayerPlan:
         geometry=layer.geometry,
         opacity=float(layer.opacity),
         styler=styler,
-        features=layer.features if getattr(layer.features, "lazy", False) else list(layer.features),
+        features=([f for f in layer.features if f.id not in layer.hidden] if layer.hidden  # the filter applies
+                  else layer.features if getattr(layer.features, "lazy", False) else list(layer.features)),
         legend=[(r.label, r.color, r.shape) for r in layer.legend()],
         hatch=bool(layer.style.get("hatch")),
         note=note,

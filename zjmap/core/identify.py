@@ -75,7 +75,8 @@ class Identifier:
                 idx = idx[keep]
             for i in idx:
                 f = feats[int(i)]
-                hits.append(Hit(f, float(f.geometry.distance(pt))))
+                if f.id not in layer.hidden:  # left out by the layer's filter
+                    hits.append(Hit(f, float(f.geometry.distance(pt))))
         order = {lid: n for n, lid in enumerate(reversed(self.stack.ids()))}
         hits.sort(
             key=lambda h: (

@@ -7,7 +7,7 @@ stack; none keeps its own copy of which layers exist or which are visible.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, ClassVar, Iterable
 
 from shapely.geometry.base import BaseGeometry
 
@@ -61,6 +61,11 @@ class MapLayer:
     about: About = field(default_factory=About)
     display: DisplayState = field(default_factory=DisplayState)
 
+    #: ids of the features the layer's filter (``style["filter"]``) leaves out
+    hidden: ClassVar[frozenset] = frozenset()
+    hidden_rows: ClassVar[Any] = ()  # their positions in ``features``
+    filter_error: ClassVar[str | None] = None
+
     def __post_init__(self) -> None:
         self.restyle()
         object.__setattr__(self, "events", EventGroup(self, EVENTED))
@@ -97,6 +102,9 @@ class MapLayer:
         # a big layer's table answers per column (zjmap.core.featurerows), without a dict per feature
         props = feats if getattr(feats, "lazy", False) else [f.props for f in feats]
         self.styler = LayerStyler(self.style, self.geometry, props)
+        from zjmap.core.layerfilter import hidden_rows
+
+        self.hidden_rows, self.hidden, self.filter_error = hidden_rows(self)
 
     @property
     def title(self) -> str:
@@ -106,6 +114,10 @@ class MapLayer:
         return self.styler.legend()
 
     def feature_style(self, f: MapFeature) -> dict[str, Any]:
+        if f.id in self.hidden:
+            from zjmap.core.layerfilter import HIDDEN_STYLE
+
+            return dict(HIDDEN_STYLE)
         return self.styler.feature_style(f.props)
 
 

@@ -1,0 +1,63 @@
+"""A layer's filter expression (``style["filter"]``): which features it hides.
+
+The filter lives in the layer's style so the workspace keeps it with the
+rest of the look, and every view that draws or identifies features reads
+``layer.hidden`` (feature ids the filter leaves out). The expression is
+:mod:`zjmap.core.expr`: parsed, never run as code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from zjmap.core.expr import ExprError, parse
+
+#: What a feature the filter leaves out is drawn with (nothing).
+HIDDEN_STYLE = {"opacity": 0.0, "fillOpacity": 0.0, "weight": 0, "radius": 0, "fill": False, "stroke": False}
+
+
+def layer_table(layer: Any) -> pd.DataFrame:
+    """The attributes the filter sees: the user layer's own table, or the props."""
+    gdf = layer.table.gdf if layer.kind == "user" else None
+    if gdf is not None and len(gdf) == len(layer.features):
+        return pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
+    recs = [{k: v for k, v in f.props.items() if not isinstance(v, (dict, list))} for f in layer.features]
+    return pd.DataFrame.from_records(recs) if recs else pd.DataFrame()
+
+
+def filter_mask(layer: Any, text: str) -> np.ndarray:
+    """Features ``text`` keeps; raises ExprError (with the position) if it is bad."""
+    expr = parse(text)
+    return expr.evaluate(layer_table(layer))
+
+
+def hidden_rows(layer: Any) -> tuple[Any, frozenset[str], str | None]:
+    """(positions and ids of the features the layer's filter hides, the filter's
+    error if it cannot be applied: then nothing is hidden)."""
+    text = (layer.style or {}).get("filter")
+    if not text:
+        return (), frozenset(), None
+    import numpy as np
+
+    from zjmap.core.expr import ExprError
+
+    try:
+        keep = filter_mask(layer, text)
+    except ExprError as exc:
+        return (), frozenset(), str(exc)
+    rows = np.flatnonzero(~keep)
+    feats = layer.features
+    ids = list(feats.ids()) if hasattr(feats, "ids") else [f.id for f in feats]
+    return rows, frozenset(ids[i] for i in rows.tolist()), None
+
+
+def with_filter(style: dict[str, Any], text: str | None) -> dict[str, Any]:
+    out = dict(style)
+    if text and text.strip():
+        out["filter"] = text.strip()
+    else:
+        out.pop("filter", None)
+    return out
