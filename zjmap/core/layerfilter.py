@@ -2,25 +2,27 @@
 
 The filter lives in the layer's style so the workspace keeps it with the
 rest of the look, and every view that draws or identifies features reads
-``layer.hidden`` (feature ids the filter leaves out). The expression is
-:mod:`zjmap.core.expr`: parsed, never run as code.
+``layer.hidden`` (feature ids the filter leaves out; ``layer.hidden_rows``
+their positions). The expression is :mod:`zjmap.core.expr`: parsed, never
+run as code.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
-
-from zjmap.core.expr import ExprError, parse
+if TYPE_CHECKING:  # pandas and the parser load only once a layer has a filter
+    import numpy as np
+    import pandas as pd
 
 #: What a feature the filter leaves out is drawn with (nothing).
 HIDDEN_STYLE = {"opacity": 0.0, "fillOpacity": 0.0, "weight": 0, "radius": 0, "fill": False, "stroke": False}
 
 
-def layer_table(layer: Any) -> pd.DataFrame:
+def layer_table(layer: Any) -> "pd.DataFrame":
     """The attributes the filter sees: the user layer's own table, or the props."""
+    import pandas as pd
+
     gdf = layer.table.gdf if layer.kind == "user" else None
     if gdf is not None and len(gdf) == len(layer.features):
         return pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
@@ -28,8 +30,10 @@ def layer_table(layer: Any) -> pd.DataFrame:
     return pd.DataFrame.from_records(recs) if recs else pd.DataFrame()
 
 
-def filter_mask(layer: Any, text: str) -> np.ndarray:
+def filter_mask(layer: Any, text: str) -> "np.ndarray":
     """Features ``text`` keeps; raises ExprError (with the position) if it is bad."""
+    from zjmap.core.expr import parse
+
     expr = parse(text)
     return expr.evaluate(layer_table(layer))
 

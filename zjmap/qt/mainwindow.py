@@ -26,6 +26,7 @@ from zjmap.core.shipped import load_shipped, shipped_stack
 from zjmap.qt.docviewer import DocumentDialog
 from zjmap.qt.hover import install_hover
 from zjmap.qt.export_dialog import install_export_action
+from zjmap.qt.analysis_dialogs import install_analysis_actions
 from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
 from zjmap.qt.panels import SidePanel
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
         install_export_action(self)
         install_user_layer_actions(self)
         install_workspace_actions(self)
+        install_analysis_actions(self)
 
     def _focus_search(self) -> None:
         self.search.setFocus()

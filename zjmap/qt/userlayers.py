@@ -508,6 +508,7 @@ class UserLayerController(QObject):
             a.setCheckable(True)
             a.setChecked(abs(layer.opacity - p / 100) < 1e-6)
         m.addAction("属性表 Attribute table", lambda: tree.table_requested.emit(lid))
+        m.addAction("筛选… Filter…", lambda: self.window.analysis.open_filter(lid))
         m.addAction("编码 / 坐标系… Encoding / CRS…", lambda: self.reload_with_options(lid))
         m.addSeparator()
         m.addAction("重命名 Rename…", lambda: self._rename(lid))
@@ -837,6 +838,15 @@ class GdfModel(QAbstractTableModel):
         return str(section + 1)
 
 
+class _RowProxy(QSortFilterProxyModel):
+    """The text filter of the table, less the rows the layer's filter hides."""
+
+    hidden_rows: frozenset[int] = frozenset()
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802 (Qt override)
+        return row not in self.hidden_rows and super().filterAcceptsRow(row, parent)
+
+
 class AttributeTable(QDialog):
     """Every feature's attributes; double-click a row to select it on the map."""
 
@@ -848,7 +858,7 @@ class AttributeTable(QDialog):
         self.setWindowFlag(Qt.WindowType.Window, True)
         gdf = layer.table.gdf
         self.model = GdfModel(gdf, self)
-        self.proxy = QSortFilterProxyModel(self)
+        self.proxy = _RowProxy(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
         self.proxy.setFilterKeyColumn(-1)
@@ -876,8 +886,15 @@ class AttributeTable(QDialog):
         hint = QLabel("双击一行在地图上选中 Double-click a row to select it on the map", self)
         hint.setStyleSheet("color:#777")
         lay.addWidget(hint)
-        self._update_count()
+        self.show_filtered()
         self.resize(820, 480)
+
+    def show_filtered(self) -> None:
+        """Only the rows the layer's filter keeps (Analysis → Filter…)."""
+        layer = self.window.stack.layer(self.layer_id)
+        self.proxy.hidden_rows = frozenset(i for i, f in enumerate(layer.features) if f.id in layer.hidden)
+        self.proxy.invalidate()
+        self._update_count()
 
     def _apply_filter(self) -> None:
         self.proxy.setFilterFixedString(self.filter.text().strip())
