@@ -33,6 +33,7 @@ HIGHER = {"county": ("prefecture", "province"), "prefecture": ("province",), "pr
 TOTAL_NAMES = {"全省", "全市", "全国", "全区", "全县", "合计", "总计", "小计", "共计", "总计数", "市辖区", "市区",
                "县(市)", "县市", "县(市、区)", "长三角", "长三角地区", "三省一市", "全部", "总体", "全域", "其中",
                "total", "合计(全省)"}
+_TOTAL_RE = re.compile(r"全(省|市|区|县|国)(合计|总计)?|.{0,8}(合计|小计|总计|共计)")
 # 上海市 is province-level; in the prefecture layer it carries its city code
 SHANGHAI_PROVINCE, SHANGHAI_CITY = "310000", "310100"
 STATUSES = ("matched", "changed", "fixed", "ambiguous", "unmatched", "outside", "total")
@@ -166,9 +167,11 @@ class Gazetteer:
             self.change_by_name.setdefault(normalize(c.old_name), []).append(c)
             self.change_by_stem.setdefault(stem(normalize(c.old_name)), []).append(c)
         self.national_names: dict[str, list[tuple[str, str, str]]] = {}
+        self.national_stems: dict[str, list[tuple[str, str, str]]] = {}
         for code, (name, lv, prov) in self.national.items():
             if code[:2] not in ("31", "32", "33", "34"):
                 self.national_names.setdefault(normalize(name), []).append((code, lv, prov))
+                self.national_stems.setdefault(stem(normalize(name)), []).append((code, lv, prov))
 
 
 @functools.lru_cache(maxsize=4)
@@ -250,10 +253,11 @@ def match_key(g: Gazetteer, level: str, key: object, parent: str | None = None,
     if not name:
         out.note = "没有键值 (empty key)"
         return out
-    if name in TOTAL_NAMES or name.lower() in TOTAL_NAMES or re.fullmatch(r"(全|合计|总计).{0,4}", name):
+    if name in TOTAL_NAMES or name.lower() in TOTAL_NAMES or _TOTAL_RE.fullmatch(name):
         out.status = "total"
         return out
     ctx = parent or (section.name_zh if section else None)
+    shared: list[Unit] = []
     # exact names first (today's, then old ones), then the same without suffixes:
     # 临安市 is an old name of 临安区, not a loose spelling of it
     steps = ((g.by_name[level].get(name), None), (None, g.change_by_name.get(name)),
@@ -261,6 +265,9 @@ def match_key(g: Gazetteer, level: str, key: object, parent: str | None = None,
     for i, (finder, changes) in enumerate(steps):
         if finder:
             hits = _within(finder, ctx) if len(finder) > 1 or parent else finder
+            if not hits and ctx:
+                shared = finder  # none of that name under this parent: maybe outside the map
+                continue
             if len(hits) == 1:
                 u = hits[0]
                 out.status, out.adcode, out.name = "matched", u.adcode, u.name_zh
@@ -290,11 +297,16 @@ def match_key(g: Gazetteer, level: str, key: object, parent: str | None = None,
         out.candidates = [g.by_code[level][t] for t in sorted(targets) if t in g.by_code[level]]
         out.note = "旧名对应多个现单位 (an old name of several units): " + "；".join(c.describe() for c in changes)
         return out
-    outside = g.national_names.get(name) or g.national_names.get(name + "市") or []
+    outside = g.national_names.get(name) or g.national_stems.get(stem(name)) or []
     outside = [o for o in outside if o[1] == level]
     if outside:
         out.status = "outside"
         out.note = "不在底图范围内 (outside the map): " + "、".join(f"{o[2]}（{o[0]}）" for o in outside[:3])
+        return out
+    if shared:
+        out.candidates = list(shared)
+        out.note = f"“{ctx}”下没有此名称的单位 (no unit of this name under {ctx}); 同名: " + "、".join(
+            f"{u.parent}{u.name_zh}" for u in shared)
         return out
     out.note = "底图中没有此名称 (no unit of this name in the base)"
     return out
@@ -354,13 +366,21 @@ def guess_parent(table: Table, key: str, level: str, g: Gazetteer) -> str | None
     names = set()
     for lv in HIGHER[level]:
         names |= set(g.by_name[lv]) | set(g.by_stem[lv])
+    national = {normalize(n) for n, lv, _ in g.national.values() if lv in HIGHER[level]}
+    best = None
     for c in table.columns:
         if c == key or c in table.numeric:
             continue
         vals = [normalize(v) for v in table.frame[c] if isinstance(v, str) and v]
-        if vals and sum(1 for v in vals if v in names or stem(v) in names) >= 0.8 * len(vals):
+        if not vals:
+            continue
+        known = sum(1 for v in vals if v in names or stem(v) in names or v in national)
+        if known >= 0.8 * len(vals):
             return c
-    return None
+        hinted = any(h in c for h in ("所属", "上级", "地市", "省份", "城市", "地级"))
+        if hinted and known >= 0.3 * len(vals):
+            best = best or c
+    return best
 
 
 def match_table(table: Table, level: str | None = None, key: str | None = None,
