@@ -197,10 +197,17 @@ def histogram(values: Iterable[Any], bins: int = 30) -> tuple[list[int], list[fl
 def layer_choropleth(layer, field: str, scheme: str = "quantiles", k: int = 5, ramp: str | None = None,
                      breaks: list[float] | None = None) -> dict[str, Any]:
     """The choropleth style for a MapLayer's numeric ``field`` (its label field kept)."""
-    values = [f.props.get(field) for f in layer.features]
-    if not any(f.props and field in f.props for f in layer.features):
-        fields = sorted({k for f in layer.features[:50] for k in f.props})
-        raise ValueError(f"layer {layer.title!r} has no field {field!r}; its fields: {', '.join(fields)}")
+    gdf = getattr(getattr(layer, "table", None), "gdf", None)
+    if gdf is not None:
+        if field not in gdf.columns:
+            fields = [c for c in gdf.columns if c != gdf.geometry.name]
+            raise ValueError(f"layer {layer.title!r} has no field {field!r}; its fields: {', '.join(map(str, fields))}")
+        values = gdf[field].tolist()
+    else:
+        if not any(field in f.props for f in layer.features):
+            fields = sorted({k for f in layer.features[:50] for k in f.props})
+            raise ValueError(f"layer {layer.title!r} has no field {field!r}; its fields: {', '.join(fields)}")
+        values = [f.props.get(field) for f in layer.features]
     if _numbers(values)[0].size == 0:
         raise ValueError(f"field {field!r} of layer {layer.title!r} has no numbers to classify")
     style = choropleth_style(values, field, scheme, k, ramp, breaks)

@@ -187,6 +187,11 @@ class Describer:
         return f"<h3 style='margin:4px 0'>{html.escape(f.name)}</h3><table cellspacing='2'>{rows}</table>"
 
     def sources_html(self, f: MapFeature) -> str:
+        layer = self.stack.layer(f.layer_id)
+        if getattr(layer.source, "join", None):  # a joined table: its row, file and sheet are the source
+            from zjmap.core.joinlayer import table_row_html
+
+            return table_row_html(layer, f.props) or ""
         parts = []
         for n, sv in enumerate(self.sources(f), 1):
             c = sv.ctx

@@ -123,6 +123,25 @@ class ReadSource:
         return "web" if is_remote(self.path) else "file"
 
 
+@dataclass
+class TableSource(ReadSource):
+    """A statistics table joined to the base's units (:mod:`zjmap.core.joinlayer`):
+    ``path`` is the table's; ``join`` the saved JoinSpec (sheet, header row, key,
+    level, manual picks) a workspace rebuilds it from; the rest is what the
+    panel shows beside a unit's row."""
+
+    join: dict[str, Any] = field(default_factory=dict)
+    sheet: str | None = None
+    source_label: str = ""  # "file.xlsx · sheet"
+    header_row: int = 0
+    key: str = ""
+    level: str = ""
+    columns: list[str] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)  # adcode -> how its row matched (changed, picked)
+    keys: dict[str, str] = field(default_factory=dict)  # adcode -> the key as the table wrote it
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
 LayerSource = ShippedSource | ReadSource
 
 

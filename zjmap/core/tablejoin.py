@@ -391,14 +391,15 @@ def match_table(table: Table, level: str | None = None, key: str | None = None,
     key = key or guess_key(table)
     if key not in table.columns:
         raise KeyError(f"the table has no column {key!r}; its columns: {', '.join(table.columns)}")
-    if parent_column is not None and parent_column not in table.columns:
+    if parent_column and parent_column not in table.columns:
         raise KeyError(f"the table has no column {parent_column!r}; its columns: {', '.join(table.columns)}")
     if level is None:
         results = [match_table(table, lv, key, parent_column, fixes, boundaries) for lv in LEVELS]
         return max(results, key=lambda r: (sum(1 for x in r.rows if x.adcode), LEVELS.index(r.level)))
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; use province, prefecture or county")
-    pcol = parent_column if parent_column is not None else guess_parent(table, key, level, g)
+    # parent_column: None guesses one, "" means none
+    pcol = (parent_column or None) if parent_column is not None else guess_parent(table, key, level, g)
     keys = table.frame[key].tolist()
     parents = table.frame[pcol].tolist() if pcol else [None] * len(keys)
     rows: list[RowMatch] = []

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
-from zjmap.core.layermodel import ReadSource
+from zjmap.core.layermodel import ReadSource, TableSource
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.pgsource import is_remote, safe_text
 
@@ -154,6 +154,7 @@ class LayerSource:
     encoding: str | None = None
     crs: str | None = None
     stored: str | None = None
+    join: dict[str, Any] | None = None  # a joined table: JoinSpec.to_json() (path = the table's)
 
 
 @dataclass
@@ -332,6 +333,7 @@ def _user_entry(layer: MapLayer) -> LayerEntry | None:
             layer=None if layer_name is None else str(layer_name),
             encoding=src.encoding_override,
             crs=None if src.crs_override is None else str(src.crs_override),
+            join=copy.deepcopy(src.join) if isinstance(src, TableSource) and src.join else None,
         ),
     )
 
@@ -405,6 +407,8 @@ def to_dict(ws: Workspace, base_dir: str | os.PathLike[str] | None = None) -> di
                 "encoding": s.encoding,
                 "crs": s.crs,
             }
+            if s.join:
+                d["source"]["join"] = {k: v for k, v in s.join.items() if k != "path"}
         layers.append(d)
     out: dict[str, Any] = {
         "format": FORMAT,
@@ -576,6 +580,7 @@ def from_dict(
                 encoding=c.text(s.get("encoding"), f"{where}.source.encoding", optional=True),
                 crs=c.text(None if s.get("crs") is None else str(s.get("crs")), f"{where}.source.crs", optional=True),
                 stored=stored,
+                join=c.obj(s["join"], f"{where}.source.join") if s.get("join") is not None else None,
             )
         layers.append(LayerEntry(lid, kind, visible, float(opacity or 0.0), style, title, source))
 
@@ -814,6 +819,8 @@ def read_user_layer(
     if src is None:
         raise ValueError(f"layer {entry.id} has no source file")
     p = str(path if path is not None else src.path)
+    if src.join:
+        return _read_joined(entry, p)
     want = src.layer
     try:
         loaded = read_layer(p, layer=want, encoding=src.encoding, crs=src.crs, progress=progress, cancel=cancel)
@@ -831,6 +838,22 @@ def read_user_layer(
     layer = user_layer(loaded, entry.id, title=entry.title, source=source, cancel=cancel)
     if entry.style is not None:
         layer.style = copy.deepcopy(entry.style)  # applied to the styler by the layer itself
+    layer.visible = entry.visible
+    layer.opacity = entry.opacity
+    return layer
+
+
+def _read_joined(entry: LayerEntry, path: str) -> MapLayer:
+    """A joined table, matched again with the saved sheet, header row, key and manual picks."""
+    from zjmap.core.joinlayer import rebuild
+    from zjmap.core.tables import TableError
+    from zjmap.core.userfiles import UserFileError
+
+    assert entry.source is not None and entry.source.join is not None
+    try:
+        layer = rebuild(entry.source.join, entry.id, entry.title, copy.deepcopy(entry.style), path)
+    except (TableError, KeyError, ValueError) as exc:
+        raise UserFileError(str(exc.args[0] if exc.args else exc)) from exc
     layer.visible = entry.visible
     layer.opacity = entry.opacity
     return layer

@@ -31,6 +31,7 @@ from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
 from zjmap.qt.panels import SidePanel
 from zjmap.qt.search import SearchBox
+from zjmap.qt.tables import install_table_actions
 from zjmap.qt.userlayers import install_user_layer_actions
 from zjmap.qt.workspace_actions import install_workspace_actions
 from zjmap.qt.worker import warm_import
@@ -134,6 +135,7 @@ class MainWindow(QMainWindow):
         helpm.addAction(QAction("数据来源 Data sources", self, triggered=self._about))
         install_export_action(self)
         install_user_layer_actions(self)
+        install_table_actions(self)
         install_workspace_actions(self)
         install_analysis_actions(self)
 

@@ -510,6 +510,8 @@ class UserLayerController(QObject):
         m.addAction("属性表 Attribute table", lambda: tree.table_requested.emit(lid))
         m.addAction("筛选… Filter…", lambda: self.window.analysis.open_filter(lid))
         m.addAction("编码 / 坐标系… Encoding / CRS…", lambda: self.reload_with_options(lid))
+        for hook in getattr(self.window, "layer_menu_hooks", ()):  # e.g. Choropleth… (zjmap.qt.tables)
+            hook(m, lid)
         m.addSeparator()
         m.addAction("重命名 Rename…", lambda: self._rename(lid))
         m.addAction("上移 Move up", lambda: stack.move(lid, stack.ids().index(lid) + 1))

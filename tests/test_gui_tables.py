@@ -1,0 +1,124 @@
+"""A statistics table dropped on the window: preview, match summary, a manual pick,
+the joined layer styled, identified, saved in a workspace and re-styled."""
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from guitools import js_click, wait_until
+
+T = Path(__file__).resolve().parent / "fixtures" / "tables"
+
+
+def drop(win, path: Path) -> bool:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    enter = QDragEnterEvent(QPoint(500, 400), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(win, enter)
+    ev = QDropEvent(QPointF(500, 400), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                    Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(win, ev)
+    return enter.isAccepted()
+
+
+@pytest.fixture(scope="module")
+def joined(win):
+    """yearbook.xlsx dropped, 鼓楼区 picked by hand as 南京's, added to the map."""
+    n = len(win.tables.dialogs)
+    assert drop(win, T / "yearbook.xlsx")
+    assert len(win.tables.dialogs) == n + 1
+    dlg = win.tables.dialogs[-1]
+    assert dlg.table.sheet == "2-5 各县（市、区）" and dlg.header.value() == 3
+    assert dlg.key.currentData() == "地区"
+    text = dlg.summary.text()
+    assert "共 <b>11</b> 行" in text and "匹配 matched <b>5</b>" in text and "待定 ambiguous <b>1</b>" in text
+    # the preview shows each row's match; the ambiguous row waits in the pick list
+    statuses = [dlg.preview.item(i, 0).text() for i in range(dlg.preview.rowCount())]
+    assert statuses.count("合计行 total") == 5 and statuses.count("区划变更 changed") == 1
+    row = next(m.source_row for m in dlg.result.rows if m.key == "鼓楼区")
+    box = dlg.pending_combo(row)
+    assert [box.itemData(i) for i in (1, 2)] == ["320106", "320302"]  # its two candidates first
+    box.setCurrentIndex(box.findData("320106"))  # the planner's pick
+    assert dlg.fixes == {row: "320106"}
+    assert "匹配 matched <b>6</b>" in dlg.summary.text() and "手工 picked 1" in dlg.summary.text()
+    dlg.accept()
+    assert dlg.result is not None and dlg.layer_id in win.stack
+    yield win.stack.layer(dlg.layer_id), row
+    win.stack.remove(dlg.layer_id)
+
+
+def test_joined_layer_is_an_ordinary_choropleth_layer(win, joined):
+    layer, row = joined
+    assert layer.kind == "user" and layer.geometry == "polygon"
+    st = layer.style
+    assert st["choropleth"] and st["field"] == "地区生产总值_总量" and st["scheme"] == "quantiles"
+    by = {f.props["adcode"]: f for f in layer.features}
+    assert by["320106"].props["地区"] == "鼓楼区" and by["320106"].props["table_row"] == row
+    assert by["330112"].props["地区"] == "临安市"
+    legend = layer.legend()
+    assert legend[-1].label.startswith("无数据") and sum(st["counts"]) == 6
+    # no-data units are drawn in their own colour
+    assert layer.feature_style(by["330106"])["fillColor"] == st["no_data_color"]
+    assert layer.feature_style(by["330112"])["fillColor"] in st["ramp"]
+
+
+def test_click_shows_the_table_row_with_file_and_sheet(win, joined):
+    layer, _ = joined
+    only = {lid for lid in win.stack.ids() if lid in (layer.id, "base_province", "base_county")}
+    for lid in win.stack.ids():
+        win.stack.set_visible(lid, lid in only)
+    f = next(f for f in layer.features if f.props["adcode"] == "330112")
+    p = f.geometry.representative_point()
+    js_click(win, p.x, p.y)
+    assert wait_until(lambda: win.panel.current_id == f.id), win.panel.current_id
+    src = win.panel.source.toPlainText()
+    assert "yearbook.xlsx · 2-5 各县（市、区）" in src and "第 10 行" in src
+    assert "临安市（330185）2017年改名→临安区" in src  # the flagged change is said
+    assert "64.5" in src
+
+
+def test_workspace_keeps_the_join_and_the_manual_pick(win, joined, tmp_path):
+    from zjmap.core import workspace as W
+
+    layer, row = joined
+    ws = W.capture(win.stack)
+    path = tmp_path / "plan.zjmap"
+    W.save_workspace(ws, path)
+    back = W.load_workspace(path)
+    entry = back.entry(layer.id)
+    assert entry.source.path == str(T / "yearbook.xlsx")
+    assert entry.source.join["sheet"] == "2-5 各县（市、区）" and entry.source.join["header_row"] == 3
+    assert entry.source.join["key"] == "地区" and entry.source.join["fixes"] == {str(row): "320106"}
+    again = W.read_user_layer(entry)
+    assert {f.props["adcode"]: f.props["地区"] for f in again.features}["320106"] == "鼓楼区"
+    assert again.style == layer.style
+
+
+def test_choropleth_dialog_histogram_and_breaks(win, joined):
+    layer, _ = joined
+    dlg = win.tables.open_choropleth(layer.id, modal=False)
+    dlg.field.setCurrentIndex(dlg.field.findData("常住人口（万人）"))
+    dlg.scheme.setCurrentIndex(dlg.scheme.findData("natural_breaks"))
+    dlg.k.setValue(3)
+    assert dlg.style["k"] == 3 and len(dlg.hist.breaks) == 2  # two inner breaks drawn on the histogram
+    assert dlg.legend.count() == 4 and dlg.legend.item(3).text().startswith("无数据")
+    dlg.manual.setText("50, 100")
+    dlg.scheme.setCurrentIndex(dlg.scheme.findData("manual"))
+    assert dlg.hist.breaks == [50.0, 100.0]
+    dlg.accept()
+    st = win.stack.layer(layer.id).style
+    assert st["field"] == "常住人口（万人）" and st["scheme"] == "manual" and st["breaks"][1:3] == [50.0, 100.0]
+
+
+def test_csv_with_coordinates_is_left_to_the_layer_loader(win, tmp_path):
+    from zjmap.qt.tables import _table_paths
+
+    pts = tmp_path / "点.csv"
+    pts.write_text("名称,经度,纬度\n杭州,120.15,30.28\n宁波,121.55,29.87\n", encoding="utf-8")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(pts)), QUrl.fromLocalFile(str(T / "county_names_gbk.csv"))])
+    assert _table_paths(mime) == [str(T / "county_names_gbk.csv")]

@@ -1,0 +1,503 @@
+"""Statistics tables in the window: File → Add table…, drops of .xlsx/.xls (and
+CSVs without coordinates), the join preview with its match summary and
+manual picks, and the choropleth style dialog with a histogram of the values.
+
+Reading, matching and classifying are the Qt-free core's
+(:mod:`zjmap.core.tables`, :mod:`zjmap.core.tablejoin`,
+:mod:`zjmap.core.classify`); this module only shows them. A table of a few
+thousand rows reads and matches in a fraction of a second
+(benchmarks/join.py), so the preview recomputes on the UI thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+# the core's table modules import pandas: loaded on first use, not at start-up
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")  # = zjmap.core.tables' (a test checks)
+TABLE_SUFFIXES = (".csv", ".txt", ".tsv", *EXCEL_SUFFIXES)
+
+LEVEL_CHOICES = [("自动 Automatic", None), ("省级 Province", "province"), ("地级市 Prefecture", "prefecture"),
+                 ("县级 County", "county")]
+STATUS_LOOK = {
+    "matched": ("已匹配 matched", "#e5f5e0"), "changed": ("区划变更 changed", "#fff3c4"),
+    "fixed": ("手工 picked", "#deebf7"), "ambiguous": ("待定 ambiguous", "#fdd0a2"),
+    "unmatched": ("未匹配 unmatched", "#fcbba1"), "outside": ("范围外 outside", "#eeeeee"),
+    "total": ("合计行 total", "#f0f0f0"),
+}
+LEAVE_OUT = "（不用 leave out）"
+PREVIEW_ROWS = 200
+
+
+def _combo(items: list[tuple[str, object]], current: object = None) -> QComboBox:
+    box = QComboBox()
+    for label, data in items:
+        box.addItem(label, data)
+    i = box.findData(current)
+    if i >= 0:
+        box.setCurrentIndex(i)
+    return box
+
+
+class TableJoinDialog(QDialog):
+    """Preview of a table and its match to the base, before the layer is made."""
+
+    def __init__(self, window, path: str):
+        from zjmap.core import tablejoin as J
+        from zjmap.core.tables import sheet_names
+        super().__init__(window)
+        self.window = window
+        self.path = str(path)
+        self.fixes: dict[int, str | None] = {}
+        self.table = None
+        self.result: J.MatchResult | None = None
+        self.layer_id: str | None = None
+        self.setWindowTitle(f"添加表格 Add table — {Path(path).name}")
+        self.resize(980, 720)
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.sheet = QComboBox()
+        sheets = sheet_names(path)
+        for s in sheets:
+            self.sheet.addItem(s, s)
+        self.sheet.setEnabled(bool(sheets))
+        self.header = QSpinBox()
+        self.header.setRange(1, 999)
+        self.key = QComboBox()
+        self.parent_col = QComboBox()
+        self.level = _combo(LEVEL_CHOICES)
+        form.addRow("工作表 Sheet", self.sheet)
+        form.addRow("表头行 Header row", self.header)
+        form.addRow("键列 Key column (代码或名称 code or name)", self.key)
+        form.addRow("上级列 Parent column", self.parent_col)
+        form.addRow("连接到 Join to", self.level)
+        lay.addLayout(form)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        lay.addWidget(self.summary)
+        self.preview = QTableWidget()
+        self.preview.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        lay.addWidget(self.preview, 3)
+        lay.addWidget(QLabel("未匹配 / 待定的行：选择对应单位 — rows to pick by hand:"))
+        self.pending = QTableWidget(0, 4)
+        self.pending.setHorizontalHeaderLabels(["行 Row", "键值 Key", "说明 Why", "单位 Unit"])
+        self.pending.horizontalHeader().setStretchLastSection(True)
+        lay.addWidget(self.pending, 2)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("加入地图 Add to map")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+        self._busy = False
+        self.reload(first=True, sheet=None)  # None: the first sheet that holds a table
+        self.sheet.currentIndexChanged.connect(lambda _: self.reload(first=True))
+        self.header.valueChanged.connect(lambda _: self.reload())
+        self.key.currentIndexChanged.connect(lambda _: self.rematch())
+        self.parent_col.currentIndexChanged.connect(lambda _: self.rematch())
+        self.level.currentIndexChanged.connect(lambda _: self.rematch())
+
+    # -- reading and matching -------------------------------------------------
+    def reload(self, first: bool = False, sheet: object = "current") -> bool:
+        from zjmap.core import tablejoin as J
+        from zjmap.core.tables import TableError, read_table
+
+        if self._busy:
+            return False
+        self._busy = True
+        try:
+            if sheet == "current":
+                sheet = self.sheet.currentData() if self.sheet.count() else None
+            try:
+                self.table = read_table(self.path, sheet, None if first else self.header.value())
+            except TableError as exc:
+                self.table = None
+                self.summary.setText(f"<b style='color:#b00'>无法读取 Cannot read:</b> {exc}")
+                self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+                return False
+            t = self.table
+            if t.sheet is not None:
+                self.sheet.setCurrentIndex(self.sheet.findData(t.sheet))
+            self.header.setValue(t.header_row)
+            self.key.clear()
+            self.parent_col.clear()
+            for c in t.columns:
+                self.key.addItem(c, c)
+            self.parent_col.addItem("（自动 automatic）", None)
+            self.parent_col.addItem("（无 none）", "")
+            for c in t.columns:
+                self.parent_col.addItem(c, c)
+            self.key.setCurrentIndex(max(0, self.key.findData(J.guess_key(t))))
+        finally:
+            self._busy = False
+        self.fixes.clear()
+        return self.rematch()
+
+    def rematch(self) -> bool:
+        from zjmap.core import tablejoin as J
+        if self._busy or self.table is None:
+            return False
+        pc = self.parent_col.currentData()
+        try:
+            self.result = J.match_table(self.table, self.level.currentData(), self.key.currentData(),
+                                        pc, self.fixes)
+        except (KeyError, ValueError) as exc:
+            self.summary.setText(f"<b style='color:#b00'>{exc.args[0] if exc.args else exc}</b>")
+            return False
+        self._show()
+        return True
+
+    def _show(self) -> None:
+        from zjmap.core import tablejoin as J
+        r, t = self.result, self.table
+        s = r.summary()
+        lv = {"province": "省级", "prefecture": "地级市", "county": "县级"}[r.level]
+        notes = f"；注释行 {len(t.notes)} 条已略过" if t.notes else ""
+        self.summary.setText(
+            f"<b>{t.source_label}</b>：表头第 {t.header_row} 行{'（自动判断）' if t.header_guessed else ''}，"
+            f"连接到{lv}单位{'（上级列：' + r.parent_column + '）' if r.parent_column else ''}。<br>"
+            f"共 <b>{s['rows']}</b> 行 rows：匹配 matched <b>{s['matched']}</b>"
+            f"（其中区划变更 changed {len(s['changed'])}，手工 picked {s['fixed']}），"
+            f"未匹配 unmatched <b>{len(s['unmatched'])}</b>，待定 ambiguous <b>{len(s['ambiguous'])}</b>，"
+            f"范围外 outside {len(s['outside'])}，合计行 totals {len(s['totals_skipped'])}{notes}。")
+        cols = ["匹配 Match", "单位 Unit"] + list(t.columns)
+        rows = r.rows[:PREVIEW_ROWS]
+        self.preview.setColumnCount(len(cols))
+        self.preview.setRowCount(len(rows))
+        self.preview.setHorizontalHeaderLabels(cols)
+        self.preview.setVerticalHeaderLabels([str(m.source_row) for m in rows])
+        frame = t.frame
+        for i, m in enumerate(rows):
+            label, colour = STATUS_LOOK[m.status]
+            cells = [label, m.name or ""] + ["" if v is None or v != v else str(v) for v in frame.iloc[m.row]]
+            for c, text in enumerate(cells):
+                it = QTableWidgetItem(text)
+                it.setBackground(QColor(colour))
+                if m.note:
+                    it.setToolTip(m.note)
+                self.preview.setItem(i, c, it)
+        todo = [m for m in r.rows if m.status in ("unmatched", "ambiguous", "fixed")
+                or (m.source_row in self.fixes)]
+        self.pending.setRowCount(len(todo))
+        g = J.gazetteer()
+        units = sorted(g.units[r.level], key=lambda u: (u.province, u.parent, u.adcode))
+        for i, m in enumerate(todo):
+            self.pending.setItem(i, 0, QTableWidgetItem(str(m.source_row)))
+            self.pending.setItem(i, 1, QTableWidgetItem(m.key))
+            self.pending.setItem(i, 2, QTableWidgetItem(m.note))
+            box = QComboBox()
+            box.addItem(LEAVE_OUT, None)
+            first = list(m.candidates)
+            for u in first + [u for u in units if u not in first]:
+                box.addItem(f"{u.parent} {u.name_zh}（{u.adcode}）" if u.level != "province" else
+                            f"{u.name_zh}（{u.adcode}）", u.adcode)
+            current = self.fixes.get(m.source_row, m.adcode if m.status == "fixed" else None)
+            box.setCurrentIndex(max(0, box.findData(current)))
+            box.currentIndexChanged.connect(lambda _, b=box, row=m.source_row: self.fix_row(row, b.currentData()))
+            self.pending.setCellWidget(i, 3, box)
+
+    def fix_row(self, source_row: int, adcode: str | None) -> None:
+        """The planner's pick for a row (None: leave it out); the match is redone."""
+        if adcode is None:
+            self.fixes.pop(source_row, None)
+        else:
+            self.fixes[source_row] = adcode
+        self.rematch()
+
+    def pending_combo(self, source_row: int) -> QComboBox:
+        for i in range(self.pending.rowCount()):
+            if self.pending.item(i, 0).text() == str(source_row):
+                return self.pending.cellWidget(i, 3)
+        raise KeyError(source_row)
+
+    # -- result -----------------------------------------------------------------
+    def spec(self) -> J.JoinSpec:
+        from zjmap.core import tablejoin as J
+        return J.JoinSpec(self.path, self.table.sheet, self.table.header_row, self.result.key, self.result.level,
+                          self.parent_col.currentData(), dict(self.fixes))
+
+    def accept(self) -> None:
+        from zjmap.core import tablejoin as J
+        from zjmap.core.tables import TableError
+        if self.result is None:
+            return
+        if not any(m.adcode for m in self.result.rows):
+            QMessageBox.warning(self, "没有匹配 Nothing matched",
+                                "表中没有一行能与底图单位对应：请检查键列和连接层级。\n"
+                                "No row matches a unit of the map: check the key column and the level.")
+            return
+        from zjmap.core.joinlayer import joined_layer
+        from zjmap.core.userlayers import new_layer_id
+
+        w = self.window
+        try:
+            joined = J.run_join(self.spec())
+            lid = new_layer_id(set(w.stack.ids()) | w.user_layers.reserved_ids())
+            layer = joined_layer(joined, lid)
+        except (TableError, KeyError, ValueError) as exc:
+            QMessageBox.warning(self, "无法连接 Cannot join", str(exc.args[0] if exc.args else exc))
+            return
+        w.stack.add(layer)
+        self.layer_id = lid
+        s = joined.result.summary()
+        w.statusBar().showMessage(
+            f"已加入 Added {layer.title}: {s['matched']} / {s['rows']} 行匹配 rows matched", 15000)
+        super().accept()
+
+
+class HistogramCanvas(QWidget):
+    """The values' histogram with the class breaks drawn on it (matplotlib)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        from zjmap.qt.charts import ChartCanvas
+
+        self.canvas = ChartCanvas(self)
+        self.canvas.setMinimumHeight(220)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.canvas)
+        self.breaks: list[float] = []
+
+    def draw(self, values, style: dict) -> None:
+        from zjmap.core import classify as C
+        counts, edges = C.histogram(values)
+        fig = self.canvas.figure
+        fig.clear()
+        ax = fig.add_subplot(111)
+        if counts:
+            ax.stairs(counts, edges, fill=True, color="#9ecae1")
+        self.breaks = list(style.get("breaks") or [])[1:-1]
+        for b, col in zip(self.breaks, style.get("ramp", [])[1:]):
+            ax.axvline(b, color="#333333", linewidth=1.2)
+        ax.set_xlabel(str(style.get("field", "")))
+        ax.set_ylabel("单位数 units")
+        self.canvas.draw_idle()
+
+
+class ChoroplethDialog(QDialog):
+    """Field, classification, classes, ramp (manual breaks too), histogram and legend preview."""
+
+    def __init__(self, window, layer_id: str):
+        from zjmap.core import classify as C
+        super().__init__(window)
+        from zjmap.core.userlayers import numeric_fields
+
+        self.window = window
+        self.layer_id = layer_id
+        layer = window.stack.layer(layer_id)
+        st = layer.style or {}
+        self.setWindowTitle(f"分级设色 Choropleth — {layer.title}")
+        lay = QVBoxLayout(self)
+        form = QFormLayout()
+        self.field = QComboBox()
+        for f in numeric_fields(layer):
+            if f != "table_row":
+                self.field.addItem(f, f)
+        self.field.setCurrentIndex(max(0, self.field.findData(st.get("field"))))
+        self.scheme = _combo([(f"{zh} {en}", key) for key, (zh, en) in C.SCHEMES.items()], st.get("scheme", "quantiles"))
+        self.k = QSpinBox()
+        self.k.setRange(2, C.MAX_K)
+        self.k.setValue(int(st.get("k", 5)))
+        self.ramp = QComboBox()
+        for r in C.ramps()["ramps"]:
+            self.ramp.addItem(f"{r['name']} {r['title_zh']}" + ("" if r["colorblind_safe"] else "（非色盲友好 not colour-blind safe）"),
+                              r["name"])
+        self.ramp.setCurrentIndex(max(0, self.ramp.findData(st.get("ramp_name", C.default_ramp("quantiles")))))
+        self.manual = QLineEdit(", ".join(f"{b:g}" for b in (st.get("manual_breaks") or [])))
+        self.manual.setPlaceholderText("手工断点，如 50, 100, 200 — manual breaks")
+        form.addRow("字段 Field", self.field)
+        form.addRow("分级方法 Classification", self.scheme)
+        form.addRow("级数 Classes", self.k)
+        form.addRow("色带 Colours (ColorBrewer)", self.ramp)
+        form.addRow("手工断点 Manual breaks", self.manual)
+        lay.addLayout(form)
+        self.hist = HistogramCanvas(self)
+        lay.addWidget(self.hist)
+        self.legend = QListWidget()
+        lay.addWidget(self.legend)
+        self.error = QLabel()
+        self.error.setStyleSheet("color:#b00")
+        lay.addWidget(self.error)
+        bb = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        bb.accepted.connect(self.accept)
+        bb.rejected.connect(self.reject)
+        lay.addWidget(bb)
+        for w in (self.field, self.scheme, self.ramp):
+            w.currentIndexChanged.connect(lambda _: self.update_preview())
+        self.k.valueChanged.connect(lambda _: self.update_preview())
+        self.manual.editingFinished.connect(self.update_preview)
+        self.style: dict | None = None
+        self.update_preview()
+
+    def _manual(self) -> list[float] | None:
+        text = self.manual.text().replace("，", ",").strip()
+        if not text:
+            return None
+        return [float(x) for x in text.split(",") if x.strip()]
+
+    def update_preview(self) -> bool:
+        from zjmap.core import classify as C
+        from zjmap.core.styling import LayerStyler
+
+        layer = self.window.stack.layer(self.layer_id)
+        fld = self.field.currentData()
+        if fld is None:
+            self.error.setText("此图层没有数值字段 This layer has no numeric field.")
+            return False
+        try:
+            self.style = C.layer_choropleth(layer, fld, self.scheme.currentData(), self.k.value(),
+                                            self.ramp.currentData(), self._manual())
+        except ValueError as exc:
+            self.error.setText(str(exc.args[0] if exc.args else exc))
+            self.style = None
+            return False
+        self.error.setText("")
+        self.hist.draw([f.props.get(fld) for f in layer.features], self.style)
+        self.legend.clear()
+        for row in LayerStyler(self.style, layer.geometry, [f.props for f in layer.features]).legend():
+            it = QListWidgetItem(row.label)
+            it.setBackground(QColor(row.color))
+            self.legend.addItem(it)
+        return True
+
+    def accept(self) -> None:
+        if self.style is None and not self.update_preview():
+            return
+        self.window.stack.set_style(self.layer_id, self.style)
+        super().accept()
+
+
+# ---------------------------------------------------------------------------
+# Installation
+
+
+class TableController(QObject):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.dialogs: list[TableJoinDialog] = []  # tests drive the newest
+
+    def add_table_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "添加表格 Add table", "",
+            "统计表 Tables (*.xlsx *.xls *.xlsm *.csv *.tsv *.txt);;所有文件 All files (*)")
+        if path:
+            self.open_table(path)
+
+    def open_table(self, path: str, modal: bool = True) -> TableJoinDialog:
+        dlg = TableJoinDialog(self.window, path)
+        self.dialogs.append(dlg)
+        if modal:
+            dlg.open()
+        return dlg
+
+    def open_choropleth(self, layer_id: str, modal: bool = True) -> ChoroplethDialog:
+        dlg = ChoroplethDialog(self.window, layer_id)
+        if modal:
+            dlg.open()
+        return dlg
+
+
+def _table_paths(mime) -> list[str]:
+    """Dropped statistics tables: Excel files, and CSVs without coordinate columns."""
+    from zjmap.core.tables import read_table, TableError
+    if mime is None or not mime.hasUrls():
+        return []
+    out = []
+    for u in mime.urls():
+        p = u.toLocalFile() if u.isLocalFile() else ""
+        suf = Path(p).suffix.lower()
+        if suf in EXCEL_SUFFIXES:
+            out.append(p)
+        elif suf in TABLE_SUFFIXES:
+            try:
+                cols = read_table(p).columns
+            except TableError:
+                continue
+            from zjmap.core.joinlayer import looks_like_point_table
+
+            if not looks_like_point_table(cols):
+                out.append(p)
+    return out
+
+
+class _TableDropFilter(QObject):
+    def __init__(self, ctl: TableController):
+        super().__init__(ctl)
+        self.ctl = ctl
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        t = event.type()
+        if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop):
+            mime = event.mimeData()
+            urls = mime.urls() if mime is not None and mime.hasUrls() else []
+            if not urls or not all(Path(u.toLocalFile()).suffix.lower() in TABLE_SUFFIXES for u in urls):
+                return False
+            paths = _table_paths(mime) if t == QEvent.Type.Drop else [
+                u.toLocalFile() for u in urls if Path(u.toLocalFile()).suffix.lower() in EXCEL_SUFFIXES]
+            if not paths:
+                return False  # CSVs with coordinates: the layer loader takes them
+            event.setDropAction(Qt.DropAction.CopyAction)
+            event.accept()
+            if t == QEvent.Type.Drop:
+                for p in paths:
+                    try:
+                        self.ctl.open_table(p)
+                    except Exception as exc:  # noqa: BLE001 - never let an odd file escape an event filter
+                        QMessageBox.warning(self.ctl.window, "无法打开表格 Cannot open table",
+                                            f"{Path(p).name}: {exc}")
+            return True
+        return False
+
+
+def install_table_actions(window) -> TableController:
+    """File → Add table… (Ctrl+T) after Add layer…, table drops, Choropleth… in the layer menu."""
+    ctl = TableController(window)
+    window.tables = ctl
+    act = QAction("添加表格… Add table…", window)
+    act.setShortcut(QKeySequence("Ctrl+T"))
+    act.setStatusTip("统计年鉴、普查表（Excel / CSV）按省、市、县连接到地图 Join a statistics table to the map")
+    act.triggered.connect(ctl.add_table_dialog)
+    window.act_add_table = act
+    menu = window.file_menu
+    acts = menu.actions()
+    after = getattr(window, "act_add_layer_options", None)
+    idx = acts.index(after) + 1 if after in acts else 0
+    menu.insertAction(acts[idx] if idx < len(acts) else None, act)
+    window.addAction(act)
+    drop = _TableDropFilter(ctl)
+    ctl.drop_filter = drop
+    targets = [window] + [getattr(window, n) for n in ("map", "tree", "panel")
+                          if isinstance(getattr(window, n, None), QWidget)]
+    m = getattr(window, "map", None)
+    if m is not None:
+        targets += [w for w in [m.focusProxy(), *m.findChildren(QWidget)] if w is not None]
+    for w in targets:
+        w.installEventFilter(drop)
+    hooks = getattr(window, "layer_menu_hooks", None)
+    if hooks is None:
+        hooks = window.layer_menu_hooks = []
+    hooks.append(lambda menu, lid: menu.addAction("分级设色… Choropleth…", lambda: ctl.open_choropleth(lid)))
+    return ctl
