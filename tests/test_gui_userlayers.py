@@ -469,3 +469,31 @@ def test_empty_and_geometry_only_shapefiles_are_added_and_said_so(win, data, box
     assert "shapes_only.dbf is missing" in win.statusBar().currentMessage()
     assert wait_until(lambda: drawn(win, task.layer_id), 5000)
     remove_user_layers(win)
+
+
+def test_reopening_an_unchanged_big_file_comes_from_the_cache_and_a_changed_one_does_not(win, tmp_path):
+    from test_layercache import write_parcels
+
+    from zjmap.core import layercache
+
+    path = write_parcels(tmp_path / "parcels.shp")
+    first = qul.add_layer_from_path(win, path)
+    wait_task(first)
+    assert first.status == "loaded" and not first.from_cache
+    key = layercache.cache_key(path)
+    assert wait_until(lambda: (layercache.cache_root() / key).is_dir(), 20000)  # kept once shown
+    props = win.stack.layer(first.layer_id).features[1500].props
+    win.user_layers.remove(first.layer_id)
+    again = qul.add_layer_from_path(win, path)
+    wait_task(again)
+    assert again.status == "loaded" and again.from_cache
+    lid = again.layer_id
+    assert wait_until(lambda: drawn(win, lid), 10000), big_stats(win, lid)
+    assert win.stack.layer(lid).features[1500].props == props and props["名称"] == "地块1500"
+    win.user_layers.remove(lid)
+    write_parcels(path, word="用地")  # changed (same sizes: only the times tell)
+    changed = qul.add_layer_from_path(win, path)
+    wait_task(changed)
+    assert changed.status == "loaded" and not changed.from_cache
+    assert win.stack.layer(changed.layer_id).features[1500].props["名称"] == "用地1500"
+    win.user_layers.remove(changed.layer_id)

@@ -140,10 +140,12 @@ def user_layer(
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
     defer_bands: bool | None = None,
+    display: BigDisplay | None = None,
 ) -> MapLayer:
     """A :class:`~zjmap.core.userfiles.LoadedLayer` as a user MapLayer.
 
-    ``defer_bands``: build only the full-resolution display set now (the
+    ``display``: display arrays prepared before for these geometries (a
+    cached read), used as they are. ``defer_bands``: build only the full-resolution display set now (the
     layer shows sooner) and leave the simplified zoom bands to a later
     ``layer.display.arrays.with_bands()``; default: when the layer has more
     than :data:`DEFER_VERTICES` vertices. ``layer.display.bands_pending``
@@ -165,7 +167,10 @@ def user_layer(
     check_cancel(cancel)
     geoms = np.asarray(gdf.geometry.array, dtype=object)
     defer = defer_bands if defer_bands is not None else int(shapely.get_num_coordinates(geoms).sum()) > DEFER_VERTICES
-    display = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel, bands=() if defer else ZOOM_BANDS)
+    if display is not None:  # prepared before (zjmap.core.layercache): its bands are there
+        defer = len(display.bands) < 2 and display.bands[0][0] == 99 and defer
+    else:
+        display = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel, bands=() if defer else ZOOM_BANDS)
     # no dict or object per feature: the rows are made when asked for (zjmap.core.featurerows)
     feats = FeatureRows(layer_id, gdf.drop(columns=geom_col), geoms, name_field)
     kind = _geometry_kind(loaded.geometry_types or gdf.geom_type.dropna().unique())

@@ -55,6 +55,7 @@ from PySide6.QtWidgets import (
 from zjmap.core import formats
 from zjmap.core.layermodel import ReadSource
 from zjmap.core.layers import MapLayer, feature_id
+from zjmap.core import layercache
 from zjmap.core.memory import release_free_memory
 from zjmap.core import userfiles_lazy as uf
 
@@ -134,6 +135,8 @@ class LoadTask(QObject):
         self.timings: dict[str, float] = {}  # perf_counter() at each step (benchmarks read them)
         self.progress: QProgressDialog | None = None
         self.worker: Worker | None = None
+        self.from_cache = False  # read from zjmap.core.layercache
+        self.cache_as: tuple[str, dict] | None = None  # (key, meta) to keep it there once shown
 
     @property
     def done(self) -> bool:
@@ -204,6 +207,8 @@ class LoadTask(QObject):
             self.timings["built"] = time.perf_counter()
             self.ctl.put_layer(layer, self.req)
             self.timings["added"] = time.perf_counter()
+            if self.cache_as is not None:
+                self.ctl.keep_in_cache(layer, *self.cache_as)
         except Exception as exc:  # the stack refused it (say a clashing id): nothing changed
             log.exception("adding %s failed", self.req.path)
             self.message = f"{Path(self.req.path).name} was read but could not be added to the map ({exc})."
@@ -258,15 +263,25 @@ class LoadTask(QObject):
             if len(usable) > 1:
                 return info
         state.check()
-        loaded = uf.read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
-                               progress=read_progress, cancel=cancelled)
+        # an unchanged big file opened before: its table and display arrays from the cache
+        key = layercache.cache_key(req.path, req.layer, req.encoding, req.crs)
+        hit = layercache.load(key) if key else None
+        display = None
+        if hit is not None:
+            loaded, display = hit
+            self.from_cache = True
+        else:
+            loaded = uf.read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
+                                   progress=read_progress, cancel=cancelled)
+            if key and loaded.features >= layercache.MIN_FEATURES:
+                self.cache_as = (key, layercache.meta_of(loaded))
         self.timings["read"] = time.perf_counter()
         state.set_progress(0.85, f"Preparing {loaded.features:,} features for the map")
         source = ReadSource(str(req.path), layer=loaded.name, layer_arg=req.layer, encoding_override=req.encoding,
                             crs_override=req.crs)
         title = req.title or _title_for(req, loaded.name)
         layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
-                           progress=build_progress, cancel=cancelled)
+                           progress=build_progress, cancel=cancelled, display=display)
         del loaded
         release_free_memory()  # the read's temporaries: back to the system, not kept at the peak
         state.check()
@@ -292,6 +307,7 @@ class UserLayerController(QObject):
         self.current: LoadTask | None = None
         self.tasks: list[LoadTask] = []  # every task, newest last (tests inspect them)
         self.tables: dict[str, AttributeTable] = {}
+        self._cache_after_bands: dict[str, tuple[str, dict]] = {}
 
     # -- queue ---------------------------------------------------------------
     def reserved_ids(self) -> set[str]:
@@ -352,6 +368,22 @@ class UserLayerController(QObject):
         if layer.display.bands_pending:
             self._add_bands_later(layer)
 
+    def keep_in_cache(self, layer: MapLayer, key: str, meta: dict) -> None:
+        """Write a big layer just read into the cache, off the UI thread, once
+        its zoom bands exist (the next opening of the unchanged file is then quick)."""
+        if layer.display.bands_pending:
+            self._cache_after_bands[layer.id] = (key, meta)
+            return
+        gdf, arrays = layer.table.gdf, layer.display.arrays
+        if gdf is None or arrays is None:
+            return
+
+        def failed(exc: BaseException) -> None:  # a full disk: the file is just read again next time
+            log.warning("could not keep %s in the cache: %s", layer.id, exc)
+
+        start_worker(layercache.store, key, meta, gdf, arrays, name=f"zjmap-cache-{layer.id}", pass_state=False,
+                     connect={"errored": failed})
+
     def _add_bands_later(self, layer: MapLayer) -> None:
         """A layer of millions of vertices was shown at full resolution: add
         its simplified zoom bands on a worker thread, then send them."""
@@ -373,6 +405,9 @@ class UserLayerController(QObject):
             layer.display.bands_pending = False
             self.window.map.add_layer(layer, stack.ids().index(layer.id))
             self.bands_added.emit(layer.id)
+            later = self._cache_after_bands.pop(layer.id, None)
+            if later is not None:
+                self.keep_in_cache(layer, *later)
 
         def failed(exc: BaseException) -> None:  # the layer still draws at full resolution
             log.error("simplified bands for %s", layer.id, exc_info=exc)
