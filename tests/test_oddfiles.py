@@ -126,3 +126,22 @@ def test_pyshp_junk_after_the_records():
     got = read_layer(REAL / "corrupt_too_long.shp")
     assert len(got.gdf) == 10 and set(got.gdf["test"]) == {"value"}
     assert got.geometry_types == ["LineString"]
+
+
+def test_shapefile_js_html_prj_without_shx(tmp_path):
+    for f in REAL.glob("htmlprj.*"):
+        shutil.copy(f, tmp_path)
+    shp = tmp_path / "htmlprj.shp"
+    notes = open_source(shp).notes
+    assert any("htmlprj.shx" in n for n in notes) and any("htmlprj.prj" in n for n in notes)
+    with pytest.raises(UserFileError, match=r"htmlprj\.prj of htmlprj\.shp cannot be understood"):
+        read_layer(shp)
+    got = read_layer(shp, crs="EPSG:4326")  # the planner chooses it, as the app offers
+    assert list(got.gdf["field"]) == ["💩", "Hněvošický háj"]
+    assert not (tmp_path / "htmlprj.shx").exists()
+
+
+def test_shapefile_js_zero_length_line_in_a_zip():
+    got = read_layer(REAL / "zero-len-line.zip")
+    assert len(got.gdf) == 2 and got.skipped == 1
+    assert got.gdf["Operator"].iloc[0] == "El Paso Natural Gas Co"
