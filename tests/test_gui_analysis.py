@@ -123,6 +123,7 @@ def test_summarise_dialog_table_copy_save_and_layer(win, analysis, tmp_path):
     # the result is a layer too, graduated by the count, and its zones show in the panel
     layer = _wait_load(analysis)
     assert layer.style.get("kind") == "graduated" and layer.style.get("field") == "count"
+    assert layer.style.get("choropleth") and layer.style.get("scheme") == "natural_breaks"  # issue 13's classes
     assert len(layer.features) == len(ref)
     f = next(f for f in layer.features if f.props.get("name") == top["name"])
     pt = f.geometry.representative_point()
@@ -144,6 +145,42 @@ def test_summarise_refuses_a_bad_filter(win, analysis):
     assert dlg.run() is None
     assert "no field named 'nope'" in analysis.last_error and analysis.job is before
     dlg.close()
+
+
+def test_summarise_runs_off_the_gui_thread_and_cancels(win, analysis, tmp_path):
+    """A long summary: the window keeps answering, Cancel stops it, nothing is added."""
+    from zjmap.qt.userlayers import add_layer_from_path
+
+    rng = np.random.default_rng(8)
+    n = 150_000
+    df = pd.DataFrame({"lon": rng.uniform(116, 122.5, n).round(5), "lat": rng.uniform(28, 35, n).round(5),
+                       "v": rng.uniform(0, 1, n).round(3)})
+    p = tmp_path / "many.csv"
+    df.to_csv(p, index=False)
+    task = add_layer_from_path(win, p)
+    assert wait_until(lambda: task.done and task.layer_id in win.stack, 60000)
+    layers_before = win.stack.ids()
+    loads_before = len(analysis.loads)
+    dlg = analysis.open_summarise()
+    dlg.data.setCurrentIndex(dlg.data.findData(task.layer_id))
+    dlg.zones.setCurrentIndex(dlg.zones.findData("base_county"))
+    dlg.field.setCurrentIndex(dlg.field.findData("v"))
+    dlg.checks["sum"].setChecked(True)
+    job = dlg.run()
+    ticks = []
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    assert wait_until(lambda: job.worker.status == "running", 5000)
+    spin(200)
+    job.cancel()
+    assert wait_until(lambda: job.status == "cancelled", 30000), job.status
+    timer.stop()
+    assert len(ticks) >= 5  # the event loop ran while the summary worked
+    assert win.stack.ids() == layers_before and len(analysis.loads) == loads_before
+    win.user_layers.remove(task.layer_id)
 
 
 def test_select_by_location_within_distance(win, analysis):

@@ -37,7 +37,9 @@ def layer_frame(layer: MapLayer) -> NamedLayer:
     gdf = layer.table.gdf if layer.kind == "user" else None
     if gdf is not None:
         frame = gdf.reset_index(drop=True)
-        frame = frame.assign(id=[f.id for f in layer.features]) if "id" not in frame.columns else frame
+        if "id" not in frame.columns:
+            feats = layer.features  # a big table names its rows without making features
+            frame = frame.assign(id=list(feats.ids()) if hasattr(feats, "ids") else [f.id for f in feats])
         name_col = layer.table.name_field
         return NamedLayer(frame, "id", name_col, layer.title)
     recs = []

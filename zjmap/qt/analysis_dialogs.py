@@ -463,7 +463,9 @@ class SelectByLocationDialog(QDialog):
             prog(0.1, "选择 Selecting")
             a = named_layer(a_layer).frame
             if a_layer.hidden and a_layer.kind != "base":  # rows follow the features: the filter applies
-                a = a[np.array([f.id not in a_layer.hidden for f in a_layer.features])]
+                keep = np.ones(len(a), dtype=bool)
+                keep[np.asarray(a_layer.hidden_rows, dtype=int)] = False
+                a = a[keep]
             b_geoms = [f.geometry for f in b_layer.features if (b_ids is None or f.id in b_ids) and f.id not in b_layer.hidden]
             mask = select_by_location(a.geometry, np.array(b_geoms, dtype=object), rel, km)
             chosen = a[mask]
@@ -540,7 +542,8 @@ class AnalysisActions:
         self.loads: list[Any] = []
 
     def add_result_layer(self, path: Path, title: str, graduate: str | None = None):
-        from zjmap.core.userlayers import style_graduated
+        """Load a result file as a layer; a summary comes as a choropleth of its first statistic."""
+        from zjmap.core.classify import layer_choropleth
         from zjmap.qt.userlayers import add_layer_from_path
 
         w = self.window
@@ -555,8 +558,8 @@ class AnalysisActions:
             if graduate:
                 layer = w.stack.layer(lid)
                 try:
-                    w.stack.set_style(lid, style_graduated(layer, graduate))
-                except (ValueError, KeyError):
+                    w.stack.set_style(lid, layer_choropleth(layer, graduate, "natural_breaks"))
+                except (ValueError, KeyError):  # all zones empty: nothing to classify
                     pass
 
         task.finished.connect(loaded)
