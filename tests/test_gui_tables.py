@@ -122,3 +122,35 @@ def test_csv_with_coordinates_is_left_to_the_layer_loader(win, tmp_path):
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(pts)), QUrl.fromLocalFile(str(T / "county_names_gbk.csv"))])
     assert _table_paths(mime) == [str(T / "county_names_gbk.csv")]
+
+
+def test_join_to_a_loaded_layer_and_its_field(win, tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from zjmap.core import workspace as W
+    from zjmap.qt.userlayers import add_layer_from_path
+
+    path = tmp_path / "园区.geojson"
+    gpd.GeoDataFrame({"所在市": ["杭州市", "宁波", "嘉兴市"], "园区": ["A", "B", "C"]},
+                     geometry=[shapely.Point(120.2, 30.3), shapely.Point(121.5, 29.9), shapely.Point(120.8, 30.7)],
+                     crs="EPSG:4326").to_file(path, driver="GeoJSON")
+    task = add_layer_from_path(win, path)
+    assert wait_until(lambda: task.done, 30000) and task.status == "loaded"
+    target = task.layer_id
+    dlg = win.tables.open_table(str(T / "census2020_zhejiang_cities.csv"), modal=False)
+    dlg.level.setCurrentIndex(dlg.level.findData(f"layer:{target}"))
+    dlg.target_field.setCurrentIndex(dlg.target_field.findData("所在市"))
+    assert dlg.result.level == "layer" and dlg.result.summary()["matched"] == 3
+    assert "匹配 matched <b>3</b>" in dlg.summary.text() and "未匹配 unmatched <b>8</b>" in dlg.summary.text()
+    dlg.accept()
+    layer = win.stack.layer(dlg.layer_id)
+    vals = {f.props["园区"]: f.props["常住人口（人）"] for f in layer.features}
+    assert vals == {"A": 11936010, "B": 9404283, "C": 5400868}
+    # saved and read back: the target layer's file is read again, the same field joined
+    entry = W.capture(win.stack).entry(layer.id)
+    assert entry.source.join["target"]["field"] == "所在市"
+    again = W.read_user_layer(entry)
+    assert {f.props["园区"]: f.props["常住人口（人）"] for f in again.features} == vals
+    win.stack.remove(layer.id)
+    win.stack.remove(target)

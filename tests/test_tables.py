@@ -217,3 +217,25 @@ def test_cli_join_bad_input(args, msg):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and msg in lines[0], out.stderr
+
+
+def test_join_to_a_planners_layer_by_a_field(tmp_path):
+    import geopandas as gpd
+    import shapely
+
+    from zjmap.core.layerjoin import run_layer_join
+
+    pts = gpd.GeoDataFrame({"城市": ["杭州", "宁 波", "温州市", "温州市", "绍兴"], "id": [1, 2, 3, 4, 5]},
+                           geometry=[shapely.Point(120 + i * 0.1, 30) for i in range(5)], crs="EPSG:4326")
+    path = tmp_path / "cities.geojson"
+    pts.to_file(path, driver="GeoJSON")
+    table = read_table(T / "census2020_zhejiang_cities.csv")
+    spec = J.JoinSpec(str(T / "census2020_zhejiang_cities.csv"), target={"path": str(path), "field": "城市"})
+    j = run_layer_join(spec, table)  # reads the layer's file, as a workspace does
+    st = {m.key: (m.status, m.adcode) for m in j.result.rows}
+    assert st["杭州市"] == ("matched", "0") and st["宁波市"] == ("matched", "1")  # 宁 波 / 杭州: same name
+    assert st["温州市"][0] == "ambiguous"  # two features share the value: listed, not guessed
+    assert st["全省"][0] == "total" and st["丽水市"][0] == "unmatched"
+    pop = dict(zip(j.gdf["id"], j.gdf["常住人口（人）"]))
+    assert pop[1] == 11936010 and pop[5] == 5270977 and math.isnan(pop[3])
+    assert j.spec.target["field"] == "城市" and j.result.level == "layer"

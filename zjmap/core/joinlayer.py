@@ -27,7 +27,7 @@ def default_field(joined: Joined) -> str | None:
     """The first numeric table column with numbers for matched units (what a new layer shows)."""
     gdf = joined.gdf
     for c in joined.table.numeric:
-        col = f"{c}_表" if c in ("adcode", "name_zh", "level", "geometry", "table_row") else c
+        col = f"{c}_表" if f"{c}_表" in gdf.columns else c  # renamed where the layer has the name
         if col in gdf.columns and gdf[col].notna().any():
             return col
     return None
@@ -63,6 +63,8 @@ def joined_layer(joined: Joined, layer_id: str, title: str | None = None, style:
 
 
 def default_title(joined: Joined) -> str:
+    if joined.result.level == "layer":
+        return f"{Path(joined.table.path).stem}（按“{(joined.spec.target or {}).get('field', '')}”）"
     lv = {"province": "省", "prefecture": "市", "county": "县"}[joined.result.level]
     return f"{Path(joined.table.path).stem}（按{lv}）"
 
@@ -83,7 +85,7 @@ def table_row_html(layer: MapLayer, props: dict[str, Any]) -> str | None:
     j = layer.source
     if not isinstance(j, TableSource):
         return None
-    adcode = props.get("adcode")
+    adcode = str(props.get("target_row")) if j.level == "layer" else props.get("adcode")
     row = props.get("table_row")
     if row is None or (isinstance(row, float) and math.isnan(row)):
         return (f"<p><b>{html.escape(j.source_label)}</b></p>"

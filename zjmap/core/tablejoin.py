@@ -485,17 +485,23 @@ class JoinSpec:
     level: str | None = None
     parent_column: str | None = None
     fixes: dict[int, str | None] = field(default_factory=dict)  # sheet row -> adcode (None: left out)
+    # join to a planner's layer instead of the base: {"path", "layer", "encoding", "crs", "field"}
+    target: dict | None = None
 
     def to_json(self) -> dict:
-        return {"path": self.path, "sheet": self.sheet, "header_row": self.header_row, "key": self.key,
-                "level": self.level, "parent_column": self.parent_column,
-                "fixes": {str(k): v for k, v in self.fixes.items()}}
+        d = {"path": self.path, "sheet": self.sheet, "header_row": self.header_row, "key": self.key,
+             "level": self.level, "parent_column": self.parent_column,
+             "fixes": {str(k): v for k, v in self.fixes.items()}}
+        if self.target:
+            d["target"] = dict(self.target)
+        return d
 
     @classmethod
     def from_json(cls, d: dict) -> "JoinSpec":
         return cls(path=d["path"], sheet=d.get("sheet"), header_row=d.get("header_row"), key=d.get("key"),
                    level=d.get("level"), parent_column=d.get("parent_column"),
-                   fixes={int(k): v for k, v in (d.get("fixes") or {}).items()})
+                   fixes={int(k): v for k, v in (d.get("fixes") or {}).items()},
+                   target=dict(d["target"]) if d.get("target") else None)
 
 
 @dataclass
@@ -514,6 +520,10 @@ def run_join(spec: JoinSpec, boundaries: Path | str | None = None) -> Joined:
     from zjmap.core.tables import read_table
 
     table = read_table(spec.path, spec.sheet, spec.header_row)
+    if spec.target:
+        from zjmap.core.layerjoin import run_layer_join
+
+        return run_layer_join(spec, table)
     result = match_table(table, spec.level, spec.key, spec.parent_column, spec.fixes, boundaries)
     gdf = joined_frame(table, result, boundaries)
     done = JoinSpec(spec.path, table.sheet, table.header_row, result.key, result.level,

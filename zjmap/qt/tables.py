@@ -88,11 +88,21 @@ class TableJoinDialog(QDialog):
         self.key = QComboBox()
         self.parent_col = QComboBox()
         self.level = _combo(LEVEL_CHOICES)
+        # or one of the planner's own layers (read from a file), by one of its fields
+        from zjmap.core.layermodel import ReadSource, TableSource
+
+        for layer in window.stack:
+            if layer.kind == "user" and isinstance(layer.source, ReadSource) and not isinstance(layer.source, TableSource) \
+                    and layer.table.gdf is not None:
+                self.level.addItem(f"图层 Layer: {layer.title}", f"layer:{layer.id}")
+        self.target_field = QComboBox()
+        self.target_field.setEnabled(False)
         form.addRow("工作表 Sheet", self.sheet)
         form.addRow("表头行 Header row", self.header)
         form.addRow("键列 Key column (代码或名称 code or name)", self.key)
         form.addRow("上级列 Parent column", self.parent_col)
         form.addRow("连接到 Join to", self.level)
+        form.addRow("图层字段 Layer field", self.target_field)
         lay.addLayout(form)
         self.summary = QLabel()
         self.summary.setWordWrap(True)
@@ -116,7 +126,8 @@ class TableJoinDialog(QDialog):
         self.header.valueChanged.connect(lambda _: self.reload())
         self.key.currentIndexChanged.connect(lambda _: self.rematch())
         self.parent_col.currentIndexChanged.connect(lambda _: self.rematch())
-        self.level.currentIndexChanged.connect(lambda _: self.rematch())
+        self.level.currentIndexChanged.connect(lambda _: self._target_changed())
+        self.target_field.currentIndexChanged.connect(lambda _: self.rematch())
 
     # -- reading and matching -------------------------------------------------
     def reload(self, first: bool = False, sheet: object = "current") -> bool:
@@ -154,14 +165,46 @@ class TableJoinDialog(QDialog):
         self.fixes.clear()
         return self.rematch()
 
+    def target_layer(self):
+        """The planner's layer chosen as the join target, or None (the base)."""
+        lv = self.level.currentData()
+        if isinstance(lv, str) and lv.startswith("layer:"):
+            return self.window.stack.layer(lv[len("layer:"):])
+        return None
+
+    def _target_changed(self) -> None:
+        layer = self.target_layer()
+        self._busy = True
+        self.target_field.clear()
+        if layer is not None:
+            gdf = layer.table.gdf
+            for c in gdf.columns:
+                if c != gdf.geometry.name:
+                    self.target_field.addItem(str(c), c)
+            if layer.table.name_field in gdf.columns:
+                self.target_field.setCurrentIndex(self.target_field.findData(layer.table.name_field))
+        self.target_field.setEnabled(layer is not None)
+        self.parent_col.setEnabled(layer is None)
+        self._busy = False
+        self.fixes.clear()
+        self.rematch()
+
     def rematch(self) -> bool:
         from zjmap.core import tablejoin as J
+        from zjmap.core.layerjoin import match_to_values
+
         if self._busy or self.table is None:
             return False
         pc = self.parent_col.currentData()
+        layer = self.target_layer()
         try:
-            self.result = J.match_table(self.table, self.level.currentData(), self.key.currentData(),
-                                        pc, self.fixes)
+            if layer is not None:
+                fld = self.target_field.currentData()
+                self.result = match_to_values(self.table, self.key.currentData(), layer.table.gdf[fld].tolist(),
+                                              self.fixes, fld)
+            else:
+                self.result = J.match_table(self.table, self.level.currentData(), self.key.currentData(),
+                                            pc, self.fixes)
         except (KeyError, ValueError) as exc:
             self.summary.setText(f"<b style='color:#b00'>{exc.args[0] if exc.args else exc}</b>")
             return False
@@ -172,7 +215,8 @@ class TableJoinDialog(QDialog):
         from zjmap.core import tablejoin as J
         r, t = self.result, self.table
         s = r.summary()
-        lv = {"province": "省级", "prefecture": "地级市", "county": "县级"}[r.level]
+        lv = {"province": "省级", "prefecture": "地级市", "county": "县级",
+              "layer": f"图层“{self.target_layer().title if self.target_layer() else ''}”的"}[r.level]
         notes = f"；注释行 {len(t.notes)} 条已略过" if t.notes else ""
         self.summary.setText(
             f"<b>{t.source_label}</b>：表头第 {t.header_row} 行{'（自动判断）' if t.header_guessed else ''}，"
@@ -201,7 +245,12 @@ class TableJoinDialog(QDialog):
                 or (m.source_row in self.fixes)]
         self.pending.setRowCount(len(todo))
         g = J.gazetteer()
-        units = sorted(g.units[r.level], key=lambda u: (u.province, u.parent, u.adcode))
+        if r.level == "layer":  # the layer's features by the join field's value
+            fld = self.target_field.currentData()
+            vals = self.target_layer().table.gdf[fld].tolist()
+            units = [J.Unit(str(i), str(v), "layer", "", "") for i, v in enumerate(vals)]
+        else:
+            units = sorted(g.units[r.level], key=lambda u: (u.province, u.parent, u.adcode))
         for i, m in enumerate(todo):
             self.pending.setItem(i, 0, QTableWidgetItem(str(m.source_row)))
             self.pending.setItem(i, 1, QTableWidgetItem(m.key))
@@ -210,8 +259,9 @@ class TableJoinDialog(QDialog):
             box.addItem(LEAVE_OUT, None)
             first = list(m.candidates)
             for u in first + [u for u in units if u not in first]:
-                box.addItem(f"{u.parent} {u.name_zh}（{u.adcode}）" if u.level != "province" else
-                            f"{u.name_zh}（{u.adcode}）", u.adcode)
+                box.addItem(f"{u.parent} {u.name_zh}（{u.adcode}）" if u.level not in ("province", "layer") else
+                            f"{u.name_zh}（{u.adcode}）" if u.level == "province" else
+                            f"{u.name_zh}（第 {int(u.adcode) + 1} 个要素 feature）", u.adcode)
             current = self.fixes.get(m.source_row, m.adcode if m.status == "fixed" else None)
             box.setCurrentIndex(max(0, box.findData(current)))
             box.currentIndexChanged.connect(lambda _, b=box, row=m.source_row: self.fix_row(row, b.currentData()))
@@ -234,8 +284,16 @@ class TableJoinDialog(QDialog):
     # -- result -----------------------------------------------------------------
     def spec(self) -> J.JoinSpec:
         from zjmap.core import tablejoin as J
+
+        layer = self.target_layer()
+        target = None
+        if layer is not None:
+            src = layer.source
+            target = {"path": src.path, "layer": src.layer_arg if src.layer_arg is not None else src.layer,
+                      "encoding": src.encoding_override, "crs": src.crs_override,
+                      "field": self.target_field.currentData()}
         return J.JoinSpec(self.path, self.table.sheet, self.table.header_row, self.result.key, self.result.level,
-                          self.parent_col.currentData(), dict(self.fixes))
+                          None if layer is not None else self.parent_col.currentData(), dict(self.fixes), target)
 
     def accept(self) -> None:
         from zjmap.core import tablejoin as J
@@ -252,7 +310,13 @@ class TableJoinDialog(QDialog):
 
         w = self.window
         try:
-            joined = J.run_join(self.spec())
+            spec = self.spec()
+            if spec.target:  # the layer is loaded: no need to read its file again
+                from zjmap.core.layerjoin import run_layer_join
+
+                joined = run_layer_join(spec, self.table, self.target_layer().table.gdf)
+            else:
+                joined = J.run_join(spec)
             lid = new_layer_id(set(w.stack.ids()) | w.user_layers.reserved_ids())
             layer = joined_layer(joined, lid)
         except (TableError, KeyError, ValueError) as exc:
