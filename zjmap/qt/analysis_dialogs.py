@@ -591,11 +591,7 @@ def install_analysis_actions(window) -> AnalysisActions:
 
     a = AnalysisActions(window)
     window.analysis = a
-    bar = window.menuBar()
-    after_view = next((act for act in bar.actions() if "Bookmarks" in act.text() or "Help" in act.text()), None)
-    menu = bar.addMenu("分析 &Analysis")
-    if after_view is not None:  # after View, before Bookmarks and Help
-        bar.insertMenu(after_view, menu)
+    menu = window.analysis_menu  # placed by the window: after View, before Bookmarks and Help
     items = [
         ("筛选… Filter…", "Ctrl+Shift+F", lambda: a.open_filter()),
         ("按位置选择… Select by location…", "Ctrl+Shift+L", a.open_select),

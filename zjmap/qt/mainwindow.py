@@ -131,6 +131,9 @@ class MainWindow(QMainWindow):
         view = m.addMenu("视图 &View")
         for a in (self.act_home, self.act_back, self.act_forward, self.act_clear, self.act_find):
             view.addAction(a)
+        # the menu bar's order is decided here; the controllers fill the menus they are given
+        self.analysis_menu = m.addMenu("分析 &Analysis")  # install_analysis_actions
+        self.bookmarks_menu = m.addMenu("书签 &Bookmarks")  # install_workspace_actions
         helpm = m.addMenu("帮助 &Help")
         helpm.addAction(QAction("数据来源 Data sources", self, triggered=self._about))
         install_export_action(self)

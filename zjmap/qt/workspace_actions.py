@@ -1119,9 +1119,8 @@ def install_workspace_actions(window) -> WorkspaceController:
     menu.insertAction(before, window.act_ws_save_as)
     menu.insertSeparator(before)
 
-    # Bookmarks menu, before Help
-    bm = QMenu("书签 &Bookmarks", window)
-    window.bookmarks_menu = bm
+    # the Bookmarks menu the window placed (before Help)
+    bm = window.bookmarks_menu
     window.act_bookmark_add = action("添加书签… Add bookmark…", "Ctrl+B", ctl.add_bookmark,
                                      "把当前视图存为书签 Name the current extent")
     window.act_bookmark_manage = QAction("管理书签… Manage bookmarks…", window)
@@ -1140,12 +1139,6 @@ def install_workspace_actions(window) -> WorkspaceController:
     bm.aboutToShow.connect(fill_bookmarks)
     ctl.bookmarks_changed.connect(fill_bookmarks)
     fill_bookmarks()
-    bar = window.menuBar()
-    help_act = next((a for a in bar.actions() if "Help" in a.text() or "帮助" in a.text()), None)
-    if help_act is not None:
-        bar.insertMenu(help_act, bm)
-    else:
-        bar.addMenu(bm)
 
     ctl.restore_geometry()
     m = window.map
