@@ -11,7 +11,7 @@ def test_core_imports_no_qt():
     lint = Path(sys.executable).with_name("lint-imports")
     r = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "Contracts: 2 kept, 0 broken." in r.stdout
+    assert "Contracts: 3 kept, 0 broken." in r.stdout
 
 
 def run_python(code: str) -> subprocess.CompletedProcess:
@@ -60,3 +60,26 @@ def test_file_readers_warm_up_on_intent_not_at_start():
     )
     r = run_python(code)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+#: No module of zjmap/ over about this many lines (issue 12).
+MAX_LINES = 800
+#: Modules still over it when the limit came in, with their size then: they may
+#: only shrink (split them and drop them from here; see docs/architecture.md).
+NOT_YET_SPLIT = {
+    "core/userfiles.py": 1739,
+    "core/workspace.py": 1004,
+    "core/postgis.py": 818,
+    "qt/userlayers.py": 1028,
+    "qt/workspace_actions.py": 1164,
+}
+
+
+def test_modules_stay_small():
+    pkg = ROOT / "zjmap"
+    sizes = {str(p.relative_to(pkg)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in [*pkg.rglob("*.py"), *pkg.rglob("*.js")]}
+    too_big = {m: n for m, n in sizes.items() if n > MAX_LINES and n > NOT_YET_SPLIT.get(m, 0)}
+    assert too_big == {}
+    # a module split below the limit leaves the list (so the list only shrinks)
+    assert [m for m in NOT_YET_SPLIT if sizes.get(m, 0) <= MAX_LINES] == []
