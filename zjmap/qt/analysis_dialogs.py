@@ -245,7 +245,7 @@ class SummaryWindow(QDialog):
     """The summary as a sortable table: copy, save as CSV or XLSX."""
 
     def __init__(self, window, result, title: str):
-        from zjmap.qt.userlayers import GdfModel
+        from zjmap.qt.userlayer_dialogs import GdfModel
 
         super().__init__(window)
         self.setWindowFlag(Qt.WindowType.Window, True)
