@@ -5,8 +5,10 @@ A planner opens the same 100,000-parcel shapefile every morning. Reading it
 arrays (simplified zoom bands) take seconds; what comes out is the same as
 yesterday as long as the file is. So the result is kept in the cache folder:
 
-* ``table.parquet`` — the attribute table and the cleaned WGS-84 geometry as
-  GeoParquet with GeoArrow encoding (read back without parsing WKB);
+* ``table.arrow`` — the attribute table (Arrow IPC, read memory-mapped) and,
+  in ``display.npz``, the cleaned WGS-84 geometry as GeoArrow-style flat
+  coordinates and offsets, rebuilt with one ``shapely.from_ragged_array``
+  (files mixing points, lines and polygons: GeoParquet ``table.parquet``);
 * ``display.npz`` + ``meta.json`` — the display arrays of every zoom band
   (:class:`~zjmap.core.bigdisplay.BigDisplay`) and what the planner is told
   about how the file was read (CRS, encoding, warnings).
@@ -36,7 +38,7 @@ from zjmap.core.bigdisplay import BIG_FEATURES, BigDisplay, _Geom, _Part
 __all__ = ["MAX_ENTRIES", "MIN_FEATURES", "cache_key", "load", "store"]
 
 #: Bump when what is stored changes: old entries are then never read.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 MIN_FEATURES = BIG_FEATURES
 MAX_ENTRIES = 6
 #: Off: every opening reads the file (the load benchmark times the read this way).
@@ -100,8 +102,23 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        gdf.to_parquet(tmp / "table.parquet", geometry_encoding="geoarrow", index=False)
         arrays: dict[str, np.ndarray] = {"origin": display.origin}
+        geoms = np.asarray(gdf.geometry.array, dtype=object)
+        try:  # one geometry family (the usual case): its flat coordinates and offsets, rebuilt in one call
+            gtype, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+        except ValueError:  # mixed families: GeoParquet with its WKB
+            gtype = None
+            gdf.to_parquet(tmp / "table.parquet", geometry_encoding="WKB", index=False)
+        else:
+            import pyarrow as pa
+            import pyarrow.feather as feather
+
+            arrays["coords"] = coords
+            for i, off in enumerate(offsets):
+                arrays[f"offsets{i}"] = off
+            attrs = gdf.drop(columns=gdf.geometry.name)
+            feather.write_feather(pa.Table.from_pandas(attrs, preserve_index=False), tmp / "table.arrow",
+                                  compression="uncompressed")
         for i, p in enumerate(display.parts):
             arrays[f"feat{i}"], arrays[f"bbox{i}"] = p.feat, p.bbox
         for k, s in enumerate(display.geoms):
@@ -120,6 +137,9 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
             "tolerance_px": display.tolerance_px,
             "min_drop": display.min_drop,
             "features": len(gdf),
+            "geometry_type": None if gtype is None else int(gtype),
+            "offsets": 0 if gtype is None else len(offsets),
+            "geometry_name": str(gdf.geometry.name),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, target)
@@ -152,8 +172,18 @@ def load(key: str) -> tuple[Any, BigDisplay] | None:
         from zjmap.core.userfiles import LoadedLayer
 
         meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
-        gdf = gpd.read_parquet(d / "table.parquet")
         with np.load(d / "display.npz") as z:
+            if meta["geometry_type"] is None:
+                gdf = gpd.read_parquet(d / "table.parquet")
+            else:
+                import pyarrow.feather as feather
+                import shapely
+
+                geoms = shapely.from_ragged_array(shapely.GeometryType(meta["geometry_type"]), z["coords"],
+                                                  tuple(z[f"offsets{i}"] for i in range(meta["offsets"])))
+                attrs = feather.read_table(d / "table.arrow", memory_map=True).to_pandas()
+                gdf = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, crs=4326, name=meta["geometry_name"]),
+                                       crs=4326)
             parts = [_Part(t, z[f"feat{i}"], z[f"bbox{i}"]) for i, t in enumerate(meta["parts"])]
             sets = [[_Geom(z[f"xy{k}_{i}"], z[f"rings{k}_{i}"] if has_rings else None, z[f"frings{k}_{i}"])
                      for i, has_rings in enumerate(s)] for k, s in enumerate(meta["sets"])]
