@@ -80,6 +80,12 @@ def test_summarize_to_stdout(capsys):
     assert table.set_index("adcode").loc[["330421", "310118", "320509"], "count"].sum() == 20
 
 
+def test_base_layer_ids_name_the_levels(capsys):
+    rc, out, err = run(["summarize", "demo_hubs", "--by", "base_prefecture"], capsys)
+    assert rc == 0, err
+    assert len(pd.read_csv(io.StringIO(out))) == len(load_boundaries("prefecture"))
+
+
 def test_select_near_the_axes(tmp_path, capsys):
     out = tmp_path / "near.gpkg"
     rc, _, err = run(["select", "demo_hubs", "--within", "demo_axes", "--distance", "3", "--out", str(out)], capsys)
@@ -110,6 +116,7 @@ def test_select_where_within(tmp_path, firms_csv, capsys):
     (["summarize", "demo_hubs", "--by", "county", "--field", "产值"], "no field named '产值'"),
     (["summarize", "demo_hubs", "--by", "county", "--field", "name_zh", "--stat", "sum"], "not numeric"),
     (["summarize", "demo_hubs", "--by", "nowhere"], "unknown layer 'nowhere'"),
+    (["summarize", "demo_hubs", "--by", "base_nowhere"], "unknown layer"),
     (["summarize", "no/such/file.shp", "--by", "county"], "no such file"),
     (["summarize", "demo_hubs", "--by", "demo_axes"], "zones must be polygons"),
     (["summarize", "demo_hubs", "--by", "county", "--stat", "median"], "unknown statistic"),

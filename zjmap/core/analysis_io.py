@@ -57,16 +57,20 @@ def open_layer(spec: str) -> NamedLayer:
     """``county`` / ``prefecture`` / ``province``, a seed-layer id, or a path."""
     from zjmap.core.boundaries import LEVELS, load_boundaries
 
+    if spec.startswith("base_") and spec[5:] in LEVELS:  # the base layers' ids in the app
+        spec = spec[5:]
     if spec in LEVELS:
         gdf = load_boundaries(spec).reset_index(drop=True)
         return NamedLayer(gdf, "adcode", "name_zh", spec)
+    from zjmap.core.pgsource import is_remote
+
     p = Path(spec)
-    if p.exists():
+    if p.exists() or is_remote(spec):  # a file, or a PostGIS / OGC API Features source
         from zjmap.core.userfiles import UserFileError, read_layer
         from zjmap.core.userlayers import guess_name_field
 
         try:
-            loaded = read_layer(p)
+            loaded = read_layer(spec if is_remote(spec) else p)  # a Path would fold the URI's //
         except UserFileError as exc:
             raise AnalysisError(str(exc)) from exc
         gdf = loaded.gdf.reset_index(drop=True)
@@ -74,7 +78,7 @@ def open_layer(spec: str) -> NamedLayer:
         if "id" not in gdf.columns:
             gdf = gdf.assign(id=np.arange(1, len(gdf) + 1))
         name = "name" if "name" in cols else guess_name_field(cols, {c: gdf[c].head(50).tolist() for c in cols})
-        return NamedLayer(gdf, "id", name, p.stem)
+        return NamedLayer(gdf, "id", name, loaded.name if is_remote(spec) else p.stem)
     from zjmap.core.catalogue import load_catalogue
 
     cat = load_catalogue()
