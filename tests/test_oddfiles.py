@@ -62,17 +62,19 @@ def test_missing_shx_is_rebuilt_in_a_temporary_copy(tmp_path):
     assert any("temporary copy" in n for n in open_source(shp).notes)
 
 
-def test_missing_shx_inside_a_zip_is_still_a_plain_error(tmp_path):
-    shp = corpus.missing_sidecar(tmp_path, ".shx")
-    z = tmp_path / "noshx.zip"
+def test_missing_shx_inside_a_zip_is_rebuilt_outside_it(tmp_path):
     import zipfile
 
+    corpus.missing_sidecar(tmp_path, ".shx")
+    z = tmp_path / "noshx.zip"
     with zipfile.ZipFile(z, "w") as zf:
         for f in tmp_path.glob("noshx.*"):
-            zf.write(f, f.name)
-    with pytest.raises(UserFileError, match=r"noshx\.shx is missing"):
-        read_layer(z)
-    assert shp.exists()
+            zf.write(f, "data/" + f.name)
+    before = z.read_bytes()
+    got = read_layer(z)
+    assert len(got.gdf) == 4 and sorted(got.gdf["名称"]) == sorted(corpus.PLACES)
+    assert any("noshx.shp in noshx.zip had no index file (noshx.shx)" in w for w in got.warnings)
+    assert z.read_bytes() == before
 
 
 def test_geopackage_with_an_unknown_z_layer_lists_every_layer(tmp_path):

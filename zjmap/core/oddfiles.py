@@ -14,13 +14,14 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from pathlib import Path
+import zipfile
+from pathlib import Path, PurePosixPath
 
 import pyogrio
 
 # the shapefile's own parts; index files of other tools are left behind
 _SHP_PARTS = {".shp", ".dbf", ".prj", ".cpg"}
-_copies: dict[tuple[str, int, int], Path] = {}
+_copies: dict[tuple[str, int, int], Path] = {}  # (file!member, size, mtime) -> copy
 _lock = threading.Lock()
 _tmp_root: list[Path] = []
 
@@ -36,16 +37,39 @@ def _tmp() -> Path:
 def restored_shx_copy(shp: Path) -> Path:
     """A temporary copy of ``shp`` (with its .dbf/.prj/.cpg) whose .shx GDAL
     rebuilt (SHAPE_RESTORE_SHX); one copy per file version per run."""
-    st = shp.stat()
-    key = (str(shp.resolve()), st.st_size, st.st_mtime_ns)
-    with _lock:
-        if key in _copies and _copies[key].exists():
-            return _copies[key]
-        d = Path(tempfile.mkdtemp(dir=_tmp()))
+
+    def copy_parts(d: Path) -> Path:
         for f in shp.parent.iterdir():
             if f.stem == shp.stem and f.suffix.lower() in _SHP_PARTS and f.is_file():
                 shutil.copy2(f, d / f.name)
-        copy = d / shp.name
+        return d / shp.name
+
+    return _restored(shp, "", copy_parts)
+
+
+def restored_shx_copy_from_zip(zip_path: Path, member: str) -> Path:
+    """The same for the shapefile ``member`` of a zip: its parts are extracted
+    to a temporary folder (the zip is only read)."""
+    base = member[: -len(".shp")]
+
+    def extract_parts(d: Path) -> Path:
+        with zipfile.ZipFile(zip_path) as zf:
+            for info in zf.infolist():
+                n = info.filename
+                if n[: len(base)] == base and n[len(base):].lower() in _SHP_PARTS:
+                    (d / PurePosixPath(n).name).write_bytes(zf.read(info))
+        return d / PurePosixPath(member).name
+
+    return _restored(zip_path, member, extract_parts)
+
+
+def _restored(path: Path, member: str, put_parts) -> Path:
+    st = path.stat()
+    key = (f"{path.resolve()}!{member}", st.st_size, st.st_mtime_ns)
+    with _lock:
+        if key in _copies and _copies[key].exists():
+            return _copies[key]
+        copy = put_parts(Path(tempfile.mkdtemp(dir=_tmp())))
         pyogrio.set_gdal_config_options({"SHAPE_RESTORE_SHX": True})
         try:
             pyogrio.read_info(str(copy))  # opening it writes the .shx

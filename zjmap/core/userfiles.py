@@ -620,10 +620,7 @@ def _open_shapefile(p: Path, disp: str) -> _Source:
     if not parts.exists(".shx") and _shp_signature_ok(parts):
         read_from = _odd.restored_shx_copy(p)
         parts = _DiskShp(read_from)
-        notes.append(
-            f"{p.name} had no index file ({p.stem}.shx): zjmap rebuilt it in a temporary copy "
-            "(your folder is unchanged). Copy the .shx along with the other files next time."
-        )
+        notes.append(_shx_rebuilt(p.name, f"{p.stem}.shx"))
     lay = _Layer(p.stem, parts.display, "ESRI Shapefile", str(read_from), None, shp=parts, file=p, notes=notes)
     return _Source(p, p.name, "ESRI Shapefile", None, [lay])
 
@@ -684,6 +681,12 @@ def _zip_source(p: Path) -> _Source:
     for info, s, stem in zip(shps, shown, stems):
         name = stem if stems.count(stem) == 1 else s[:-4]
         parts = _ZipShp(p, info.filename, s)
+        if not parts.exists(".shx") and _shp_signature_ok(parts):
+            disk = _DiskShp(_odd.restored_shx_copy_from_zip(p, info.filename))
+            disk.display = parts.display
+            layers.append(_Layer(name, parts.display, "ESRI Shapefile", str(disk.shp), None, shp=disk, file=p,
+                                 notes=[_shx_rebuilt(parts.display, parts.name(".shx"))]))
+            continue
         gdal_path = f"/vsizip/{p.resolve().as_posix()}/{info.filename}"
         layers.append(_Layer(name, parts.display, "ESRI Shapefile", gdal_path, None, shp=parts, file=p))
     return _Source(p, disp, "ESRI Shapefile", "zip", layers)
@@ -1688,6 +1691,11 @@ def _shp_signature_ok(parts: _ShpParts) -> bool:
         return parts.size(".shp") >= 100 and int.from_bytes(parts.read(".shp", 4), "big") == 9994
     except OSError:
         return False
+
+
+def _shx_rebuilt(shp: str, shx: str) -> str:
+    return (f"{shp} had no index file ({shx}): zjmap rebuilt it in a temporary copy "
+            "(your files are unchanged). Copy the .shx along with the other files next time.")
 
 
 def _empty_layer(lay: _Layer, reader: _OgrReader, override: CRS | None, warnings: list[str]) -> LoadedLayer:
