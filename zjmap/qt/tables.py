@@ -464,10 +464,17 @@ class TableController(QObject):
         self.dialogs: list[TableJoinDialog] = []  # tests drive the newest
 
     def add_table_dialog(self) -> None:
+        import os
+
+        from zjmap.qt.workspace_actions import make_settings
+
+        settings = make_settings()
+        start = str(settings.value("folders/table", "") or "")
         path, _ = QFileDialog.getOpenFileName(
-            self.window, "添加表格 Add table", "",
+            self.window, "添加表格 Add table", start if os.path.isdir(start) else str(Path.home()),
             "统计表 Tables (*.xlsx *.xls *.xlsm *.csv *.tsv *.txt);;所有文件 All files (*)")
         if path:
+            settings.setValue("folders/table", str(Path(path).parent))  # remembered for next time
             self.open_table(path)
 
     def open_table(self, path: str, modal: bool = True) -> TableJoinDialog:
