@@ -154,3 +154,22 @@ def test_join_to_a_loaded_layer_and_its_field(win, tmp_path):
     assert {f.props["园区"]: f.props["常住人口（人）"] for f in again.features} == vals
     win.stack.remove(layer.id)
     win.stack.remove(target)
+
+
+def test_a_file_that_is_not_a_table_gets_a_message(win, tmp_path, monkeypatch):
+    import zjmap.qt.tables as qt_tables
+
+    shown = []
+
+    class Box:
+        @staticmethod
+        def warning(parent, title, text, *a, **k):
+            shown.append(text)
+
+    monkeypatch.setattr(qt_tables, "QMessageBox", Box)
+    bad = tmp_path / "统计.xlsx"
+    bad.write_text("这不是表格", encoding="utf-8")
+    before = list(win.stack.ids())
+    assert win.tables.open_table(str(bad), modal=False) is None
+    assert len(shown) == 1 and "统计.xlsx is not an Excel workbook" in shown[0]
+    assert list(win.stack.ids()) == before

@@ -477,8 +477,15 @@ class TableController(QObject):
             settings.setValue("folders/table", str(Path(path).parent))  # remembered for next time
             self.open_table(path)
 
-    def open_table(self, path: str, modal: bool = True) -> TableJoinDialog:
-        dlg = TableJoinDialog(self.window, path)
+    def open_table(self, path: str, modal: bool = True) -> TableJoinDialog | None:
+        """The preview for ``path``; a file that is no table gets a message (None)."""
+        from zjmap.core.tables import TableError
+
+        try:
+            dlg = TableJoinDialog(self.window, path)
+        except TableError as exc:
+            QMessageBox.warning(self.window, "无法打开表格 Cannot open table", str(exc))
+            return None
         self.dialogs.append(dlg)
         if modal:
             dlg.open()
