@@ -75,3 +75,27 @@ def test_filter_saved_in_workspace():
     assert not fresh.layer("demo_hubs").hidden
     ws.apply_workspace(fresh, ws.loads(text), {}, defaults=defaults)
     assert fresh.layer("demo_hubs").hidden == hidden
+
+
+def test_big_user_layer_filter_keeps_a_mask_not_a_set(tmp_path):
+    """A planner's table of many rows: the hidden ids are answered from the row mask."""
+    import pandas as pd
+
+    from zjmap.core.layerfilter import HiddenRows
+    from zjmap.core.userfiles import read_layer
+    from zjmap.core.userlayers import user_layer
+
+    rng = np.random.default_rng(1)
+    n = 20_000
+    df = pd.DataFrame({"lon": rng.uniform(120, 121, n), "lat": rng.uniform(30, 31, n), "v": rng.integers(0, 10, n)})
+    p = tmp_path / "pts.csv"
+    df.to_csv(p, index=False)
+    layer = user_layer(read_layer(p), "user_9", defer_bands=True)
+    layer.style = with_filter(layer.style, "v >= 7")
+    assert isinstance(layer.hidden, HiddenRows)
+    assert len(layer.hidden) == int((df.v < 7).sum()) == len(layer.hidden_rows)
+    for k in (0, 1, 2, n - 1):
+        assert (f"user_9:{k}" in layer.hidden) == bool(df.v[k] < 7)
+        assert layer.feature_style(layer.features[k]) == HIDDEN_STYLE or df.v[k] >= 7
+    assert "user_9:x" not in layer.hidden and "other:1" not in layer.hidden
+    assert set(layer.hidden) == {f"user_9:{k}" for k in np.flatnonzero(df.v < 7)}

@@ -54,8 +54,43 @@ def hidden_rows(layer: Any) -> tuple[Any, frozenset[str], str | None]:
         return (), frozenset(), str(exc)
     rows = np.flatnonzero(~keep)
     feats = layer.features
-    ids = list(feats.ids()) if hasattr(feats, "ids") else [f.id for f in feats]
-    return rows, frozenset(ids[i] for i in rows.tolist()), None
+    if hasattr(feats, "row_of"):  # a big table: answer from the mask, no set of a million ids
+        return rows, HiddenRows(feats, ~keep), None
+    return rows, frozenset(feats[i].id for i in rows.tolist()), None
+
+
+class HiddenRows:
+    """The ids of a big table's hidden rows, as a set answers them (``in``,
+    ``len``, iteration) from one boolean mask (see zjmap.core.featurerows)."""
+
+    def __init__(self, feats: Any, mask: "np.ndarray"):
+        self.feats = feats
+        self.mask = mask
+        self.n = int(mask.sum())
+
+    def __contains__(self, fid: object) -> bool:
+        k = self.feats.row_of(fid) if isinstance(fid, str) else None
+        return k is not None and bool(self.mask[k])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __bool__(self) -> bool:
+        return self.n > 0
+
+    def __iter__(self):
+        import numpy as np
+
+        p = self.feats.prefix
+        return (p + str(k) for k in np.flatnonzero(self.mask).tolist())
+
+    def __eq__(self, other: object) -> bool:
+        try:
+            return len(self) == len(other) and all(i in self for i in other)  # type: ignore[arg-type]
+        except TypeError:
+            return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 def with_filter(style: dict[str, Any], text: str | None) -> dict[str, Any]:

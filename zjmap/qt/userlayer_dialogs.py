@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
@@ -409,7 +410,7 @@ class AttributeTable(QDialog):
     def show_filtered(self) -> None:
         """Only the rows the layer's filter keeps (Analysis → Filter…)."""
         layer = self.window.stack.layer(self.layer_id)
-        self.proxy.hidden_rows = frozenset(i for i, f in enumerate(layer.features) if f.id in layer.hidden)
+        self.proxy.hidden_rows = frozenset(np.asarray(layer.hidden_rows, dtype=int).tolist())
         self.proxy.invalidate()
         self._update_count()
 
