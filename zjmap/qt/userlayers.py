@@ -203,15 +203,17 @@ class LoadTask(QObject):
         def build_progress(f: float, msg: str) -> None:
             state.set_progress(0.85 + 0.14 * f, msg)
 
-        if req.layer is None:
+        # an unchanged big file opened before: its table and display arrays from the cache
+        # (looked up first: listing a CSV's or a GeoPackage's layers reads much of it; a
+        # file with several layers to choose from is never kept under "no layer chosen")
+        key = layercache.cache_key(req.path, req.layer, req.encoding, req.crs)
+        hit = layercache.load(key) if key else None
+        if req.layer is None and hit is None:
             info = uf.open_source(req.path)
             usable = [i for i in info.layers if i.problem is None]
             if len(usable) > 1:
                 return info
         state.check()
-        # an unchanged big file opened before: its table and display arrays from the cache
-        key = layercache.cache_key(req.path, req.layer, req.encoding, req.crs)
-        hit = layercache.load(key) if key else None
         display = None
         if hit is not None:
             loaded, display = hit
