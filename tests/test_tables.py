@@ -239,3 +239,17 @@ def test_join_to_a_planners_layer_by_a_field(tmp_path):
     pop = dict(zip(j.gdf["id"], j.gdf["常住人口（人）"]))
     assert pop[1] == 11936010 and pop[5] == 5270977 and math.isnan(pop[3])
     assert j.spec.target["field"] == "城市" and j.result.level == "layer"
+
+
+def test_a_name_also_used_outside_the_map_is_matched_but_said(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("地区,人口\n西湖区,100\n嘉善县,60\n", encoding="utf-8")
+    r = J.match_table(read_table(p), "county")
+    xh = one(r, "西湖区")
+    assert xh.adcode == "330106" and "江西省（360103）" in xh.note  # 南昌 西湖区 (360103) is named
+    assert one(r, "嘉善县").note == ""
+    assert [m["key"] for m in r.summary()["matched_shared_names"]] == ["西湖区"]
+    with_parent = tmp_path / "p.csv"
+    with_parent.write_text("地区,所属市,人口\n西湖区,南昌市,100\n西湖区,杭州市,90\n", encoding="utf-8")
+    r2 = J.match_table(read_table(with_parent), "county")
+    assert [(m.status, m.adcode) for m in r2.rows] == [("outside", None), ("matched", "330106")]

@@ -134,6 +134,8 @@ class MatchResult:
             "outside": [{"row": r.source_row, "key": r.key, "note": r.note}
                         for r in self.rows if r.status == "outside"],
             "totals_skipped": [{"row": r.source_row, "key": r.key} for r in self.rows if r.status == "total"],
+            "matched_shared_names": [{"row": r.source_row, "key": r.key, "unit": r.name, "note": r.note}
+                                     for r in self.rows if r.status == "matched" and r.note.startswith("底图外")],
         }
 
 
@@ -273,6 +275,12 @@ def match_key(g: Gazetteer, level: str, key: object, parent: str | None = None,
                 out.status, out.adcode, out.name = "matched", u.adcode, u.name_zh
                 if len(finder) > 1:
                     out.note = f"同名单位按上级“{ctx}”区分 (shared name told apart by its parent)"
+                elif not ctx:
+                    # the name is also a unit's outside the map (西湖区: 杭州 and 南昌): matched, but said
+                    twins = [o for o in (g.national_names.get(normalize(u.name_zh)) or []) if o[1] == level]
+                    if twins:
+                        out.note = ("底图外也有同名单位，未给上级 (a unit outside the map has this name too, and "
+                                    "no parent was given): " + "、".join(f"{o[2]}（{o[0]}）" for o in twins[:3]))
                 return out
             if len(finder) > 1:
                 out.status, out.candidates = "ambiguous", list(hits or finder)

@@ -224,7 +224,10 @@ class TableJoinDialog(QDialog):
             f"共 <b>{s['rows']}</b> 行 rows：匹配 matched <b>{s['matched']}</b>"
             f"（其中区划变更 changed {len(s['changed'])}，手工 picked {s['fixed']}），"
             f"未匹配 unmatched <b>{len(s['unmatched'])}</b>，待定 ambiguous <b>{len(s['ambiguous'])}</b>，"
-            f"范围外 outside {len(s['outside'])}，合计行 totals {len(s['totals_skipped'])}{notes}。")
+            f"范围外 outside {len(s['outside'])}，合计行 totals {len(s['totals_skipped'])}{notes}。"
+            + (f"<br>⚠ {len(s['matched_shared_names'])} 个名称底图外也有同名单位（未给上级列），已按底图单位匹配，"
+               f"见预览中的提示 — names also used outside the map, matched to the map's unit (hover for details)."
+               if s.get("matched_shared_names") else ""))
         cols = ["匹配 Match", "单位 Unit"] + list(t.columns)
         rows = r.rows[:PREVIEW_ROWS]
         self.preview.setColumnCount(len(cols))
