@@ -68,6 +68,13 @@ def test_filter_dialog_typed_built_and_drawn(win, analysis):
     assert wait_until(lambda: js(win.map, DRAWN % "demo_hubs") == [len(layer.features)] * 2)
 
 
+def test_layer_menu_opens_the_filter_of_a_seed_layer(win, analysis):
+    win.tree.filter_requested.emit("cluster_zones")
+    dlg = analysis.filter_dialog
+    assert dlg.isVisible() and dlg.layer.id == "cluster_zones"
+    dlg.reject()
+
+
 def test_filter_on_a_user_layer_shows_in_the_attribute_table(win, analysis, tmp_path):
     from zjmap.qt.userlayers import add_layer_from_path
 

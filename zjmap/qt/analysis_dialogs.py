@@ -606,6 +606,7 @@ def install_analysis_actions(window) -> AnalysisActions:
         menu.addAction(act)
         window.addAction(act)
     menu.addSeparator()
+    window.tree.filter_requested.connect(a.open_filter)
     a.measure = MeasureTool(window)
     menu.addAction(a.measure.action)
     window.addAction(a.measure.action)

@@ -46,6 +46,7 @@ class LayerTree(QTreeWidget):
     layer_activated = Signal(str)  # double-click: zoom to layer
     remove_requested = Signal(str)
     table_requested = Signal(str)
+    filter_requested = Signal(str)  # Analysis → Filter… on this layer
 
     def __init__(self, stack: LayerStack, parent=None):
         super().__init__(parent)
@@ -141,6 +142,7 @@ class LayerTree(QTreeWidget):
         op = m.addMenu("不透明度 Opacity")
         acts = {op.addAction(f"{p}%"): p for p in (100, 75, 50, 25)}
         table = m.addAction("属性表 Attribute table")
+        filt = m.addAction("筛选… Filter…")
         ren = m.addAction("重命名 Rename…")
         up = m.addAction("上移 Move up")
         down = m.addAction("下移 Move down")
@@ -155,6 +157,8 @@ class LayerTree(QTreeWidget):
             self.stack.set_opacity(lid, acts[chosen] / 100)
         elif chosen is table:
             self.table_requested.emit(lid)
+        elif chosen is filt:
+            self.filter_requested.emit(lid)
         elif chosen is ren:
             text, ok = QInputDialog.getText(self, "重命名图层", "名称:", text=layer.title)
             if ok and text.strip():
