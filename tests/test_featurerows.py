@@ -176,7 +176,7 @@ def test_a_big_csv_read_through_arrow_equals_the_pandas_read(tmp_path, monkeypat
     """Tables over a few MB go through Arrow's CSV reader and kernels: the
     same columns, types and values as pandas' way (codes with a leading 0 stay
     text, blanks in numbers are gaps, leading spaces dropped, Chinese kept)."""
-    import zjmap.core.userfiles as uf
+    from zjmap.core import csvarrow
 
     n = 60_000
     i = np.arange(n)
@@ -187,10 +187,10 @@ def test_a_big_csv_read_through_arrow_equals_the_pandas_read(tmp_path, monkeypat
                      f"{k}, {share},{'备注' if k % 3 else ''}")
     path = tmp_path / "pts.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert path.stat().st_size > uf._ARROW_CSV_CHARS
+    assert path.stat().st_size > csvarrow.ARROW_CHARS
     fast = read_layer(path).gdf
-    monkeypatch.setattr(uf, "_ARROW_CSV_CHARS", 10**12)
-    monkeypatch.setattr(uf, "_ARROW_INFER_ROWS", 10**12)
+    monkeypatch.setattr(csvarrow, "ARROW_CHARS", 10**12)
+    monkeypatch.setattr(csvarrow, "INFER_ROWS", 10**12)
     slow = read_layer(path).gdf
     assert list(fast.columns) == list(slow.columns) == ["名称", "code", "count", "share", "note", "geometry"]
     for c in ("名称", "code", "count", "share", "note"):

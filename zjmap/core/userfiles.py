@@ -61,6 +61,7 @@ from pyproj import CRS, Transformer
 from pyproj.enums import TransformDirection
 from pyproj.exceptions import CRSError, ProjError
 
+from zjmap.core import csvarrow
 from zjmap.core import dbf as _dbf
 from zjmap.core import formats as _formats
 from zjmap.core import oddfiles as _odd
@@ -1218,7 +1219,9 @@ class _CsvReader(_Reader):
             delim = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
         except csv.Error:
             delim = "\t" if lay.file.suffix.lower() == ".tsv" else ","
-        df = _arrow_csv(text, delim) if len(text) > _ARROW_CSV_CHARS else None
+        # UTF-8 without a byte-order mark: Arrow parses the file's own bytes (no second encoding)
+        as_utf8 = raw if self.encoding == "UTF-8" and not raw.startswith(codecs.BOM_UTF8) else None
+        df = csvarrow.read_table(text, delim, as_utf8) if _ARROW and len(text) > csvarrow.ARROW_CHARS else None
         try:
             if df is None:
                 df = pd.read_csv(io.StringIO(text), sep=delim, dtype=str, keep_default_na=False, skipinitialspace=True)
@@ -1234,8 +1237,7 @@ class _CsvReader(_Reader):
                 f"{disp} has no longitude/latitude columns zjmap recognises (it looks for lon/lng/"
                 f"longitude/x/经度 and lat/latitude/y/纬度; the columns are: {shown}).", kind="not_map_data"
             )
-        x = pd.to_numeric(df[lon].str.strip().str.replace("°", "", regex=False), errors="coerce").to_numpy(float)
-        y = pd.to_numeric(df[lat].str.strip().str.replace("°", "", regex=False), errors="coerce").to_numpy(float)
+        x, y = csvarrow.degrees(df[lon], _ARROW), csvarrow.degrees(df[lat], _ARROW)
         ok = np.isfinite(x) & np.isfinite(y)
         if ok.any() and np.abs(y[ok]).max() > 90 and np.abs(x[ok]).max() <= 90:
             x, y = y, x
@@ -1285,46 +1287,10 @@ def _decode_text(raw: bytes, encoding: str | None, disp: str) -> tuple[str, str,
         ) from exc
 
 
-#: Tables longer than this (characters) are parsed by Arrow's CSV reader:
-#: multithreaded, text straight into Arrow buffers (a million rows in well
-#: under a second, against several with pandas' reader and a Python string
-#: per cell). Smaller ones, and any table Arrow refuses, go through pandas.
-_ARROW_CSV_CHARS = 2_000_000
-#: Columns longer than this are typed by Arrow's kernels (see :func:`_infer_column_arrow`).
-_ARROW_INFER_ROWS = 10_000
-
-
-def _arrow_csv(text: str, delim: str) -> pd.DataFrame | None:
-    """The table as text columns, as ``pd.read_csv(dtype=str,
-    keep_default_na=False, skipinitialspace=True)`` gives it, or None when
-    Arrow cannot read it the same way (duplicate column names, ragged rows…)."""
-    if not _ARROW:
-        return None
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
-
-    header = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)]), delimiter=delim), [])
-    names = [str(c) for c in header]
-    if not names or len(set(names)) != len(names) or any(not c.strip() for c in names):
-        return None  # pandas renames these ("a.1", "Unnamed: 0"): leave them to it
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(text.encode("utf-8")),
-            parse_options=pacsv.ParseOptions(delimiter=delim),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    cols = {c: pc.utf8_ltrim(table.column(c), characters=" ") for c in names}  # skipinitialspace
-    return pa.table(cols).to_pandas()
-
-
 def _infer_column(s: pd.Series) -> pd.Series:
     """Numbers stay text if converting would lose something (codes like "0571")."""
-    if _ARROW and len(s) > _ARROW_INFER_ROWS:
-        got = _infer_column_arrow(s)
+    if _ARROW and len(s) > csvarrow.INFER_ROWS:
+        got = csvarrow.infer_column(s)
         if got is not None:
             return got
     vals = s.str.strip()
@@ -1338,40 +1304,6 @@ def _infer_column(s: pd.Series) -> pd.Series:
         return s
     out = pd.to_numeric(vals.where(vals != ""), errors="coerce")
     if (out.dropna() % 1 == 0).all() and not out.isna().any() and (out.abs() < 2**53).all():
-        return out.astype("int64")
-    return out
-
-
-def _infer_column_arrow(s: pd.Series) -> pd.Series | None:
-    """:func:`_infer_column` in Arrow's vectorised kernels (the regex per
-    value and pandas' number parsing took seconds a million rows); None:
-    not text Arrow can take, use the pandas way."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        if hasattr(s.array, "__arrow_array__"):  # Arrow text already: no copy
-            arr = pc.cast(s.array.__arrow_array__(), pa.string())
-        else:
-            arr = pa.array(s.to_numpy(dtype=object), type=pa.string())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        return None
-    vals = pc.utf8_trim_whitespace(arr)
-    empty = pc.equal(vals, "")
-    nonempty = pc.filter(vals, pc.invert(empty))
-    if len(nonempty) == 0:
-        return s
-    if pc.any(pc.match_substring_regex(nonempty, r"^[+-]?0\d")).as_py():
-        return s
-    try:
-        num = pc.cast(nonempty, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return s  # some value is not a number: the column is text
-    if pc.any(pc.is_nan(num)).as_py():
-        return s  # "nan" spelt out: pandas keeps that column as text too
-    out = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), vals), pa.float64()).to_numpy(zero_copy_only=False)
-    out = pd.Series(out, index=s.index, name=s.name)
-    if not out.isna().any() and (out % 1 == 0).all() and (out.abs() < 2**53).all():
         return out.astype("int64")
     return out
 
