@@ -98,3 +98,13 @@ def oapif(pg, tmp_path_factory):
     srv = OapifServer.start(pg, gpkg)
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def wfs(pg):
+    """A real WFS 2.0 (MapServer, tests/wfsserver.py) serving the ``pg`` parcels as ``ms:parcels``."""
+    from wfsserver import WfsServer
+
+    srv = WfsServer.start(pg)
+    yield srv
+    srv.stop()

@@ -61,3 +61,27 @@ def test_cli_inspect_a_collection(oapif):
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout)
     assert info["features"] == 3000 and info["driver"] == "OAPIF" and info["crs"] == "OGC:CRS84"
+
+
+def test_wfs_feature_type_in_a_bbox_matches_sql(wfs, pg):
+    layer = wf.open_web(f"WFS:{wfs.url}?typeNames=ms:parcels")
+    assert layer.title == "地块 parcels" and layer.src.kind == "WFS"
+    assert {"EPSG:4490", "EPSG:4326"} <= set(layer.crs_offered) and layer.request_crs == "EPSG:4490"
+    want = pg.sql("SELECT gid, name FROM parcels WHERE ST_Intersects(geom, ST_MakeEnvelope(%s, %s, %s, %s, 4490))", BBOX)
+    got = layer.view(BBOX, zoom=14).gdf
+    assert sorted(zip(got["gid"], got["name"])) == sorted(want)
+    x, y = got.geometry.iloc[0].exterior.coords[0]
+    assert 119.99 < x < 120.16 and 30.19 < y < 30.31
+
+
+def test_wfs_crs_and_errors_are_plain(wfs):
+    plain = f"{wfs.url}?service=WFS&typeNames=parcels"  # a bare URL, the name without its prefix
+    layer = wf.open_web(plain, crs="EPSG:4326")
+    assert layer.src.name == "ms:parcels" and layer.request_crs == "EPSG:4326"
+    gdf = layer.view(BBOX, zoom=14).gdf
+    x, y = gdf.geometry.iloc[0].exterior.coords[0]
+    assert 119.99 < x < 120.16 and 30.19 < y < 30.31  # axes not swapped
+    with pytest.raises(wf.WebError, match="does not offer EPSG:3857; it offers EPSG:4490, EPSG:4326"):
+        wf.open_web(plain, crs="EPSG:3857")
+    with pytest.raises(wf.WebError, match=r"no feature type nope \(it has: ms:parcels\)"):
+        wf.open_web(f"WFS:{wfs.url}?typeNames=nope")

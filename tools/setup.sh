@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 
 # Other packages zjmap needs (add new Debian packages here). The libraries Qt
 # loads come from tools/debian-qt-libs.txt, derived with ldd (tools/qt_libs.py).
-APT_PACKAGES="fonts-noto-cjk poppler-utils python3-venv libsqlite3-mod-spatialite"  # spatialite: the test pygeoapi's GeoPackage
+APT_PACKAGES="fonts-noto-cjk poppler-utils python3-venv"
+# the test servers: SpatiaLite for pygeoapi's GeoPackage provider, MapServer as the WFS 2.0
+APT_PACKAGES="$APT_PACKAGES libsqlite3-mod-spatialite cgi-mapserver"
 APT_PACKAGES="$APT_PACKAGES $(grep -v '^#' tools/debian-qt-libs.txt | cut -f1 | tr '\n' ' ')"
 # PostgreSQL + PostGIS: the tests start their own server (tests/pgserver.py)
 case "$(. /etc/os-release; echo "${VERSION_CODENAME:-}")" in

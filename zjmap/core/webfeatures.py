@@ -62,6 +62,15 @@ class WebSource:
     def gdal(self) -> str:
         return f"{self.kind}:{self.url}"
 
+    def gdal_with(self, crs: str | None) -> str:
+        """GDAL's WFS takes the CRS to ask for as SRSNAME in the URL, in its URN
+        form (with ``EPSG:4326`` GDAL and MapServer disagree on the bbox's axis order)."""
+        if self.kind != "WFS" or not crs:
+            return self.gdal
+        auth, _, code = crs.partition(":")
+        sep = "&" if "?" in self.url else "?"
+        return f"WFS:{self.url}{sep}SRSNAME=urn:ogc:def:crs:{auth}::{code}"
+
 
 def parse_web(text: str) -> WebSource:
     s = str(text).strip()
@@ -129,7 +138,7 @@ class WebLayer:
             if self.request_crs != "OGC:CRS84":
                 opts["CRS"] = self.request_crs
             return opts
-        return {"PAGING_ALLOWED": "ON", "PAGE_SIZE": str(PAGE_SIZE)}
+        return {}  # GDAL's WFS pages by itself where the server offers it (its config OGR_WFS_PAGE_SIZE)
 
     def _read(self, bbox: tuple[float, float, float, float] | None, max_features: int | None):
         import pyogrio
@@ -142,16 +151,21 @@ class WebLayer:
             kw["max_features"] = int(max_features)
         layer = self.src.name if self.src.kind == "WFS" else None
         try:
-            gdf = pyogrio.read_dataframe(self.src.gdal, layer=layer, fid_as_index=True, **kw, **self._open_options())
+            asked = None if self.request_crs == self.storage_crs else self.request_crs  # the default needs no asking
+            gdf = pyogrio.read_dataframe(self.src.gdal_with(asked), layer=layer, fid_as_index=True, **kw,
+                                         **self._open_options())
         except (DataSourceError, DataLayerError, RuntimeError) as exc:
             self.available = False
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise WebError(f"无法读取 The web feature service at {self.src.where} did not deliver "
                            f"{self.src.name}: {detail}") from None
         self.available = True
-        # the feature's id (OGC API ``id``, WFS gml:id) as a column planners can see
-        key = "id" if "id" not in gdf.columns else "fid"
-        gdf = gdf.rename_axis(key).reset_index() if key not in gdf.columns else gdf.reset_index(drop=True)
+        if "gml_id" in gdf.columns:  # GDAL's WFS: the feature's gml:id (the index is GDAL's row number)
+            gdf = gdf.reset_index(drop=True)
+            gdf = gdf.rename(columns={"gml_id": "id"}) if "id" not in gdf.columns else gdf
+        else:  # OGC API: the feature's ``id`` is GDAL's FID
+            key = "id" if "id" not in gdf.columns else "fid"
+            gdf = gdf.rename_axis(key).reset_index() if key not in gdf.columns else gdf.reset_index(drop=True)
         if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
             gdf = gdf.to_crs(4326)
         elif gdf.crs is None:
@@ -223,17 +237,70 @@ def open_web(text: str, crs: str | None = None) -> WebLayer:
     return WebLayer(src, str(meta.get("title") or src.name), offered, storage, request, ext)
 
 
-def _open_wfs(src: WebSource, wanted: str | None) -> WebLayer:
-    import pyogrio
-    from pyogrio.errors import DataLayerError, DataSourceError
+def _wfs_error(text: str) -> str | None:
+    """The words of an OWS ExceptionReport, if ``text`` is one."""
+    m = re.search(r"<(?:\w+:)?ExceptionText>(.*?)</(?:\w+:)?ExceptionText>", text, re.S)
+    return " ".join(m.group(1).split()) if m else None
 
+
+def _open_wfs(src: WebSource, wanted: str | None) -> WebLayer:
+    """GetCapabilities (with ``requests``): the feature type's title, CRS list and extent."""
+    import xml.etree.ElementTree as ET
+
+    import requests
+
+    what = f"feature type {src.name} at {src.where}"
     try:
-        info = pyogrio.read_info(src.gdal, layer=src.name)
-    except (DataSourceError, DataLayerError) as exc:
-        raise WebError(f"无法读取 The WFS at {src.where} has no feature type {src.name}, or cannot be reached "
-                       f"({str(exc).strip().splitlines()[0] if str(exc).strip() else ''})") from None
-    crs = info.get("crs") or "EPSG:4326"
-    return WebLayer(src, src.name, [crs], crs, wanted or crs, None)
+        resp = requests.get(src.url, params={"SERVICE": "WFS", "REQUEST": "GetCapabilities", "VERSION": "2.0.0"},
+                            timeout=TIMEOUT)
+    except requests.RequestException as exc:
+        raise WebError(f"无法连接服务 Cannot reach the web feature service at {src.where}: is the address right "
+                       f"and the server running? ({type(exc).__name__})") from None
+    words = _wfs_error(resp.text or "")
+    if resp.status_code != 200 or words:
+        raise WebError(f"服务出错 {what}: the service answered {resp.status_code}"
+                       + (f": {words}" if words else "") + ".")
+    try:
+        root = ET.fromstring(resp.content)
+    except ET.ParseError:
+        raise WebError(f"{src.where} did not answer with WFS capabilities: is this a WFS address?") from None
+
+    def local(el) -> str:
+        return el.tag.rsplit("}", 1)[-1]
+
+    types = [el for el in root.iter() if local(el) == "FeatureType"]
+    found = None
+    names = []
+    for ft in types:
+        name = next((c.text or "" for c in ft if local(c) == "Name"), "")
+        names.append(name)
+        if name == src.name or name.split(":")[-1] == src.name:
+            found = (name, ft)
+    if found is None:
+        raise WebError(f"没有该图层 The WFS at {src.where} has no feature type {src.name} "
+                       f"(it has: {', '.join(names) or 'none'}).")
+    name, ft = found
+    title = next((c.text or name for c in ft if local(c) == "Title"), name)
+    offered = [_epsg_of((c.text or "").strip()) for c in ft if local(c) in ("DefaultCRS", "OtherCRS", "DefaultSRS", "OtherSRS")]
+    offered = [o for o in offered if o]
+    if wanted:
+        w = wanted.upper()
+        if w not in offered:
+            raise WebError(f"坐标系不支持 {what} does not offer {wanted}; it offers {', '.join(offered)}.")
+        request = w
+    else:
+        request = offered[0] if offered else "EPSG:4326"
+    ext = None
+    box = next((c for c in ft if local(c) == "WGS84BoundingBox"), None)
+    if box is not None:
+        try:
+            lo = [float(v) for v in next(c for c in box if local(c) == "LowerCorner").text.split()]
+            hi = [float(v) for v in next(c for c in box if local(c) == "UpperCorner").text.split()]
+            ext = (lo[0], lo[1], hi[0], hi[1])
+        except (StopIteration, ValueError, AttributeError, IndexError):
+            pass
+    src = WebSource(src.kind, src.url, name, src.crs, src.text)
+    return WebLayer(src, title, offered, offered[0] if offered else None, request, ext)
 
 
 def read_layer(text: str, progress: Any = None, cancel: Any = None,
