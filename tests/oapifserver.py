@@ -12,7 +12,6 @@ Transformer is not always_xy), so it serves the table's EPSG:4326 copy
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ import time
 from dataclasses import dataclass
 
 import requests
+
+from pgserver import free_port
 
 CRS = {
     "CRS84": "http://www.opengis.net/def/crs/OGC/1.3/CRS84",
@@ -106,12 +107,6 @@ def pg_password() -> str:
     return PASSWORD
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class OapifServer:
     root: str
@@ -128,7 +123,7 @@ class OapifServer:
     @classmethod
     def start(cls, pg, gpkg: str) -> "OapifServer":
         root = tempfile.mkdtemp(prefix="zjmap-oapif-")
-        port = _free_port()
+        port = free_port()
         cfg = os.path.join(root, "config.yml")
         with open(cfg, "w", encoding="utf-8") as fh:
             fh.write(_config(port, gpkg, pg))

@@ -31,7 +31,7 @@ def _bindir() -> str:
     return os.path.dirname(found[-1])
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -73,7 +73,7 @@ class PgServer:
         bindir = _bindir()
         root = tempfile.mkdtemp(prefix="zjmap-pg-")
         user = "postgres" if os.geteuid() == 0 else None
-        srv = cls(root, _free_port(), bindir, user)
+        srv = cls(root, free_port(), bindir, user)
         os.makedirs(srv.sockdir)
         pwfile = os.path.join(root, "pw")
         with open(pwfile, "w", encoding="utf-8") as fh:

@@ -181,10 +181,17 @@ class WebLayer:
         t = Transformer.from_crs(4326, code, always_xy=True)
         return tuple(float(v) for v in t.transform_bounds(*bbox))  # type: ignore[return-value]
 
+    def close(self) -> None:
+        """Nothing held open between requests (for the same calls as a database layer)."""
+
+    def reconnect(self) -> None:
+        self.available = True
+
     def read(self, bbox: tuple[float, float, float, float] | None = None, max_features: int | None = None):
         return self._read(bbox, max_features)
 
-    def view(self, bbox: tuple[float, float, float, float], zoom: float, max_features: int = VIEW_FEATURES):
+    def view(self, bbox: tuple[float, float, float, float], zoom: float, max_features: int = VIEW_FEATURES,
+             cancel: Any = None):
         """What a view needs: the service is asked for the bbox only, up to ``max_features``."""
         t0 = time.perf_counter()
         gdf = self._read(bbox, max_features + 1)

@@ -260,6 +260,12 @@ def read_user_layer(
     if src.join:
         return _read_joined(entry, p)
     want = src.layer
+    if is_remote(p):  # a big table or a web collection comes back live (what the view needs)
+        from zjmap.core.livelayer import live_layer, open_live
+
+        handle = open_live(p, crs=src.crs, cancel=cancel)
+        if handle is not None:
+            return _as_saved(live_layer(handle, p, entry.id, title=entry.title, cancel=cancel), entry)
     try:
         loaded = read_layer(p, layer=want, encoding=src.encoding, crs=src.crs, progress=progress, cancel=cancel)
     except UserFileError:
@@ -273,7 +279,11 @@ def read_user_layer(
         want = None
         loaded = read_layer(p, encoding=src.encoding, crs=src.crs, progress=progress, cancel=cancel)
     source = ReadSource(p, layer=loaded.name, layer_arg=want, encoding_override=src.encoding, crs_override=src.crs)
-    layer = user_layer(loaded, entry.id, title=entry.title, source=source, cancel=cancel)
+    return _as_saved(user_layer(loaded, entry.id, title=entry.title, source=source, cancel=cancel), entry)
+
+
+def _as_saved(layer: MapLayer, entry: LayerEntry) -> MapLayer:
+    """The entry's look on a freshly read layer."""
     if entry.style is not None:
         layer.style = copy.deepcopy(entry.style)  # applied to the styler by the layer itself
     layer.visible = entry.visible

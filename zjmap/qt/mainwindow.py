@@ -31,6 +31,7 @@ from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
 from zjmap.qt.panels import SidePanel
 from zjmap.qt.search import SearchBox
+from zjmap.qt.serverlayers import install_server_layer_actions
 from zjmap.qt.tables import install_table_actions
 from zjmap.qt.userlayers import install_user_layer_actions
 from zjmap.qt.workspace_actions import install_workspace_actions
@@ -139,6 +140,7 @@ class MainWindow(QMainWindow):
         install_export_action(self)
         install_user_layer_actions(self)
         install_table_actions(self)
+        install_server_layer_actions(self)
         install_workspace_actions(self)
         install_analysis_actions(self)
 

@@ -34,6 +34,7 @@ from zjmap.core.layers import MapLayer
 from zjmap.core import layercache
 from zjmap.core.memory import release_free_memory
 from zjmap.core import userfiles_lazy as uf
+from zjmap.core.pgsource import is_remote, source_title
 
 if TYPE_CHECKING:
     from zjmap.core.userfiles import SourceInfo
@@ -203,6 +204,14 @@ class LoadTask(QObject):
         def build_progress(f: float, msg: str) -> None:
             state.set_progress(0.85 + 0.14 * f, msg)
 
+        if is_remote(req.path):  # a big table or a web collection: only what the view needs
+            from zjmap.core.livelayer import live_layer, open_live
+
+            handle = open_live(req.path, crs=req.crs, cancel=cancelled)
+            if handle is not None:
+                state.set_progress(0.3, "Asking the server for the view")
+                return live_layer(handle, req.path, self.layer_id or "user_x", title=req.title, color=color,
+                                  view=self.ctl.window.view, cancel=cancelled)
         # an unchanged big file opened before: its table and display arrays from the cache
         # (looked up first: listing a CSV's or a GeoPackage's layers reads much of it; a
         # file with several layers to choose from is never kept under "no layer chosen")
@@ -237,7 +246,7 @@ class LoadTask(QObject):
 
 
 def _title_for(req: LoadRequest, layer_name: str) -> str:
-    stem = Path(req.path).stem
+    stem = source_title(req.path)
     if req.layer is not None and str(layer_name) != stem:
         return f"{stem} — {layer_name}"
     return str(layer_name) or stem
@@ -499,6 +508,9 @@ class UserLayerController(QObject):
         m.addAction("重命名 Rename…", lambda: self._rename(lid))
         m.addAction("上移 Move up", lambda: stack.move(lid, stack.ids().index(lid) + 1))
         m.addAction("下移 Move down", lambda: stack.move(lid, max(0, stack.ids().index(lid) - 1)))
+        server = getattr(self.window, "server_layers", None)
+        if server is not None:
+            server.extend_menu(m, lid)
         m.addSeparator()
         m.addAction("移除 Remove", lambda: tree.remove_requested.emit(lid))
         return m
