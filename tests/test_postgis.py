@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from zjmap.core import postgis
+from zjmap.core import pgwrite, postgis
 from zjmap.core.pgsource import is_remote, parse_pg, safe_text
 from zjmap.core.userfiles import LoadCancelled
 
@@ -137,6 +137,13 @@ def test_server_down_on_open_is_a_plain_message():
         postgis.open_layer(f"postgresql://u@127.0.0.1:{port}/db?table=t")
 
 
+def test_sslmode_goes_to_libpq(pg, uri):
+    # the test server has no TLS: "require" must fail in words that name it, "disable" must work
+    with pytest.raises(postgis.PgUnavailable, match="sslmode=require"):
+        postgis.open_layer(uri + "?table=parcels&sslmode=require")
+    postgis.open_layer(uri + "?table=parcels&sslmode=disable").close()
+
+
 def test_statement_timeout_and_cancel(pg, uri):
     slow = uri + "?sql=" + "SELECT geom FROM parcels, pg_sleep(3) LIMIT 1"
     layer = postgis.open_layer(uri + "?table=parcels", statement_timeout_s=0.3)
@@ -159,18 +166,18 @@ def test_write_back_reads_back_the_same(pg, uri):
     src = postgis.read_layer(uri + "?table=parcels")
     gdf = src.gdf.iloc[:500].copy()
     target = uri + "?table=public.zj_saved"
-    assert postgis.write_layer(gdf, target, mode="create") == 500
+    assert pgwrite.write_layer(gdf, target, mode="create") == 500
     with pytest.raises(postgis.PgError, match="already exists"):
-        postgis.write_layer(gdf, target, mode="create")
+        pgwrite.write_layer(gdf, target, mode="create")
     back = postgis.read_layer(target).gdf.sort_values("gid").reset_index(drop=True)
     want = gdf.sort_values("gid").reset_index(drop=True)
     for c in ("gid", "name", "用地", "area_ha", "plots"):
         assert list(back[c]) == list(want[c]), c
     assert [str(v)[:10] for v in back["approved"]] == [str(v)[:10] for v in want["approved"]]
     assert shapely.equals_exact(back.geometry.values, want.geometry.values, 1e-9).all()
-    postgis.write_layer(gdf.iloc[:10], target, mode="append")
+    pgwrite.write_layer(gdf.iloc[:10], target, mode="append")
     assert pg.sql("SELECT count(*) FROM zj_saved")[0][0] == 510
-    postgis.write_layer(gdf.iloc[:7], target, mode="replace")
+    pgwrite.write_layer(gdf.iloc[:7], target, mode="replace")
     assert pg.sql("SELECT count(*) FROM zj_saved")[0][0] == 7
     assert isinstance(back, gpd.GeoDataFrame)
 

@@ -70,14 +70,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
             raise UserError(f"unknown layer id {bad[0]!r}; known: {', '.join(stack.ids())}")
     added = []
     if args.add:
-        from zjmap.core.pgsource import source_title
+        from zjmap.core.pgsource import is_remote, source_title
+        from zjmap.core.remote import read_remote
         from zjmap.core.userfiles import UserFileError, read_layer
         from zjmap.core.layermodel import ReadSource
         from zjmap.core.userlayers import USER_COLORS, new_layer_id, user_layer
 
         for n, path in enumerate(args.add):
             try:
-                loaded = read_layer(path)
+                # a server layer: only what the exported extent needs
+                loaded = read_remote(path, bbox=tuple(bbox)) if bbox is not None and is_remote(path) else read_layer(path)
             except UserFileError as exc:
                 raise UserError(str(exc)) from exc
             lid = new_layer_id(stack)

@@ -21,7 +21,7 @@ from zjmap.core.layermodel import ReadSource
 from zjmap.core.layers import MapLayer
 from zjmap.core.pgsource import is_pg, safe_text, source_title
 
-__all__ = ["LIVE_ROWS", "Live", "ServerSource", "live_layer", "live_of", "open_live", "zoom_for"]
+__all__ = ["LIVE_ROWS", "Live", "ServerSource", "live_layer", "live_of", "open_live", "read_live", "zoom_for"]
 
 #: PostGIS tables with more rows than this (planner estimate) are live; smaller ones are read whole.
 LIVE_ROWS = 50_000
@@ -82,6 +82,12 @@ def open_live(text: str, crs: str | None = None, cancel: Any = None) -> Any | No
     from zjmap.core import webfeatures
 
     return webfeatures.open_web(text, crs=crs)
+
+
+def read_live(text: str, layer_id: str, title: str | None, crs: str | None = None, cancel: Any = None) -> MapLayer | None:
+    """A saved server layer read back live (its extent first), or None when it is read whole."""
+    handle = open_live(text, crs=crs, cancel=cancel)
+    return None if handle is None else live_layer(handle, text, layer_id, title=title, cancel=cancel)
 
 
 def zoom_for(bbox: tuple[float, float, float, float], width_px: int = 1000) -> float:

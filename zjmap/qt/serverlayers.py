@@ -305,7 +305,7 @@ class SaveDialog(QDialog):
         self.worker = None
 
     def save(self) -> None:
-        from zjmap.core import postgis
+        from zjmap.core import pgwrite, postgis
 
         text = self.target.text().strip()
         if not is_pg(text):
@@ -328,7 +328,7 @@ class SaveDialog(QDialog):
                 return
             self.status.setText(f"⚠ {exc}")
 
-        self.worker = start_worker(postgis.write_layer, gdf, text, mode, name="zjmap-save-pg", pass_state=False,
+        self.worker = start_worker(pgwrite.write_layer, gdf, text, mode, name="zjmap-save-pg", pass_state=False,
                                    parent=self, connect={"result": done, "errored": failed})
 
 
