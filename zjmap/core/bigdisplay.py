@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 import shapely
 
+from zjmap.core.labels import anchors as label_anchors
+from zjmap.core.labels import label_text as _label
 from zjmap.core.layers import MapLayer, layer_geometries
 
 __all__ = [
@@ -79,14 +81,6 @@ def check_cancel(cancel: CancelFn | None) -> None:
 
 def label_text(props: Mapping[str, Any], fld: str) -> str:
     return _label(props.get(fld))
-
-
-def _label(v: Any) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return str(v)
 
 
 
@@ -516,11 +510,7 @@ class BigDisplay:
                 texts = [_label(v) for v in feats.values_of(fld)]
             else:
                 texts = [label_text(f.props, fld) for f in feats]
-            pts = shapely.point_on_surface(layer_geometries(layer))
-            anchors = shapely.get_coordinates(pts)
-            if len(anchors) != len(feats):  # an empty geometry somewhere
-                anchors = np.array([shapely.get_coordinates(p)[0] if not shapely.is_empty(p) else (np.nan, np.nan) for p in pts])
-            w = (_world(anchors) - self.origin).astype("<f4")
+            w = (_world(label_anchors(layer_geometries(layer))) - self.origin).astype("<f4")
             got = {"texts": texts, "xy": _b64(w.ravel())}
             self._label_cache.clear()
             self._label_cache[fld] = got

@@ -14,6 +14,7 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from zjmap.core.labels import field_labels, name_labels
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.look import default_style, load_look
 from zjmap.core.mappage import renderer_of
@@ -85,22 +86,9 @@ class _LayerPlan:
         self.items = [_Item(f.geometry, style(f.props)) for f in self.features]
         labels: list[tuple[str, float, float]] = []
         if self.label_field:
-            for f in self.features:
-                v = f.props.get(self.label_field)
-                if v is None or f.geometry.is_empty:
-                    continue
-                if isinstance(v, float) and v.is_integer():
-                    v = int(v)
-                rp = f.geometry.representative_point()
-                labels.append((str(v), rp.x, rp.y))
+            labels = field_labels(self.features, self.label_field)
         elif self.label_min_zoom is not None:
-            for f in self.features:
-                if self.kind == "base":
-                    if "label_lon" in f.props and f.name not in self.label_skip:
-                        labels.append((f.name, float(f.props["label_lon"]), float(f.props["label_lat"])))
-                elif not f.geometry.is_empty:
-                    rp = f.geometry.representative_point()
-                    labels.append((f.name, rp.x, rp.y))
+            labels = name_labels(self.features, self.kind, self.label_skip)
         self.labels = labels
         self.filled = True
 

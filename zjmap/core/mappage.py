@@ -21,6 +21,7 @@ import shapely
 
 from zjmap.core.bigdisplay import big_payload, is_big, page_head
 from zjmap.core.layers import LayerStack, MapLayer
+from zjmap.core.labels import name_labels
 from zjmap.core.look import look_js
 from zjmap.core.paths import web_dir
 
@@ -61,19 +62,7 @@ def _label_points(layer: MapLayer) -> dict | None:
     mz = layer.labels.min_zoom
     if mz is None:
         return None
-    if layer.kind == "base":
-        skip = layer.labels.skip
-        pts = [
-            [f.name, round(f.props["label_lat"], 4), round(f.props["label_lon"], 4)]
-            for f in layer.features
-            if "label_lon" in f.props and f.name not in skip
-        ]
-    else:
-        pts = []
-        for f in layer.features:
-            if not f.geometry.is_empty:
-                rp = f.geometry.representative_point()
-                pts.append([f.name, round(rp.y, 4), round(rp.x, 4)])
+    pts = [[name, round(lat, 4), round(lon, 4)] for name, lon, lat in name_labels(layer.features, layer.kind, layer.labels.skip)]
     return {"minZoom": mz, "points": pts, "priority": layer.labels.priority}
 
 
@@ -232,7 +221,7 @@ def shipped_layers_key() -> str:
     files = sorted(
         [*g.glob("layers/*.geojson"), *g.glob("base/display_*.geojson"), g / "base" / "layers.json",
          g / "view.json", g / "catalogue.json"]
-    ) + [here / n for n in ("mappage.py", "bigdisplay.py", "styling.py", "layers.py", "layermodel.py", "display.py", "shipped.py", "catalogue.py")]
+    ) + [here / n for n in ("mappage.py", "bigdisplay.py", "styling.py", "layers.py", "layermodel.py", "labels.py", "display.py", "shipped.py", "catalogue.py")]
     h = hashlib.sha1(str(CACHE_VERSION).encode())
     for f in files:
         try:
