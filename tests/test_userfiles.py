@@ -467,13 +467,13 @@ def test_cli_inspect_bad_input_exits_2(tmp_path):
 def test_arrow_and_plain_reads_agree(tmp_path, monkeypatch, make):
     """Files are read through Arrow when pyarrow is installed, plain pyogrio
     otherwise: both give the same table, shapes and counts."""
-    import zjmap.core.userfiles as uf
+    import zjmap.core.userfile_readers as readers
 
     pytest.importorskip("pyarrow")
     path = make(tmp_path)
     got = {}
     for arrow in (True, False):
-        monkeypatch.setattr(uf, "_ARROW", arrow)
+        monkeypatch.setattr(readers, "_ARROW", arrow)
         got[arrow] = read_layer(path)
     a, b = got[True], got[False]
     assert (a.encoding, a.repaired, a.skipped, a.geometry_types, a.fields) == \

@@ -70,7 +70,7 @@ def read_table(text: str, delim: str, utf8: bytes | None = None) -> pd.DataFrame
 
 
 def infer_column(s: pd.Series) -> pd.Series | None:
-    """``userfiles._infer_column`` in Arrow's vectorised kernels (the regex per
+    """``csvpoints._infer_column`` in Arrow's vectorised kernels (the regex per
     value and pandas' number parsing took seconds a million rows); None:
     not text Arrow can take, use the pandas way."""
     import pyarrow as pa

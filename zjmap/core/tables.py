@@ -2,7 +2,7 @@
 
 Excel files go through python-calamine (one maintained reader for .xlsx and the
 old binary .xls); CSV text is decoded as a planner's other text files are (BOM,
-UTF-8, else GBK/GB18030: :func:`zjmap.core.userfiles._decode_text`).
+UTF-8, else GBK/GB18030: :func:`zjmap.core.csvpoints._decode_text`).
 
 What is decided here, because no reader knows yearbooks: where the header is
 (title rows above it are skipped; a header split over two or three rows or
