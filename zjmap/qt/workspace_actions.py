@@ -30,7 +30,9 @@ take the safe default) can answer them.
 Reading the user layers of a workspace runs on a worker thread (Qt-free
 core calls) behind a window-modal progress dialog with Cancel; the stack is
 changed on the UI thread in one go when all are read, so a cancelled or
-failed open leaves the session exactly as it was.
+failed open leaves the session exactly as it was (that reading is
+:mod:`zjmap.qt.workspace_readjob`; where the session's files are kept and
+how crashed sessions are found, :mod:`zjmap.qt.workspace_session`).
 """
 
 from __future__ import annotations
@@ -39,13 +41,11 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from PySide6.QtCore import QEvent, QLockFile, QObject, QSettings, QStandardPaths, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QLockFile, QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QMenu, QProgressDialog
+from PySide6.QtWidgets import QApplication, QMenu
 
 from zjmap.core import workspace as wsc
 from zjmap.core.mappage import ZHEJIANG_BOUNDS
@@ -60,10 +60,11 @@ from zjmap.core.workspace import (
     Workspace,
     WorkspaceError,
 )
-
-from zjmap.qt.worker import TaskState, close_progress, progress_dialog, start_worker
-
 from zjmap.qt.workspace_dialogs import BookmarksDialog, MissingLayersDialog, Prompts
+from zjmap.qt.workspace_readjob import ReadJob
+from zjmap.qt.workspace_session import (  # noqa: F401  (app_data_dir, recovered_dir: tests; make_settings: qt/tables.py)
+    Candidate, app_data_dir, crashed_sessions, make_settings, recovered_dir, sessions_dir, set_aside,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,145 +75,10 @@ STARTUP_WORKSPACE: str | None = None
 AUTOSAVE_DELAY_MS = 1500
 AUTOSAVE_PERIOD_MS = 60_000
 RECENT_MAX = 10
-KEEP_RECOVERED = 5
-
-
-# ---------------------------------------------------------------------------
-# Where things are kept
-
-
-def app_data_dir() -> Path:
-    """``QStandardPaths.AppDataLocation``: ``$XDG_DATA_HOME/zjmap/zjmap`` on Linux."""
-    loc = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(loc or os.path.join(os.path.expanduser("~"), ".local", "share", "zjmap"))
-
-
-def sessions_dir() -> Path:
-    return app_data_dir() / "sessions"
-
-
-def recovered_dir() -> Path:
-    return app_data_dir() / "recovered"
-
-
-def make_settings() -> QSettings:
-    """The app's settings: an INI file in the user's config folder
-    (``$XDG_CONFIG_HOME/zjmap/zjmap.ini`` on Linux)."""
-    app = QApplication.instance()
-    org = (app.organizationName() if app else "") or "zjmap"
-    name = (app.applicationName() if app else "") or "zjmap"
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, org, name)
-
-
-# ---------------------------------------------------------------------------
-# Reading user layers off the UI thread
-
-
-class ReadJob(QObject):
-    """Reads the user layers of a workspace on a worker thread; ``finished``
-    is emitted on the UI thread with ``status`` "done" / "failed" / "cancelled"."""
-
-    finished = Signal(str)
-
-    def __init__(self, window, ws: Workspace, entries: list[LayerEntry] | None = None,
-                 path_override: str | None = None, label: str = ""):
-        super().__init__(window)
-        from zjmap.core.userfiles import LoadCancelled
-
-        self.window = window
-        self.ws = ws
-        self.entries = entries
-        self.path_override = path_override
-        self.status = "running"
-        self.layers: dict[str, Any] = {}
-        self.problems: list[LayerProblem] = []
-        self.message = ""
-        self.progress: QProgressDialog | None = None
-        n = len(entries if entries is not None else ws.user_layers())
-        if n:
-            self.progress = progress_dialog(window, "工作空间 Workspace", label or "正在打开工作空间 Opening workspace…",
-                                            maximum=max(1, n), on_cancel=self.cancel)
-        self.worker = start_worker(self._work, name="zjmap-workspace-read", cancel_exceptions=(LoadCancelled,),
-                                   connect={"yielded": self._on_progress, "result": self._on_done,
-                                            "errored": self._on_failed, "cancelled": self._on_cancelled})
-
-    @property
-    def thread(self):
-        return self.worker.thread
-
-    @property
-    def done(self) -> bool:
-        return self.status != "running"
-
-    def cancel(self) -> None:
-        self.worker.cancel()
-
-    def _work(self, state: TaskState) -> tuple[dict, list]:
-        if self.entries is not None:
-            sub = Workspace(layers=list(self.entries))
-        else:
-            sub = self.ws
-        if self.path_override is not None:
-            read = _read_from(self.path_override)
-            # a located file: read it even though the old path is gone
-            sub = Workspace(layers=[_with_path(e, self.path_override) for e in sub.layers])
-        else:
-            read = wsc.read_user_layer
-        return wsc.read_user_layers(
-            sub, read=read, cancel=state.is_cancelled,
-            progress=lambda i, n, e: state.send((i, n, (e.title or e.id) if e is not None else "")),
-        )
-
-    def _on_progress(self, step: tuple[int, int, str]) -> None:
-        i, n, title = step
-        if self.progress is not None and not self.done:
-            self.progress.setMaximum(max(1, n))
-            self.progress.setValue(i)
-            if title:
-                self.progress.setLabelText(f"正在读取 Reading {title} ({min(i + 1, n)}/{n})…")
-
-    def _finish(self, status: str) -> None:
-        self.status = status
-        close_progress(self.progress)
-        self.progress = None
-        self.finished.emit(status)
-
-    def _on_done(self, result: tuple[dict, list]) -> None:
-        self.layers, self.problems = result
-        self._finish("done")
-
-    def _on_failed(self, exc: BaseException) -> None:  # a bug: plain words, details in the log
-        log.error("reading workspace layers failed", exc_info=exc)
-        self.message = f"{type(exc).__name__}: {exc}"
-        self._finish("failed")
-
-    def _on_cancelled(self) -> None:
-        self._finish("cancelled")
-
-
-def _with_path(entry: LayerEntry, path: str) -> LayerEntry:
-    from dataclasses import replace
-
-    assert entry.source is not None
-    return replace(entry, source=replace(entry.source, path=path))
-
-
-def _read_from(path: str):
-    def read(entry: LayerEntry, cancel=None):
-        return wsc.read_user_layer(entry, path=path, cancel=cancel)
-
-    return read
 
 
 # ---------------------------------------------------------------------------
 # The controller
-
-
-@dataclass
-class _Candidate:
-    autosave: Path
-    lock: QLockFile | None  # held by us while deciding
-    mtime: float
 
 
 class WorkspaceController(QObject):
@@ -374,37 +240,8 @@ class WorkspaceController(QObject):
             self.window.statusBar().showMessage(f"上次的工作空间已不存在 The last workspace is gone: {last}", 8000)
         self.autosave_now()
 
-    def _crashed_sessions(self) -> list[_Candidate]:
-        out: list[_Candidate] = []
-        sdir = sessions_dir()
-        live: set[str] = set()  # sessions whose process is running (this one, other windows/instances)
-        seen: set[str] = set()
-        for lock_path in sorted(sdir.glob("session-*.lock")):
-            sid = lock_path.name[len("session-"):-len(".lock")]
-            seen.add(sid)
-            if lock_path == self.lock_path:
-                live.add(sid)
-                continue
-            lf = QLockFile(str(lock_path))
-            lf.setStaleLockTime(0)
-            if not lf.tryLock(0):
-                live.add(sid)
-                continue
-            auto = sdir / f"session-{sid}{SUFFIX}"
-            if auto.exists():
-                out.append(_Candidate(auto, lf, auto.stat().st_mtime))
-            else:
-                lf.unlock()  # crashed before its first autosave: nothing to offer
-        for auto in sdir.glob(f"session-*{SUFFIX}"):
-            sid = auto.name[len("session-"):-len(SUFFIX)]
-            if sid not in seen:  # an autosave whose session ended without cleaning up
-                out.append(_Candidate(auto, None, auto.stat().st_mtime))
-        for tmp in sdir.glob(f".session-*{SUFFIX}.*.tmp"):  # a write cut short by a crash
-            sid = tmp.name[len(".session-"):].split(SUFFIX, 1)[0]
-            if sid not in live:
-                tmp.unlink(missing_ok=True)
-        out.sort(key=lambda c: c.mtime, reverse=True)
-        return out
+    def _crashed_sessions(self) -> list[Candidate]:
+        return crashed_sessions(self.lock_path)
 
     def offer_recovery(self) -> bool:
         """Ask whether to restore the newest autosave of a session that did
@@ -445,18 +282,7 @@ class WorkspaceController(QObject):
         return started
 
     def _set_aside(self, autosave: Path) -> None:
-        """Keep a crashed session's autosave in recovered/ (the newest few)."""
-        rdir = recovered_dir()
-        try:
-            rdir.mkdir(parents=True, exist_ok=True)
-            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(autosave.stat().st_mtime))
-            dest = rdir / f"recovered-{stamp}-{autosave.stem.split('-', 1)[-1]}{SUFFIX}"
-            os.replace(autosave, dest)
-            kept = sorted(rdir.glob(f"recovered-*{SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
-            for old in kept[KEEP_RECOVERED:]:
-                old.unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("could not keep %s aside: %s", autosave, exc)
+        set_aside(autosave)
 
     # -- open / new ------------------------------------------------------------
     def confirm_discard(self, doing: str = "继续 continue") -> bool:

@@ -1,0 +1,115 @@
+"""Reading the user layers of a workspace off the UI thread (Qt-free core
+calls on a worker, behind a window-modal progress dialog with Cancel), for
+:mod:`zjmap.qt.workspace_actions`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QProgressDialog
+
+from zjmap.core import workspace as wsc
+from zjmap.core.workspace import LayerEntry, LayerProblem, Workspace
+from zjmap.qt.worker import TaskState, close_progress, progress_dialog, start_worker
+
+log = logging.getLogger(__name__)
+
+
+
+class ReadJob(QObject):
+    """Reads the user layers of a workspace on a worker thread; ``finished``
+    is emitted on the UI thread with ``status`` "done" / "failed" / "cancelled"."""
+
+    finished = Signal(str)
+
+    def __init__(self, window, ws: Workspace, entries: list[LayerEntry] | None = None,
+                 path_override: str | None = None, label: str = ""):
+        super().__init__(window)
+        from zjmap.core.userfiles import LoadCancelled
+
+        self.window = window
+        self.ws = ws
+        self.entries = entries
+        self.path_override = path_override
+        self.status = "running"
+        self.layers: dict[str, Any] = {}
+        self.problems: list[LayerProblem] = []
+        self.message = ""
+        self.progress: QProgressDialog | None = None
+        n = len(entries if entries is not None else ws.user_layers())
+        if n:
+            self.progress = progress_dialog(window, "工作空间 Workspace", label or "正在打开工作空间 Opening workspace…",
+                                            maximum=max(1, n), on_cancel=self.cancel)
+        self.worker = start_worker(self._work, name="zjmap-workspace-read", cancel_exceptions=(LoadCancelled,),
+                                   connect={"yielded": self._on_progress, "result": self._on_done,
+                                            "errored": self._on_failed, "cancelled": self._on_cancelled})
+
+    @property
+    def thread(self):
+        return self.worker.thread
+
+    @property
+    def done(self) -> bool:
+        return self.status != "running"
+
+    def cancel(self) -> None:
+        self.worker.cancel()
+
+    def _work(self, state: TaskState) -> tuple[dict, list]:
+        if self.entries is not None:
+            sub = Workspace(layers=list(self.entries))
+        else:
+            sub = self.ws
+        if self.path_override is not None:
+            read = _read_from(self.path_override)
+            # a located file: read it even though the old path is gone
+            sub = Workspace(layers=[_with_path(e, self.path_override) for e in sub.layers])
+        else:
+            read = wsc.read_user_layer
+        return wsc.read_user_layers(
+            sub, read=read, cancel=state.is_cancelled,
+            progress=lambda i, n, e: state.send((i, n, (e.title or e.id) if e is not None else "")),
+        )
+
+    def _on_progress(self, step: tuple[int, int, str]) -> None:
+        i, n, title = step
+        if self.progress is not None and not self.done:
+            self.progress.setMaximum(max(1, n))
+            self.progress.setValue(i)
+            if title:
+                self.progress.setLabelText(f"正在读取 Reading {title} ({min(i + 1, n)}/{n})…")
+
+    def _finish(self, status: str) -> None:
+        self.status = status
+        close_progress(self.progress)
+        self.progress = None
+        self.finished.emit(status)
+
+    def _on_done(self, result: tuple[dict, list]) -> None:
+        self.layers, self.problems = result
+        self._finish("done")
+
+    def _on_failed(self, exc: BaseException) -> None:  # a bug: plain words, details in the log
+        log.error("reading workspace layers failed", exc_info=exc)
+        self.message = f"{type(exc).__name__}: {exc}"
+        self._finish("failed")
+
+    def _on_cancelled(self) -> None:
+        self._finish("cancelled")
+
+
+def _with_path(entry: LayerEntry, path: str) -> LayerEntry:
+    from dataclasses import replace
+
+    assert entry.source is not None
+    return replace(entry, source=replace(entry.source, path=path))
+
+
+def _read_from(path: str):
+    def read(entry: LayerEntry, cancel=None):
+        return wsc.read_user_layer(entry, path=path, cancel=cancel)
+
+    return read
