@@ -44,7 +44,7 @@ from zjmap.core.remote import ViewResult
 from zjmap.core.userfiles import LoadCancelled, LoadedLayer, UserFileError
 
 __all__ = [
-    "PgError", "PgPasswordNeeded", "PgUnavailable", "PgLayer", "TableInfo", "ViewResult",
+    "PgError", "PgFilterError", "PgPasswordNeeded", "PgUnavailable", "PgLayer", "TableInfo", "ViewResult",
     "connect", "list_tables", "open_layer", "read_layer", "remember_password",
 ]
 
@@ -69,6 +69,10 @@ _lock = threading.Lock()
 
 class PgError(UserFileError):
     """A database problem in plain words."""
+
+
+class PgFilterError(PgError):
+    """A layer filter that does not fit the table (the layer keeps the filter it had)."""
 
 
 class PgPasswordNeeded(PgError):
@@ -334,6 +338,8 @@ class PgLayer:
     geometry_type: str
     statement_timeout_s: float | None = None
     available: bool = True
+    filter_text: str | None = None  # the layer filter every query carries (see set_filter)
+    _filter: tuple[sql.Composable, list[Any]] | None = field(default=None, repr=False)
     _conn: psycopg.Connection | None = field(default=None, repr=False)
 
     # -- connection -------------------------------------------------------
@@ -429,6 +435,25 @@ class PgLayer:
             target = sql.SQL("ST_Transform({}, {})").format(env, sql.Literal(self.srid))
         return sql.SQL("{} && {}").format(self._g(), target), [w, s, e, n]
 
+    def set_filter(self, text: str | None) -> None:
+        """Push a layer filter into every query (:func:`zjmap.core.pgfilter.set_filter`)."""
+        from zjmap.core.pgfilter import set_filter
+
+        set_filter(self, text)
+
+    def _where(self, bbox: tuple[float, float, float, float] | None = None) -> tuple[sql.Composable | None, list[Any]]:
+        """The bbox (spatial index) AND the layer filter, with their parameters in order."""
+        parts: list[sql.Composable] = []
+        params: list[Any] = []
+        if bbox is not None:
+            w, p = self._bbox_filter(bbox)
+            parts.append(w)
+            params += p
+        if self._filter is not None:
+            parts.append(sql.SQL("({})").format(self._filter[0]))
+            params += self._filter[1]
+        return (sql.SQL(" AND ").join(parts) if parts else None), params
+
     def _attrs(self) -> sql.Composable:
         cols = []
         for c in self.columns:
@@ -472,14 +497,14 @@ class PgLayer:
 
     # -- reading ----------------------------------------------------------------
     def count(self, bbox: tuple[float, float, float, float] | None = None) -> int:
-        where, params = self._bbox_filter(bbox) if bbox is not None else (sql.SQL("true"), [])
-        q = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(self.relation(), where)
+        where, params = self._where(bbox)
+        q = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(self.relation(), where or sql.SQL("true"))
         return int(self._run(q, params)[0][0])
 
     def estimate(self, bbox: tuple[float, float, float, float] | None = None) -> int:
         """The planner's row estimate (cheap: statistics and the spatial index)."""
-        where, params = self._bbox_filter(bbox) if bbox is not None else (sql.SQL("true"), [])
-        q = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {} WHERE {}").format(self.relation(), where)
+        where, params = self._where(bbox)
+        q = sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {} WHERE {}").format(self.relation(), where or sql.SQL("true"))
         plan = self._run(q, params)[0][0]
         return int(plan[0]["Plan"]["Plan Rows"])
 
@@ -512,7 +537,7 @@ class PgLayer:
     def read(self, bbox: tuple[float, float, float, float] | None = None, progress: ProgressFn | None = None,
              cancel: CancelFn | None = None):
         """Every feature (in ``bbox`` if given), fetched in chunks with progress and cancel."""
-        where, params = self._bbox_filter(bbox) if bbox is not None else (None, [])
+        where, params = self._where(bbox)
         total = max(self.rows_estimate or 0, 1)
         conn = self.conn()
         parts = []
@@ -550,7 +575,7 @@ class PgLayer:
         is bounded by what is shown, not by the table.
         """
         t0 = time.perf_counter()
-        where, params = self._bbox_filter(bbox)
+        where, params = self._where(bbox)
         est = self.estimate(bbox)
         lat = max(-85.0, min(85.0, (float(bbox[1]) + float(bbox[3])) / 2))
         tol = 0.5 * 360.0 / (256 * 2 ** float(zoom)) * max(math.cos(math.radians(lat)), 0.2)
@@ -576,7 +601,7 @@ class PgLayer:
     def at(self, lon: float, lat: float, radius_deg: float, limit: int = 20):
         """Features at a point (identify): those whose shape comes within ``radius_deg``."""
         r = float(radius_deg)
-        where, params = self._bbox_filter((lon - r, lat - r, lon + r, lat + r))
+        where, params = self._where((lon - r, lat - r, lon + r, lat + r))
         g = sql.SQL("{}::geometry").format(self._g()) if self.geography else self._g()
         pt = sql.SQL("ST_SetSRID(ST_MakePoint(%s, %s), 4326)")
         if self.srid not in (4326, 0):
@@ -711,10 +736,11 @@ def _resolve_query(conn: psycopg.Connection, src: PgSource, oids: dict[int, str]
 
 
 def read_layer(text: str, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
-               bbox: tuple[float, float, float, float] | None = None) -> LoadedLayer:
-    """The whole table (or what lies in ``bbox``) as a :class:`LoadedLayer`, like a file."""
+               bbox: tuple[float, float, float, float] | None = None, where: str | None = None) -> LoadedLayer:
+    """The whole table (or what lies in ``bbox``; what the filter ``where`` keeps) as a :class:`LoadedLayer`."""
     layer = open_layer(text, cancel=cancel)
     try:
+        layer.set_filter(where)
         if progress is not None:
             progress(0.01, f"Reading {layer.src.relation} from {layer.src.where}")
         gdf = layer.read(bbox=bbox, progress=progress, cancel=cancel)
@@ -744,10 +770,11 @@ def read_layer(text: str, progress: ProgressFn | None = None, cancel: CancelFn |
         bounds_wgs84=tuple(float(v) for v in gdf.total_bounds), warnings=warnings)  # type: ignore[arg-type]
 
 
-def inspect_source(text: str) -> dict[str, Any]:
-    """What ``zjmap inspect`` prints for a database layer (counted on the server, not read)."""
+def inspect_source(text: str, where: str | None = None) -> dict[str, Any]:
+    """What ``zjmap inspect`` prints for a database layer (counted on the server, with the filter ``where``)."""
     layer = open_layer(text)
     try:
+        layer.set_filter(where)
         n = layer.count()
         b = layer.bounds()
     finally:

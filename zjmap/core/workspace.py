@@ -265,7 +265,14 @@ def read_user_layer(
 
         handle = open_live(p, crs=src.crs, cancel=cancel)
         if handle is not None:
-            return _as_saved(live_layer(handle, p, entry.id, title=entry.title, cancel=cancel), entry)
+            from zjmap.core.postgis import PgFilterError
+
+            saved = (entry.style or {}).get("filter")
+            try:  # the saved filter goes to the server with the first view
+                layer = live_layer(handle, p, entry.id, title=entry.title, cancel=cancel, where=saved)
+            except PgFilterError:  # no longer fits the table: drawn unfiltered, the layer says why
+                layer = live_layer(handle, p, entry.id, title=entry.title, cancel=cancel)
+            return _as_saved(layer, entry)
     try:
         loaded = read_layer(p, layer=want, encoding=src.encoding, crs=src.crs, progress=progress, cancel=cancel)
     except UserFileError:

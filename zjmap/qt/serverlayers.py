@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from zjmap.core.layerfilter import with_filter
 from zjmap.core.layers import MapLayer
 from zjmap.core.livelayer import live_of
 from zjmap.core.pgsource import is_pg, is_remote
@@ -47,6 +48,7 @@ DEBOUNCE_MS = 40
 class ServerLayerController(QObject):
     refreshed = Signal(str)  # layer id: a new view's features reached the map
     unavailable = Signal(str, str)  # layer id, message
+    filter_refused = Signal(str, str)  # layer id, why the server cannot apply the filter
 
     def __init__(self, window):
         super().__init__(window)
@@ -67,6 +69,11 @@ class ServerLayerController(QObject):
             live = live_of(self.window.stack.layer(lid))
             if live is not None:
                 self._handles[lid] = live.handle
+        elif event == "styled" and lid in self.window.stack:
+            live = live_of(self.window.stack.layer(lid))
+            want = (self.window.stack.layer(lid).style or {}).get("filter") or None
+            if live is not None and live.available and want != getattr(live.handle, "filter_text", want):
+                self.refresh(lid)  # the new filter goes to the server (live_layer sets it on the handle)
         elif event == "removed" and lid != self._swapping:
             handle = self._handles.pop(lid, None)
             if handle is not None:
@@ -114,7 +121,15 @@ class ServerLayerController(QObject):
             self.refreshed.emit(lid)
 
         def failed(exc: BaseException) -> None:
+            from zjmap.core.postgis import PgFilterError
+
             msg = str(exc) or type(exc).__name__
+            if isinstance(exc, PgFilterError):  # the layer keeps the filter the server took
+                if lid in stack:
+                    stack.set_style(lid, with_filter(stack.layer(lid).style, live.handle.filter_text))
+                self.window.statusBar().showMessage(f"⚠ {old.title}: {msg}", 20000)
+                self.filter_refused.emit(lid, msg)
+                return
             if lid in stack:
                 live.error = msg
                 layer = stack.layer(lid)

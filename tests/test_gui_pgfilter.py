@@ -1,0 +1,57 @@
+"""A filter typed in the window on a live PostGIS layer goes to the server (the real one of conftest
+``pg``): the layer then holds exactly SQL's ``bbox AND filter``; a filter the server refuses is said
+and the layer keeps the filter it had."""
+
+from __future__ import annotations
+
+import pytest
+
+from zjmap.core import livelayer, postgis
+from zjmap.core.livelayer import live_layer, live_of
+from zjmap.core.pgsource import parse_pg
+from zjmap.qt.analysis_dialogs import FilterDialog
+from guitools import wait_until
+
+from pgserver import PASSWORD
+
+
+def _count(pg, view, where: str) -> int:
+    w, s, e, n, _z = view
+    return pg.sql(f"SELECT count(*) FROM parcels WHERE geom && ST_MakeEnvelope(%s, %s, %s, %s, 4490) AND {where}",
+                  (w, s, e, n))[0][0]
+
+
+@pytest.fixture()
+def live_small(monkeypatch):
+    monkeypatch.setattr(livelayer, "LIVE_ROWS", 1000)
+
+
+def test_filter_dialog_on_a_live_layer_is_pushed_to_the_server(win, pg, live_small, qtbot):
+    postgis.forget_password(parse_pg(pg.uri)[0].server_key)
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@")
+    handle = postgis.open_layer(uri + ("&" if "?" in uri else "?") + "table=public.parcels")
+    win.map.set_view(30.25, 120.08, 14)
+    assert wait_until(lambda: win.view is not None and abs(win.view[4] - 14) < 0.01, 10000)
+    lid = "user_pgfilter"
+    win.stack.add(live_layer(handle, handle.src.text, lid, view=tuple(win.view)))
+    try:
+        assert len(win.stack.layer(lid).features) == _count(pg, win.view, "true") > 10
+        dlg = FilterDialog(win, win.stack.layer(lid))
+        dlg.text.setText("用地 = '工业用地' and plots > 4")
+        with qtbot.waitSignal(win.server_layers.refreshed, timeout=20000):
+            dlg.apply()
+        layer = win.stack.layer(lid)
+        want = _count(pg, win.view, "用地 = '工业用地' AND plots > 4")
+        assert 0 < want < _count(pg, win.view, "true")
+        assert len(layer.features) == want and not layer.hidden  # selected by the server, not hidden here
+        assert live_of(layer).in_view == want and live_of(layer).handle.filter_text == "用地 = '工业用地' and plots > 4"
+        # text compared with a number: the server's typing refuses it; said, and the layer keeps its filter
+        with qtbot.waitSignal(win.server_layers.filter_refused, timeout=20000) as sig:
+            win.stack.set_style(lid, {**layer.style, "filter": "name > 3"})
+        assert sig.args[0] == lid and "筛选无效" in sig.args[1]
+        layer = win.stack.layer(lid)
+        assert layer.style["filter"] == "用地 = '工业用地' and plots > 4" and live_of(layer).available
+        assert len(layer.features) == want
+        assert "筛选无效" in win.statusBar().currentMessage()
+    finally:
+        win.user_layers.remove(lid) if lid in win.stack else None
