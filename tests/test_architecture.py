@@ -77,3 +77,45 @@ def test_modules_stay_small():
     assert too_big == {}
     # a module split below the limit leaves the list (so the list only shrinks)
     assert [m for m in NOT_YET_SPLIT if sizes.get(m, 0) <= MAX_LINES] == []
+
+
+def test_only_the_main_window_sets_attributes_on_the_window():
+    """Controllers take what they need and hand back their actions; only
+    qt/mainwindow.py keeps them on the window (issue 12). Catches
+    ``window.x = …``, ``win.x = …``, ``self.window.x = …`` (plain, augmented,
+    annotated and tuple targets) and ``setattr(window, …)``."""
+    import ast
+
+    names = {"window", "win", "main_window", "mainwindow"}
+
+    def is_window(node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in names
+        return isinstance(node, ast.Attribute) and node.attr in names
+
+    def targets(node: ast.AST):
+        if isinstance(node, (ast.Tuple, ast.List)):
+            for elt in node.elts:
+                yield from targets(elt)
+        else:
+            yield node
+
+    found = []
+    for path in sorted((ROOT / "zjmap" / "qt").glob("*.py")):
+        if path.name == "mainwindow.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign):
+                tgts = [t for tgt in node.targets for t in targets(tgt)]
+            elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+                tgts = [node.target]
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr"
+                  and node.args and is_window(node.args[0])):
+                found.append(f"{path.name}:{node.lineno} setattr")
+                continue
+            else:
+                continue
+            for t in tgts:
+                if isinstance(t, ast.Attribute) and is_window(t.value):
+                    found.append(f"{path.name}:{node.lineno} {ast.unparse(t)}")
+    assert not found, "controllers set attributes on the main window: " + ", ".join(found)

@@ -87,7 +87,7 @@ def test_live_layer_follows_the_view_and_survives_the_server(win, pg, live_small
         assert win.stack.ids() == before_ids
         layer = win.stack.layer(lid)
         assert not live_of(layer).available and "不可用 unavailable" in layer.about.description_zh
-        menu = win.user_layers.user_layer_menu(lid)
+        menu = win.tree.menu_for(lid)
         assert "重新连接 Reconnect" in [a.text() for a in menu.actions()]
         # the workspace saves as before, without the password
         path = tmp_path / "plan.zjmap"
@@ -115,7 +115,7 @@ def test_save_a_user_layer_to_postgis(win, pg, tmp_path):
     wait_task(task)
     lid = task.layer_id
     postgis.remember_password(parse_pg(pg.uri)[0].server_key, PASSWORD, keep=False)
-    menu = win.user_layers.user_layer_menu(lid)
+    menu = win.tree.menu_for(lid)
     assert "保存到 PostGIS… Save to PostGIS…" in [a.text() for a in menu.actions()]
     dlg = win.server_layers.save_dialog(lid)
     dlg.target.setText(pg.uri + "?table=public.乡镇")

@@ -182,25 +182,23 @@ def test_attribute_table_rename_reorder_and_menu(win):
     win.stack.move(lid, 5)
     assert wait_until(lambda: js(win.map, "ZJ.order.indexOf('%s')" % lid) == 5)
     win.stack.move(lid, len(win.stack) - 1)
-    texts = [a.text() for a in win.user_layers.user_layer_menu(lid).actions()]
+    texts = [a.text() for a in win.tree.menu_for(lid).actions()]
     for want in ("样式… Style…", "属性表 Attribute table", "编码 / 坐标系… Encoding / CRS…", "重命名 Rename…", "移除 Remove"):
         assert want in texts
 
 
 def test_tree_context_menu_user_and_seed_layers(win, monkeypatch):
     shown: list[list[str]] = []
-    seed: list = []
-    monkeypatch.setattr(win.user_layers, "exec_menu", lambda menu, pos: shown.append([x.text() for x in menu.actions()]))
-    monkeypatch.setattr(win.tree, "_menu", seed.append)  # the tree's own menu, for seed and base layers
+    monkeypatch.setattr(win.tree, "exec_menu", lambda menu, pos: shown.append([x.text() for x in menu.actions()]))
     lid = next(layer.id for layer in win.stack if layer.kind == "user")
     tree = win.tree
     for layer_id in (lid, "cluster_zones"):
         item = tree.item_for(layer_id)
         tree.scrollToItem(item)
         tree.customContextMenuRequested.emit(tree.visualItemRect(item).center())
-    (user_menu,) = shown
+    user_menu, seed_menu = shown  # one menu in the tree; the user-layer controller adds its items
     assert "样式… Style…" in user_menu and "移除 Remove" in user_menu
-    assert len(seed) == 1
+    assert "缩放至图层 Zoom to layer" in seed_menu and "样式… Style…" not in seed_menu and "移除 Remove" not in seed_menu
 
 
 def test_drop_a_file_onto_the_window(win, data, boxes):

@@ -534,13 +534,34 @@ def buffer_selection(window, km: float | None = None) -> Job | None:
 class AnalysisActions:
     """Per-window state of the Analysis menu (tests read ``job`` and ``last_error``)."""
 
-    def __init__(self, window):
+    def __init__(self, window, menu):
+        """``menu`` is the Analysis menu the window placed (after View, before
+        Bookmarks and Help); ``actions`` are its entries, for window-wide shortcuts."""
+        from zjmap.qt.measure_tool import MeasureTool
+
         self.window = window
         self.job: Job | None = None
         self.last_error: str | None = None
         self.quiet = False  # tests: no modal message boxes
         self.summary_window: SummaryWindow | None = None
         self.loads: list[Any] = []
+        self.actions: list[QAction] = []
+        items = [
+            ("筛选… Filter…", "Ctrl+Shift+F", lambda: self.open_filter()),
+            ("按位置选择… Select by location…", "Ctrl+Shift+L", self.open_select),
+            ("分区汇总… Summarise by zone…", "Ctrl+Shift+U", self.open_summarise),
+            ("缓冲区… Buffer…", "Ctrl+Shift+B", lambda: buffer_selection(window)),
+        ]
+        for text, keys, fn in items:
+            act = QAction(text, window)
+            act.setShortcut(QKeySequence(keys))
+            act.triggered.connect(fn)
+            menu.addAction(act)
+            self.actions.append(act)
+        menu.addSeparator()
+        self.measure = MeasureTool(window)
+        menu.addAction(self.measure.action)
+        self.actions.append(self.measure.action)
 
     def add_result_layer(self, path: Path, title: str, graduate: str | None = None):
         """Load a result file as a layer; a summary comes as a choropleth of its first statistic."""
@@ -585,29 +606,3 @@ class AnalysisActions:
         self.select_dialog = SelectByLocationDialog(self.window)
         self.select_dialog.show()
         return self.select_dialog
-
-
-def install_analysis_actions(window) -> AnalysisActions:
-    from zjmap.qt.measure_tool import MeasureTool
-
-    a = AnalysisActions(window)
-    window.analysis = a
-    menu = window.analysis_menu  # placed by the window: after View, before Bookmarks and Help
-    items = [
-        ("筛选… Filter…", "Ctrl+Shift+F", lambda: a.open_filter()),
-        ("按位置选择… Select by location…", "Ctrl+Shift+L", a.open_select),
-        ("分区汇总… Summarise by zone…", "Ctrl+Shift+U", a.open_summarise),
-        ("缓冲区… Buffer…", "Ctrl+Shift+B", lambda: buffer_selection(window)),
-    ]
-    for text, keys, fn in items:
-        act = QAction(text, window)
-        act.setShortcut(QKeySequence(keys))
-        act.triggered.connect(fn)
-        menu.addAction(act)
-        window.addAction(act)
-    menu.addSeparator()
-    window.tree.filter_requested.connect(a.open_filter)
-    a.measure = MeasureTool(window)
-    menu.addAction(a.measure.action)
-    window.addAction(a.measure.action)
-    return a

@@ -56,33 +56,33 @@ def _render_after_warm_up(state: TaskState, plan: Any, path: Path) -> ExportResu
     return render_plan(plan, path, progress=state.set_progress, cancel=state.is_cancelled)
 
 
-def install_export_action(win: Any) -> QAction:
-    """Add File → Export map… (Ctrl+E) to the window, just before Quit."""
-    act = QAction("导出地图… Export map…", win)
-    act.setShortcut(QKeySequence("Ctrl+E"))
-    act.setStatusTip("把当前地图导出为 PNG / SVG / PDF  Export the current map")
-    act.triggered.connect(lambda: open_export_dialog(win))
-    quit_act = getattr(win, "act_quit", None)
-    menu = win.file_menu
-    if quit_act is not None and quit_act in menu.actions():
-        menu.insertAction(quit_act, act)
-        menu.insertSeparator(quit_act)
-    else:
-        menu.addAction(act)
-    win.addAction(act)
-    win.act_export = act
-    return act
+class ExportController:
+    """File → Export map… (Ctrl+E): ``action`` goes into the menu it is given,
+    before ``before`` (the window's Quit). The window is the dialog's parent and
+    what it exports (its stack, camera and selection)."""
 
+    def __init__(self, win: Any, menu, before: QAction | None = None):
+        self.win = win
+        self.dialog: ExportDialog | None = None
+        act = QAction("导出地图… Export map…", win)
+        act.setShortcut(QKeySequence("Ctrl+E"))
+        act.setStatusTip("把当前地图导出为 PNG / SVG / PDF  Export the current map")
+        act.triggered.connect(lambda: self.open_dialog())
+        if before is not None and before in menu.actions():
+            menu.insertAction(before, act)
+            menu.insertSeparator(before)
+        else:
+            menu.addAction(act)
+        self.action = act
 
-def open_export_dialog(win: Any) -> "ExportDialog":
-    dlg = getattr(win, "_export_dialog", None)
-    if dlg is None:
-        dlg = ExportDialog(win)
-        win._export_dialog = dlg
-    dlg.show()
-    dlg.raise_()
-    dlg.activateWindow()
-    return dlg
+    def open_dialog(self) -> "ExportDialog":
+        if self.dialog is None:
+            self.dialog = ExportDialog(self.win)
+        dlg = self.dialog
+        dlg.show()
+        dlg.raise_()
+        dlg.activateWindow()
+        return dlg
 
 
 class LayerListSnapshot:

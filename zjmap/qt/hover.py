@@ -8,27 +8,24 @@ from __future__ import annotations
 
 
 class HoverTips:
-    def __init__(self, window):
-        self.window = window
+    def __init__(self, map_view, camera, identifier, stack):
+        self.map = map_view
+        self.camera = camera
+        self.identifier = identifier
+        self.stack = stack
         self.current: str | None = None
-        window.map.bridge.moved.connect(self.moved)
+        map_view.bridge.moved.connect(self.moved)
 
     def moved(self, lon: float, lat: float) -> None:
-        w = self.window
-        zoom = w.camera.zoom if w.camera.zoom is not None else 7
-        hits = w.explorer.identifier.at(lon, lat, zoom, tolerance_px=5)
+        zoom = self.camera.zoom if self.camera.zoom is not None else 7
+        hits = self.identifier.at(lon, lat, zoom, tolerance_px=5)
         fid = hits[0].feature.id if hits else None
         if fid == self.current:
             return
         self.current = fid
         if fid is None:
-            w.map.call("hover", None)
+            self.map.call("hover", None)
             return
         f = hits[0].feature
-        layer = w.stack.layer(f.layer_id)
-        w.map.call("hover", f"{f.name} · {layer.title}", lat, lon)
-
-
-def install_hover(window) -> HoverTips:
-    window.hover = HoverTips(window)
-    return window.hover
+        layer = self.stack.layer(f.layer_id)
+        self.map.call("hover", f"{f.name} · {layer.title}", lat, lon)

@@ -6,11 +6,13 @@ change events (not the widget) tell the map what to redraw.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QInputDialog, QTreeWidget, QTreeWidgetItem
 
-from zjmap.core.layers import LayerStack
+from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.styling import LegendRow
 
 LAYER_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -59,6 +61,7 @@ class LayerTree(QTreeWidget):
         self.itemDoubleClicked.connect(self._double_clicked)
         self._items: dict[str, QTreeWidgetItem] = {}
         self._updating = False
+        self._contributors: list[Callable[[QMenu, MapLayer], None]] = []
         stack.subscribe(self._on_stack)
         self.rebuild()
 
@@ -131,41 +134,49 @@ class LayerTree(QTreeWidget):
             it.setSelected(True)
             self.scrollToItem(it)
 
+    # -- the layer menu -----------------------------------------------------------
+    def add_menu_contributor(self, contribute: Callable[[QMenu, MapLayer], None]) -> None:
+        """``contribute(menu, layer)`` adds its items for the clicked layer (after
+        Filter…); controllers register here (user layers: Style…, Encoding / CRS…;
+        tables: Choropleth…; server layers: Reconnect, Save to PostGIS…)."""
+        self._contributors.append(contribute)
+
     def _menu(self, pos) -> None:
         item = self.itemAt(pos)
         lid = item.data(0, LAYER_ROLE) if item else None
-        if not lid:
+        if not lid or lid not in self.stack:
             return
-        layer = self.stack.layer(lid)
+        self.exec_menu(self.menu_for(lid), self.viewport().mapToGlobal(pos))
+
+    def exec_menu(self, menu: QMenu, global_pos) -> None:  # tests replace this: exec() blocks
+        menu.exec(global_pos)
+
+    def menu_for(self, lid: str) -> QMenu:
+        """The one menu of a layer: the tree's own items, the contributors' in the middle."""
+        stack = self.stack
+        layer = stack.layer(lid)
         m = QMenu(self)
-        zoom = m.addAction("缩放至图层 Zoom to layer")
+        m.addAction("缩放至图层 Zoom to layer", lambda: self.layer_activated.emit(lid))
         op = m.addMenu("不透明度 Opacity")
-        acts = {op.addAction(f"{p}%"): p for p in (100, 75, 50, 25)}
-        table = m.addAction("属性表 Attribute table")
-        filt = m.addAction("筛选… Filter…")
-        ren = m.addAction("重命名 Rename…")
-        up = m.addAction("上移 Move up")
-        down = m.addAction("下移 Move down")
-        rem = m.addAction("移除 Remove") if layer.kind == "user" else None
-        chosen = m.exec(self.viewport().mapToGlobal(pos))
-        if chosen is None:
-            return
-        idx = self.stack.ids().index(lid)
-        if chosen is zoom:
-            self.layer_activated.emit(lid)
-        elif chosen in acts:
-            self.stack.set_opacity(lid, acts[chosen] / 100)
-        elif chosen is table:
-            self.table_requested.emit(lid)
-        elif chosen is filt:
-            self.filter_requested.emit(lid)
-        elif chosen is ren:
-            text, ok = QInputDialog.getText(self, "重命名图层", "名称:", text=layer.title)
-            if ok and text.strip():
-                self.stack.rename(lid, text.strip())
-        elif chosen is up:
-            self.stack.move(lid, idx + 1)
-        elif chosen is down:
-            self.stack.move(lid, max(0, idx - 1))
-        elif rem is not None and chosen is rem:
-            self.remove_requested.emit(lid)
+        for p in (100, 75, 50, 25):
+            a = op.addAction(f"{p}%", lambda p=p: stack.set_opacity(lid, p / 100))
+            a.setCheckable(True)
+            a.setChecked(abs(layer.opacity - p / 100) < 1e-6)
+        m.addAction("属性表 Attribute table", lambda: self.table_requested.emit(lid))
+        m.addAction("筛选… Filter…", lambda: self.filter_requested.emit(lid))
+        for contribute in self._contributors:
+            contribute(m, layer)
+        m.addSeparator()
+        m.addAction("重命名 Rename…", lambda: self._rename(lid))
+        m.addAction("上移 Move up", lambda: stack.move(lid, stack.ids().index(lid) + 1))
+        m.addAction("下移 Move down", lambda: stack.move(lid, max(0, stack.ids().index(lid) - 1)))
+        if layer.kind == "user":
+            m.addSeparator()
+            m.addAction("移除 Remove", lambda: self.remove_requested.emit(lid))
+        return m
+
+    def _rename(self, lid: str) -> None:
+        layer = self.stack.layer(lid)
+        text, ok = QInputDialog.getText(self, "重命名图层 Rename layer", "名称 Name:", text=layer.title)
+        if ok and text.strip():
+            self.stack.rename(lid, text.strip())

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QSplitter,
     QToolBar,
+    QWidget,
 )
 
 from zjmap.core.camera import Camera
@@ -24,17 +25,17 @@ from zjmap.core.mappage import ZHEJIANG_BOUNDS
 from zjmap.core.selection import SelectionState
 from zjmap.core.shipped import load_shipped, shipped_stack
 from zjmap.qt.docviewer import DocumentDialog
-from zjmap.qt.hover import install_hover
-from zjmap.qt.export_dialog import install_export_action
-from zjmap.qt.analysis_dialogs import install_analysis_actions
+from zjmap.qt.hover import HoverTips
+from zjmap.qt.export_dialog import ExportController
+from zjmap.qt.analysis_dialogs import AnalysisActions
 from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
 from zjmap.qt.panels import SidePanel
 from zjmap.qt.search import SearchBox
-from zjmap.qt.serverlayers import install_server_layer_actions
-from zjmap.qt.tables import install_table_actions
-from zjmap.qt.userlayers import install_user_layer_actions
-from zjmap.qt.workspace_actions import install_workspace_actions
+from zjmap.qt.serverlayers import ServerLayerController
+from zjmap.qt.tables import TableController
+from zjmap.qt.userlayers import UserLayerController
+from zjmap.qt.workspace_actions import WorkspaceController, start_when_ready, workspace_menus
 from zjmap.qt.worker import warm_import
 
 
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
         self.map.bridge.moved.connect(self._on_mouse)
         self.map.bridge.view_changed.connect(self._on_view)
         self.map.ready.connect(self._on_map_ready)
-        install_hover(self)
+        self.hover = HoverTips(self.map, self.camera, self.explorer.identifier, self.stack)
         self.panel.feature_chosen.connect(self.explorer.select)
         self.panel.document_requested.connect(self.open_document)
         self.search.chosen.connect(self.select_and_zoom)
@@ -133,16 +134,59 @@ class MainWindow(QMainWindow):
         for a in (self.act_home, self.act_back, self.act_forward, self.act_clear, self.act_find):
             view.addAction(a)
         # the menu bar's order is decided here; the controllers fill the menus they are given
-        self.analysis_menu = m.addMenu("分析 &Analysis")  # install_analysis_actions
-        self.bookmarks_menu = m.addMenu("书签 &Bookmarks")  # install_workspace_actions
+        self.analysis_menu = m.addMenu("分析 &Analysis")  # AnalysisActions fills it
+        self.bookmarks_menu = m.addMenu("书签 &Bookmarks")  # workspace_menus fills it
         helpm = m.addMenu("帮助 &Help")
         helpm.addAction(QAction("数据来源 Data sources", self, triggered=self._about))
-        install_export_action(self)
-        install_user_layer_actions(self)
-        install_table_actions(self)
-        install_server_layer_actions(self)
-        install_workspace_actions(self)
-        install_analysis_actions(self)
+        self._make_controllers()
+
+    def _make_controllers(self) -> None:
+        """The controllers fill the menus they are given and hand back their
+        actions; the window keeps them and connects them (no controller sets
+        anything on the window: tests/test_architecture.py)."""
+        self.export = ExportController(self, self.file_menu, before=self.act_quit)
+        self.act_export = self.export.action
+
+        self.setAcceptDrops(True)
+        drops = self._drop_targets()
+        self.user_layers = UserLayerController(self, self.file_menu, drops)
+        self.act_add_layer = self.user_layers.act_add_layer
+        self.act_add_layer_options = self.user_layers.act_add_layer_options
+        self.tree.table_requested.connect(self.user_layers.open_table)
+        self.tree.remove_requested.connect(self.user_layers.remove)
+
+        self.tables = TableController(self, self.file_menu, self.act_add_layer_options, drops)
+        self.act_add_table = self.tables.act_add_table
+
+        self.server_layers = ServerLayerController(self, self.file_menu)
+        self.act_add_server_layer = self.server_layers.act_add_server_layer
+
+        self.workspace = WorkspaceController(self)
+        ws = workspace_menus(self.workspace, self.file_menu, self.act_quit, self.bookmarks_menu)
+        self.workspace_actions = ws
+        self.act_ws_new, self.act_ws_open = ws.act_ws_new, ws.act_ws_open
+        self.act_ws_save, self.act_ws_save_as = ws.act_ws_save, ws.act_ws_save_as
+        self.recent_menu = ws.recent_menu
+        self.act_bookmark_add, self.act_bookmark_manage = ws.act_bookmark_add, ws.act_bookmark_manage
+
+        self.analysis = AnalysisActions(self, self.analysis_menu)
+        self.tree.filter_requested.connect(self.analysis.open_filter)
+
+        # one layer menu in the tree; each controller adds its items for the clicked layer
+        for ctl in (self.user_layers, self.tables, self.server_layers):
+            self.tree.add_menu_contributor(ctl.contribute_menu)
+        # shortcuts anywhere in the window
+        for a in (self.act_export, self.act_add_layer, self.act_add_table, *ws.shortcuts(), *self.analysis.actions):
+            self.addAction(a)
+        start_when_ready(self.workspace, self.map)
+
+    def _drop_targets(self) -> list[QWidget]:
+        """Where files may be dropped: the window, the tree, the panel, the map and its inner widgets."""
+        targets: list[QWidget] = [self, self.map, self.tree, self.panel]
+        proxy = self.map.focusProxy()
+        if proxy is not None:
+            targets.append(proxy)
+        return targets + [w for w in self.map.findChildren(QWidget) if w is not None]
 
     def _focus_search(self) -> None:
         self.search.setFocus()

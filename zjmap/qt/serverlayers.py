@@ -50,9 +50,16 @@ class ServerLayerController(QObject):
     unavailable = Signal(str, str)  # layer id, message
     filter_refused = Signal(str, str)  # layer id, why the server cannot apply the filter
 
-    def __init__(self, window):
+    def __init__(self, window, menu):
+        """``menu``: File, where Add database / web layer… goes third."""
         super().__init__(window)
         self.window = window
+        act = QAction("添加数据库 / 网络图层… Add database / web layer…", window)
+        act.setStatusTip("PostGIS 表、OGC API Features、WFS PostGIS tables and web feature services")
+        act.triggered.connect(self.add_dialog)
+        acts = menu.actions()
+        menu.insertAction(acts[2] if len(acts) > 2 else None, act)
+        self.act_add_server_layer = act
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -172,9 +179,11 @@ class ServerLayerController(QObject):
                      connect={"result": done, "errored": failed})
 
     # -- menus ----------------------------------------------------------------
-    def extend_menu(self, menu, lid: str) -> None:
-        """Server items in a user layer's menu."""
-        layer = self.window.stack.layer(lid)
+    def contribute_menu(self, menu, layer) -> None:
+        """Server items in a user layer's menu in the layer tree."""
+        if layer.kind != "user":
+            return
+        lid = layer.id
         live = live_of(layer)
         if live is not None and not live.available:
             menu.addAction("重新连接 Reconnect", lambda: self.reconnect(lid))
@@ -347,17 +356,4 @@ class SaveDialog(QDialog):
                                    parent=self, connect={"result": done, "errored": failed})
 
 
-def install_server_layer_actions(window) -> ServerLayerController:
-    ctl = ServerLayerController(window)
-    window.server_layers = ctl
-    act = QAction("添加数据库 / 网络图层… Add database / web layer…", window)
-    act.setStatusTip("PostGIS 表、OGC API Features、WFS PostGIS tables and web feature services")
-    act.triggered.connect(ctl.add_dialog)
-    window.act_add_server_layer = act
-    menu = window.file_menu
-    acts = menu.actions()
-    menu.insertAction(acts[2] if len(acts) > 2 else None, act)
-    return ctl
-
-
-__all__ = ["ServerDialog", "ServerLayerController", "SaveDialog", "install_server_layer_actions"]
+__all__ = ["ServerDialog", "ServerLayerController", "SaveDialog"]

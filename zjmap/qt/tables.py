@@ -461,10 +461,29 @@ class ChoroplethDialog(QDialog):
 
 
 class TableController(QObject):
-    def __init__(self, window):
+    """File → Add table… (Ctrl+T) in ``menu`` after ``after`` (Add layer with
+    encoding / CRS…), table files dropped on ``drop_targets``, and Choropleth…
+    in a user layer's menu in the layer tree (``contribute_menu``)."""
+
+    def __init__(self, window, menu, after: QAction | None, drop_targets: list[QWidget]):
         super().__init__(window)
         self.window = window
         self.dialogs: list[TableJoinDialog] = []  # tests drive the newest
+        act = QAction("添加表格… Add table…", window)
+        act.setShortcut(QKeySequence("Ctrl+T"))
+        act.setStatusTip("统计年鉴、普查表（Excel / CSV）按省、市、县连接到地图 Join a statistics table to the map")
+        act.triggered.connect(self.add_table_dialog)
+        acts = menu.actions()
+        idx = acts.index(after) + 1 if after in acts else 0
+        menu.insertAction(acts[idx] if idx < len(acts) else None, act)
+        self.act_add_table = act
+        self.drop_filter = _TableDropFilter(self)
+        for w in drop_targets:
+            w.installEventFilter(self.drop_filter)
+
+    def contribute_menu(self, menu, layer) -> None:
+        if layer.kind == "user":
+            menu.addAction("分级设色… Choropleth…", lambda: self.open_choropleth(layer.id))
 
     def add_table_dialog(self) -> None:
         import os
@@ -551,34 +570,3 @@ class _TableDropFilter(QObject):
                                             f"{Path(p).name}: {exc}")
             return True
         return False
-
-
-def install_table_actions(window) -> TableController:
-    """File → Add table… (Ctrl+T) after Add layer…, table drops, Choropleth… in the layer menu."""
-    ctl = TableController(window)
-    window.tables = ctl
-    act = QAction("添加表格… Add table…", window)
-    act.setShortcut(QKeySequence("Ctrl+T"))
-    act.setStatusTip("统计年鉴、普查表（Excel / CSV）按省、市、县连接到地图 Join a statistics table to the map")
-    act.triggered.connect(ctl.add_table_dialog)
-    window.act_add_table = act
-    menu = window.file_menu
-    acts = menu.actions()
-    after = getattr(window, "act_add_layer_options", None)
-    idx = acts.index(after) + 1 if after in acts else 0
-    menu.insertAction(acts[idx] if idx < len(acts) else None, act)
-    window.addAction(act)
-    drop = _TableDropFilter(ctl)
-    ctl.drop_filter = drop
-    targets = [window] + [getattr(window, n) for n in ("map", "tree", "panel")
-                          if isinstance(getattr(window, n, None), QWidget)]
-    m = getattr(window, "map", None)
-    if m is not None:
-        targets += [w for w in [m.focusProxy(), *m.findChildren(QWidget)] if w is not None]
-    for w in targets:
-        w.installEventFilter(drop)
-    hooks = getattr(window, "layer_menu_hooks", None)
-    if hooks is None:
-        hooks = window.layer_menu_hooks = []
-    hooks.append(lambda menu, lid: menu.addAction("分级设色… Choropleth…", lambda: ctl.open_choropleth(lid)))
-    return ctl

@@ -1,8 +1,9 @@
 """A planner's own layers in the window: File → Add layer…, drag and drop,
 the layer chooser, encoding/CRS override, style, attribute table, remove.
 
-Everything is installed from outside the main window's class by
-:func:`install_user_layer_actions` (one call at the end of ``_make_actions``).
+The main window builds :class:`UserLayerController` with the File menu and
+the drop targets, keeps its actions and registers ``contribute_menu`` with
+the layer tree's one menu.
 
 Loading runs on a worker thread (``open_source``, ``read_layer`` and building
 the MapLayer with its display arrays are Qt-free and thread-safe) behind a
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog, QWidget
 
 from zjmap.core import formats
 from zjmap.core.layermodel import ReadSource
@@ -257,9 +258,27 @@ class UserLayerController(QObject):
 
     bands_added = Signal(str)  # a big layer's simplified zoom bands reached the map
 
-    def __init__(self, window):
+    def __init__(self, window, menu, drop_targets: list[QWidget]):
+        """``menu``: File, where Add layer… (Ctrl+O) and Add layer with encoding /
+        CRS… go first; files dropped on ``drop_targets`` are loaded."""
         super().__init__(window)
         self.window = window
+        act = QAction("添加图层… Add layer…", window)
+        act.setShortcut(QKeySequence("Ctrl+O"))
+        act.setStatusTip("添加自己的数据：Shapefile、GeoPackage、GeoJSON、KML、CSV… Add your own data")
+        act.triggered.connect(self.add_layer_dialog)
+        act2 = QAction("添加图层（指定编码 / 坐标系）… Add layer with encoding / CRS…", window)
+        act2.triggered.connect(self.add_layer_with_options_dialog)
+        first = menu.actions()[0] if menu.actions() else None
+        menu.insertAction(first, act)
+        menu.insertAction(first, act2)
+        if first is not None:
+            menu.insertSeparator(first)
+        self.act_add_layer = act
+        self.act_add_layer_options = act2
+        self.drop_filter = _DropFilter(self)
+        for w in drop_targets:
+            w.installEventFilter(self.drop_filter)
         self.queue: deque[LoadTask] = deque()
         self.current: LoadTask | None = None
         self.tasks: list[LoadTask] = []  # every task, newest last (tests inspect them)
@@ -474,52 +493,13 @@ class UserLayerController(QObject):
         return dlg
 
     # -- layer tree menu ---------------------------------------------------------
-    def tree_menu(self, pos) -> None:
-        tree = self.window.tree
-        item = tree.itemAt(pos)
-        lid = item.data(0, LAYER_ROLE) if item else None
-        if not lid or lid not in self.window.stack or self.window.stack.layer(lid).kind != "user":
-            tree._menu(pos)  # seed and base layers: the tree's own menu
+    def contribute_menu(self, menu: QMenu, layer) -> None:
+        """A user layer's own items in the layer tree's menu."""
+        if layer.kind != "user":
             return
-        m = self.user_layer_menu(lid)
-        self.exec_menu(m, tree.viewport().mapToGlobal(pos))
-
-    def exec_menu(self, menu: QMenu, global_pos) -> None:  # tests replace this: exec() blocks
-        menu.exec(global_pos)
-
-    def user_layer_menu(self, lid: str) -> QMenu:
-        tree = self.window.tree
-        stack = self.window.stack
-        layer = stack.layer(lid)
-        m = QMenu(tree)
-        m.addAction("缩放至图层 Zoom to layer", lambda: tree.layer_activated.emit(lid))
-        m.addAction("样式… Style…", lambda: self.open_style(lid))
-        op = m.addMenu("不透明度 Opacity")
-        for p in (100, 75, 50, 25):
-            a = op.addAction(f"{p}%", lambda p=p: stack.set_opacity(lid, p / 100))
-            a.setCheckable(True)
-            a.setChecked(abs(layer.opacity - p / 100) < 1e-6)
-        m.addAction("属性表 Attribute table", lambda: tree.table_requested.emit(lid))
-        m.addAction("筛选… Filter…", lambda: self.window.analysis.open_filter(lid))
-        m.addAction("编码 / 坐标系… Encoding / CRS…", lambda: self.reload_with_options(lid))
-        for hook in getattr(self.window, "layer_menu_hooks", ()):  # e.g. Choropleth… (zjmap.qt.tables)
-            hook(m, lid)
-        m.addSeparator()
-        m.addAction("重命名 Rename…", lambda: self._rename(lid))
-        m.addAction("上移 Move up", lambda: stack.move(lid, stack.ids().index(lid) + 1))
-        m.addAction("下移 Move down", lambda: stack.move(lid, max(0, stack.ids().index(lid) - 1)))
-        server = getattr(self.window, "server_layers", None)
-        if server is not None:
-            server.extend_menu(m, lid)
-        m.addSeparator()
-        m.addAction("移除 Remove", lambda: tree.remove_requested.emit(lid))
-        return m
-
-    def _rename(self, lid: str) -> None:
-        layer = self.window.stack.layer(lid)
-        text, ok = QInputDialog.getText(self.window, "重命名图层 Rename layer", "名称 Name:", text=layer.title)
-        if ok and text.strip():
-            self.window.stack.rename(lid, text.strip())
+        lid = layer.id
+        menu.addAction("样式… Style…", lambda: self.open_style(lid))
+        menu.addAction("编码 / 坐标系… Encoding / CRS…", lambda: self.reload_with_options(lid))
 
 
 _reading_warmed = False
@@ -605,55 +585,3 @@ class _DropFilter(QObject):
             if isinstance(child, QWidget):
                 child.installEventFilter(self)
         return False
-
-
-# ---------------------------------------------------------------------------
-# Installation
-
-
-def install_user_layer_actions(window) -> UserLayerController:
-    """File → Add layer… (Ctrl+O) first in the File menu, drops on the window,
-    the user-layer menu in the layer tree, attribute table and remove."""
-    ctl = UserLayerController(window)
-    window.user_layers = ctl
-    act = QAction("添加图层… Add layer…", window)
-    act.setShortcut(QKeySequence("Ctrl+O"))
-    act.setStatusTip("添加自己的数据：Shapefile、GeoPackage、GeoJSON、KML、CSV… Add your own data")
-    act.triggered.connect(ctl.add_layer_dialog)
-    window.act_add_layer = act
-    act2 = QAction("添加图层（指定编码 / 坐标系）… Add layer with encoding / CRS…", window)
-    act2.triggered.connect(ctl.add_layer_with_options_dialog)
-    window.act_add_layer_options = act2
-    menu = window.file_menu
-    first = menu.actions()[0] if menu.actions() else None
-    menu.insertAction(first, act)
-    menu.insertAction(first, act2)
-    if first is not None:
-        menu.insertSeparator(first)
-    window.addAction(act)
-
-    window.setAcceptDrops(True)
-    drop = _DropFilter(ctl)
-    ctl.drop_filter = drop
-    targets: list[QWidget] = [window]
-    for name in ("map", "tree", "panel"):
-        w = getattr(window, name, None)
-        if isinstance(w, QWidget):
-            targets.append(w)
-    proxy = window.map.focusProxy() if getattr(window, "map", None) is not None else None
-    if proxy is not None:
-        targets.append(proxy)
-    for w in targets:
-        w.installEventFilter(drop)
-    for w in getattr(window, "map", None).findChildren(QWidget) if getattr(window, "map", None) is not None else []:
-        w.installEventFilter(drop)
-
-    tree = window.tree
-    tree.table_requested.connect(ctl.open_table)
-    tree.remove_requested.connect(ctl.remove)
-    try:
-        tree.customContextMenuRequested.disconnect(tree._menu)
-    except (RuntimeError, TypeError):
-        pass
-    tree.customContextMenuRequested.connect(ctl.tree_menu)
-    return ctl

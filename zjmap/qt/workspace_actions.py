@@ -1,7 +1,7 @@
 """Keeping a planner's work: workspaces, bookmarks, autosave, crash recovery.
 
-Installed from outside the main window's class by
-:func:`install_workspace_actions` (one call at the end of ``_make_actions``):
+The main window builds :class:`WorkspaceController`, fills File and
+Bookmarks with :func:`workspace_menus` and keeps the actions it returns:
 
 * File → 新建 New (Ctrl+N), 打开 Open… (Ctrl+Shift+O), 保存 Save (Ctrl+S),
   另存为 Save As… (Ctrl+Shift+S), 最近 Recent workspaces. The file format is
@@ -41,6 +41,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QLockFile, QObject, QTimer, Signal
@@ -652,29 +653,50 @@ class WorkspaceController(QObject):
 # Installation
 
 
-def install_workspace_actions(window) -> WorkspaceController:
-    """File → New / Open… / Recent / Save / Save As…, the Bookmarks menu,
-    autosave and the crash-recovery offer (once the map is ready)."""
-    ctl = WorkspaceController(window)
-    window.workspace = ctl
+@dataclass
+class WorkspaceActions:
+    """The workspace entries of File and the Bookmarks menu, made by ``workspace_menus``."""
+
+    act_ws_new: QAction
+    act_ws_open: QAction
+    act_ws_save: QAction
+    act_ws_save_as: QAction
+    recent_menu: QMenu
+    act_bookmark_add: QAction
+    act_bookmark_manage: QAction
+
+    def shortcuts(self) -> list[QAction]:
+        """The actions whose shortcuts work anywhere in the window."""
+        return [self.act_ws_new, self.act_ws_open, self.act_ws_save, self.act_ws_save_as, self.act_bookmark_add]
+
+
+def workspace_menus(ctl: WorkspaceController, file_menu: QMenu, before: QAction | None,
+                    bookmarks_menu: QMenu) -> WorkspaceActions:
+    """File → New / Open… / Recent / Save / Save As… (before ``before``, the
+    window's Quit) and the Bookmarks menu the window placed (before Help)."""
+    parent = file_menu
 
     def action(text: str, shortcut: str | None, fn, tip: str = "") -> QAction:
-        a = QAction(text, window)
+        a = QAction(text, parent)
         if shortcut:
             a.setShortcut(QKeySequence(shortcut))
         if tip:
             a.setStatusTip(tip)
         a.triggered.connect(lambda _checked=False: fn())
-        window.addAction(a)
         return a
 
-    window.act_ws_new = action("新建工作空间 New workspace", "Ctrl+N", ctl.new_workspace,
-                               "清空自己的图层和书签 Start again from the shipped map")
-    window.act_ws_open = action("打开工作空间… Open workspace…", "Ctrl+Shift+O", ctl.open_dialog)
-    window.act_ws_save = action("保存工作空间 Save workspace", "Ctrl+S", ctl.save)
-    window.act_ws_save_as = action("工作空间另存为… Save workspace as…", "Ctrl+Shift+S", ctl.save_as)
-    recent = QMenu("最近的工作空间 Recent workspaces", window)
-    window.recent_menu = recent
+    recent = QMenu("最近的工作空间 Recent workspaces", file_menu)
+    acts = WorkspaceActions(
+        act_ws_new=action("新建工作空间 New workspace", "Ctrl+N", ctl.new_workspace,
+                          "清空自己的图层和书签 Start again from the shipped map"),
+        act_ws_open=action("打开工作空间… Open workspace…", "Ctrl+Shift+O", ctl.open_dialog),
+        act_ws_save=action("保存工作空间 Save workspace", "Ctrl+S", ctl.save),
+        act_ws_save_as=action("工作空间另存为… Save workspace as…", "Ctrl+Shift+S", ctl.save_as),
+        recent_menu=recent,
+        act_bookmark_add=action("添加书签… Add bookmark…", "Ctrl+B", ctl.add_bookmark,
+                                "把当前视图存为书签 Name the current extent"),
+        act_bookmark_manage=action("管理书签… Manage bookmarks…", None, lambda: _show_bookmarks(ctl)),
+    )
 
     def fill_recent() -> None:
         recent.clear()
@@ -692,28 +714,21 @@ def install_workspace_actions(window) -> WorkspaceController:
     recent.aboutToShow.connect(fill_recent)
     fill_recent()
 
-    menu = window.file_menu
-    quit_act = getattr(window, "act_quit", None)
-    before = quit_act if quit_act in menu.actions() else None
-    for a in (window.act_ws_new, window.act_ws_open):
-        menu.insertAction(before, a)
-    menu.insertMenu(before, recent)
-    menu.insertSeparator(before)
-    menu.insertAction(before, window.act_ws_save)
-    menu.insertAction(before, window.act_ws_save_as)
-    menu.insertSeparator(before)
+    before = before if before in file_menu.actions() else None
+    for a in (acts.act_ws_new, acts.act_ws_open):
+        file_menu.insertAction(before, a)
+    file_menu.insertMenu(before, recent)
+    file_menu.insertSeparator(before)
+    file_menu.insertAction(before, acts.act_ws_save)
+    file_menu.insertAction(before, acts.act_ws_save_as)
+    file_menu.insertSeparator(before)
 
-    # the Bookmarks menu the window placed (before Help)
-    bm = window.bookmarks_menu
-    window.act_bookmark_add = action("添加书签… Add bookmark…", "Ctrl+B", ctl.add_bookmark,
-                                     "把当前视图存为书签 Name the current extent")
-    window.act_bookmark_manage = QAction("管理书签… Manage bookmarks…", window)
-    window.act_bookmark_manage.triggered.connect(lambda: _show_bookmarks(ctl))
+    bm = bookmarks_menu
 
     def fill_bookmarks() -> None:
         bm.clear()
-        bm.addAction(window.act_bookmark_add)
-        bm.addAction(window.act_bookmark_manage)
+        bm.addAction(acts.act_bookmark_add)
+        bm.addAction(acts.act_bookmark_manage)
         bm.addSeparator()
         for i, b in enumerate(ctl.bookmarks):
             bm.addAction(b.name, lambda i=i: ctl.goto_bookmark(i))
@@ -723,21 +738,25 @@ def install_workspace_actions(window) -> WorkspaceController:
     bm.aboutToShow.connect(fill_bookmarks)
     ctl.bookmarks_changed.connect(fill_bookmarks)
     fill_bookmarks()
+    return acts
 
+
+def start_when_ready(ctl: WorkspaceController, map_view) -> None:
+    """Restore the window's geometry now; autosave and the crash-recovery offer
+    once the map is ready."""
     ctl.restore_geometry()
-    m = window.map
-    if m.is_ready:
+    if map_view.is_ready:
         QTimer.singleShot(0, ctl.startup)
-    else:
-        def on_ready() -> None:
-            try:
-                m.ready.disconnect(on_ready)
-            except (RuntimeError, TypeError):
-                pass
-            ctl.startup()
+        return
 
-        m.ready.connect(on_ready)
-    return ctl
+    def on_ready() -> None:
+        try:
+            map_view.ready.disconnect(on_ready)
+        except (RuntimeError, TypeError):
+            pass
+        ctl.startup()
+
+    map_view.ready.connect(on_ready)
 
 
 def _show_bookmarks(ctl: WorkspaceController) -> BookmarksDialog:
