@@ -158,7 +158,8 @@ class MainWindow(QMainWindow):
         self.tables = TableController(self, self.file_menu, self.act_add_layer_options, drops)
         self.act_add_table = self.tables.act_add_table
 
-        self.server_layers = ServerLayerController(self, self.file_menu)
+        self.server_layers = ServerLayerController(self, self.file_menu, self.stack, self.map, self.camera,
+                                                   self.tree, self.statusBar(), self.user_layers)
         self.act_add_server_layer = self.server_layers.act_add_server_layer
 
         self.workspace = WorkspaceController(self)

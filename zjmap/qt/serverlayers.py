@@ -50,11 +50,20 @@ class ServerLayerController(QObject):
     unavailable = Signal(str, str)  # layer id, message
     filter_refused = Signal(str, str)  # layer id, why the server cannot apply the filter
 
-    def __init__(self, window, menu):
-        """``menu``: File, where Add database / web layer… goes third."""
-        super().__init__(window)
-        self.window = window
-        act = QAction("添加数据库 / 网络图层… Add database / web layer…", window)
+    def __init__(self, parent, menu, stack, map_view, camera, tree, status_bar, user_layers):
+        """``menu``: File, where Add database / web layer… goes third. ``parent``
+        owns the dialogs; the stack, map view, camera (the view a live layer
+        is asked for), tree (redrawn when a layer's state changes), status bar
+        and the user-layer controller (which loads what the dialog picks)."""
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.stack = stack
+        self.map = map_view
+        self.camera = camera
+        self.tree = tree
+        self.status_bar = status_bar
+        self.user_layers = user_layers
+        act = QAction("添加数据库 / 网络图层… Add database / web layer…", parent)
         act.setStatusTip("PostGIS 表、OGC API Features、WFS PostGIS tables and web feature services")
         act.triggered.connect(self.add_dialog)
         acts = menu.actions()
@@ -68,17 +77,17 @@ class ServerLayerController(QObject):
         self._again: set[str] = set()
         self._handles: dict[str, Any] = {}  # layer id → its server handle (closed when the layer goes)
         self._swapping: str | None = None
-        window.map.bridge.view_changed.connect(self._on_view)
-        window.stack.subscribe(self._on_stack)
+        map_view.bridge.view_changed.connect(self._on_view)
+        stack.subscribe(self._on_stack)
 
     def _on_stack(self, event: str, lid: str) -> None:
-        if event == "added" and lid in self.window.stack:
-            live = live_of(self.window.stack.layer(lid))
+        if event == "added" and lid in self.stack:
+            live = live_of(self.stack.layer(lid))
             if live is not None:
                 self._handles[lid] = live.handle
-        elif event == "styled" and lid in self.window.stack:
-            live = live_of(self.window.stack.layer(lid))
-            want = (self.window.stack.layer(lid).style or {}).get("filter") or None
+        elif event == "styled" and lid in self.stack:
+            live = live_of(self.stack.layer(lid))
+            want = (self.stack.layer(lid).style or {}).get("filter") or None
             if live is not None and live.available and want != getattr(live.handle, "filter_text", want):
                 self.refresh(lid)  # the new filter goes to the server (live_layer sets it on the handle)
         elif event == "removed" and lid != self._swapping:
@@ -88,7 +97,7 @@ class ServerLayerController(QObject):
 
     # -- live refresh ---------------------------------------------------------
     def live_ids(self) -> list[str]:
-        return [layer.id for layer in self.window.stack if live_of(layer) is not None]
+        return [layer.id for layer in self.stack if live_of(layer) is not None]
 
     def _on_view(self, *_: Any) -> None:
         if self.live_ids():
@@ -96,7 +105,7 @@ class ServerLayerController(QObject):
 
     def refresh_all(self) -> None:
         for lid in self.live_ids():
-            layer = self.window.stack.layer(lid)
+            layer = self.stack.layer(lid)
             if layer.visible and live_of(layer).available:
                 self.refresh(lid)
 
@@ -107,10 +116,10 @@ class ServerLayerController(QObject):
         if lid in self._running:
             self._again.add(lid)  # the newest view is asked once this one is back
             return
-        stack = self.window.stack
+        stack = self.stack
         old = stack.layer(lid)
         live = live_of(old)
-        view = self.window.view
+        view = self.camera.as_tuple()
 
         def work() -> MapLayer:
             return live_layer(live.handle, live.text, lid, view=view, previous=old)
@@ -134,15 +143,15 @@ class ServerLayerController(QObject):
             if isinstance(exc, PgFilterError):  # the layer keeps the filter the server took
                 if lid in stack:
                     stack.set_style(lid, with_filter(stack.layer(lid).style, live.handle.filter_text))
-                self.window.statusBar().showMessage(f"⚠ {old.title}: {msg}", 20000)
+                self.status_bar.showMessage(f"⚠ {old.title}: {msg}", 20000)
                 self.filter_refused.emit(lid, msg)
                 return
             if lid in stack:
                 live.error = msg
                 layer = stack.layer(lid)
                 layer.about.description_zh = live.note()
-                self.window.tree.rebuild()
-            self.window.statusBar().showMessage(f"⚠ {old.title}: {msg}", 20000)
+                self.tree.rebuild()
+            self.status_bar.showMessage(f"⚠ {old.title}: {msg}", 20000)
             self.unavailable.emit(lid, msg)
 
         def finished(*_: Any) -> None:
@@ -160,19 +169,19 @@ class ServerLayerController(QObject):
 
     def reconnect(self, lid: str) -> None:
         """Open a new connection for ``lid``; on success it is drawn again."""
-        stack = self.window.stack
+        stack = self.stack
         live = live_of(stack.layer(lid))
 
         def done(_: Any) -> None:
             live.error = None
             if lid in stack:
                 stack.layer(lid).about.description_zh = live.note()
-                self.window.tree.rebuild()
-                self.window.statusBar().showMessage(f"已重新连接 Reconnected: {stack.layer(lid).title}", 8000)
+                self.tree.rebuild()
+                self.status_bar.showMessage(f"已重新连接 Reconnected: {stack.layer(lid).title}", 8000)
                 self.refresh(lid)
 
         def failed(exc: BaseException) -> None:
-            self.window.statusBar().showMessage(f"⚠ {exc}", 20000)
+            self.status_bar.showMessage(f"⚠ {exc}", 20000)
             self.unavailable.emit(lid, str(exc))
 
         start_worker(live.handle.reconnect, name=f"zjmap-reconnect-{lid}", pass_state=False, parent=self,
@@ -200,7 +209,7 @@ class ServerLayerController(QObject):
         """Ask for a password once; it is kept for the session (and in the keyring if there is one)."""
         from zjmap.core.postgis import remember_password
 
-        pw, ok = QInputDialog.getText(self.window, "数据库密码 Database password",
+        pw, ok = QInputDialog.getText(self.parent_widget, "数据库密码 Database password",
                                       f"{message}\n密码 Password:", QLineEdit.EchoMode.Password)
         if ok and pw:
             remember_password(key, pw)
@@ -217,7 +226,7 @@ class ServerDialog(QDialog):
     """Connection string → browse tables (with row estimates) → add as a layer."""
 
     def __init__(self, ctl: ServerLayerController):
-        super().__init__(ctl.window)
+        super().__init__(ctl.parent_widget)
         self.ctl = ctl
         self.setWindowTitle("添加数据库 / 网络图层 Add database / web layer")
         self.source = QLineEdit()
@@ -294,9 +303,9 @@ class ServerDialog(QDialog):
         if not src or not is_remote(src):
             self.status.setText("请填写连接并选择表 Give a connection and choose a table.")
             return
-        from zjmap.qt.userlayers import add_layer_from_path
+        from zjmap.qt.userlayers import LoadRequest
 
-        self.task = add_layer_from_path(self.ctl.window, src)
+        self.task = self.ctl.user_layers.load(LoadRequest(str(src)))
         self.accept()
 
 
@@ -304,10 +313,10 @@ class SaveDialog(QDialog):
     """Write a user layer to a PostGIS table: create, replace or append."""
 
     def __init__(self, ctl: ServerLayerController, lid: str):
-        super().__init__(ctl.window)
+        super().__init__(ctl.parent_widget)
         self.ctl = ctl
         self.lid = lid
-        layer = ctl.window.stack.layer(lid)
+        layer = ctl.stack.layer(lid)
         self.setWindowTitle(f"保存到 PostGIS Save to PostGIS — {layer.title}")
         self.target = QLineEdit()
         self.target.setPlaceholderText("postgresql://user@host:5432/db?table=schema.name")
@@ -335,14 +344,14 @@ class SaveDialog(QDialog):
         if not is_pg(text):
             self.status.setText("请填写 PostgreSQL 地址 Give a postgresql:// address with ?table=schema.name")
             return
-        gdf = self.ctl.window.stack.layer(self.lid).table.gdf
+        gdf = self.ctl.stack.layer(self.lid).table.gdf
         mode = self.mode.currentData()
         self.status.setText("正在保存 Saving…")
         self.buttons.setEnabled(False)
 
         def done(n: int) -> None:
             self.written = n
-            self.ctl.window.statusBar().showMessage(f"已保存 Saved {n:,} 个要素 features to {text.split('?')[0]}", 10000)
+            self.ctl.status_bar.showMessage(f"已保存 Saved {n:,} 个要素 features to {text.split('?')[0]}", 10000)
             self.accept()
 
         def failed(exc: BaseException) -> None:
