@@ -58,6 +58,7 @@ FETCH_ROWS = 20_000
 #: Most features one view brings whole; a view with more gets a sample of about THIN_FEATURES.
 VIEW_FEATURES = 30_000
 THIN_FEATURES = 12_000
+EXACT_ZOOM = 14  # from here on a view's shapes are the table's own, not generalised
 #: SRIDs whose coordinates are drawn as they are (WGS-84, CGCS2000; 0: none given).
 LONLAT_SRIDS = (4326, 4490, 0)
 APP_NAME = "zjmap"
@@ -567,9 +568,10 @@ class PgLayer:
              cancel: CancelFn | None = None) -> ViewResult:
         """The features a map view at ``zoom`` needs, generalised by the server.
 
-        The spatial index finds what is in ``bbox``; shapes are simplified to
-        half a screen pixel at that zoom (``ST_Simplify``, keeping tiny shapes
-        rather than dropping them); when more than ``max_features`` lie in
+        The spatial index finds what is in ``bbox``; below ``EXACT_ZOOM`` shapes
+        are simplified by the server to one screen pixel (``ST_Simplify``,
+        keeping sub-pixel shapes as specks: dropping them would blank a
+        province of parcels), at street zooms they come exact; when more than ``max_features`` lie in
         the view (a whole province of parcels), a repeatable sample of the
         table's pages is drawn instead (``TABLESAMPLE SYSTEM``), so the cost
         is bounded by what is shown, not by the table.
@@ -578,7 +580,7 @@ class PgLayer:
         where, params = self._where(bbox)
         est = self.estimate(bbox)
         lat = max(-85.0, min(85.0, (float(bbox[1]) + float(bbox[3])) / 2))
-        tol = 0.5 * 360.0 / (256 * 2 ** float(zoom)) * max(math.cos(math.radians(lat)), 0.2)
+        tol = None if zoom >= EXACT_ZOOM else 360.0 / (256 * 2 ** float(zoom)) * max(math.cos(math.radians(lat)), 0.2)
         thinned = False
         pct = None
         if est > max_features * 1.5 and self.src.sql is None:
