@@ -15,6 +15,7 @@ import numpy as np
 from zjmap.core.analysis import AnalysisError, select_by_location, summarize
 from zjmap.core.analysis_io import NamedLayer, open_layer, write_result, zones_of
 from zjmap.core.expr import ExprError, parse
+from zjmap.core.pgsource import is_pg
 
 
 def _open(spec: str, what: str, error: type[Exception]) -> NamedLayer:
@@ -47,18 +48,37 @@ def _check_out(out: str | None, allowed: tuple[str, ...], error: type[Exception]
         raise error(f"folder {p.parent} does not exist")
 
 
+def _on_server(args: Any, stats: list[str] | None, error: type[Exception]):
+    """A PostGIS point layer summarised by the server (core/pgsummary.py): (result, features), or None."""
+    from zjmap.core.pgsummary import summarize_source
+
+    zones_named = _open(args.by, "--by", error)
+    try:
+        pushed = summarize_source(args.data, zones_of(zones_named), args.field, stats, args.where)
+    except AnalysisError as exc:
+        raise error(str(exc)) from None
+    if pushed is not None:
+        sys.stderr.write("summarised by the server (PostGIS) 由数据库汇总\n")
+    return pushed
+
+
 def summarize_command(args: Any, error: type[Exception]) -> int:
     _check_out(args.out, (".csv", ".xlsx", ".gpkg"), error)
-    data = _open(args.data, "data", error)
-    zones_named = _open(args.by, "--by", error)
-    keep = filtered(data, args.where, error)
     stats = [s for s in args.stat.split(",")] if args.stat else None
+    pushed = _on_server(args, stats, error) if is_pg(args.data) else None
+    if pushed is None:
+        data = _open(args.data, "data", error)
+        zones_named = _open(args.by, "--by", error)
+        keep = filtered(data, args.where, error)
     try:
-        zones = zones_of(zones_named)
-        result = summarize(zones, data.frame[keep], args.field, stats)
+        if pushed is None:
+            result = summarize(zones_of(zones_named), data.frame[keep], args.field, stats)
+            n = int(keep.sum())
+        else:
+            result, n = pushed
         if args.out:
             path = write_result(result, args.out)
-            sys.stderr.write(f"wrote {path} ({len(result):,} zones, {int(keep.sum()):,} features)\n")
+            sys.stderr.write(f"wrote {path} ({len(result):,} zones, {n:,} features)\n")
         else:
             result.drop(columns=result.geometry.name).to_csv(sys.stdout, index=False)
     except AnalysisError as exc:

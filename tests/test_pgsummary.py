@@ -1,0 +1,88 @@
+"""Summaries of a PostGIS point layer computed by the real server (conftest ``pg``) equal the Python path's."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zjmap import cli
+from zjmap.core import pgsummary, postgis, userfiles
+from zjmap.core.analysis import summarize
+from zjmap.core.analysis_io import open_layer, zones_of
+from zjmap.core.pgsource import parse_pg
+
+from pgserver import PASSWORD
+
+STATS = ["count", "sum", "mean", "min", "max"]
+POINTS_SQL = """
+SELECT setseed(0.42);
+CREATE TABLE IF NOT EXISTS public.sum_sites (gid serial PRIMARY KEY, 类别 text, 人口 double precision, 户数 integer,
+                                             geom geometry(Point, 4490));
+INSERT INTO public.sum_sites (类别, 人口, 户数, geom)
+SELECT (ARRAY['学校', '医院', '社区'])[1 + i % 3], CASE WHEN i % 11 = 0 THEN NULL ELSE round((random() * 900)::numeric, 1) END,
+       i % 37, ST_SetSRID(ST_MakePoint(118.2 + random() * 4.4, 27.3 + random() * 3.8), 4490)
+FROM generate_series(1, 4000) i;
+CREATE INDEX IF NOT EXISTS sum_sites_geom ON public.sum_sites USING gist (geom);
+ANALYZE public.sum_sites;
+"""
+
+
+@pytest.fixture(scope="module")
+def source(pg):
+    if not pg.sql("SELECT count(*) FROM pg_class WHERE relname = 'sum_sites'")[0][0]:
+        pg.sql(POINTS_SQL)
+    postgis.forget_password(parse_pg(pg.uri)[0].server_key)
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@")
+    return uri + ("&" if "?" in uri else "?") + "table=public.sum_sites"
+
+
+@pytest.fixture(scope="module")
+def counties():
+    return zones_of(open_layer("county"))
+
+
+@pytest.mark.parametrize("where", [None, "类别 = '学校' and 户数 > 5"])
+def test_pushed_down_summary_equals_the_python_path(source, counties, where):
+    layer = postgis.open_layer(source)
+    try:
+        layer.set_filter(where)
+        pushed = pgsummary.summarize_on_server(layer, counties, "人口", STATS)
+        here = summarize(counties, layer.read(), "人口", STATS)
+    finally:
+        layer.close()
+    assert list(pushed.columns) == list(here.columns)
+    assert 100 < pushed["count"].sum() <= 4000 and (pushed["count"] > 0).sum() > 20
+    assert (pushed["count"].to_numpy() == here["count"].to_numpy()).all()
+    for col in ("sum_人口", "mean_人口", "min_人口", "max_人口"):
+        np.testing.assert_allclose(pushed[col].to_numpy(float), here[col].to_numpy(float), rtol=1e-9, equal_nan=True)
+
+
+def test_cli_summarize_of_points_runs_on_the_server(source, pg, capsys, monkeypatch):
+    def no_reading(*a, **k):  # the only monkeypatch: proof that no row is read into Python
+        raise AssertionError("the table was read into Python")
+
+    monkeypatch.setattr(userfiles, "read_layer", no_reading)
+    monkeypatch.setattr(postgis, "read_layer", no_reading)
+    monkeypatch.setattr(postgis.PgLayer, "read", no_reading)
+    rc = cli.main(["summarize", source, "--by", "county", "--field", "户数", "--stat", "count,sum,max",
+                   "--where", "类别 = '医院'"])
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    assert "summarised by the server" in err
+    got = pd.read_csv(io.StringIO(out), dtype={"adcode": str})
+    n, s, mx = pg.sql("SELECT count(*), sum(户数), max(户数) FROM public.sum_sites WHERE 类别 = '医院'")[0]
+    assert 0 < got["count"].sum() <= n * 1.02 and got["sum_户数"].sum() <= s and got["max_户数"].max() <= mx
+    inside = pg.sql("SELECT count(*) FROM public.sum_sites WHERE 类别 = '医院' AND "
+                    "ST_X(geom) BETWEEN 119.5 AND 121.0 AND ST_Y(geom) BETWEEN 28.5 AND 30.5")[0][0]
+    assert got["count"].sum() >= inside  # deep inside Zhejiang every point lies in some county
+
+
+def test_bad_filter_and_polygons_fall_back(source, pg, capsys):
+    assert cli.main(["summarize", source, "--by", "county", "--where", "类别 > 3"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and err.count("\n") == 1 and "does not fit" in err
+    parcels = source.replace("sum_sites", "parcels84")
+    assert pgsummary.summarize_source(parcels, zones_of(open_layer("county")), None, None, None) is None
