@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import corpus
+import geopandas as gpd
 import numpy as np
 import pyogrio
 import pytest
@@ -481,3 +482,65 @@ def test_arrow_and_plain_reads_agree(tmp_path, monkeypatch, make):
     cols = [c for c in a.gdf.columns if c != a.gdf.geometry.name]
     assert a.gdf[cols].astype(str).values.tolist() == b.gdf[cols].astype(str).values.tolist()
     assert all(x.equals(y) for x, y in zip(a.gdf.geometry, b.gdf.geometry))
+
+
+def _batched_gpkg(tmp_path, n=3_000):
+    """A GeoPackage of a few thousand features: irregular polygons, some
+    self-intersecting, one without a shape, Chinese text and a datetime."""
+    import pandas as pd
+    import shapely
+
+    rng = np.random.default_rng(16)
+    cx, cy = 120.0 + rng.random(n), 29.0 + rng.random(n)
+    ang = np.sort(rng.random((n, 8)) * 2 * np.pi, axis=1)
+    r = 0.002 + 0.002 * rng.random((n, 8))
+    rings = np.stack([cx[:, None] + r * np.cos(ang), cy[:, None] + r * np.sin(ang)], axis=-1)
+    rings[::97, [1, 2]] = rings[::97, [2, 1]]  # bow-ties to repair
+    geoms = shapely.polygons(rings)
+    geoms[5] = None
+    gdf = gpd.GeoDataFrame({
+        "名称": [f"地块{i}号" for i in range(n)],
+        "area": rng.random(n),
+        "updated": pd.Timestamp("2024-03-01") + pd.to_timedelta(np.arange(n), unit="min"),
+    }, geometry=gpd.GeoSeries(geoms), crs="EPSG:4326")
+    path = tmp_path / "batched.gpkg"
+    pyogrio.write_dataframe(gdf, path, layer="parcels")
+    return path
+
+
+def test_streamed_batches_agree_with_chunked_and_plain_reads(tmp_path, monkeypatch):
+    """A multi-batch GeoPackage read in one Arrow stream gives the same table,
+    shapes and counts as skip_features chunks through Arrow and as plain
+    pyogrio; progress moves once per batch and cancel stops between batches."""
+    import zjmap.core.userfile_readers as readers
+
+    pytest.importorskip("pyarrow")
+    if not readers._STREAM:
+        pytest.skip("this pyogrio has no open_arrow")
+    path = _batched_gpkg(tmp_path)
+    got, steps = {}, {}
+    for case, arrow, stream in (("stream", True, True), ("chunks", True, False), ("plain", False, False)):
+        monkeypatch.setattr(readers, "_ARROW", arrow)
+        monkeypatch.setattr(readers, "_STREAM", stream)
+        seen: list[str] = []
+        got[case] = read_layer(path, chunk_size=700, progress=lambda f, m: seen.append(m))
+        steps[case] = [m for m in seen if m.startswith("Read ")]
+    assert steps["stream"][0].startswith("Read 700 of 3,000") and len(steps["stream"]) == 5
+    a = got["stream"]
+    assert len(a.gdf) == 2_999 and a.skipped == 1 and a.repaired >= 30
+    assert str(a.gdf["updated"].dtype).startswith("datetime64")
+    for case in ("chunks", "plain"):
+        b = got[case]
+        assert (a.encoding, a.repaired, a.skipped, a.geometry_types, a.fields) == \
+            (b.encoding, b.repaired, b.skipped, b.geometry_types, b.fields)
+        cols = [c for c in a.gdf.columns if c != a.gdf.geometry.name]
+        assert a.gdf[cols].astype(str).values.tolist() == b.gdf[cols].astype(str).values.tolist()
+        assert all(x.equals(y) for x, y in zip(a.gdf.geometry, b.gdf.geometry))
+
+    monkeypatch.setattr(readers, "_ARROW", True)
+    monkeypatch.setattr(readers, "_STREAM", True)
+    batches: list[str] = []
+    with pytest.raises(LoadCancelled):
+        read_layer(path, chunk_size=700, progress=lambda f, m: batches.append(m),
+                   cancel=lambda: sum(m.startswith("Read ") for m in batches) >= 2)
+    assert sum(m.startswith("Read ") for m in batches) == 2

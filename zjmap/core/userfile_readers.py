@@ -1,6 +1,9 @@
-"""Reading a vector layer through pyogrio in chunks (``skip_features`` /
-``max_features``) so progress moves and cancel is honoured between chunks,
-through Arrow when pyarrow is installed.
+"""Reading a vector layer through pyogrio in chunks so progress moves and
+cancel is honoured between chunks: one streaming pass over pyogrio's
+``open_arrow`` (a RecordBatch stream; GDAL keeps its cursor, so every batch
+costs the same) when pyarrow is installed, ``skip_features`` /
+``max_features`` reads otherwise (on a GeoPackage each skip re-walks the rows
+before it, so that fallback is near-quadratic on big files).
 
 Part of :mod:`zjmap.core.userfiles` (``read_layer``).
 """
@@ -12,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 from pyogrio.errors import DataLayerError, DataSourceError, GeometryError
 from pyproj import CRS
@@ -54,6 +58,8 @@ def _have_arrow() -> bool:
 # lets go of the GIL meanwhile (the window stays responsive and the chunk
 # before is repaired on the other thread); plain pyogrio otherwise.
 _ARROW = _have_arrow()
+# pyogrio's RecordBatch stream (pyogrio ≥ 0.7 built against GDAL ≥ 3.6).
+_STREAM = hasattr(pyogrio, "open_arrow")
 
 # GDAL's names for encodings where the portable spelling differs from Python's.
 _GDAL_ENCODING = {"GBK": "CP936", "BIG5": "CP950"}
@@ -136,7 +142,43 @@ class _OgrReader(_Reader):
                 f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}.", kind="damaged"
             ) from exc
 
+    def _translate(self, exc: BaseException) -> UserFileError:
+        """The planner's message for a failure while reading (same as ``_read``)."""
+        lay = self.lay
+        if isinstance(exc, UnicodeDecodeError):
+            return UserFileError(
+                f"The attribute text of {lay.display} is not valid {self.encoding}; "
+                "choose another encoding (Chinese files are usually GBK or UTF-8).", kind="encoding"
+            )
+        if isinstance(exc, FileNotFoundError) or _layer_gone(lay):
+            return _vanished(lay.display)
+        return UserFileError(
+            f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}.", kind="damaged"
+        )
+
+    def _stream(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
+        """One pass over GDAL's Arrow stream, ``chunk_size`` features a batch."""
+        lay = self.lay
+        try:
+            with pyogrio.open_arrow(
+                lay.gdal_path, layer=lay.gdal_layer, encoding=self._gdal_encoding,
+                batch_size=self.chunk_size, use_pyarrow=True, datetime_as_string=True,
+            ) as (meta, stream):
+                while True:
+                    run.check_cancel()
+                    try:
+                        batch = stream.read_next_batch()
+                    except StopIteration:
+                        return
+                    yield _batch_frame(meta, batch)
+        except (UnicodeDecodeError, FileNotFoundError, DataSourceError, DataLayerError, RuntimeError,
+                OSError, ValueError) as exc:
+            raise self._translate(exc) from exc
+
     def chunks(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
+        if self.chunked and _ARROW and _STREAM:
+            yield from self._stream(run)
+            return
         if self.chunked:
             for start in range(0, self.total, self.chunk_size):
                 run.check_cancel()
@@ -151,6 +193,29 @@ class _OgrReader(_Reader):
         for start in range(0, len(df), self.chunk_size):
             run.check_cancel()
             yield df.iloc[start : start + self.chunk_size]
+
+
+def _batch_frame(meta: dict[str, Any], batch: Any) -> gpd.GeoDataFrame:
+    """One Arrow batch as the GeoDataFrame ``read_dataframe(use_arrow=True)``
+    gives: pyogrio converts only whole tables, so its steps are repeated here
+    per batch (WKB → shapely with invalid shapes fixed, ISO datetime text →
+    datetimes through pyogrio's own parser)."""
+    import shapely
+    from pyogrio.geopandas import _try_parse_datetime
+
+    name = meta["geometry_name"] or "wkb_geometry"
+    names = batch.schema.names
+    wkb = None
+    if name in names:
+        col = batch.column(names.index(name))
+        wkb = getattr(col, "storage", col).to_numpy(zero_copy_only=False)
+        batch = batch.drop_columns([name])
+    df = batch.to_pandas()
+    for dtype, column in zip(meta["dtypes"], meta["fields"]):
+        if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]" and column in df:
+            df[column] = _try_parse_datetime(df[column], False, True)
+    geoms = shapely.from_wkb(wkb, on_invalid="fix") if wkb is not None else np.full(len(df), None, object)
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index), crs=meta["crs"])
 
 
 def _ogr_info(lay: _Layer, encoding: str | None, count: bool = False, bounds: bool = False) -> dict[str, Any]:
