@@ -166,6 +166,8 @@ class _OgrReader(_Reader):
             ) as (meta, stream):
                 while True:
                     run.check_cancel()
+                    if _layer_gone(lay):  # GDAL would read on from the unlinked file
+                        raise _vanished(lay.display)
                     try:
                         batch = stream.read_next_batch()
                     except StopIteration:
