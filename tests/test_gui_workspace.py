@@ -470,3 +470,64 @@ def test_sigkill_then_restart_offers_the_autosaved_work(qapp, tmp_path, answers,
         assert answers.asked == []
     finally:
         close_window(w)
+
+
+def test_a_database_layer_asks_for_its_password_once(win, tmp_path, pg, monkeypatch):
+    """A workspace with a password-protected PostGIS layer (the real server of
+    conftest's ``pg``): the password is asked once per server and session, never
+    saved; cancelled or wrong, the layer is listed with a plain reason."""
+    from pgserver import PASSWORD
+    from zjmap.core import postgis
+    from zjmap.core.pgsource import parse_pg
+
+    monkeypatch.setattr(postgis, "_keyring", lambda: None)  # session memory only: no test password in a keyring
+    ctl = win.workspace
+    assert ctl.new_workspace(ask=False)
+    key = parse_pg(pg.uri)[0].server_key
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@") + "?table=public.parcels"
+    loaded = read_layer(uri)
+    win.stack.add(user_layer(loaded, "user_1", title="地块 parcels", source={"path": uri}))
+    add_user(win, write_stations(tmp_path / "stations.geojson"), "user_2", "站点")
+    path = tmp_path / "db.zjmap"
+    assert ctl.save_to(path)
+    raw = path.read_text(encoding="utf-8")
+    assert PASSWORD not in raw and "postgresql://postgres@127.0.0.1" in raw
+    want = pg.sql("SELECT count(*) FROM parcels")[0][0]
+    asked: list[str] = []
+
+    def typed(answer):
+        def password(self, message):
+            asked.append(message)
+            return answer
+        return password
+
+    # a new session remembers nothing: the planner types the password once
+    postgis.forget_password(key)
+    monkeypatch.setattr(Prompts, "password", typed(PASSWORD))
+    assert ctl.new_workspace(ask=False) and "user_1" not in win.stack
+    assert ctl.open_path(path, ask=False) and settled(win)
+    assert len(asked) == 1 and "needs a password" in asked[0]
+    assert len(win.stack.layer("user_1").features) == want == 3000
+    assert "user_2" in win.stack and ctl.last_report.problems == [] and ctl.missing_dialog is None
+    assert PASSWORD not in path.read_text(encoding="utf-8")
+    # opened again in the same session: not asked again
+    assert ctl.open_path(path, ask=False) and settled(win)
+    assert len(asked) == 1 and len(win.stack.layer("user_1").features) == want
+
+    # cancelled: listed as a problem that says why, the other layer restored
+    postgis.forget_password(key)
+    monkeypatch.setattr(Prompts, "password", typed(None))
+    assert ctl.open_path(path, ask=False) and settled(win)
+    assert len(asked) == 2 and "user_1" not in win.stack and "user_2" in win.stack
+    [p] = ctl.last_report.problems
+    assert p.entry.id == "user_1" and not p.missing and "needs a password" in p.reason
+    assert "needs a password" in ctl.missing_dialog.rows["user_1"]["status"].text()
+
+    # a wrong password: asked once, then listed in plain words
+    monkeypatch.setattr(Prompts, "password", typed("not-the-password"))
+    assert ctl.open_path(path, ask=False) and settled(win)
+    assert len(asked) == 3 and "user_1" not in win.stack and "user_2" in win.stack
+    [p] = ctl.last_report.problems
+    assert "needs the right password" in p.reason
+    ctl.missing_dialog.close()
+    assert ctl.new_workspace(ask=False)

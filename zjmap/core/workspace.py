@@ -215,6 +215,7 @@ class LayerProblem:
     entry: LayerEntry
     reason: str
     missing: bool
+    password_key: str | None = None  # a database server that wants a password: ask for it, then read again
 
     @property
     def path(self) -> str:
@@ -322,6 +323,7 @@ def read_user_layers(
 ) -> tuple[dict[str, MapLayer], list[LayerProblem]]:
     """Every user layer of ``ws`` read; a missing or unreadable file is a
     problem and the others still load. LoadCancelled propagates."""
+    from zjmap.core.postgis import PgPasswordNeeded
     from zjmap.core.userfiles import LoadCancelled, UserFileError
 
     layers: dict[str, MapLayer] = {}
@@ -340,6 +342,8 @@ def read_user_layers(
             layers[entry.id] = read(entry, cancel=cancel)
         except LoadCancelled:
             raise
+        except PgPasswordNeeded as exc:
+            problems.append(LayerProblem(entry, str(exc), False, password_key=exc.key))
         except UserFileError as exc:
             problems.append(LayerProblem(entry, str(exc), False))
         except MemoryError:

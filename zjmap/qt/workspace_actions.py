@@ -333,7 +333,7 @@ class WorkspaceController(QObject):
         return self._start_restore(ws, mode="open", target=p)
 
     def _start_restore(self, ws: Workspace, mode: str, target: Path | None) -> bool:
-        job = ReadJob(self.window, ws)
+        job = ReadJob(self.window, ws, password=self.prompts.password)
         self.job = job
         job.finished.connect(lambda status: self._on_read(job, ws, mode, target, status))
         return True

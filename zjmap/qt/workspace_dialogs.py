@@ -109,6 +109,17 @@ class Prompts:
         text, ok = QInputDialog.getText(self.window, "添加书签 Add bookmark", "名称 Name:", text=default)
         return text.strip() if ok and text.strip() else None
 
+    def password(self, message: str) -> str | None:
+        """What the planner typed for a database layer's password (None: cancelled)."""
+        if _headless():
+            log.warning("not asking for a database password (headless): %s", message)
+            return None
+        from PySide6.QtWidgets import QLineEdit
+
+        pw, ok = QInputDialog.getText(self.window, "数据库密码 Database password",
+                                      f"{message}\n密码 Password:", QLineEdit.EchoMode.Password)
+        return pw if ok and pw else None
+
     def show_missing(self, ctl: "WorkspaceController", problems: list[LayerProblem]) -> "MissingLayersDialog":
         dlg = MissingLayersDialog(ctl, problems)
         dlg.show()

@@ -6,7 +6,7 @@ calls on a worker, behind a window-modal progress dialog with Cancel), for
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QProgressDialog
@@ -21,19 +21,25 @@ log = logging.getLogger(__name__)
 
 class ReadJob(QObject):
     """Reads the user layers of a workspace on a worker thread; ``finished``
-    is emitted on the UI thread with ``status`` "done" / "failed" / "cancelled"."""
+    is emitted on the UI thread with ``status`` "done" / "failed" / "cancelled".
+
+    A database layer whose server wants a password: ``password(message)`` asks
+    the planner once per server (the password is kept for the session, never in
+    the workspace) and those layers are read again; cancelled or wrong, they
+    stay problems that say so."""
 
     finished = Signal(str)
 
     def __init__(self, window, ws: Workspace, entries: list[LayerEntry] | None = None,
-                 path_override: str | None = None, label: str = ""):
+                 path_override: str | None = None, label: str = "",
+                 password: Callable[[str], str | None] | None = None):
         super().__init__(window)
-        from zjmap.core.userfiles import LoadCancelled
-
         self.window = window
         self.ws = ws
         self.entries = entries
         self.path_override = path_override
+        self.password = password
+        self.retried: list[LayerEntry] | None = None
         self.status = "running"
         self.layers: dict[str, Any] = {}
         self.problems: list[LayerProblem] = []
@@ -43,6 +49,11 @@ class ReadJob(QObject):
         if n:
             self.progress = progress_dialog(window, "工作空间 Workspace", label or "正在打开工作空间 Opening workspace…",
                                             maximum=max(1, n), on_cancel=self.cancel)
+        self._start()
+
+    def _start(self) -> None:
+        from zjmap.core.userfiles import LoadCancelled
+
         self.worker = start_worker(self._work, name="zjmap-workspace-read", cancel_exceptions=(LoadCancelled,),
                                    connect={"yielded": self._on_progress, "result": self._on_done,
                                             "errored": self._on_failed, "cancelled": self._on_cancelled})
@@ -89,8 +100,36 @@ class ReadJob(QObject):
         self.finished.emit(status)
 
     def _on_done(self, result: tuple[dict, list]) -> None:
-        self.layers, self.problems = result
-        self._finish("done")
+        layers, problems = result
+        self.layers.update(layers)
+        if self.retried is not None:  # the second read's problems replace those of the layers read again
+            again = {e.id for e in self.retried}
+            self.problems = [p for p in self.problems if p.entry.id not in again] + problems
+            self._finish("done")
+            return
+        self.problems = problems
+        self.retried = self._unlocked(problems)
+        if not self.retried:
+            self._finish("done")
+            return
+        self.entries = self.retried
+        self._start()
+
+    def _unlocked(self, problems: list[LayerProblem]) -> list[LayerEntry]:
+        """The layers whose server the planner gave a password for (one question per server)."""
+        from zjmap.core.postgis import remember_password
+
+        if self.password is None:
+            return []
+        keys = dict.fromkeys(p.password_key for p in problems if p.password_key)
+        entries: list[LayerEntry] = []
+        for key in keys:
+            assert key is not None
+            pw = self.password(next(p.reason for p in problems if p.password_key == key))
+            if pw:
+                remember_password(key, pw)
+                entries += [p.entry for p in problems if p.password_key == key]
+        return entries
 
     def _on_failed(self, exc: BaseException) -> None:  # a bug: plain words, details in the log
         log.error("reading workspace layers failed", exc_info=exc)
