@@ -155,7 +155,8 @@ class MainWindow(QMainWindow):
         self.tree.table_requested.connect(self.user_layers.open_table)
         self.tree.remove_requested.connect(self.user_layers.remove)
 
-        self.tables = TableController(self, self.file_menu, self.act_add_layer_options, drops)
+        self.tables = TableController(self, self.file_menu, self.act_add_layer_options, drops,
+                                      self.stack, self.statusBar(), self.user_layers)
         self.act_add_table = self.tables.act_add_table
 
         self.server_layers = ServerLayerController(self, self.file_menu, self.stack, self.map, self.camera,

@@ -64,11 +64,11 @@ def _combo(items: list[tuple[str, object]], current: object = None) -> QComboBox
 class TableJoinDialog(QDialog):
     """Preview of a table and its match to the base, before the layer is made."""
 
-    def __init__(self, window, path: str):
+    def __init__(self, ctl: "TableController", path: str):
         from zjmap.core import tablejoin as J
         from zjmap.core.tables import sheet_names
-        super().__init__(window)
-        self.window = window
+        super().__init__(ctl.parent_widget)
+        self.ctl = ctl
         self.path = str(path)
         self.fixes: dict[int, str | None] = {}
         self.table = None
@@ -91,7 +91,7 @@ class TableJoinDialog(QDialog):
         # or one of the planner's own layers (read from a file), by one of its fields
         from zjmap.core.layermodel import ReadSource, TableSource
 
-        for layer in window.stack:
+        for layer in ctl.stack:
             if layer.kind == "user" and isinstance(layer.source, ReadSource) and not isinstance(layer.source, TableSource) \
                     and layer.table.gdf is not None:
                 self.level.addItem(f"图层 Layer: {layer.title}", f"layer:{layer.id}")
@@ -169,7 +169,7 @@ class TableJoinDialog(QDialog):
         """The planner's layer chosen as the join target, or None (the base)."""
         lv = self.level.currentData()
         if isinstance(lv, str) and lv.startswith("layer:"):
-            return self.window.stack.layer(lv[len("layer:"):])
+            return self.ctl.stack.layer(lv[len("layer:"):])
         return None
 
     def _target_changed(self) -> None:
@@ -311,7 +311,7 @@ class TableJoinDialog(QDialog):
         from zjmap.core.joinlayer import joined_layer
         from zjmap.core.userlayers import new_layer_id
 
-        w = self.window
+        ctl = self.ctl
         try:
             spec = self.spec()
             if spec.target:  # the layer is loaded: no need to read its file again
@@ -320,15 +320,15 @@ class TableJoinDialog(QDialog):
                 joined = run_layer_join(spec, self.table, self.target_layer().table.gdf)
             else:
                 joined = J.run_join(spec)
-            lid = new_layer_id(set(w.stack.ids()) | w.user_layers.reserved_ids())
+            lid = new_layer_id(set(ctl.stack.ids()) | ctl.user_layers.reserved_ids())
             layer = joined_layer(joined, lid)
         except (TableError, KeyError, ValueError) as exc:
             QMessageBox.warning(self, "无法连接 Cannot join", str(exc.args[0] if exc.args else exc))
             return
-        w.stack.add(layer)
+        ctl.stack.add(layer)
         self.layer_id = lid
         s = joined.result.summary()
-        w.statusBar().showMessage(
+        ctl.status_bar.showMessage(
             f"已加入 Added {layer.title}: {s['matched']} / {s['rows']} 行匹配 rows matched", 15000)
         super().accept()
 
@@ -366,14 +366,14 @@ class HistogramCanvas(QWidget):
 class ChoroplethDialog(QDialog):
     """Field, classification, classes, ramp (manual breaks too), histogram and legend preview."""
 
-    def __init__(self, window, layer_id: str):
+    def __init__(self, ctl: "TableController", layer_id: str):
         from zjmap.core import classify as C
-        super().__init__(window)
+        super().__init__(ctl.parent_widget)
         from zjmap.core.userlayers import numeric_fields
 
-        self.window = window
+        self.stack = ctl.stack
         self.layer_id = layer_id
-        layer = window.stack.layer(layer_id)
+        layer = self.stack.layer(layer_id)
         st = layer.style or {}
         self.setWindowTitle(f"分级设色 Choropleth — {layer.title}")
         lay = QVBoxLayout(self)
@@ -428,7 +428,7 @@ class ChoroplethDialog(QDialog):
         from zjmap.core import classify as C
         from zjmap.core.styling import LayerStyler
 
-        layer = self.window.stack.layer(self.layer_id)
+        layer = self.stack.layer(self.layer_id)
         fld = self.field.currentData()
         if fld is None:
             self.error.setText("此图层没有数值字段 This layer has no numeric field.")
@@ -452,7 +452,7 @@ class ChoroplethDialog(QDialog):
     def accept(self) -> None:
         if self.style is None and not self.update_preview():
             return
-        self.window.stack.set_style(self.layer_id, self.style)
+        self.stack.set_style(self.layer_id, self.style)
         super().accept()
 
 
@@ -465,11 +465,17 @@ class TableController(QObject):
     encoding / CRS…), table files dropped on ``drop_targets``, and Choropleth…
     in a user layer's menu in the layer tree (``contribute_menu``)."""
 
-    def __init__(self, window, menu, after: QAction | None, drop_targets: list[QWidget]):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, parent, menu, after: QAction | None, drop_targets: list[QWidget],
+                 stack, status_bar, user_layers):
+        """``parent`` owns the dialogs; joined layers go onto ``stack`` with ids
+        clear of those ``user_layers`` is still loading."""
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.stack = stack
+        self.status_bar = status_bar
+        self.user_layers = user_layers
         self.dialogs: list[TableJoinDialog] = []  # tests drive the newest
-        act = QAction("添加表格… Add table…", window)
+        act = QAction("添加表格… Add table…", parent)
         act.setShortcut(QKeySequence("Ctrl+T"))
         act.setStatusTip("统计年鉴、普查表（Excel / CSV）按省、市、县连接到地图 Join a statistics table to the map")
         act.triggered.connect(self.add_table_dialog)
@@ -493,7 +499,7 @@ class TableController(QObject):
         settings = make_settings()
         start = str(settings.value("folders/table", "") or "")
         path, _ = QFileDialog.getOpenFileName(
-            self.window, "添加表格 Add table", start if os.path.isdir(start) else str(Path.home()),
+            self.parent_widget, "添加表格 Add table", start if os.path.isdir(start) else str(Path.home()),
             "统计表 Tables (*.xlsx *.xls *.xlsm *.csv *.tsv *.txt);;所有文件 All files (*)")
         if path:
             settings.setValue("folders/table", str(Path(path).parent))  # remembered for next time
@@ -504,9 +510,9 @@ class TableController(QObject):
         from zjmap.core.tables import TableError
 
         try:
-            dlg = TableJoinDialog(self.window, path)
+            dlg = TableJoinDialog(self, path)
         except TableError as exc:
-            QMessageBox.warning(self.window, "无法打开表格 Cannot open table", str(exc))
+            QMessageBox.warning(self.parent_widget, "无法打开表格 Cannot open table", str(exc))
             return None
         self.dialogs.append(dlg)
         if modal:
@@ -514,7 +520,7 @@ class TableController(QObject):
         return dlg
 
     def open_choropleth(self, layer_id: str, modal: bool = True) -> ChoroplethDialog:
-        dlg = ChoroplethDialog(self.window, layer_id)
+        dlg = ChoroplethDialog(self, layer_id)
         if modal:
             dlg.open()
         return dlg
@@ -566,7 +572,7 @@ class _TableDropFilter(QObject):
                     try:
                         self.ctl.open_table(p)
                     except Exception as exc:  # noqa: BLE001 - never let an odd file escape an event filter
-                        QMessageBox.warning(self.ctl.window, "无法打开表格 Cannot open table",
+                        QMessageBox.warning(self.ctl.parent_widget, "无法打开表格 Cannot open table",
                                             f"{Path(p).name}: {exc}")
             return True
         return False
