@@ -119,3 +119,35 @@ def test_only_the_main_window_sets_attributes_on_the_window():
                 if isinstance(t, ast.Attribute) and is_window(t.value):
                     found.append(f"{path.name}:{node.lineno} {ast.unparse(t)}")
     assert not found, "controllers set attributes on the main window: " + ", ".join(found)
+
+
+#: Controller modules that take their collaborators explicitly (issue 12): the
+#: window (or whatever widget they are given) is only their dialogs' parent.
+#: Add a module here once its controller no longer reads the window.
+EXPLICIT_CONTROLLERS = ["serverlayers.py", "tables.py", "export_dialog.py"]
+
+
+def test_explicit_controllers_use_the_window_only_as_a_dialog_parent():
+    """In these modules, no ``win.x`` / ``self.window.x`` / ``self.parent_widget.x``
+    (read or call) and no ``getattr(window, …)``: passing the parent to a
+    dialog is the one use left, so a controller cannot reach for the stack or
+    the status bar through it."""
+    import ast
+
+    names = {"window", "win", "main_window", "mainwindow", "parent_widget"}
+
+    def is_window(node: ast.AST) -> bool:
+        if isinstance(node, ast.Name):
+            return node.id in names
+        return isinstance(node, ast.Attribute) and node.attr in names
+
+    found = []
+    for name in EXPLICIT_CONTROLLERS:
+        path = ROOT / "zjmap" / "qt" / name
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Attribute) and is_window(node.value):
+                found.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id in ("getattr", "hasattr") and node.args and is_window(node.args[0])):
+                found.append(f"{name}:{node.lineno} {ast.unparse(node)}")
+    assert not found, "controllers read the window: " + ", ".join(found)

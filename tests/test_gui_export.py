@@ -35,7 +35,7 @@ def test_export_current_view_png_2x(win, tmp_path):
     win.zoom_home()
     view = js(win.map, "ZJ.view()")
     out = tmp_path / "view.png"
-    dlg = ExportDialog(win)
+    dlg = ExportDialog(win, win.export.sources)
     beats = []
     heart = QTimer()
     heart.timeout.connect(lambda: beats.append(time.perf_counter()))
@@ -80,7 +80,7 @@ def test_export_pdf_page_with_selection(win, tmp_path):
     fid = win.stack.layer("cluster_zones").features[0].id
     win.explorer.select(fid)
     out = tmp_path / "page.pdf"
-    job = ExportDialog(win).run(out, page="A4", landscape=True, title="选中要素")
+    job = ExportDialog(win, win.export.sources).run(out, page="A4", landscape=True, title="选中要素")
     assert wait_until(lambda: job.done, 20000)
     assert job.error is None, job.error
     assert out.stat().st_size > 20_000
@@ -92,7 +92,7 @@ def test_cancel_before_start_writes_nothing(win, tmp_path):
     from zjmap.qt.export_dialog import ExportDialog
 
     out = tmp_path / "never.png"
-    job = ExportDialog(win).run(out, scale=1)
+    job = ExportDialog(win, win.export.sources).run(out, scale=1)
     job.cancel()
     assert wait_until(lambda: job.done, 5000)
     assert job.was_cancelled and not out.exists()
@@ -102,7 +102,7 @@ def test_cancel_before_start_writes_nothing(win, tmp_path):
 def test_bad_path_reports_failure(win, tmp_path):
     from zjmap.qt.export_dialog import ExportDialog
 
-    job = ExportDialog(win).run(tmp_path / "no" / "such" / "dir.png")
+    job = ExportDialog(win, win.export.sources).run(tmp_path / "no" / "such" / "dir.png")
     assert wait_until(lambda: job.done, 5000)
     assert job.error and "does not exist" in job.error
     assert "导出失败" in win.statusBar().currentMessage()
@@ -112,7 +112,7 @@ def test_no_cjk_font_is_said_in_the_status_bar_and_the_export_dialog(win, monkey
     from zjmap.core import cjkfonts
     from zjmap.qt.export_dialog import ExportDialog
 
-    have = ExportDialog(win)
+    have = ExportDialog(win, win.export.sources)
     assert have.font_warning.isHidden() == cjkfonts.have_cjk_font()
     have.deleteLater()
     monkeypatch.setattr(cjkfonts, "cjk_font_files", lambda: [])
@@ -124,6 +124,6 @@ def test_no_cjk_font_is_said_in_the_status_bar_and_the_export_dialog(win, monkey
     win.statusBar().clearMessage()
     win._say_if_no_cjk_font()  # said once only
     assert win.statusBar().currentMessage() == ""
-    dlg = ExportDialog(win)
+    dlg = ExportDialog(win, win.export.sources)
     assert not dlg.font_warning.isHidden() and "fonts-noto-cjk" in dlg.font_warning.text()
     dlg.deleteLater()

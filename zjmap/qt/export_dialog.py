@@ -13,6 +13,7 @@ picker (tests and scripts use it); it returns an :class:`ExportJob`.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -56,15 +57,31 @@ def _render_after_warm_up(state: TaskState, plan: Any, path: Path) -> ExportResu
     return render_plan(plan, path, progress=state.set_progress, cancel=state.is_cancelled)
 
 
+@dataclass(frozen=True)
+class ExportSources:
+    """What an export reads: the layers (``stack``), the view (``map`` asked
+    first, ``camera`` when the page is not ready), the highlight
+    (``explorer``), the legend texts (``catalogue``) and where it reports
+    (``status_bar``)."""
+
+    stack: Any
+    map: Any = None
+    camera: Any = None
+    explorer: Any = None
+    catalogue: Any = None
+    status_bar: Any = None
+
+
 class ExportController:
     """File → Export map… (Ctrl+E): ``action`` goes into the menu it is given,
-    before ``before`` (the window's Quit). The window is the dialog's parent and
-    what it exports (its stack, camera and selection)."""
+    before ``before`` (the window's Quit). It exports what ``sources`` holds;
+    ``parent`` is only the dialogs' parent."""
 
-    def __init__(self, win: Any, menu, before: QAction | None = None):
-        self.win = win
+    def __init__(self, parent: QWidget, sources: ExportSources, menu, before: QAction | None = None):
+        self.parent = parent
+        self.sources = sources
         self.dialog: ExportDialog | None = None
-        act = QAction("导出地图… Export map…", win)
+        act = QAction("导出地图… Export map…", parent)
         act.setShortcut(QKeySequence("Ctrl+E"))
         act.setStatusTip("把当前地图导出为 PNG / SVG / PDF  Export the current map")
         act.triggered.connect(lambda: self.open_dialog())
@@ -77,7 +94,7 @@ class ExportController:
 
     def open_dialog(self) -> "ExportDialog":
         if self.dialog is None:
-            self.dialog = ExportDialog(self.win)
+            self.dialog = ExportDialog(self.parent, self.sources)
         dlg = self.dialog
         dlg.show()
         dlg.raise_()
@@ -102,9 +119,11 @@ class ExportJob(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, win: Any, path: Path, options: dict[str, Any], show_progress: bool = True):
-        super().__init__(win)
-        self.win = win
+    def __init__(self, parent: QWidget, sources: ExportSources, path: Path, options: dict[str, Any],
+                 show_progress: bool = True):
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.sources = sources
         self.path = Path(path)
         self.options = options
         self.show_progress = show_progress
@@ -123,7 +142,7 @@ class ExportJob(QObject):
         if view is not None:
             self._with_view(view)
             return
-        mapview = getattr(self.win, "map", None)
+        mapview = self.sources.map
         if mapview is None or not getattr(mapview, "is_ready", False):
             self._with_view(self._fallback_view())
             return
@@ -156,10 +175,10 @@ class ExportJob(QObject):
         from zjmap.core.mappage import ZHEJIANG_BOUNDS
 
         w, s, e, n = ZHEJIANG_BOUNDS
-        camera = getattr(self.win, "camera", None)
+        camera = self.sources.camera
         if camera is not None and camera.bounds is not None:
             w, s, e, n = camera.bounds
-        mapview = getattr(self.win, "map", None)
+        mapview = self.sources.map
         width = mapview.width() if mapview is not None else 1000
         height = mapview.height() if mapview is not None else 700
         return {"w": w, "s": s, "e": e, "n": n, "width": width, "height": height, "zoom": None}
@@ -172,27 +191,27 @@ class ExportJob(QObject):
         self.view = view
         o = self.options
         selection = None
-        if o.get("selection", True) and getattr(self.win, "explorer", None) is not None:
-            selection = self.win.explorer.highlight_geojson()
+        if o.get("selection", True) and self.sources.explorer is not None:
+            selection = self.sources.explorer.highlight_geojson()
         bbox = (float(view["w"]), float(view["s"]), float(view["e"]), float(view["n"]))
         try:
             if o["layout"] == "view":
                 plan = plan_export(
-                    self.win.stack, self.path, bbox=bbox, width_px=int(round(view["width"])),
+                    self.sources.stack, self.path, bbox=bbox, width_px=int(round(view["width"])),
                     height_px=int(round(view["height"])), scale=o.get("scale", 1), title=o.get("title"),
-                    selection_geojson=selection, fmt=o["fmt"], catalogue=getattr(self.win, "catalogue", None),
+                    selection_geojson=selection, fmt=o["fmt"], catalogue=self.sources.catalogue,
                 )
             else:
                 plan = plan_export(
-                    self.win.stack, self.path, bbox=bbox, page=o.get("page", "A4"),
+                    self.sources.stack, self.path, bbox=bbox, page=o.get("page", "A4"),
                     landscape=o.get("landscape", False), dpi=o.get("dpi", 300), title=o.get("title"),
-                    selection_geojson=selection, fmt=o["fmt"], catalogue=getattr(self.win, "catalogue", None),
+                    selection_geojson=selection, fmt=o["fmt"], catalogue=self.sources.catalogue,
                 )
         except ExportError as exc:
             self._finish_failed(str(exc))
             return
         if self.show_progress:
-            self._dialog = progress_dialog(self.win, "导出地图 Export map", "正在导出地图… Exporting map…",
+            self._dialog = progress_dialog(self.parent_widget, "导出地图 Export map", "正在导出地图… Exporting map…",
                                            maximum=100, min_duration_ms=300, min_width=0, on_cancel=self.cancel)
         self.worker = start_worker(_render_after_warm_up, plan, self.path, name="zjmap-export",
                                    cancel_exceptions=(ExportCancelled,), keep_late_result=True,
@@ -249,17 +268,18 @@ class ExportJob(QObject):
         self.cancelled.emit()
 
     def _status(self, text: str, ms: int) -> None:
-        sb = getattr(self.win, "statusBar", None)
+        sb = self.sources.status_bar
         if sb is not None:
-            sb().showMessage(text, ms)
+            sb.showMessage(text, ms)
 
 
 class ExportDialog(QDialog):
     """Options for an export. ``run()`` exports without any file picker."""
 
-    def __init__(self, win: Any):
-        super().__init__(win)
-        self.win = win
+    def __init__(self, parent: QWidget, sources: ExportSources):
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.sources = sources
         self.setWindowTitle("导出地图 Export map")
         self.setMinimumWidth(460)
         self.job: ExportJob | None = None
@@ -337,7 +357,7 @@ class ExportDialog(QDialog):
         self._update_enabled()
         # imports, font and path arrays ready before the planner clicks Export
         # (the stack's layer list is copied here, on the UI thread)
-        visible = LayerListSnapshot(win.stack) if getattr(win, "stack", None) is not None else None
+        visible = LayerListSnapshot(sources.stack) if sources.stack is not None else None
         global _WARM
         _WARM = start_worker(warm_up, visible, name="zjmap-export-warm", pass_state=False)
 
@@ -398,7 +418,7 @@ class ExportDialog(QDialog):
             QMessageBox.warning(self, "导出地图 Export map", "请选择文件 Choose a file to write.")
             return
         job = self.run(path, **self.options())
-        job.failed.connect(lambda msg: QMessageBox.warning(self.win, "导出失败 Export failed", msg))
+        job.failed.connect(lambda msg: QMessageBox.warning(self.parent_widget, "导出失败 Export failed", msg))
         self.accept()
 
     # -- the testable entry point ---------------------------------------------------
@@ -427,7 +447,7 @@ class ExportDialog(QDialog):
         layout = layout or ("view" if fmt == "png" else "page")
         opts = {"fmt": fmt, "layout": layout, "scale": scale, "page": page, "landscape": landscape,
                 "dpi": dpi, "title": title, "selection": selection}
-        job = ExportJob(self.win, p, opts, show_progress=show_progress)
+        job = ExportJob(self.parent_widget, self.sources, p, opts, show_progress=show_progress)
         self.job = job
         job.start(view)
         return job

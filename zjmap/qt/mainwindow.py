@@ -26,7 +26,7 @@ from zjmap.core.selection import SelectionState
 from zjmap.core.shipped import load_shipped, shipped_stack
 from zjmap.qt.docviewer import DocumentDialog
 from zjmap.qt.hover import HoverTips
-from zjmap.qt.export_dialog import ExportController
+from zjmap.qt.export_dialog import ExportController, ExportSources
 from zjmap.qt.analysis_dialogs import AnalysisActions
 from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
@@ -144,7 +144,9 @@ class MainWindow(QMainWindow):
         """The controllers fill the menus they are given and hand back their
         actions; the window keeps them and connects them (no controller sets
         anything on the window: tests/test_architecture.py)."""
-        self.export = ExportController(self, self.file_menu, before=self.act_quit)
+        self.export = ExportController(
+            self, ExportSources(self.stack, self.map, self.camera, self.explorer, self.catalogue, self.statusBar()),
+            self.file_menu, before=self.act_quit)
         self.act_export = self.export.action
 
         self.setAcceptDrops(True)
