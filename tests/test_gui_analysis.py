@@ -34,8 +34,8 @@ def _wait_job(a, timeout=60000):
 
 def _wait_load(a, timeout=60000):
     task = a.loads[-1]
-    assert wait_until(lambda: task.done and task.layer_id in a.window.stack, timeout), "result layer never loaded"
-    return a.window.stack.layer(task.layer_id)
+    assert wait_until(lambda: task.done and task.layer_id in a.stack, timeout), "result layer never loaded"
+    return a.stack.layer(task.layer_id)
 
 
 def test_filter_dialog_typed_built_and_drawn(win, analysis):
@@ -215,7 +215,7 @@ def test_buffer_selected_feature(win, analysis):
     analysis.job = None
     from zjmap.qt.analysis_dialogs import buffer_selection
 
-    buffer_selection(win, 2.0)
+    buffer_selection(win.analysis, 2.0)
     _wait_job(analysis)
     layer = _wait_load(analysis)
     (f,) = layer.features

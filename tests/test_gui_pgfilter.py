@@ -36,7 +36,7 @@ def test_filter_dialog_on_a_live_layer_is_pushed_to_the_server(win, pg, live_sma
     win.stack.add(live_layer(handle, handle.src.text, lid, view=tuple(win.view)))
     try:
         assert len(win.stack.layer(lid).features) == _count(pg, win.view, "true") > 10
-        dlg = FilterDialog(win, win.stack.layer(lid))
+        dlg = FilterDialog(win.analysis, win.stack.layer(lid))
         dlg.text.setText("用地 = '工业用地' and plots > 4")
         with qtbot.waitSignal(win.server_layers.refreshed, timeout=20000):
             dlg.apply()

@@ -56,15 +56,15 @@ def named_layer(layer: MapLayer):
     return layer_frame(layer)
 
 
-def current_layer_id(window) -> str | None:
-    item = window.tree.currentItem()
+def current_layer_id(ctl: "AnalysisActions") -> str | None:
+    item = ctl.tree.currentItem()
     lid = item.data(0, LAYER_ROLE) if item is not None else None
-    return lid if lid in window.stack else None
+    return lid if lid in ctl.stack else None
 
 
-def _layer_combo(window, want: Callable[[MapLayer], bool] = lambda _l: True, current: str | None = None) -> QComboBox:
+def _layer_combo(ctl: "AnalysisActions", want: Callable[[MapLayer], bool] = lambda _l: True, current: str | None = None) -> QComboBox:
     box = QComboBox()
-    for layer in reversed(list(window.stack)):
+    for layer in reversed(list(ctl.stack)):
         if layer.features and want(layer):
             box.addItem(f"{layer.title}  [{layer.id}]", layer.id)
     if current is not None:
@@ -85,13 +85,13 @@ def _is_polygons(layer: MapLayer) -> bool:
 class Job:
     """One analysis on a worker with the progress dialog; ``on_result`` on the GUI thread."""
 
-    def __init__(self, window, title: str, fn: Callable[..., Any], on_result: Callable[[Any], None]):
+    def __init__(self, ctl: "AnalysisActions", title: str, fn: Callable[..., Any], on_result: Callable[[Any], None]):
         from zjmap.core.analysis import AnalysisCancelled
 
-        self.window = window
+        self.ctl = ctl
         self.status = "running"
         self.on_result = on_result
-        self.dialog = progress_dialog(window, title, title + "…", maximum=1000, on_cancel=self.cancel)
+        self.dialog = progress_dialog(ctl.parent_widget, title, title + "…", maximum=1000, on_cancel=self.cancel)
         self.worker = start_worker(fn, name="zjmap-analysis", cancel_exceptions=(AnalysisCancelled,),
                                    connect={"progress": self._progress, "result": self._result,
                                             "errored": self._error, "cancelled": self._cancelled})
@@ -118,13 +118,13 @@ class Job:
     def _error(self, exc: BaseException) -> None:
         self._close("failed")
         msg = str(exc) if isinstance(exc, ValueError) else f"分析失败 The analysis failed: {exc}"
-        self.window.statusBar().showMessage(msg, 15000)
-        self.window.analysis.last_error = msg
-        QMessageBox.warning(self.window, "分析 Analysis", msg) if not self.window.analysis.quiet else None
+        self.ctl.status_bar.showMessage(msg, 15000)
+        self.ctl.last_error = msg
+        QMessageBox.warning(self.ctl.parent_widget, "分析 Analysis", msg) if not self.ctl.quiet else None
 
     def _cancelled(self) -> None:
         self._close("cancelled")
-        self.window.statusBar().showMessage("已取消 Cancelled", 5000)
+        self.ctl.status_bar.showMessage("已取消 Cancelled", 5000)
 
 
 def _progress_of(state) -> tuple[Callable[[float, str], None], Callable[[], bool]]:
@@ -140,9 +140,9 @@ class FilterDialog(QDialog):
 
     OPS = ["=", "!=", ">", ">=", "<", "<=", "like", "in", "is null", "is not null"]
 
-    def __init__(self, window, layer: MapLayer):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctl: "AnalysisActions", layer: MapLayer):
+        super().__init__(ctl.parent_widget)
+        self.ctl = ctl
         self.layer = layer
         self.setWindowTitle(f"筛选 Filter — {layer.title}")
         self.table = layer_table(layer)
@@ -228,12 +228,12 @@ class FilterDialog(QDialog):
     def apply(self) -> None:
         if not self.check():
             return
-        self.window.stack.set_style(self.layer.id, with_filter(self.layer.style, self.text.text()))
-        tbl = getattr(self.window, "user_layers", None) and self.window.user_layers.tables.get(self.layer.id)
+        self.ctl.stack.set_style(self.layer.id, with_filter(self.layer.style, self.text.text()))
+        tbl = self.ctl.user_layers.tables.get(self.layer.id) if self.ctl.user_layers is not None else None
         if tbl is not None:
             tbl.show_filtered()
         n = len(self.layer.features) - len(self.layer.hidden)
-        self.window.statusBar().showMessage(f"筛选 Filter {self.layer.title}: {n:,} / {len(self.layer.features):,}", 8000)
+        self.ctl.status_bar.showMessage(f"筛选 Filter {self.layer.title}: {n:,} / {len(self.layer.features):,}", 8000)
         self.accept()
 
 
@@ -244,10 +244,10 @@ class FilterDialog(QDialog):
 class SummaryWindow(QDialog):
     """The summary as a sortable table: copy, save as CSV or XLSX."""
 
-    def __init__(self, window, result, title: str):
+    def __init__(self, parent, result, title: str):
         from zjmap.qt.userlayer_dialogs import GdfModel
 
-        super().__init__(window)
+        super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.Window, True)
         self.setWindowTitle(f"汇总 Summary — {title}")
         self.result = result
@@ -306,13 +306,13 @@ class SummaryWindow(QDialog):
 
 
 class SummariseDialog(QDialog):
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctl: "AnalysisActions"):
+        super().__init__(ctl.parent_widget)
+        self.ctl = ctl
         self.setWindowTitle("分区汇总 Summarise by zone")
-        cur = current_layer_id(window)
-        self.data = _layer_combo(window, lambda l: l.kind != "base", cur)
-        self.zones = _layer_combo(window, _is_polygons, "base_county")
+        cur = current_layer_id(ctl)
+        self.data = _layer_combo(ctl, lambda l: l.kind != "base", cur)
+        self.zones = _layer_combo(ctl, _is_polygons, "base_county")
         self.field = QComboBox(self)
         self.where = QLineEdit(self)
         self.where.setPlaceholderText("可选 optional, e.g. 产值 > 1000")
@@ -344,7 +344,7 @@ class SummariseDialog(QDialog):
         self.field.addItem("（无 none）", None)
         if lid is None:
             return
-        layer = self.window.stack.layer(lid)
+        layer = self.ctl.stack.layer(lid)
         table = layer_table(layer)
         for c in table.columns:
             if table[c].dtype.kind in "iuf":
@@ -365,9 +365,9 @@ class SummariseDialog(QDialog):
         from zjmap.core.analysis_io import write_result, zones_of
         from zjmap.core.expr import ExprError, parse
 
-        a = self.window.analysis
-        data_layer = self.window.stack.layer(self.data.currentData())
-        zone_layer = self.window.stack.layer(self.zones.currentData())
+        a = self.ctl
+        data_layer = a.stack.layer(self.data.currentData())
+        zone_layer = a.stack.layer(self.zones.currentData())
         field = self.field.currentData()
         stats = self.chosen_stats()
         where = self.where.text().strip()
@@ -398,12 +398,12 @@ class SummariseDialog(QDialog):
 
         def done(value):
             res, path = value
-            a.summary_window = SummaryWindow(self.window, res, title)
+            a.summary_window = SummaryWindow(a.parent_widget, res, title)
             a.summary_window.show()
             stat_cols = [column_name(s, field) for s in stats]
             a.add_result_layer(path, title, stat_cols[0] if stat_cols else None)
 
-        a.job = Job(self.window, "分区汇总 Summarising", work, done)
+        a.job = Job(a, "分区汇总 Summarising", work, done)
         return a.job
 
 
@@ -411,15 +411,15 @@ class SelectByLocationDialog(QDialog):
     """Features of layer A that intersect / are within / contain / are near layer B
     (all of it, or its selected feature) become a new layer."""
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctl: "AnalysisActions"):
+        super().__init__(ctl.parent_widget)
+        self.ctl = ctl
         self.setWindowTitle("按位置选择 Select by location")
-        self.a = _layer_combo(window, current=current_layer_id(window))
+        self.a = _layer_combo(ctl, current=current_layer_id(ctl))
         self.rel = QComboBox(self)
         for label, key in RELATIONS:
             self.rel.addItem(label, key)
-        self.b = _layer_combo(window)
+        self.b = _layer_combo(ctl)
         self.only_selected = QCheckBox("只用 B 中选中的要素 Only B's selected feature", self)
         self.km = QDoubleSpinBox(self)
         self.km.setRange(0.0, 1000.0)
@@ -443,7 +443,7 @@ class SelectByLocationDialog(QDialog):
         from zjmap.core.analysis import AnalysisError, select_by_location
         from zjmap.core.analysis_io import write_result
 
-        w = self.window
+        w = self.ctl
         a_layer, b_layer = w.stack.layer(self.a.currentData()), w.stack.layer(self.b.currentData())
         rel = self.rel.currentData()
         km = float(self.km.value()) if rel == "dwithin" else None
@@ -452,8 +452,8 @@ class SelectByLocationDialog(QDialog):
         if self.only_selected.isChecked():
             if not focus or not focus.startswith(b_layer.id + ":"):
                 msg = f"B（{b_layer.title}）中没有选中的要素 Nothing of layer B is selected: click one on the map first"
-                w.analysis.last_error = msg
-                QMessageBox.warning(self, "按位置选择", msg) if not w.analysis.quiet else None
+                w.last_error = msg
+                QMessageBox.warning(self, "按位置选择", msg) if not w.quiet else None
                 return None
             b_ids = {focus}
         self.accept()
@@ -478,35 +478,34 @@ class SelectByLocationDialog(QDialog):
 
         def done(value):
             path, n, total = value
-            w.statusBar().showMessage(f"选中 Selected {n:,} / {total:,}", 8000)
-            w.analysis.add_result_layer(path, title)
+            w.status_bar.showMessage(f"选中 Selected {n:,} / {total:,}", 8000)
+            w.add_result_layer(path, title)
 
-        w.analysis.job = Job(w, "按位置选择 Selecting", work, done)
-        return w.analysis.job
+        w.job = Job(w, "按位置选择 Selecting", work, done)
+        return w.job
 
 
-def buffer_selection(window, km: float | None = None) -> Job | None:
+def buffer_selection(a: "AnalysisActions", km: float | None = None) -> Job | None:
     """The selected feature (or, with none, the current layer) grown by ``km`` into a new layer."""
     from PySide6.QtWidgets import QInputDialog
 
     from zjmap.core.measure import buffer_km
 
-    a = window.analysis
-    focus = window.explorer.selection.state.focus
-    if focus and window.stack.has_feature(focus):
-        feats = [window.stack.feature(focus)]
+    focus = a.explorer.selection.state.focus
+    if focus and a.stack.has_feature(focus):
+        feats = [a.stack.feature(focus)]
         what = feats[0].name
     else:
-        lid = current_layer_id(window)
+        lid = current_layer_id(a)
         if lid is None:
             a.last_error = "先选中一个要素或图层 Select a feature or a layer first"
-            window.statusBar().showMessage(a.last_error, 8000)
+            a.status_bar.showMessage(a.last_error, 8000)
             return None
-        layer = window.stack.layer(lid)
+        layer = a.stack.layer(lid)
         feats = [f for f in layer.features if f.id not in layer.hidden]
         what = layer.title
     if km is None:
-        km, ok = QInputDialog.getDouble(window, "缓冲区 Buffer", f"{what}: 距离 distance (km)", 1.0, 0.01, 500.0, 2)
+        km, ok = QInputDialog.getDouble(a.parent_widget, "缓冲区 Buffer", f"{what}: 距离 distance (km)", 1.0, 0.01, 500.0, 2)
         if not ok:
             return None
 
@@ -523,7 +522,7 @@ def buffer_selection(window, km: float | None = None) -> Job | None:
         write_result(gdf, path, layer_name="buffer")
         return path
 
-    a.job = Job(window, "缓冲区 Buffering", work, lambda path: a.add_result_layer(path, f"{what} {km:g} km 缓冲区"))
+    a.job = Job(a, "缓冲区 Buffering", work, lambda path: a.add_result_layer(path, f"{what} {km:g} km 缓冲区"))
     return a.job
 
 
@@ -534,12 +533,19 @@ def buffer_selection(window, km: float | None = None) -> Job | None:
 class AnalysisActions:
     """Per-window state of the Analysis menu (tests read ``job`` and ``last_error``)."""
 
-    def __init__(self, window, menu):
+    def __init__(self, parent, menu, stack, tree, explorer, status_bar, user_layers, measure):
         """``menu`` is the Analysis menu the window placed (after View, before
-        Bookmarks and Help); ``actions`` are its entries, for window-wide shortcuts."""
-        from zjmap.qt.measure_tool import MeasureTool
-
-        self.window = window
+        Bookmarks and Help); ``actions`` are its entries, for window-wide shortcuts.
+        The analyses read the ``stack``, the ``tree``'s current layer and the
+        ``explorer``'s selection, report in ``status_bar``, load results
+        through ``user_layers``; ``measure`` (a MeasureTool) ends the menu.
+        ``parent`` is only the dialogs' parent."""
+        self.parent_widget = parent
+        self.stack = stack
+        self.tree = tree
+        self.explorer = explorer
+        self.status_bar = status_bar
+        self.user_layers = user_layers
         self.job: Job | None = None
         self.last_error: str | None = None
         self.quiet = False  # tests: no modal message boxes
@@ -550,26 +556,26 @@ class AnalysisActions:
             ("筛选… Filter…", "Ctrl+Shift+F", lambda: self.open_filter()),
             ("按位置选择… Select by location…", "Ctrl+Shift+L", self.open_select),
             ("分区汇总… Summarise by zone…", "Ctrl+Shift+U", self.open_summarise),
-            ("缓冲区… Buffer…", "Ctrl+Shift+B", lambda: buffer_selection(window)),
+            ("缓冲区… Buffer…", "Ctrl+Shift+B", lambda: buffer_selection(self)),
         ]
         for text, keys, fn in items:
-            act = QAction(text, window)
+            act = QAction(text, parent)
             act.setShortcut(QKeySequence(keys))
             act.triggered.connect(fn)
             menu.addAction(act)
             self.actions.append(act)
         menu.addSeparator()
-        self.measure = MeasureTool(window)
+        self.measure = measure
         menu.addAction(self.measure.action)
         self.actions.append(self.measure.action)
 
     def add_result_layer(self, path: Path, title: str, graduate: str | None = None):
         """Load a result file as a layer; a summary comes as a choropleth of its first statistic."""
         from zjmap.core.classify import layer_choropleth
-        from zjmap.qt.userlayers import add_layer_from_path
+        from zjmap.qt.userlayers import LoadRequest
 
-        w = self.window
-        task = add_layer_from_path(w, path)
+        w = self
+        task = self.user_layers.load(LoadRequest(str(path)))
         self.loads.append(task)
 
         def loaded(*_: Any) -> None:
@@ -588,21 +594,21 @@ class AnalysisActions:
         return task
 
     def open_filter(self, layer_id: str | None = None) -> FilterDialog | None:
-        lid = layer_id or current_layer_id(self.window)
+        lid = layer_id or current_layer_id(self)
         if lid is None:
-            self.window.statusBar().showMessage("先在图层列表中选一个图层 Pick a layer in the layer list first", 8000)
+            self.status_bar.showMessage("先在图层列表中选一个图层 Pick a layer in the layer list first", 8000)
             return None
-        dlg = FilterDialog(self.window, self.window.stack.layer(lid))
+        dlg = FilterDialog(self, self.stack.layer(lid))
         dlg.show()
         self.filter_dialog = dlg
         return dlg
 
     def open_summarise(self) -> SummariseDialog:
-        self.summarise_dialog = SummariseDialog(self.window)
+        self.summarise_dialog = SummariseDialog(self)
         self.summarise_dialog.show()
         return self.summarise_dialog
 
     def open_select(self) -> SelectByLocationDialog:
-        self.select_dialog = SelectByLocationDialog(self.window)
+        self.select_dialog = SelectByLocationDialog(self)
         self.select_dialog.show()
         return self.select_dialog

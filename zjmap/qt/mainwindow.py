@@ -28,6 +28,7 @@ from zjmap.qt.docviewer import DocumentDialog
 from zjmap.qt.hover import HoverTips
 from zjmap.qt.export_dialog import ExportController, ExportSources
 from zjmap.qt.analysis_dialogs import AnalysisActions
+from zjmap.qt.measure_tool import MeasureTool
 from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
 from zjmap.qt.panels import SidePanel
@@ -173,7 +174,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = ws.recent_menu
         self.act_bookmark_add, self.act_bookmark_manage = ws.act_bookmark_add, ws.act_bookmark_manage
 
-        self.analysis = AnalysisActions(self, self.analysis_menu)
+        self.analysis = AnalysisActions(self, self.analysis_menu, self.stack, self.tree, self.explorer,
+                                        self.statusBar(), self.user_layers, MeasureTool(self))
         self.tree.filter_requested.connect(self.analysis.open_filter)
 
         # one layer menu in the tree; each controller adds its items for the clicked layer
