@@ -174,8 +174,10 @@ class MainWindow(QMainWindow):
         self.recent_menu = ws.recent_menu
         self.act_bookmark_add, self.act_bookmark_manage = ws.act_bookmark_add, ws.act_bookmark_manage
 
+        measure = MeasureTool(self, self.map, self.explorer, self._on_map_click)
+        self.addToolBar(measure.bar)
         self.analysis = AnalysisActions(self, self.analysis_menu, self.stack, self.tree, self.explorer,
-                                        self.statusBar(), self.user_layers, MeasureTool(self))
+                                        self.statusBar(), self.user_layers, measure)
         self.tree.filter_requested.connect(self.analysis.open_filter)
 
         # one layer menu in the tree; each controller adds its items for the clicked layer

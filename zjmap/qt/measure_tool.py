@@ -16,15 +16,22 @@ def _fmt_km(km: float) -> str:
 
 
 class MeasureTool:
-    def __init__(self, window):
-        self.window = window
+    """``bar`` is for the window to add (``addToolBar``); while the tool is on,
+    the ``map_view``'s clicks measure instead of going to ``on_map_click``;
+    off, the ``explorer``'s highlight comes back. ``parent`` owns the action
+    and the bar."""
+
+    def __init__(self, parent, map_view, explorer, on_map_click):
+        self.map = map_view
+        self.explorer = explorer
+        self.on_map_click = on_map_click
         self.points: list[tuple[float, float]] = []
         self.cursor: tuple[float, float] | None = None
-        self.action = QAction("测量 Measure", window)
+        self.action = QAction("测量 Measure", parent)
         self.action.setCheckable(True)
         self.action.setShortcut(QKeySequence("Ctrl+M"))
         self.action.toggled.connect(self.set_active)
-        self.bar = QToolBar("测量 Measure", window)
+        self.bar = QToolBar("测量 Measure", parent)
         self.bar.setObjectName("measure_toolbar")
         box = QWidget(self.bar)
         row = QHBoxLayout(box)
@@ -42,7 +49,6 @@ class MeasureTool:
         for w in (QLabel("测量 Measure:", box), self.mode, self.label, clear, done):
             row.addWidget(w)
         self.bar.addWidget(box)
-        window.addToolBar(self.bar)
         self.bar.hide()
 
     @property
@@ -50,10 +56,10 @@ class MeasureTool:
         return self.action.isChecked()
 
     def set_active(self, on: bool) -> None:
-        bridge = self.window.map.bridge
+        bridge = self.map.bridge
         if on:
             try:
-                bridge.clicked.disconnect(self.window._on_map_click)
+                bridge.clicked.disconnect(self.on_map_click)
             except (RuntimeError, TypeError):
                 pass
             bridge.clicked.connect(self.add_point)
@@ -66,10 +72,10 @@ class MeasureTool:
                     sig.disconnect(slot)
                 except (RuntimeError, TypeError):
                     pass
-            bridge.clicked.connect(self.window._on_map_click)
+            bridge.clicked.connect(self.on_map_click)
             self.bar.hide()
             self.points.clear()
-            self.window.map.highlight(self.window.explorer.highlight_geojson())
+            self.map.highlight(self.explorer.highlight_geojson())
 
     def clear(self) -> None:
         self.points.clear()
@@ -114,4 +120,4 @@ class MeasureTool:
     def refresh(self) -> None:
         self.label.setText(self.figures())
         if self.active:
-            self.window.map.highlight(self.geojson())
+            self.map.highlight(self.geojson())
