@@ -78,6 +78,16 @@ def _is_polygons(layer: MapLayer) -> bool:
     return layer.geometry == "polygon"
 
 
+def _form_with_ok_cancel(dialog: QDialog, form: QFormLayout, on_ok) -> None:
+    """Lay out a form above OK/Cancel: the run-on-OK dialogs look alike."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, dialog)
+    buttons.accepted.connect(on_ok)
+    buttons.rejected.connect(dialog.reject)
+    lay = QVBoxLayout(dialog)
+    lay.addLayout(form)
+    lay.addWidget(buttons)
+
+
 # ---------------------------------------------------------------------------
 # Running work
 
@@ -330,12 +340,7 @@ class SummariseDialog(QDialog):
         form.addRow("字段 Field:", self.field)
         form.addRow("统计 Statistics:", stats)
         form.addRow("筛选 Where:", self.where)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.run)
-        buttons.rejected.connect(self.reject)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(buttons)
+        _form_with_ok_cancel(self, form, self.run)
         self._data_changed()
 
     def _data_changed(self, *_: Any) -> None:
@@ -432,12 +437,7 @@ class SelectByLocationDialog(QDialog):
         form.addRow("B:", self.b)
         form.addRow("", self.only_selected)
         form.addRow("距离 Distance:", self.km)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self)
-        buttons.accepted.connect(self.run)
-        buttons.rejected.connect(self.reject)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(buttons)
+        _form_with_ok_cancel(self, form, self.run)
 
     def run(self) -> Job | None:
         from zjmap.core.analysis import AnalysisError, select_by_location
