@@ -248,7 +248,7 @@ def main() -> None:
     def load_once() -> tuple[float, Any, dict]:
         """Seconds from add_layer_from_path until the page reports the layer drawn."""
         t0 = time.perf_counter()
-        task = add_layer_from_path(win, path)
+        task = add_layer_from_path(win.user_layers, path)
         stats: dict = {}
         # wait for the read without waking Python every few ms (a polling
         # loop here would take the GIL from the loading thread again and again)

@@ -142,7 +142,7 @@ def run(srv, password: str, args) -> None:
     dlg.close()
 
     t0 = time.perf_counter()
-    task = add_layer_from_path(win, srv.uri + "?table=public.parcels")
+    task = add_layer_from_path(win.user_layers, srv.uri + "?table=public.parcels")
     loop = QEventLoop()
     task.finished.connect(loop.quit)
     QTimer.singleShot(120_000, loop.quit)

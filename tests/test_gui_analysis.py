@@ -83,7 +83,7 @@ def test_filter_on_a_user_layer_shows_in_the_attribute_table(win, analysis, tmp_
                        "lat": rng.uniform(30.5, 31, 60), "产值": rng.uniform(0, 100, 60).round(1)})
     p = tmp_path / "firms.csv"
     df.to_csv(p, index=False, encoding="gbk")
-    task = add_layer_from_path(win, p)
+    task = add_layer_from_path(win.user_layers, p)
     assert wait_until(lambda: task.done and task.layer_id in win.stack, 30000)
     lid = task.layer_id
     table = win.user_layers.open_table(lid)
@@ -164,7 +164,7 @@ def test_summarise_runs_off_the_gui_thread_and_cancels(win, analysis, tmp_path):
                        "v": rng.uniform(0, 1, n).round(3)})
     p = tmp_path / "many.csv"
     df.to_csv(p, index=False)
-    task = add_layer_from_path(win, p)
+    task = add_layer_from_path(win.user_layers, p)
     assert wait_until(lambda: task.done and task.layer_id in win.stack, 60000)
     layers_before = win.stack.ids()
     loads_before = len(analysis.loads)

@@ -111,7 +111,7 @@ def test_save_a_user_layer_to_postgis(win, pg, tmp_path):
     from test_gui_userlayers import gbk_squares, wait_task
 
     shp = gbk_squares(tmp_path)
-    task = qul.add_layer_from_path(win, shp)
+    task = qul.add_layer_from_path(win.user_layers, shp)
     wait_task(task)
     lid = task.layer_id
     postgis.remember_password(parse_pg(pg.uri)[0].server_key, PASSWORD, keep=False)

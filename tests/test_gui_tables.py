@@ -135,7 +135,7 @@ def test_join_to_a_loaded_layer_and_its_field(win, tmp_path):
     gpd.GeoDataFrame({"所在市": ["杭州市", "宁波", "嘉兴市"], "园区": ["A", "B", "C"]},
                      geometry=[shapely.Point(120.2, 30.3), shapely.Point(121.5, 29.9), shapely.Point(120.8, 30.7)],
                      crs="EPSG:4326").to_file(path, driver="GeoJSON")
-    task = add_layer_from_path(win, path)
+    task = add_layer_from_path(win.user_layers, path)
     assert wait_until(lambda: task.done, 30000) and task.status == "loaded"
     target = task.layer_id
     dlg = win.tables.open_table(str(T / "census2020_zhejiang_cities.csv"), modal=False)

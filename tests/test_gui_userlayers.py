@@ -241,7 +241,7 @@ def test_geopackage_with_several_layers_asks_which(win, data, monkeypatch):
 
     monkeypatch.setattr(qul, "choose_layers", choose)
     n = len(win.user_layers.tasks)
-    task = qul.add_layer_from_path(win, gpkg)
+    task = qul.add_layer_from_path(win.user_layers, gpkg)
     wait_task(task)
     assert task.status == "chose" and asked == [["城镇", "zones"]]
     follow = win.user_layers.tasks[n + 1]
@@ -264,7 +264,7 @@ def test_cancel_a_long_load_leaves_the_stack_alone(win, data, monkeypatch, boxes
 
     monkeypatch.setattr(userfiles, "read_layer", slow)
     before = win.stack.ids()
-    task = qul.add_layer_from_path(win, shp)
+    task = qul.add_layer_from_path(win.user_layers, shp)
     assert wait_until(lambda: task.fraction > 0.05, 10000)
     assert task.progress is not None and task.status == "running"
     # the window stays responsive while the worker reads
@@ -337,7 +337,7 @@ def test_bad_input_is_a_message_and_changes_nothing(win, data, monkeypatch, boxe
 
         monkeypatch.setattr(userfiles, "read_layer", vanishing)
     before = win.stack.ids()
-    task = qul.add_layer_from_path(win, path)
+    task = qul.add_layer_from_path(win.user_layers, path)
     wait_task(task)
     assert task.status == "failed"
     assert win.stack.ids() == before
@@ -365,7 +365,7 @@ def test_wrong_encoding_offers_a_retry_with_another(win, data, monkeypatch):
     monkeypatch.setattr(qul, "QMessageBox", YesBox)
     monkeypatch.setattr(qul, "ask_read_options", lambda parent, enc=None, crs=None, note="": ("GBK", None))
     n = len(win.user_layers.tasks)
-    task = qul.add_layer_from_path(win, shp, encoding="UTF-8")
+    task = qul.add_layer_from_path(win.user_layers, shp, encoding="UTF-8")
     wait_task(task)
     assert task.status == "failed" and "UTF-8" in answers[0]
     retry = win.user_layers.tasks[n + 1]
@@ -411,7 +411,7 @@ def test_heavy_layer_shows_first_then_gets_its_zoom_bands(win, data, monkeypatch
     monkeypatch.setattr(cul, "DEFER_VERTICES", 10_000)  # 36,000 vertices count as heavy here
     added: list[str] = []
     win.user_layers.bands_added.connect(added.append)
-    task = qul.add_layer_from_path(win, path)
+    task = qul.add_layer_from_path(win.user_layers, path)
     wait_task(task)
     assert task.status == "loaded"
     lid = task.layer_id
@@ -451,7 +451,7 @@ def test_empty_and_geometry_only_shapefiles_are_added_and_said_so(win, data, box
     one without .dbf shows its shapes, with the warning."""
     d = data / "odd"
     d.mkdir()
-    task = qul.add_layer_from_path(win, corpus.zero_features_shp(d))
+    task = qul.add_layer_from_path(win.user_layers, corpus.zero_features_shp(d))
     wait_task(task)
     assert task.status == "loaded", task.message
     layer = win.stack.layer(task.layer_id)
@@ -459,7 +459,7 @@ def test_empty_and_geometry_only_shapefiles_are_added_and_said_so(win, data, box
     assert "图层为空 The layer is empty" in win.statusBar().currentMessage()
     assert not boxes
     assert js(win.map, "1 + 1") == 2  # the page took the empty layer and still answers
-    task = qul.add_layer_from_path(win, corpus.geometry_only_shp(d))
+    task = qul.add_layer_from_path(win.user_layers, corpus.geometry_only_shp(d))
     wait_task(task)
     assert task.status == "loaded", task.message
     layer = win.stack.layer(task.layer_id)
@@ -475,14 +475,14 @@ def test_reopening_an_unchanged_big_file_comes_from_the_cache_and_a_changed_one_
     from zjmap.core import layercache
 
     path = write_parcels(tmp_path / "parcels.shp")
-    first = qul.add_layer_from_path(win, path)
+    first = qul.add_layer_from_path(win.user_layers, path)
     wait_task(first)
     assert first.status == "loaded" and not first.from_cache
     key = layercache.cache_key(path)
     assert wait_until(lambda: (layercache.cache_root() / key).is_dir(), 20000)  # kept once shown
     props = win.stack.layer(first.layer_id).features[1500].props
     win.user_layers.remove(first.layer_id)
-    again = qul.add_layer_from_path(win, path)
+    again = qul.add_layer_from_path(win.user_layers, path)
     wait_task(again)
     assert again.status == "loaded" and again.from_cache
     lid = again.layer_id
@@ -490,7 +490,7 @@ def test_reopening_an_unchanged_big_file_comes_from_the_cache_and_a_changed_one_
     assert win.stack.layer(lid).features[1500].props == props and props["名称"] == "地块1500"
     win.user_layers.remove(lid)
     write_parcels(path, word="用地")  # changed (same sizes: only the times tell)
-    changed = qul.add_layer_from_path(win, path)
+    changed = qul.add_layer_from_path(win.user_layers, path)
     wait_task(changed)
     assert changed.status == "loaded" and not changed.from_cache
     assert win.stack.layer(changed.layer_id).features[1500].props["名称"] == "用地1500"

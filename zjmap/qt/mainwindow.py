@@ -152,7 +152,8 @@ class MainWindow(QMainWindow):
 
         self.setAcceptDrops(True)
         drops = self._drop_targets()
-        self.user_layers = UserLayerController(self, self.file_menu, drops)
+        self.user_layers = UserLayerController(self, self.file_menu, drops, self.stack, self.map, self.camera,
+                                               self.statusBar(), self.select_and_zoom)
         self.act_add_layer = self.user_layers.act_add_layer
         self.act_add_layer_options = self.user_layers.act_add_layer_options
         self.tree.table_requested.connect(self.user_layers.open_table)

@@ -1,5 +1,7 @@
 """The dialogs of a planner's own layers: read options (encoding / CRS), the
-layer chooser, the style dialog and the attribute table."""
+layer chooser, the style dialog and the attribute table. The style dialog and
+the attribute table take the :class:`~zjmap.qt.userlayers.UserLayerController`
+(its stack and ``select_and_zoom``; its parent widget as theirs)."""
 
 from __future__ import annotations
 
@@ -45,6 +47,7 @@ from zjmap.core.userlayers import (
 
 if TYPE_CHECKING:
     from zjmap.core.userfiles import SourceInfo
+    from zjmap.qt.userlayers import UserLayerController
 
 ENCODINGS = [
     ("自动 Automatic", None),
@@ -189,9 +192,9 @@ def _color_icon(color: str) -> QIcon:
 class StyleDialog(QDialog):
     """Single colour, categories by a field, graduated by a numeric field; labels."""
 
-    def __init__(self, window, layer: MapLayer):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctl: UserLayerController, layer: MapLayer):
+        super().__init__(ctl.parent_widget)
+        self.ctl = ctl
         self.layer_id = layer.id
         self.setWindowTitle(f"样式 Style — {layer.title}")
         st = layer.style or {}
@@ -290,7 +293,7 @@ class StyleDialog(QDialog):
         self.r_single.setChecked(True)
 
     def style(self) -> dict[str, Any]:
-        layer = self.window.stack.layer(self.layer_id)
+        layer = self.ctl.stack.layer(self.layer_id)
         if self.r_cat.isChecked() and self.cat_field.currentData():
             st = style_categorical(layer, self.cat_field.currentData())
         elif self.r_grad.isChecked() and self.num_field.currentData():
@@ -301,8 +304,8 @@ class StyleDialog(QDialog):
         return with_labels(st, self.label_field.currentData() if self.labels.isChecked() else None)
 
     def apply(self) -> None:
-        if self.layer_id in self.window.stack:
-            self.window.stack.set_style(self.layer_id, self.style())
+        if self.layer_id in self.ctl.stack:
+            self.ctl.stack.set_style(self.layer_id, self.style())
 
     def _ok(self) -> None:
         self.apply()
@@ -368,9 +371,9 @@ class _RowProxy(QSortFilterProxyModel):
 class AttributeTable(QDialog):
     """Every feature's attributes; double-click a row to select it on the map."""
 
-    def __init__(self, window, layer: MapLayer):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, ctl: UserLayerController, layer: MapLayer):
+        super().__init__(ctl.parent_widget)
+        self.ctl = ctl
         self.layer_id = layer.id
         self.setWindowTitle(f"属性表 Attribute table — {layer.title}")
         self.setWindowFlag(Qt.WindowType.Window, True)
@@ -409,7 +412,7 @@ class AttributeTable(QDialog):
 
     def show_filtered(self) -> None:
         """Only the rows the layer's filter keeps (Analysis → Filter…)."""
-        layer = self.window.stack.layer(self.layer_id)
+        layer = self.ctl.stack.layer(self.layer_id)
         self.proxy.hidden_rows = frozenset(np.asarray(layer.hidden_rows, dtype=int).tolist())
         self.proxy.invalidate()
         self._update_count()
@@ -427,5 +430,5 @@ class AttributeTable(QDialog):
 
     def _activate(self, index: QModelIndex) -> None:
         fid = self.feature_id(index.row())
-        if self.window.stack.has_feature(fid):
-            self.window.select_and_zoom(fid)
+        if self.ctl.stack.has_feature(fid):
+            self.ctl.select_and_zoom(fid)

@@ -1,9 +1,11 @@
 """A planner's own layers in the window: File → Add layer…, drag and drop,
 the layer chooser, encoding/CRS override, style, attribute table, remove.
 
-The main window builds :class:`UserLayerController` with the File menu and
-the drop targets, keeps its actions and registers ``contribute_menu`` with
-the layer tree's one menu.
+The main window builds :class:`UserLayerController` with the File menu, the
+drop targets and what it works on (the stack, map view, camera, status bar
+and the window's ``select_and_zoom``; the window itself only as the dialogs'
+parent), keeps its actions and registers ``contribute_menu`` with the layer
+tree's one menu.
 
 Loading runs on a worker thread (``open_source``, ``read_layer`` and building
 the MapLayer with its display arrays are Qt-free and thread-safe) behind a
@@ -23,7 +25,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -94,16 +96,17 @@ class LoadTask(QObject):
     def start(self) -> None:
         self.status = "running"
         self.timings["start"] = time.perf_counter()
-        w = self.ctl.window
+        stack = self.ctl.stack
         name = Path(self.req.path).name
-        self.progress = progress_dialog(w, "添加图层 Add layer", f"正在读取 Reading {name}…", on_cancel=self.cancel)
+        self.progress = progress_dialog(self.ctl.parent_widget, "添加图层 Add layer", f"正在读取 Reading {name}…",
+                                        on_cancel=self.cancel)
         if self.req.replace_id:
             self.layer_id = self.req.replace_id
         else:
-            self.layer_id = new_layer_id(set(w.stack.ids()) | self.ctl.reserved_ids())
+            self.layer_id = new_layer_id(set(stack.ids()) | self.ctl.reserved_ids())
         color = USER_COLORS[self.ctl.count_user_layers() % len(USER_COLORS)]
-        if self.req.replace_id and self.req.replace_id in w.stack:
-            old = w.stack.layer(self.req.replace_id)
+        if self.req.replace_id and self.req.replace_id in stack:
+            old = stack.layer(self.req.replace_id)
             color = old.style.get("color", color)
         self.worker = start_worker(self._work, color, name=f"zjmap-load-{name}", cancel_exceptions=(uf.LoadCancelled,),
                                    connect={"progress": self._on_progress, "result": self._on_result,
@@ -178,7 +181,7 @@ class LoadTask(QObject):
 
     def _on_cancelled(self) -> None:
         self._finish("cancelled")
-        self.ctl.window.statusBar().showMessage(f"已取消加载 Cancelled loading {Path(self.req.path).name}", 5000)
+        self.ctl.status_bar.showMessage(f"已取消加载 Cancelled loading {Path(self.req.path).name}", 5000)
 
     def _on_errored(self, exc: BaseException) -> None:
         req = self.req
@@ -212,7 +215,7 @@ class LoadTask(QObject):
             if handle is not None:
                 state.set_progress(0.3, "Asking the server for the view")
                 return live_layer(handle, req.path, self.layer_id or "user_x", title=req.title, color=color,
-                                  view=self.ctl.window.view, cancel=cancelled)
+                                  view=self.ctl.camera.as_tuple(), cancel=cancelled)
         # an unchanged big file opened before: its table and display arrays from the cache
         # (looked up first: listing a CSV's or a GeoPackage's layers reads much of it; a
         # file with several layers to choose from is never kept under "no layer chosen")
@@ -258,16 +261,26 @@ class UserLayerController(QObject):
 
     bands_added = Signal(str)  # a big layer's simplified zoom bands reached the map
 
-    def __init__(self, window, menu, drop_targets: list[QWidget]):
+    def __init__(self, parent, menu, drop_targets: list[QWidget], stack, map_view, camera, status_bar,
+                 select_and_zoom: Callable[[str], None]):
         """``menu``: File, where Add layer… (Ctrl+O) and Add layer with encoding /
-        CRS… go first; files dropped on ``drop_targets`` are loaded."""
-        super().__init__(window)
-        self.window = window
-        act = QAction("添加图层… Add layer…", window)
+        CRS… go first; files dropped on ``drop_targets`` are loaded. ``parent``
+        owns the dialogs; loaded layers go onto ``stack``, the map view shows
+        their zoom bands and is moved to a layer out of the ``camera``'s view,
+        the status bar says what was loaded, and a double-clicked row of an
+        attribute table goes to ``select_and_zoom(feature_id)``."""
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.stack = stack
+        self.map = map_view
+        self.camera = camera
+        self.status_bar = status_bar
+        self.select_and_zoom = select_and_zoom
+        act = QAction("添加图层… Add layer…", parent)
         act.setShortcut(QKeySequence("Ctrl+O"))
         act.setStatusTip("添加自己的数据：Shapefile、GeoPackage、GeoJSON、KML、CSV… Add your own data")
         act.triggered.connect(self.add_layer_dialog)
-        act2 = QAction("添加图层（指定编码 / 坐标系）… Add layer with encoding / CRS…", window)
+        act2 = QAction("添加图层（指定编码 / 坐标系）… Add layer with encoding / CRS…", parent)
         act2.triggered.connect(self.add_layer_with_options_dialog)
         first = menu.actions()[0] if menu.actions() else None
         menu.insertAction(first, act)
@@ -290,7 +303,7 @@ class UserLayerController(QObject):
         return {t.layer_id for t in self.tasks if t.layer_id and not t.done}
 
     def count_user_layers(self) -> int:
-        return sum(1 for layer in self.window.stack if layer.kind == "user") + len(self.reserved_ids())
+        return sum(1 for layer in self.stack if layer.kind == "user") + len(self.reserved_ids())
 
     def load(self, req: LoadRequest) -> LoadTask:
         task = LoadTask(self, req)
@@ -313,13 +326,19 @@ class UserLayerController(QObject):
             task.start()
             return
 
+    def add_from_path(self, path: str | Path, layer: str | int | None = None, encoding: str | None = None,
+                      crs: str | None = None) -> LoadTask:
+        """Load ``path`` (one layer of it, or ask when it holds several) on a
+        worker thread and add it on top of the stack. What File → Add layer…
+        and a drop call; returns the task (``task.status``, ``task.finished``)."""
+        return self.load(LoadRequest(str(path), layer, encoding, crs))
+
     def busy(self) -> bool:
         return any(not t.done for t in self.tasks)
 
     # -- results -------------------------------------------------------------
     def put_layer(self, layer: MapLayer, req: LoadRequest) -> None:
-        w = self.window
-        stack = w.stack
+        stack = self.stack
         if req.replace_id and req.replace_id in stack:
             old = stack.layer(req.replace_id)
             idx = stack.ids().index(req.replace_id)
@@ -339,7 +358,7 @@ class UserLayerController(QObject):
             bits.append(f"编码 {src.encoding}")
         if src.warnings:
             bits.append("⚠ " + src.warnings[0])
-        w.statusBar().showMessage(" · ".join(bits), 15000)
+        self.status_bar.showMessage(" · ".join(bits), 15000)
         self._zoom_if_out_of_view(layer)
         if layer.display.bands_pending:
             self._add_bands_later(layer)
@@ -374,12 +393,12 @@ class UserLayerController(QObject):
             return new
 
         def done(new) -> None:
-            stack = self.window.stack
+            stack = self.stack
             if layer.id not in stack or stack.layer(layer.id) is not layer or layer.display.arrays is not old:
                 return  # removed or replaced meanwhile
             layer.display.arrays = new
             layer.display.bands_pending = False
-            self.window.map.add_layer(layer, stack.ids().index(layer.id))
+            self.map.add_layer(layer, stack.ids().index(layer.id))
             self.bands_added.emit(layer.id)
             later = self._cache_after_bands.pop(layer.id, None)
             if later is not None:
@@ -397,29 +416,29 @@ class UserLayerController(QObject):
         if gdf is None or not len(gdf):
             return
         west, south, east, north = (float(v) for v in gdf.total_bounds)
-        if self.window.camera.contains_any((west, south, east, north)):
+        if self.camera.contains_any((west, south, east, north)):
             return  # already (partly) in view: leave the planner's view alone
-        self.window.map.fit_bounds(west, south, east, north, 14)
+        self.map.fit_bounds(west, south, east, north, 14)
 
     def show_error(self, message: str, offer_override: bool, req: LoadRequest) -> None:
         title = "无法加载 Cannot load"
         if offer_override:
             ans = QMessageBox.warning(
-                self.window, title,
+                self.parent_widget, title,
                 message + "\n\n手动选择编码或坐标系后重试？\nChoose the encoding or coordinate system by hand and try again?",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
                 QMessageBox.StandardButton.Yes,
             )
             if ans == QMessageBox.StandardButton.Yes:
-                opts = ask_read_options(self.window, req.encoding, req.crs, note=message)
+                opts = ask_read_options(self.parent_widget, req.encoding, req.crs, note=message)
                 if opts is not None:
                     enc, crs = opts
                     self.load(LoadRequest(req.path, req.layer, enc, crs, req.replace_id, req.title))
         else:
-            QMessageBox.warning(self.window, title, message)
+            QMessageBox.warning(self.parent_widget, title, message)
 
     def choose_from(self, info: SourceInfo, req: LoadRequest) -> None:
-        picked = choose_layers(self.window, info, req.encoding, req.crs)
+        picked = choose_layers(self.parent_widget, info, req.encoding, req.crs)
         if not picked:
             return
         names, enc, crs = picked
@@ -430,35 +449,35 @@ class UserLayerController(QObject):
     def add_layer_dialog(self) -> None:
         warm_up_reading()
         start = getattr(self, "_last_dir", "") or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self.window, "添加图层 Add layer", start, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "添加图层 Add layer", start, FILE_FILTER)
         if path:
             self._last_dir = str(Path(path).parent)
-            add_layer_from_path(self.window, path)
+            self.add_from_path(path)
 
     def add_layer_with_options_dialog(self) -> LoadTask | None:
         """Pick a file, then its encoding and coordinate system by hand."""
         warm_up_reading()
         start = getattr(self, "_last_dir", "") or str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self.window, "添加图层 Add layer", start, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "添加图层 Add layer", start, FILE_FILTER)
         if not path:
             return None
         self._last_dir = str(Path(path).parent)
-        opts = ask_read_options(self.window, note=f"{Path(path).name}: 自动检测可能出错时手动指定 "
+        opts = ask_read_options(self.parent_widget, note=f"{Path(path).name}: 自动检测可能出错时手动指定 "
                                                   "Choose by hand when automatic detection gets it wrong.")
         if opts is None:
             return None
         enc, crs = opts
-        return add_layer_from_path(self.window, path, encoding=enc, crs=crs)
+        return self.add_from_path(path, encoding=enc, crs=crs)
 
     def reload_with_options(self, layer_id: str) -> LoadTask | None:
-        layer = self.window.stack.layer(layer_id)
+        layer = self.stack.layer(layer_id)
         src = layer.source
         assert isinstance(src, ReadSource)
         note = "\n".join(x for x in [
             f"编码 Encoding: {src.encoding} — {src.encoding_reason or ''}" if src.encoding else "",
             f"坐标系 CRS: {src.crs} — {src.crs_reason or ('from the file' if not src.crs_guessed else '')}",
         ] if x)
-        opts = ask_read_options(self.window, src.encoding_override, src.crs_override, note=note)
+        opts = ask_read_options(self.parent_widget, src.encoding_override, src.crs_override, note=note)
         if opts is None:
             return None
         enc, crs = opts
@@ -466,14 +485,14 @@ class UserLayerController(QObject):
                                      enc, crs, replace_id=layer_id))
 
     def remove(self, layer_id: str) -> None:
-        if layer_id in self.window.stack and self.window.stack.layer(layer_id).kind == "user":
+        if layer_id in self.stack and self.stack.layer(layer_id).kind == "user":
             self.close_table(layer_id)
-            self.window.stack.remove(layer_id)
+            self.stack.remove(layer_id)
 
     def open_table(self, layer_id: str) -> "AttributeTable":
         tbl = self.tables.get(layer_id)
         if tbl is None:
-            tbl = AttributeTable(self.window, self.window.stack.layer(layer_id))
+            tbl = AttributeTable(self, self.stack.layer(layer_id))
             tbl.finished.connect(lambda _r, lid=layer_id: self.tables.pop(lid, None))
             self.tables[layer_id] = tbl
         tbl.show()
@@ -487,7 +506,7 @@ class UserLayerController(QObject):
             tbl.deleteLater()
 
     def open_style(self, layer_id: str) -> "StyleDialog":
-        dlg = StyleDialog(self.window, self.window.stack.layer(layer_id))
+        dlg = StyleDialog(self, self.stack.layer(layer_id))
         dlg.show()
         self._style_dialog = dlg
         return dlg
@@ -518,12 +537,11 @@ def warm_up_reading() -> None:
     warm_import("zjmap.core.userfiles", name="zjmap-warm-readers")
 
 
-def add_layer_from_path(window, path: str | Path, layer: str | int | None = None, encoding: str | None = None,
-                        crs: str | None = None) -> LoadTask:
-    """Load ``path`` (one layer of it, or ask when it holds several) on a
-    worker thread and add it on top of the stack. What File → Add layer…
-    and a drop call; returns the task (``task.status``, ``task.finished``)."""
-    return window.user_layers.load(LoadRequest(str(path), layer, encoding, crs))
+def add_layer_from_path(user_layers: UserLayerController, path: str | Path, layer: str | int | None = None,
+                        encoding: str | None = None, crs: str | None = None) -> LoadTask:
+    """:meth:`UserLayerController.add_from_path` for scripts, tests and
+    benchmarks: ``add_layer_from_path(window.user_layers, path)``."""
+    return user_layers.add_from_path(path, layer, encoding, crs)
 
 
 # ---------------------------------------------------------------------------
@@ -578,7 +596,7 @@ class _DropFilter(QObject):
             event.setDropAction(Qt.DropAction.CopyAction)
             event.accept()
             for p in paths:
-                add_layer_from_path(self.ctl.window, p)
+                self.ctl.add_from_path(p)
             return True
         if t == QEvent.Type.ChildAdded and isinstance(obj, QWidget):
             child = event.child()
