@@ -125,7 +125,9 @@ def test_only_the_main_window_sets_attributes_on_the_window():
 #: window (or whatever widget they are given) is only their dialogs' parent.
 #: Add a module here once its controller no longer reads the window.
 EXPLICIT_CONTROLLERS = ["serverlayers.py", "tables.py", "export_dialog.py", "analysis_dialogs.py",
-                        "measure_tool.py", "userlayers.py", "userlayer_dialogs.py"]
+                        "measure_tool.py", "userlayers.py", "userlayer_dialogs.py", "workspace_actions.py",
+                        "workspace_dialogs.py", "workspace_menus.py", "workspace_readjob.py", "workspace_session.py",
+                        "prompts.py"]
 
 
 def test_explicit_controllers_use_the_window_only_as_a_dialog_parent():

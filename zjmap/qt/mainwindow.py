@@ -36,7 +36,8 @@ from zjmap.qt.search import SearchBox
 from zjmap.qt.serverlayers import ServerLayerController
 from zjmap.qt.tables import TableController
 from zjmap.qt.userlayers import UserLayerController
-from zjmap.qt.workspace_actions import WorkspaceController, start_when_ready, workspace_menus
+from zjmap.qt.workspace_actions import WindowHooks, WorkspaceController
+from zjmap.qt.workspace_menus import start_when_ready, workspace_menus
 from zjmap.qt.worker import warm_import
 
 
@@ -107,6 +108,9 @@ class MainWindow(QMainWindow):
             self.map.sent = {layer.id for layer in self.stack if layer.visible}
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        if not self.workspace.may_close():  # "save the changes?" cancelled: stay open
+            event.ignore()
+            return
         self.map.shutdown()
         gc.unfreeze()  # what this window held may be collected again
         super().closeEvent(event)
@@ -167,7 +171,10 @@ class MainWindow(QMainWindow):
                                                    self.tree, self.statusBar(), self.user_layers)
         self.act_add_server_layer = self.server_layers.act_add_server_layer
 
-        self.workspace = WorkspaceController(self)
+        hooks = WindowHooks(self.windowTitle(), self.setWindowTitle, self.setWindowModified, self.saveGeometry,
+                            self.saveState, self.restoreGeometry, self.restoreState)
+        self.workspace = WorkspaceController(self, self.stack, self.explorer, self.map, self.camera,
+                                             self.statusBar(), self.user_layers, hooks)
         ws = workspace_menus(self.workspace, self.file_menu, self.act_quit, self.bookmarks_menu)
         self.workspace_actions = ws
         self.act_ws_new, self.act_ws_open = ws.act_ws_new, ws.act_ws_open

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QListWidget,
@@ -37,6 +36,7 @@ from zjmap.core.layerfilter import with_filter
 from zjmap.core.layers import MapLayer
 from zjmap.core.livelayer import live_of
 from zjmap.core.pgsource import is_pg, is_remote
+from zjmap.qt.prompts import ask_password, unlock
 from zjmap.qt.worker import start_worker, warm_import
 
 log = logging.getLogger(__name__)
@@ -206,15 +206,10 @@ class ServerLayerController(QObject):
         return dlg
 
     def ask_password(self, key: str, message: str) -> bool:
-        """Ask for a password once; it is kept for the session (and in the keyring if there is one)."""
-        from zjmap.core.postgis import remember_password
-
-        pw, ok = QInputDialog.getText(self.parent_widget, "数据库密码 Database password",
-                                      f"{message}\n密码 Password:", QLineEdit.EchoMode.Password)
-        if ok and pw:
-            remember_password(key, pw)
-            return True
-        return False
+        """Ask for server ``key``'s password once (the one prompt of :mod:`zjmap.qt.prompts`);
+        it is kept for the session (and in the keyring if there is one)."""
+        parent = self.parent_widget
+        return unlock(key, message, lambda text: ask_password(parent, text))
 
     def save_dialog(self, lid: str) -> "SaveDialog":
         dlg = SaveDialog(self, lid)

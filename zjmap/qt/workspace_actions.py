@@ -1,7 +1,12 @@
 """Keeping a planner's work: workspaces, bookmarks, autosave, crash recovery.
 
-The main window builds :class:`WorkspaceController`, fills File and
-Bookmarks with :func:`workspace_menus` and keeps the actions it returns:
+The main window builds :class:`WorkspaceController` with what it needs (the
+stack, explorer, map view, camera, status bar, the user-layer controller and
+:class:`WindowHooks` for the title and geometry; the window itself only as the
+dialogs' parent), fills File and Bookmarks with
+:func:`zjmap.qt.workspace_menus.workspace_menus`, keeps
+the actions it returns and asks :meth:`WorkspaceController.may_close` before
+it closes:
 
 * File → 新建 New (Ctrl+N), 打开 Open… (Ctrl+Shift+O), 保存 Save (Ctrl+S),
   另存为 Save As… (Ctrl+Shift+S), 最近 Recent workspaces. The file format is
@@ -43,13 +48,14 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Callable
 
-from PySide6.QtCore import QEvent, QLockFile, QObject, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QMenu
+from PySide6.QtCore import QLockFile, QObject, QTimer, Signal
+from PySide6.QtWidgets import QApplication
 
 from zjmap.core import workspace as wsc
 from zjmap.core.mappage import ZHEJIANG_BOUNDS
+from zjmap.core.pgsource import is_remote
 from zjmap.core.workspace import (
     SUFFIX,
     Bookmark,
@@ -61,7 +67,8 @@ from zjmap.core.workspace import (
     Workspace,
     WorkspaceError,
 )
-from zjmap.qt.workspace_dialogs import BookmarksDialog, MissingLayersDialog, Prompts
+from zjmap.qt.prompts import unlock
+from zjmap.qt.workspace_dialogs import MissingLayersDialog, Prompts
 from zjmap.qt.workspace_readjob import ReadJob
 from zjmap.qt.workspace_session import (  # noqa: F401  (app_data_dir, recovered_dir: tests; make_settings: qt/tables.py)
     Candidate, app_data_dir, crashed_sessions, make_settings, recovered_dir, sessions_dir, set_aside,
@@ -82,6 +89,21 @@ RECENT_MAX = 10
 # The controller
 
 
+@dataclass
+class WindowHooks:
+    """What the workspace changes on its window, as the window's own methods:
+    the title (the workspace's name, ``[*]`` while modified) and the geometry
+    kept between runs. The controller holds these, never the window."""
+
+    title: str  # the window's own title, shown after the workspace's name
+    set_title: Callable[[str], Any]
+    set_modified: Callable[[bool], Any]
+    save_geometry: Callable[[], Any]
+    save_state: Callable[[], Any]
+    restore_geometry: Callable[[Any], Any]
+    restore_state: Callable[[Any], Any]
+
+
 class WorkspaceController(QObject):
     """Per window: the current workspace file, bookmarks, autosave, recovery."""
 
@@ -90,14 +112,24 @@ class WorkspaceController(QObject):
     autosaved = Signal(str)
     bookmarks_changed = Signal()
 
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        self.stack = window.stack
-        self.selection = window.explorer.selection
+    def __init__(self, parent, stack, explorer, map_view, camera, status_bar, user_layers, hooks: WindowHooks):
+        """``parent`` owns the dialogs (nothing else is read off it); the stack
+        and explorer (selection, and the place a bookmark is named after) are
+        what a workspace captures and restores, the map view and camera where
+        it looks, the user-layer controller's attribute tables close when
+        their layers go."""
+        super().__init__(parent)
+        self.parent_widget = parent
+        self.stack = stack
+        self.explorer = explorer
+        self.selection = explorer.selection
+        self.map = map_view
+        self.status_bar = status_bar
+        self.user_layers = user_layers
+        self.hooks = hooks
         self.defaults = ShippedDefaults.from_stack(self.stack)
         self.settings = make_settings()
-        self.prompts = Prompts(window)
+        self.prompts = Prompts(parent)
         self.path: Path | None = None
         self.modified = False
         self.bookmarks: list[Bookmark] = []
@@ -113,7 +145,7 @@ class WorkspaceController(QObject):
         self._started = False
         self._shut = False
         self._dirty_since_autosave = True
-        self.base_title = window.windowTitle()
+        self.base_title = hooks.title
 
         # session files: the lock says "running"; the autosave holds the state
         self.session_id = f"{os.getpid()}-{int(time.time() * 1000)}"
@@ -137,8 +169,7 @@ class WorkspaceController(QObject):
 
         self.stack.subscribe(self._on_stack)
         self.selection.subscribe(self._on_selection)
-        window.camera.subscribe(self._on_camera)
-        window.installEventFilter(self)
+        camera.subscribe(self._on_camera)
         app = QApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self._on_quit)
@@ -172,8 +203,8 @@ class WorkspaceController(QObject):
 
     def _update_title(self) -> None:
         name = self.path.name if self.path else "未命名 Untitled"
-        self.window.setWindowTitle(f"{name}[*] — {self.base_title}")
-        self.window.setWindowModified(self.modified)
+        self.hooks.set_title(f"{name}[*] — {self.base_title}")
+        self.hooks.set_modified(self.modified)
 
     @property
     def busy(self) -> bool:
@@ -213,7 +244,7 @@ class WorkspaceController(QObject):
             wsc.save_workspace(self.capture(), self.autosave_path, extra={"autosave": meta}, relative=False)
         except (WorkspaceError, OSError, TypeError, ValueError) as exc:
             log.warning("autosave failed: %s", exc)
-            self.window.statusBar().showMessage(f"自动保存失败 Autosave failed: {exc}", 8000)
+            self.status_bar.showMessage(f"自动保存失败 Autosave failed: {exc}", 8000)
             return False
         self._dirty_since_autosave = False
         self.autosaved.emit(str(self.autosave_path))
@@ -238,7 +269,7 @@ class WorkspaceController(QObject):
         if last and os.path.exists(last):
             self.open_path(last, ask=False)
         elif last:
-            self.window.statusBar().showMessage(f"上次的工作空间已不存在 The last workspace is gone: {last}", 8000)
+            self.status_bar.showMessage(f"上次的工作空间已不存在 The last workspace is gone: {last}", 8000)
         self.autosave_now()
 
     def _crashed_sessions(self) -> list[Candidate]:
@@ -302,7 +333,7 @@ class WorkspaceController(QObject):
             return False
         empty = Workspace(layers=[])
         self._apply(empty, {}, [], mode="new", target=None)
-        self.window.map.fit_bounds(*ZHEJIANG_BOUNDS)
+        self.map.fit_bounds(*ZHEJIANG_BOUNDS)
         return True
 
     def open_dialog(self) -> bool:
@@ -317,7 +348,7 @@ class WorkspaceController(QObject):
         """Open a workspace file; True if reading its layers started. Errors are
         shown (and kept in ``messages``); the current session stays as it was."""
         if self.busy:
-            self.window.statusBar().showMessage("正在打开另一个工作空间 Busy opening a workspace", 4000)
+            self.status_bar.showMessage("正在打开另一个工作空间 Busy opening a workspace", 4000)
             return False
         if ask and not self.confirm_discard("open another workspace"):
             return False
@@ -333,14 +364,14 @@ class WorkspaceController(QObject):
         return self._start_restore(ws, mode="open", target=p)
 
     def _start_restore(self, ws: Workspace, mode: str, target: Path | None) -> bool:
-        job = ReadJob(self.window, ws, password=self.prompts.password)
+        job = ReadJob(self.parent_widget, ws, password=self._unlock)
         self.job = job
         job.finished.connect(lambda status: self._on_read(job, ws, mode, target, status))
         return True
 
     def _on_read(self, job: ReadJob, ws: Workspace, mode: str, target: Path | None, status: str) -> None:
         if status == "cancelled":
-            self.window.statusBar().showMessage("已取消打开工作空间 Opening the workspace was cancelled", 5000)
+            self.status_bar.showMessage("已取消打开工作空间 Opening the workspace was cancelled", 5000)
             self._after_job()
             return
         if status == "failed":
@@ -351,6 +382,10 @@ class WorkspaceController(QObject):
         self._apply(ws, job.layers, job.problems, mode=mode, target=target)
         self._after_job()
 
+    def _unlock(self, key: str, message: str) -> bool:
+        """A database server's password, asked through :class:`Prompts` and kept for the session."""
+        return unlock(key, message, self.prompts.password)
+
     def _after_job(self) -> None:
         self.job = None
         if self._dirty_since_autosave:
@@ -360,9 +395,8 @@ class WorkspaceController(QObject):
                target: Path | None) -> RestoreReport:
         self._applying = True
         try:
-            owner = getattr(self.window, "user_layers", None)  # attribute tables of layers about to go
-            for lid in list(getattr(owner, "tables", None) or {}):
-                owner.close_table(lid)
+            for lid in list(self.user_layers.tables):  # attribute tables of layers about to go
+                self.user_layers.close_table(lid)
             ignored = wsc.apply_workspace(self.stack, ws, layers, selection=self.selection, defaults=self.defaults)
         finally:
             self._applying = False
@@ -386,7 +420,7 @@ class WorkspaceController(QObject):
             msg = f"已打开 Opened {target.name if target else '恢复的工作 recovered work'}: {n} 个自己的图层 own layers"
             if problems:
                 msg += f", {len(problems)} 个缺失 missing"
-            self.window.statusBar().showMessage(msg, 8000)
+            self.status_bar.showMessage(msg, 8000)
         if self.missing_dialog is not None:
             self.missing_dialog.close()
             self.missing_dialog = None
@@ -426,7 +460,7 @@ class WorkspaceController(QObject):
         self._add_recent(p)
         self.settings.setValue("workspace/last", str(p))
         self.settings.sync()
-        self.window.statusBar().showMessage(f"已保存 Saved {p}", 5000)
+        self.status_bar.showMessage(f"已保存 Saved {p}", 5000)
         self.saved.emit(str(p))
         self.schedule_autosave()
         return True
@@ -437,8 +471,9 @@ class WorkspaceController(QObject):
         joins the stack at its saved place and leaves ``pending``."""
         if self.busy:
             return None
-        job = ReadJob(self.window, Workspace(layers=[entry]), entries=[entry], path_override=str(path),
-                      label=f"正在读取 Reading {Path(path).name}…")
+        name = (entry.title or entry.id) if is_remote(str(path)) else Path(path).name
+        job = ReadJob(self.parent_widget, Workspace(layers=[entry]), entries=[entry], path_override=str(path),
+                      label=f"正在读取 Reading {name}…", password=self._unlock)
         self.job = job
         job.finished.connect(lambda status: self._on_located(job, entry, status))
         return job
@@ -455,7 +490,8 @@ class WorkspaceController(QObject):
             self.stack.remove(entry.id)
         self.stack.add(layer, wsc.insert_position(self.stack, self.previous_order, entry.id))
         self.pending = [e for e in self.pending if e.id != entry.id]
-        self._remember_dir(Path(layer.source.path).parent, key="folders/locate")
+        if not is_remote(layer.source.path):
+            self._remember_dir(Path(layer.source.path).parent, key="folders/locate")
         if self.missing_dialog is not None:
             self.missing_dialog.set_status(entry.id, f"✓ 已恢复 Restored from {layer.source.path}", ok=True)
         self.mark_modified()
@@ -474,7 +510,7 @@ class WorkspaceController(QObject):
         lon, lat = view.center
         base = ""
         try:
-            unit = self.window.explorer.identifier.base_unit_at(lon, lat)
+            unit = self.explorer.identifier.base_unit_at(lon, lat)
             base = unit.name if unit is not None else ""
         except Exception:  # noqa: BLE001 - a name is a nicety
             base = ""
@@ -495,7 +531,7 @@ class WorkspaceController(QObject):
         self.bookmarks.append(b)
         self.bookmarks_changed.emit()
         self.mark_modified()
-        self.window.statusBar().showMessage(f"已添加书签 Bookmark added: {name}", 4000)
+        self.status_bar.showMessage(f"已添加书签 Bookmark added: {name}", 4000)
         return b
 
     def goto_bookmark(self, index: int) -> None:
@@ -525,7 +561,7 @@ class WorkspaceController(QObject):
         """Centre and zoom as saved (the same scale whatever the window size);
         an extent without a zoom is fitted."""
         self.view = view  # what the session shows now, even before the page reports it
-        m = self.window.map
+        m = self.map
         if not m.is_ready:
             if self._pending_view is None:
                 m.ready.connect(self._apply_pending_view)
@@ -539,7 +575,7 @@ class WorkspaceController(QObject):
 
     def _apply_pending_view(self) -> None:
         try:
-            self.window.map.ready.disconnect(self._apply_pending_view)
+            self.map.ready.disconnect(self._apply_pending_view)
         except (RuntimeError, TypeError):
             pass
         v, self._pending_view = self._pending_view, None
@@ -584,13 +620,13 @@ class WorkspaceController(QObject):
         geo = self.settings.value("window/geometry")
         if geo is not None:
             try:
-                self.window.restoreGeometry(geo)
+                self.hooks.restore_geometry(geo)
             except TypeError:
                 pass
         state = self.settings.value("window/state")
         if state is not None:
             try:
-                self.window.restoreState(state)
+                self.hooks.restore_state(state)
             except TypeError:
                 pass
 
@@ -600,13 +636,15 @@ class WorkspaceController(QObject):
         self.prompts.error(title, text)
 
     # -- clean exit ------------------------------------------------------------------
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt override)
-        if obj is self.window and event.type() == QEvent.Type.Close and not self._shut:
-            if not self.confirm_discard("close zjmap"):
-                event.ignore()
-                return True
-            self.shutdown(clean=True)
-        return False
+    def may_close(self) -> bool:
+        """The window is about to close: False if the planner cancelled at
+        "save the changes?" (the window stays open); else the session ends cleanly."""
+        if self._shut:
+            return True
+        if not self.confirm_discard("close zjmap"):
+            return False
+        self.shutdown(clean=True)
+        return True
 
     def _on_quit(self) -> None:
         # the app quits without the window closing (say the session ends):
@@ -629,8 +667,8 @@ class WorkspaceController(QObject):
         if self.job is not None and not self.job.done:
             self.job.cancel()
         try:
-            self.settings.setValue("window/geometry", self.window.saveGeometry())
-            self.settings.setValue("window/state", self.window.saveState())
+            self.settings.setValue("window/geometry", self.hooks.save_geometry())
+            self.settings.setValue("window/state", self.hooks.save_state())
             self.settings.setValue("workspace/last", str(self.path) if self.path else "")
             self.settings.sync()
         except RuntimeError:  # the window is already gone
@@ -647,121 +685,3 @@ class WorkspaceController(QObject):
                 app.aboutToQuit.disconnect(self._on_quit)
             except (RuntimeError, TypeError):
                 pass
-
-
-# ---------------------------------------------------------------------------
-# Installation
-
-
-@dataclass
-class WorkspaceActions:
-    """The workspace entries of File and the Bookmarks menu, made by ``workspace_menus``."""
-
-    act_ws_new: QAction
-    act_ws_open: QAction
-    act_ws_save: QAction
-    act_ws_save_as: QAction
-    recent_menu: QMenu
-    act_bookmark_add: QAction
-    act_bookmark_manage: QAction
-
-    def shortcuts(self) -> list[QAction]:
-        """The actions whose shortcuts work anywhere in the window."""
-        return [self.act_ws_new, self.act_ws_open, self.act_ws_save, self.act_ws_save_as, self.act_bookmark_add]
-
-
-def workspace_menus(ctl: WorkspaceController, file_menu: QMenu, before: QAction | None,
-                    bookmarks_menu: QMenu) -> WorkspaceActions:
-    """File → New / Open… / Recent / Save / Save As… (before ``before``, the
-    window's Quit) and the Bookmarks menu the window placed (before Help)."""
-    parent = file_menu
-
-    def action(text: str, shortcut: str | None, fn, tip: str = "") -> QAction:
-        a = QAction(text, parent)
-        if shortcut:
-            a.setShortcut(QKeySequence(shortcut))
-        if tip:
-            a.setStatusTip(tip)
-        a.triggered.connect(lambda _checked=False: fn())
-        return a
-
-    recent = QMenu("最近的工作空间 Recent workspaces", file_menu)
-    acts = WorkspaceActions(
-        act_ws_new=action("新建工作空间 New workspace", "Ctrl+N", ctl.new_workspace,
-                          "清空自己的图层和书签 Start again from the shipped map"),
-        act_ws_open=action("打开工作空间… Open workspace…", "Ctrl+Shift+O", ctl.open_dialog),
-        act_ws_save=action("保存工作空间 Save workspace", "Ctrl+S", ctl.save),
-        act_ws_save_as=action("工作空间另存为… Save workspace as…", "Ctrl+Shift+S", ctl.save_as),
-        recent_menu=recent,
-        act_bookmark_add=action("添加书签… Add bookmark…", "Ctrl+B", ctl.add_bookmark,
-                                "把当前视图存为书签 Name the current extent"),
-        act_bookmark_manage=action("管理书签… Manage bookmarks…", None, lambda: _show_bookmarks(ctl)),
-    )
-
-    def fill_recent() -> None:
-        recent.clear()
-        items = ctl.recent()
-        for i, p in enumerate(items, 1):
-            a = recent.addAction(f"&{i} {Path(p).name}", lambda p=p: ctl.open_path(p))
-            a.setToolTip(p)
-            a.setStatusTip(p)
-            a.setEnabled(os.path.exists(p))
-        if not items:
-            recent.addAction("（无 none）").setEnabled(False)
-        recent.addSeparator()
-        recent.addAction("清除列表 Clear list", ctl.clear_recent)
-
-    recent.aboutToShow.connect(fill_recent)
-    fill_recent()
-
-    before = before if before in file_menu.actions() else None
-    for a in (acts.act_ws_new, acts.act_ws_open):
-        file_menu.insertAction(before, a)
-    file_menu.insertMenu(before, recent)
-    file_menu.insertSeparator(before)
-    file_menu.insertAction(before, acts.act_ws_save)
-    file_menu.insertAction(before, acts.act_ws_save_as)
-    file_menu.insertSeparator(before)
-
-    bm = bookmarks_menu
-
-    def fill_bookmarks() -> None:
-        bm.clear()
-        bm.addAction(acts.act_bookmark_add)
-        bm.addAction(acts.act_bookmark_manage)
-        bm.addSeparator()
-        for i, b in enumerate(ctl.bookmarks):
-            bm.addAction(b.name, lambda i=i: ctl.goto_bookmark(i))
-        if not ctl.bookmarks:
-            bm.addAction("（还没有书签 no bookmarks yet）").setEnabled(False)
-
-    bm.aboutToShow.connect(fill_bookmarks)
-    ctl.bookmarks_changed.connect(fill_bookmarks)
-    fill_bookmarks()
-    return acts
-
-
-def start_when_ready(ctl: WorkspaceController, map_view) -> None:
-    """Restore the window's geometry now; autosave and the crash-recovery offer
-    once the map is ready."""
-    ctl.restore_geometry()
-    if map_view.is_ready:
-        QTimer.singleShot(0, ctl.startup)
-        return
-
-    def on_ready() -> None:
-        try:
-            map_view.ready.disconnect(on_ready)
-        except (RuntimeError, TypeError):
-            pass
-        ctl.startup()
-
-    map_view.ready.connect(on_ready)
-
-
-def _show_bookmarks(ctl: WorkspaceController) -> BookmarksDialog:
-    dlg = BookmarksDialog(ctl)
-    dlg.show()
-    ctl._bookmarks_dialog = dlg
-    return dlg
-

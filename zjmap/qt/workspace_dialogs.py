@@ -9,7 +9,6 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -28,7 +27,10 @@ from PySide6.QtWidgets import (
 )
 
 from zjmap.core import formats
+from zjmap.core.pgsource import is_remote
 from zjmap.core.workspace import SUFFIX, LayerProblem, Workspace
+from zjmap.qt.prompts import ask_password
+from zjmap.qt.prompts import headless as _headless
 
 if TYPE_CHECKING:
     from zjmap.qt.workspace_actions import ReadJob, WorkspaceController
@@ -36,12 +38,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FILE_FILTER = f"zjmap 工作空间 Workspace (*{SUFFIX});;所有文件 All files (*)"
-
-
-def _headless() -> bool:
-    return QGuiApplication.platformName() in ("offscreen", "minimal")
-
-
 
 
 class Prompts:
@@ -52,15 +48,15 @@ class Prompts:
     default (keep the autosave aside, do not restore; discard on close since
     the autosave was already written) and messages go to the log."""
 
-    def __init__(self, window):
-        self.window = window
+    def __init__(self, parent: QWidget | None):
+        self.parent_widget = parent  # the dialogs' parent, nothing else
 
     def ask_restore(self, text: str) -> bool:
         if _headless():
             log.warning("not restoring a crashed session (headless): %s", text)
             return False
         ans = QMessageBox.question(
-            self.window, "恢复工作 Restore work", text,
+            self.parent_widget, "恢复工作 Restore work", text,
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
         )
         return ans == QMessageBox.StandardButton.Yes
@@ -71,7 +67,7 @@ class Prompts:
             return "discard"
         box = QMessageBox(QMessageBox.Icon.Question, "保存更改 Save changes", text,
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                          | QMessageBox.StandardButton.Cancel, self.window)
+                          | QMessageBox.StandardButton.Cancel, self.parent_widget)
         box.setDefaultButton(QMessageBox.StandardButton.Save)
         ans = box.exec()
         return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(
@@ -81,44 +77,47 @@ class Prompts:
         if _headless():
             log.warning("%s: %s", title, text)
             return
-        QMessageBox.warning(self.window, title, text)
+        QMessageBox.warning(self.parent_widget, title, text)
 
     def open_path(self, start_dir: str) -> str | None:
         if _headless():
             return None
-        path, _ = QFileDialog.getOpenFileName(self.window, "打开工作空间 Open workspace", start_dir, FILE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.parent_widget, "打开工作空间 Open workspace", start_dir, FILE_FILTER)
         return path or None
 
     def save_path(self, start_dir: str, suggested: str) -> str | None:
         if _headless():
             return None
-        path, _ = QFileDialog.getSaveFileName(self.window, "保存工作空间 Save workspace",
+        path, _ = QFileDialog.getSaveFileName(self.parent_widget, "保存工作空间 Save workspace",
                                               os.path.join(start_dir, suggested), FILE_FILTER)
         return path or None
 
     def locate_file(self, start_dir: str, title: str) -> str | None:
         if _headless():
             return None
-        path, _ = QFileDialog.getOpenFileName(self.window, f"定位 Locate — {title}", start_dir,
+        path, _ = QFileDialog.getOpenFileName(self.parent_widget, f"定位 Locate — {title}", start_dir,
                                               f"{formats.map_data_filter()};;所有文件 All files (*)")
         return path or None
 
     def bookmark_name(self, default: str) -> str | None:
         if _headless():
             return default
-        text, ok = QInputDialog.getText(self.window, "添加书签 Add bookmark", "名称 Name:", text=default)
+        text, ok = QInputDialog.getText(self.parent_widget, "添加书签 Add bookmark", "名称 Name:", text=default)
+        return text.strip() if ok and text.strip() else None
+
+    def locate_source(self, current: str, title: str) -> str | None:
+        """Where a database or web layer is now: its connection, the saved one
+        offered (no password in it; one is asked for if the server wants it)."""
+        if _headless():
+            return None
+        text, ok = QInputDialog.getText(self.parent_widget, f"定位 Locate — {title}",
+                                        "连接 Connection (postgresql://…?table=schema.name, OAPIF:…):", text=current)
         return text.strip() if ok and text.strip() else None
 
     def password(self, message: str) -> str | None:
-        """What the planner typed for a database layer's password (None: cancelled)."""
-        if _headless():
-            log.warning("not asking for a database password (headless): %s", message)
-            return None
-        from PySide6.QtWidgets import QLineEdit
-
-        pw, ok = QInputDialog.getText(self.window, "数据库密码 Database password",
-                                      f"{message}\n密码 Password:", QLineEdit.EchoMode.Password)
-        return pw if ok and pw else None
+        """What the planner typed for a database layer's password (None:
+        cancelled): the app's one password prompt (:func:`zjmap.qt.prompts.ask_password`)."""
+        return ask_password(self.parent_widget, message)
 
     def show_missing(self, ctl: "WorkspaceController", problems: list[LayerProblem]) -> "MissingLayersDialog":
         dlg = MissingLayersDialog(ctl, problems)
@@ -133,7 +132,7 @@ class MissingLayersDialog(QDialog):
     each with Locate… (pick the file where it is now) and Remove."""
 
     def __init__(self, ctl: WorkspaceController, problems: list[LayerProblem]):
-        super().__init__(ctl.window)
+        super().__init__(ctl.parent_widget)
         self.ctl = ctl
         self.setWindowTitle("缺失的图层 Missing layers")
         self.setMinimumWidth(620)
@@ -181,10 +180,15 @@ class MissingLayersDialog(QDialog):
         return [row["problem"].path for row in self.rows.values()]
 
     def locate(self, p: LayerProblem) -> ReadJob | None:
-        start = os.path.dirname(p.path)
-        if not os.path.isdir(start):
-            start = self.ctl._last_dir("folders/locate")
-        path = self.ctl.prompts.locate_file(start, p.title)
+        """Where the layer is now: a file picked, or for a database / web layer
+        its connection (the password asked if the server wants one)."""
+        if is_remote(p.path):
+            path = self.ctl.prompts.locate_source(p.path, p.title)
+        else:
+            start = os.path.dirname(p.path)
+            if not os.path.isdir(start):
+                start = self.ctl._last_dir("folders/locate")
+            path = self.ctl.prompts.locate_file(start, p.title)
         if not path:
             return None
         self.set_status(p.entry.id, f"正在读取 Reading {path}…", ok=None)
@@ -213,7 +217,7 @@ class BookmarksDialog(QDialog):
     """Manage bookmarks: rename (edit in place), go to, move, delete."""
 
     def __init__(self, ctl: WorkspaceController):
-        super().__init__(ctl.window)
+        super().__init__(ctl.parent_widget)
         self.ctl = ctl
         self.setWindowTitle("管理书签 Manage bookmarks")
         self.setMinimumSize(420, 320)

@@ -23,18 +23,18 @@ class ReadJob(QObject):
     """Reads the user layers of a workspace on a worker thread; ``finished``
     is emitted on the UI thread with ``status`` "done" / "failed" / "cancelled".
 
-    A database layer whose server wants a password: ``password(message)`` asks
-    the planner once per server (the password is kept for the session, never in
-    the workspace) and those layers are read again; cancelled or wrong, they
-    stay problems that say so."""
+    A database layer whose server wants a password: ``password(key, message)``
+    asks the planner once per server and keeps what was typed for the session,
+    never in the workspace (:func:`zjmap.qt.prompts.unlock`); True, and those
+    layers are read again; cancelled or wrong, they stay problems that say so.
+    ``parent`` owns the progress dialog, nothing else."""
 
     finished = Signal(str)
 
-    def __init__(self, window, ws: Workspace, entries: list[LayerEntry] | None = None,
+    def __init__(self, parent, ws: Workspace, entries: list[LayerEntry] | None = None,
                  path_override: str | None = None, label: str = "",
-                 password: Callable[[str], str | None] | None = None):
-        super().__init__(window)
-        self.window = window
+                 password: Callable[[str, str], bool] | None = None):
+        super().__init__(parent)
         self.ws = ws
         self.entries = entries
         self.path_override = path_override
@@ -47,7 +47,7 @@ class ReadJob(QObject):
         self.progress: QProgressDialog | None = None
         n = len(entries if entries is not None else ws.user_layers())
         if n:
-            self.progress = progress_dialog(window, "工作空间 Workspace", label or "正在打开工作空间 Opening workspace…",
+            self.progress = progress_dialog(parent, "工作空间 Workspace", label or "正在打开工作空间 Opening workspace…",
                                             maximum=max(1, n), on_cancel=self.cancel)
         self._start()
 
@@ -117,17 +117,13 @@ class ReadJob(QObject):
 
     def _unlocked(self, problems: list[LayerProblem]) -> list[LayerEntry]:
         """The layers whose server the planner gave a password for (one question per server)."""
-        from zjmap.core.postgis import remember_password
-
         if self.password is None:
             return []
         keys = dict.fromkeys(p.password_key for p in problems if p.password_key)
         entries: list[LayerEntry] = []
         for key in keys:
             assert key is not None
-            pw = self.password(next(p.reason for p in problems if p.password_key == key))
-            if pw:
-                remember_password(key, pw)
+            if self.password(key, next(p.reason for p in problems if p.password_key == key)):
                 entries += [p.entry for p in problems if p.password_key == key]
         return entries
 
