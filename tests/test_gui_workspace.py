@@ -531,3 +531,64 @@ def test_a_database_layer_asks_for_its_password_once(win, tmp_path, pg, monkeypa
     assert "needs the right password" in p.reason
     ctl.missing_dialog.close()
     assert ctl.new_workspace(ask=False)
+
+
+def test_locating_a_database_layer_asks_for_its_password(win, tmp_path, pg, monkeypatch, answers):
+    """Missing layers → Locate… of a PostGIS layer whose password was not
+    given (the real server of conftest's ``pg``): the saved connection is
+    offered (no password in it), the server's password is asked through the
+    app's one prompt, and the layer comes back at its saved place; a wrong
+    password says so in its row and the layer stays missing."""
+    from pgserver import PASSWORD
+    from zjmap.core import postgis
+    from zjmap.core.pgsource import parse_pg
+
+    monkeypatch.setattr(postgis, "_keyring", lambda: None)  # session memory only
+    ctl = win.workspace
+    assert ctl.new_workspace(ask=False)
+    key = parse_pg(pg.uri)[0].server_key
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@") + "?table=public.parcels"
+    win.stack.add(user_layer(read_layer(uri), "user_1", title="地块 parcels", source={"path": uri}))
+    add_user(win, write_stations(tmp_path / "stations.geojson"), "user_2", "站点")
+    order = win.stack.ids()
+    path = tmp_path / "db.zjmap"
+    assert ctl.save_to(path)
+
+    asked: list[str] = []
+    offered: list[str] = []
+
+    def typed(answer):
+        def password(self, message):
+            asked.append(message)
+            return answer
+        return password
+
+    monkeypatch.setattr(Prompts, "locate_source", lambda self, current, title: (offered.append(current), current)[1])
+    postgis.forget_password(key)
+    monkeypatch.setattr(Prompts, "password", typed(None))  # cancelled at open: listed as missing
+    assert ctl.open_path(path, ask=False) and settled(win)
+    assert "user_1" not in win.stack and len(asked) == 1
+    row = ctl.missing_dialog.rows["user_1"]
+
+    # a wrong password typed at Locate…: the row says so, the layer stays out
+    monkeypatch.setattr(Prompts, "password", typed("not-the-password"))
+    row["locate"].click()
+    assert settled(win)
+    assert offered == [pg.uri + "?table=public.parcels"] and PASSWORD not in offered[0]
+    assert len(asked) == 2 and "needs a password" in asked[1]
+    assert "user_1" not in win.stack and row["status"].text().startswith("✗")
+    assert "needs the right password" in row["status"].text() and row["locate"].isEnabled()
+
+    # the right one: asked once more, read from the server, back at its place
+    monkeypatch.setattr(Prompts, "password", typed(PASSWORD))
+    row["locate"].click()
+    assert settled(win) and wait_until(lambda: "user_1" in win.stack)
+    assert len(asked) == 3 and "needs a password" in asked[2]  # the wrong one was not kept
+    assert len(win.stack.layer("user_1").features) == pg.sql("SELECT count(*) FROM parcels")[0][0]
+    assert win.stack.ids() == order
+    assert row["status"].text().startswith("✓") and PASSWORD not in row["status"].text()
+    assert not row["locate"].isEnabled()
+    assert ctl.pending == [] and ctl.modified
+    assert ctl.save_to(path) and PASSWORD not in path.read_text(encoding="utf-8")
+    ctl.missing_dialog.close()
+    assert ctl.new_workspace(ask=False)
