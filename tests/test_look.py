@@ -8,7 +8,7 @@ from pathlib import Path
 from guitools import js
 
 from zjmap.core import export
-from zjmap.core.look import default_style, label_look, load_look
+from zjmap.core.look import cjk_families, default_style, label_look, load_look
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +27,23 @@ def test_the_exporter_reads_the_same_look():
     assert export.SEA == look["sea"]
     assert label_look("base_province")["size"] == 15 and label_look("base_water")["size"] == look["labels"]["default"]["size"]
     assert default_style("canvas") == {"weight": 1, "radius": 6}
+
+
+def test_the_exporter_draws_chinese_in_the_fonts_of_look_json(monkeypatch):
+    """One font list (look.json's font_families): the page's CSS list, and
+    without its generic fallback the families exports and charts look for."""
+    from zjmap.core import cjkfonts, export_fonts, look
+
+    fonts = load_look()["font_families"]
+    assert cjk_families() == fonts[:-1] and fonts[-1] == "sans-serif" and fonts[0] == "Noto Sans CJK SC"
+    for mod in ("cjkfonts.py", "export_fonts.py", "export.py", "export_render.py"):
+        assert "Noto Sans CJK SC" not in (ROOT / "zjmap" / "core" / mod).read_text(encoding="utf-8"), mod
+    # a look that names another family first: the exporter's font follows it
+    monkeypatch.setattr(look, "load_look", lambda: {**load_look(), "font_families": ["DejaVu Serif", "sans-serif"]})
+    monkeypatch.setattr(cjkfonts, "_state", {})
+    monkeypatch.setattr(export_fonts, "_FONT_ENTRIES", {})
+    assert cjkfonts.ensure_cjk_font() == "DejaVu Serif"
+    assert export_fonts._font_family() == ["DejaVu Serif", "DejaVu Sans"]
 
 
 def test_the_page_draws_with_the_look(win):

@@ -8,8 +8,10 @@ whole cache costs seconds, so instead the CJK font files are found directly
 (the known Noto / WenQuanYi paths, else fontconfig's ``fc-list :lang=zh``)
 and only they are added to matplotlib's font manager, on first use.
 
-Nothing here imports matplotlib until :func:`ensure_cjk_font` is called, so
-the app's start-up stays as fast as before.
+Which families count, best first, is the page's font list in
+``geodata/look.json`` (:func:`zjmap.core.look.cjk_families`): exports use
+the fonts the map is shown in. Nothing here imports matplotlib until
+:func:`ensure_cjk_font` is called, so the app's start-up stays as fast as before.
 """
 
 from __future__ import annotations
@@ -19,12 +21,7 @@ import shutil
 import subprocess
 import threading
 
-#: the CJK families zjmap draws Chinese with, best first
-CJK_FAMILIES = [
-    "Noto Sans CJK SC", "Source Han Sans SC", "Source Han Sans CN", "Microsoft YaHei",
-    "PingFang SC", "SimHei", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei", "Noto Sans SC",
-    "Noto Sans CJK JP",
-]
+from zjmap.core.look import cjk_families
 
 #: where Debian and Ubuntu put them (fonts-noto-cjk, fonts-wqy-zenhei, fonts-wqy-microhei)
 KNOWN_FILES = [
@@ -97,4 +94,4 @@ def ensure_cjk_font() -> str | None:
 
 def _known_family(fm) -> str | None:
     have = {e.name for e in fm.fontManager.ttflist}
-    return next((f for f in CJK_FAMILIES if f in have), None)
+    return next((f for f in cjk_families() if f in have), None)

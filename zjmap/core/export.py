@@ -28,7 +28,7 @@ The requested bbox is always fully shown; it is widened in one direction so
 the map fills its frame without distortion.
 
 Text
-    Chinese text uses a CJK font (Noto Sans CJK SC if installed). PNG: drawn
+    Chinese text uses a CJK font (the first of look.json's fonts installed). PNG: drawn
     by Agg. PDF: the glyphs used are subset from the CJK font into a small
     TrueType font and embedded (``pdf.fonttype`` 42), so the text can be
     searched and copied. SVG: text is drawn as glyph outlines (paths: the

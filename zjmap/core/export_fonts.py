@@ -8,7 +8,8 @@ import os
 import threading
 from typing import Any
 
-from zjmap.core.cjkfonts import CJK_FAMILIES, ensure_cjk_font
+from zjmap.core.cjkfonts import ensure_cjk_font
+from zjmap.core.look import cjk_families
 
 
 _FONT_LOCK = threading.Lock()
@@ -25,7 +26,8 @@ def _cjk_entry(bold: bool) -> Any:
 
         entry = None
         found = ensure_cjk_font()  # registers the CJK files if matplotlib's cache predates them
-        for fam in CJK_FAMILIES + ([found] if found and found not in CJK_FAMILIES else []):
+        families = cjk_families()
+        for fam in families + ([found] if found and found not in families else []):
             cands = [e for e in fm.fontManager.ttflist if e.name == fam and e.style == "normal"]
             if cands:
                 want = 700 if bold else 400

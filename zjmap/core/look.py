@@ -1,6 +1,6 @@
 """The map's look from one file, ``geodata/look.json``: the sea colour, the
 selection highlight, label sizes and colours, default line widths and point
-radii. The page gets the same file as ``window.ZJ_LOOK`` (see
+radii, the fonts Chinese is drawn with. The page gets the same file as ``window.ZJ_LOOK`` (see
 :func:`look_js`), so what is exported looks like what is on screen."""
 
 from __future__ import annotations
@@ -27,6 +27,17 @@ def label_look(key: str) -> dict[str, Any]:
 def default_style(renderer: str) -> dict[str, float]:
     """{"weight", "radius"} a style without them is drawn with by ``renderer``."""
     return dict(load_look()["defaults"][renderer])
+
+
+#: CSS's generic families: the page's last resort, not a font matplotlib can find.
+GENERIC_FAMILIES = frozenset({"sans-serif", "serif", "monospace", "system-ui", "cursive", "fantasy"})
+
+
+def cjk_families() -> list[str]:
+    """The font families Chinese is drawn with, best first: look.json's
+    ``font_families`` (the page's list) without the generic ones. Charts and
+    exports (:mod:`zjmap.core.cjkfonts`) take the first one installed."""
+    return [f for f in load_look()["font_families"] if f not in GENERIC_FAMILIES]
 
 
 def look_js() -> str:
