@@ -472,38 +472,51 @@ def test_sigkill_then_restart_offers_the_autosaved_work(qapp, tmp_path, answers,
         close_window(w)
 
 
+def save_db_workspace(win, tmp_path, pg, monkeypatch) -> tuple[Path, str]:
+    """A workspace of a password-protected PostGIS layer (``user_1``, the
+    real server of conftest's ``pg``) and a file layer (``user_2``), saved;
+    with the server's key (the password is kept in session memory only: no
+    test password in a keyring)."""
+    from pgserver import PASSWORD
+    from zjmap.core import postgis
+    from zjmap.core.pgsource import parse_pg
+
+    monkeypatch.setattr(postgis, "_keyring", lambda: None)
+    ctl = win.workspace
+    assert ctl.new_workspace(ask=False)
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@") + "?table=public.parcels"
+    win.stack.add(user_layer(read_layer(uri), "user_1", title="地块 parcels", source={"path": uri}))
+    add_user(win, write_stations(tmp_path / "stations.geojson"), "user_2", "站点")
+    path = tmp_path / "db.zjmap"
+    assert ctl.save_to(path)
+    return path, parse_pg(pg.uri)[0].server_key
+
+
+def typed_passwords(monkeypatch, asked: list[str]):
+    """``typed(answer)``: the workspace's password prompt answers ``answer`` from now on; each question goes to ``asked``."""
+    def typed(answer):
+        monkeypatch.setattr(Prompts, "password", lambda self, message: (asked.append(message), answer)[1])
+    return typed
+
+
 def test_a_database_layer_asks_for_its_password_once(win, tmp_path, pg, monkeypatch):
     """A workspace with a password-protected PostGIS layer (the real server of
     conftest's ``pg``): the password is asked once per server and session, never
     saved; cancelled or wrong, the layer is listed with a plain reason."""
     from pgserver import PASSWORD
     from zjmap.core import postgis
-    from zjmap.core.pgsource import parse_pg
 
-    monkeypatch.setattr(postgis, "_keyring", lambda: None)  # session memory only: no test password in a keyring
     ctl = win.workspace
-    assert ctl.new_workspace(ask=False)
-    key = parse_pg(pg.uri)[0].server_key
-    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@") + "?table=public.parcels"
-    loaded = read_layer(uri)
-    win.stack.add(user_layer(loaded, "user_1", title="地块 parcels", source={"path": uri}))
-    add_user(win, write_stations(tmp_path / "stations.geojson"), "user_2", "站点")
-    path = tmp_path / "db.zjmap"
-    assert ctl.save_to(path)
+    path, key = save_db_workspace(win, tmp_path, pg, monkeypatch)
     raw = path.read_text(encoding="utf-8")
     assert PASSWORD not in raw and "postgresql://postgres@127.0.0.1" in raw
     want = pg.sql("SELECT count(*) FROM parcels")[0][0]
     asked: list[str] = []
-
-    def typed(answer):
-        def password(self, message):
-            asked.append(message)
-            return answer
-        return password
+    typed = typed_passwords(monkeypatch, asked)
 
     # a new session remembers nothing: the planner types the password once
     postgis.forget_password(key)
-    monkeypatch.setattr(Prompts, "password", typed(PASSWORD))
+    typed(PASSWORD)
     assert ctl.new_workspace(ask=False) and "user_1" not in win.stack
     assert ctl.open_path(path, ask=False) and settled(win)
     assert len(asked) == 1 and "needs a password" in asked[0]
@@ -516,7 +529,7 @@ def test_a_database_layer_asks_for_its_password_once(win, tmp_path, pg, monkeypa
 
     # cancelled: listed as a problem that says why, the other layer restored
     postgis.forget_password(key)
-    monkeypatch.setattr(Prompts, "password", typed(None))
+    typed(None)
     assert ctl.open_path(path, ask=False) and settled(win)
     assert len(asked) == 2 and "user_1" not in win.stack and "user_2" in win.stack
     [p] = ctl.last_report.problems
@@ -524,7 +537,7 @@ def test_a_database_layer_asks_for_its_password_once(win, tmp_path, pg, monkeypa
     assert "needs a password" in ctl.missing_dialog.rows["user_1"]["status"].text()
 
     # a wrong password: asked once, then listed in plain words
-    monkeypatch.setattr(Prompts, "password", typed("not-the-password"))
+    typed("not-the-password")
     assert ctl.open_path(path, ask=False) and settled(win)
     assert len(asked) == 3 and "user_1" not in win.stack and "user_2" in win.stack
     [p] = ctl.last_report.problems
@@ -541,37 +554,22 @@ def test_locating_a_database_layer_asks_for_its_password(win, tmp_path, pg, monk
     password says so in its row and the layer stays missing."""
     from pgserver import PASSWORD
     from zjmap.core import postgis
-    from zjmap.core.pgsource import parse_pg
 
-    monkeypatch.setattr(postgis, "_keyring", lambda: None)  # session memory only
     ctl = win.workspace
-    assert ctl.new_workspace(ask=False)
-    key = parse_pg(pg.uri)[0].server_key
-    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@") + "?table=public.parcels"
-    win.stack.add(user_layer(read_layer(uri), "user_1", title="地块 parcels", source={"path": uri}))
-    add_user(win, write_stations(tmp_path / "stations.geojson"), "user_2", "站点")
+    path, key = save_db_workspace(win, tmp_path, pg, monkeypatch)
     order = win.stack.ids()
-    path = tmp_path / "db.zjmap"
-    assert ctl.save_to(path)
-
     asked: list[str] = []
+    typed = typed_passwords(monkeypatch, asked)
     offered: list[str] = []
-
-    def typed(answer):
-        def password(self, message):
-            asked.append(message)
-            return answer
-        return password
-
     monkeypatch.setattr(Prompts, "locate_source", lambda self, current, title: (offered.append(current), current)[1])
     postgis.forget_password(key)
-    monkeypatch.setattr(Prompts, "password", typed(None))  # cancelled at open: listed as missing
+    typed(None)  # cancelled at open: listed as missing
     assert ctl.open_path(path, ask=False) and settled(win)
     assert "user_1" not in win.stack and len(asked) == 1
     row = ctl.missing_dialog.rows["user_1"]
 
     # a wrong password typed at Locate…: the row says so, the layer stays out
-    monkeypatch.setattr(Prompts, "password", typed("not-the-password"))
+    typed("not-the-password")
     row["locate"].click()
     assert settled(win)
     assert offered == [pg.uri + "?table=public.parcels"] and PASSWORD not in offered[0]
@@ -580,7 +578,7 @@ def test_locating_a_database_layer_asks_for_its_password(win, tmp_path, pg, monk
     assert "needs the right password" in row["status"].text() and row["locate"].isEnabled()
 
     # the right one: asked once more, read from the server, back at its place
-    monkeypatch.setattr(Prompts, "password", typed(PASSWORD))
+    typed(PASSWORD)
     row["locate"].click()
     assert settled(win) and wait_until(lambda: "user_1" in win.stack)
     assert len(asked) == 3 and "needs a password" in asked[2]  # the wrong one was not kept
