@@ -148,9 +148,14 @@ def test_crosswalk_is_data_with_sources():
     wj = next(r for r in rows if r["old_name"] == "吴江市")
     assert (wj["new_code"], wj["year"]) == ("320509", "2012")
     g = J.gazetteer()
-    for r in rows:  # every change leads to a unit of today's base
-        assert r["new_code"] in g.by_code[r["level"]], r
+    for r in rows:  # every change leads to a unit of today's base (an abolished one to the units it went to)
+        assert r["new_code"] in g.by_code[r["level"]] if r["kind"] != "abolished" else not r["new_code"], r
+        assert all(c in g.by_code[r["level"]] for c in r["also_code"].split(";") if c), r
         assert int(r["year"]) >= 2000
+    ab = [r for r in rows if r["kind"] == "abolished"]
+    assert [(r["old_code"], r["old_name"], r["year"], r["also_name"]) for r in ab] == [
+        ("341400", "巢湖市", "2011", "合肥市;芜湖市;马鞍山市")]
+    assert "国函〔2011〕84号" in ab[0]["source"]
 
 
 def test_old_prefecture_table_and_manual_fix():
@@ -158,7 +163,19 @@ def test_old_prefecture_table_and_manual_fix():
     r = J.match_table(t)
     assert r.level == "prefecture"
     ch = one(r, "巢湖市")
-    assert ch.status == "unmatched"
+    assert ch.status == "unmatched" and ch.abolished
+    # said plainly, from the crosswalk: abolished in 2011, where its counties went, not matched
+    assert ch.note.startswith("巢湖市（341400）2011年撤销，所辖县区分入合肥市、芜湖市、马鞍山市")
+    assert "(abolished 2011, split between 合肥/芜湖/马鞍山) — 未匹配 not matched" in ch.note
+    assert [u.adcode for u in ch.candidates] == ["340100", "340200", "340500"]  # first in the pick list
+    s = r.summary()
+    assert s["abolished"] == [{"row": ch.source_row, "key": "巢湖市", "year": 2011, "note": ch.note,
+                               "went_to": ["合肥市", "芜湖市", "马鞍山市"]}]
+    assert [u["key"] for u in s["unmatched"]] == ["巢湖市"]
+    # by code too; and a row that merely names a unit that still exists is not called abolished
+    g = J.gazetteer()
+    assert J.match_key(g, "prefecture", "341400").note == ch.note
+    assert not any(m.abolished for m in J.match_table(read_table(T / "yearbook.xlsx"), "county").rows)
     assert one(r, "上海市").adcode == "310100"  # 上海 in the 41-city layer
     fixed = J.match_table(t, "prefecture", fixes={ch.source_row: "340100"})
     m = one(fixed, "巢湖市")
@@ -217,6 +234,34 @@ def test_cli_join_bad_input(args, msg):
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and msg in lines[0], out.stderr
+
+
+def test_empty_and_header_only_tables_say_the_table_has_no_rows(tmp_path):
+    empty = tmp_path / "空.csv"
+    empty.write_bytes(b"")
+    head = tmp_path / "只有表头.csv"
+    head.write_bytes("\ufeff地区,常住人口\r\n\r\n".encode("utf-8"))
+    for path, detail in ((empty, "文件或工作表是空的"), (head, "只有表头（第 1 行：地区、常住人口）")):
+        with pytest.raises(TableError) as exc:
+            read_table(path)
+        assert exc.value.kind == "no_rows"
+        assert str(exc.value).startswith(f"{path.name}：表中没有数据行") and detail in str(exc.value)
+        assert "the table has no rows" in str(exc.value)
+        out = zjmap("join", str(path))
+        assert out.returncode == 2 and out.stdout == ""
+        lines = out.stderr.strip().splitlines()
+        assert lines == [f"error: {exc.value}"], out.stderr
+    with pytest.raises(TableError) as exc:
+        read_table(T / "yearbook.xlsx", "空表")
+    assert exc.value.kind == "no_rows"
+
+
+def test_cli_join_says_an_abolished_prefecture_plainly():
+    out = zjmap("join", str(T / "old_2010.xls"))
+    assert out.returncode == 0, out.stderr
+    s = json.loads(out.stdout)
+    assert [a["key"] for a in s["abolished"]] == ["巢湖市"] and s["abolished"][0]["went_to"] == ["合肥市", "芜湖市", "马鞍山市"]
+    assert "2011年撤销" in s["unmatched"][0]["note"] and "not matched" in s["unmatched"][0]["note"]
 
 
 def test_join_to_a_planners_layer_by_a_field(tmp_path):

@@ -15,6 +15,8 @@ name, its prefecture at the time, the year, the unit(s) its area went into —
 the first one listed in the diff is where most of it went (the approval's
 "以原…的行政区域为…" unit), which the matcher offers, the others are named —
 followed through later changes to today's codes, and the approval it rests on.
+A prefecture abolished with its counties handed to other cities (巢湖市, 2011)
+gets kind ``abolished``, no ``new_code``, and those cities as ``also_*``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ OUT = ROOT / "geodata" / "crosswalk" / "division_changes.csv"
 CODES_OUT = ROOT / "geodata" / "crosswalk" / "codes_current.csv"
 YRD = {"31": "上海市", "32": "江苏省", "33": "浙江省", "34": "安徽省"}
 FIRST_YEAR = 2000
+SHANGHAI_CITY = "310100"  # 上海市's counties sit under 310100 in the prefecture layer
 COLUMNS = ["old_code", "old_name", "old_parent", "province", "level", "year", "kind",
            "new_code", "new_name", "also_code", "also_name", "source"]
 
@@ -146,6 +149,23 @@ def build(repo: Path) -> list[dict]:
         now = []
         for s in ch["succ"]:
             now += [x for x in today(s, ch["year"]) if x not in now]
+        if not now and ch["level"] == "prefecture":
+            # abolished, its counties handed to other cities (巢湖市, 2011): no unit to offer, but
+            # the cities its counties went to (today's) are named, so a planner is told where it went
+            cities = []
+            for sub in changes.values():
+                if sub["year"] == ch["year"] and sub["level"] == "county" and sub["old_code"][:4] == ch["old_code"][:4]:
+                    for s in sub["succ"]:
+                        for x in today(s, sub["year"]):
+                            city = SHANGHAI_CITY if x[:2] == "31" else x[:4] + "00"
+                            if city in current and city not in cities:
+                                cities.append(city)
+            if cities:
+                rows.append(dict(old_code=ch["old_code"], old_name=ch["old_name"], old_parent=ch["old_parent"],
+                                 province=ch["province"], level=ch["level"], year=ch["year"], kind="abolished",
+                                 new_code="", new_name="", also_code=";".join(cities),
+                                 also_name=";".join(current[c] for c in cities), source=ch["source"]))
+                continue
         if not now:
             print(f"build_crosswalk: {ch['old_code']} {ch['old_name']} ({ch['year']}): no successor today",
                   file=sys.stderr)

@@ -90,6 +90,10 @@ class Change:
     source: str
 
     def describe(self) -> str:
+        if self.kind == "abolished":  # no successor to offer: where its counties went, and "not matched"
+            return (f"{self.old_name}（{self.old_code}）{self.year}年撤销，所辖县区分入{'、'.join(self.also)} — "
+                    f"{self.old_name} (abolished {self.year}, split between {'/'.join(stem(a) for a in self.also)})"
+                    f" — 未匹配 not matched（{self.source}）")
         what = {"renamed": "改名", "recoded": "改代码", "merged": "并入", "split": "拆分"}[self.kind]
         tail = f"；部分划入{'、'.join(self.also)}" if self.also else ""
         return f"{self.old_name}（{self.old_code}）{self.year}年{what}→{self.new_name}{tail}（{self.source}）"
@@ -105,6 +109,12 @@ class RowMatch:
     name: str | None = None
     note: str = ""
     candidates: list[Unit] = field(default_factory=list)
+    change: Change | None = None  # the crosswalk row the key was found under
+
+    @property
+    def abolished(self) -> bool:
+        """An abolished unit's row (巢湖市): left unmatched, the note says where it went."""
+        return self.status == "unmatched" and self.change is not None and self.change.kind == "abolished"
 
 
 @dataclass
@@ -131,6 +141,8 @@ class MatchResult:
             "ambiguous": [{"row": r.source_row, "key": r.key, "note": r.note,
                            "candidates": [f"{u.parent}{u.name_zh}（{u.adcode}）" for u in r.candidates]}
                           for r in self.rows if r.status == "ambiguous"],
+            "abolished": [{"row": r.source_row, "key": r.key, "year": r.change.year, "note": r.note,
+                           "went_to": list(r.change.also)} for r in self.rows if r.abolished],
             "outside": [{"row": r.source_row, "key": r.key, "note": r.note}
                         for r in self.rows if r.status == "outside"],
             "totals_skipped": [{"row": r.source_row, "key": r.key} for r in self.rows if r.status == "total"],
@@ -322,8 +334,11 @@ def match_key(g: Gazetteer, level: str, key: object, parent: str | None = None,
 
 def _changed(g: Gazetteer, level: str, out: RowMatch, c: Change) -> RowMatch:
     u = g.by_code[level].get(c.new_code)
+    out.change = c
     if u is None:
         out.note = c.describe()
+        # the units it went into come first in the planner's pick list
+        out.candidates = [g.by_name[level][normalize(a)][0] for a in c.also if g.by_name[level].get(normalize(a))]
         return out
     out.status, out.adcode, out.name, out.note = "changed", u.adcode, u.name_zh, c.describe()
     return out

@@ -32,7 +32,19 @@ _NUM_RE = re.compile(r"^[+-]?(\d{1,3}([,，]\d{3})+|\d+)(\.\d+)?%?$|^[+-]?\.\d+%
 
 
 class TableError(Exception):
-    """A file zjmap cannot read as a table; ``str(exc)`` is one plain sentence."""
+    """A file zjmap cannot read as a table; ``str(exc)`` is one plain sentence.
+
+    ``kind`` says which failure it is, for callers that word it their own way:
+    "no_rows" (an empty file or sheet, or a header with nothing below), else "unreadable".
+    """
+
+    def __init__(self, message: str, kind: str = "unreadable"):
+        super().__init__(message)
+        self.kind = kind
+
+
+NO_ROWS_ZH = "表中没有数据行"
+NO_ROWS_EN = "the table has no rows"
 
 
 @dataclass
@@ -273,7 +285,8 @@ def read_table(path: str | Path, sheet: str | int | None = None, header_row: int
     keep = [c for c in range(ncol) if any(r[c] is not None for r in rows)]
     rows = [[r[c] for c in keep] for r in rows]
     if not rows or not keep:
-        raise TableError(f"{label} is empty: there is no table to read.")
+        raise TableError(f"{label}：{NO_ROWS_ZH}（文件或工作表是空的）— {NO_ROWS_EN} ({label} is empty).",
+                         kind="no_rows")
     guessed = header_row is None
     if guessed:
         h = guess_header(rows)
@@ -309,7 +322,9 @@ def read_table(path: str | Path, sheet: str | int | None = None, header_row: int
         data.append(r)
         src.append(i + 1)
     if not data:
-        raise TableError(f"{label} has a header (row {h + 1}) but no data rows below it.")
+        cols = "、".join(names[:6]) + ("…" if len(names) > 6 else "")
+        raise TableError(f"{label}：{NO_ROWS_ZH}，只有表头（第 {h + 1} 行：{cols}）— {NO_ROWS_EN}: "
+                         f"only a header (row {h + 1}), nothing below it.", kind="no_rows")
     cols: dict[str, list[Any]] = {name: [r[c] for r in data] for c, name in enumerate(names)}
     frame = pd.DataFrame(index=range(len(data)))
     numeric = []

@@ -227,7 +227,10 @@ class TableJoinDialog(QDialog):
             f"范围外 outside {len(s['outside'])}，合计行 totals {len(s['totals_skipped'])}{notes}。"
             + (f"<br>⚠ {len(s['matched_shared_names'])} 个名称底图外也有同名单位（未给上级列），已按底图单位匹配，"
                f"见预览中的提示 — names also used outside the map, matched to the map's unit (hover for details)."
-               if s.get("matched_shared_names") else ""))
+               if s.get("matched_shared_names") else "")
+            + "".join(f"<br>⚠ {a['key']}：{a['year']}年撤销，所辖县区分入{'、'.join(a['went_to'])} — abolished "
+                      f"{a['year']}, split between them — 未匹配 not matched（可在下方手工指定 pick a unit below）"
+                      for a in s.get("abolished", [])))
         cols = ["匹配 Match", "单位 Unit"] + list(t.columns)
         rows = r.rows[:PREVIEW_ROWS]
         self.preview.setColumnCount(len(cols))
