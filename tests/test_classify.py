@@ -66,8 +66,9 @@ def test_style_legend_counts_and_colours_agree():
 
 
 def test_parse_style_arg():
-    assert C.parse_style_arg("choropleth:人口") == ("人口", "quantiles", 5)
-    assert C.parse_style_arg("choropleth:人口:jenks:4") == ("人口", "natural_breaks", 4)
+    assert C.parse_style_arg("choropleth:人口") == C.StyleArg("人口", "quantiles", 5, None)
+    assert C.parse_style_arg("choropleth:人口:jenks:4") == C.StyleArg("人口", "natural_breaks", 4, None)
+    assert C.parse_style_arg("choropleth:人口::3:blues") == C.StyleArg("人口", "quantiles", 3, "Blues")
     for bad in ("graduated:x", "choropleth:", "choropleth:x:quantiles:zero", "choropleth:x:quantiles:20"):
         with pytest.raises(ValueError):
             C.parse_style_arg(bad)
@@ -98,3 +99,69 @@ def test_cli_export_choropleth_png(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "zjmap", "export", str(png), "--add", str(gpkg),
                           "--style", "choropleth:不存在"], **env_run)
     assert bad.returncode == 2 and bad.stderr.strip().startswith("error:") and "no field '不存在'" in bad.stderr
+
+
+def test_each_add_takes_its_own_style():
+    q = C.parse_style_arg("choropleth:人口")
+    b = C.parse_style_arg("choropleth:GDP:equal_interval:4:Blues")
+    # a --style styles the --add it follows
+    assert C.styles_for_adds([("add", "a.gpkg"), ("style", "choropleth:人口"), ("add", "b.gpkg"),
+                              ("style", "choropleth:GDP:equal_interval:4:Blues")]) == [("a.gpkg", q), ("b.gpkg", b)]
+    # the old form: one --style after (or before) all the --adds styles the last one
+    assert C.styles_for_adds([("add", "a.gpkg"), ("add", "b.gpkg"), ("style", "choropleth:人口")]) == [
+        ("a.gpkg", None), ("b.gpkg", q)]
+    assert C.styles_for_adds([("style", "choropleth:人口"), ("add", "a.gpkg"), ("add", "b.gpkg")]) == [
+        ("a.gpkg", None), ("b.gpkg", q)]
+    # LAYER=SPEC names the layer by number, file name or name, wherever it stands
+    for name in ("1", "a.gpkg", "a", "/x/a.gpkg"):
+        assert C.styles_for_adds([("style", f"{name}=choropleth:人口"), ("add", "/x/a.gpkg"), ("add", "b.gpkg")]) == [
+            ("/x/a.gpkg", q), ("b.gpkg", None)]
+    for items, msg in (([("add", "a.gpkg"), ("style", "c=choropleth:人口")], "no --add is called that"),
+                       ([("add", "a.gpkg"), ("style", "choropleth:人口"), ("style", "1=choropleth:x")],
+                        "two --style for the same layer"),
+                       ([("add", "d/a.gpkg"), ("add", "e/a.gpkg"), ("style", "a=choropleth:人口")], "by number"),
+                       ([("style", "choropleth:人口")], "give a layer with --add"),
+                       ([("add", "a.gpkg"), ("style", "choropleth:x:quantiles:5:Rainbow")], "unknown colour ramp")):
+        with pytest.raises(ValueError, match=msg):
+            C.styles_for_adds(items)
+
+
+def test_cli_export_two_joined_layers_each_with_its_choropleth(tmp_path):
+    """Zhejiang's cities by population (YlOrRd) and Anhui's by a made-up GDP (Blues) on one PDF page."""
+    from PIL import Image
+
+    from zjmap.core import tablejoin as J
+
+    env_run = dict(cwd=ROOT, capture_output=True, text=True, timeout=300)
+    anhui = [u for u in J.gazetteer().units["prefecture"] if u.province == "安徽省"]
+    table = tmp_path / "安徽各市.csv"
+    table.write_text("地区,地区生产总值（亿元）\n" + "".join(f"{u.name_zh},{(i + 1) * 500}\n"
+                                                     for i, u in enumerate(anhui)), encoding="utf-8")
+    for src, out in ((T / "census2020_zhejiang_cities.csv", "zj.gpkg"), (table, "ah.gpkg")):
+        J.write_joined(J.run_join(J.JoinSpec(str(src))).gdf, tmp_path / out)  # what `zjmap join --out` writes
+    pdf = tmp_path / "two.pdf"
+    x = subprocess.run([sys.executable, "-m", "zjmap", "export", str(pdf), "--bbox", "114.8,27.0,123.0,34.7",
+                        "--layers", "base_province,base_county",
+                        "--add", str(tmp_path / "zj.gpkg"), "--style", "choropleth:常住人口（人）:quantiles:5",
+                        "--add", str(tmp_path / "ah.gpkg"), "--style", "choropleth:地区生产总值（亿元）:equal_interval:4:Blues"],
+                       **env_run)
+    assert x.returncode == 0, x.stderr
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    # both legends, each with its own field and class bounds (Anhui: 500 … 8,000 in four equal classes)
+    assert "zj · 常住人口（人）" in text and "ah · 地区生产总值（亿元）" in text
+    assert "9,404,283 – 11,936,010（2）" in text
+    assert all(b in text for b in ("500 – 2,375（4）", "6,125 – 8,000（4）"))
+    subprocess.run(["pdftoppm", "-r", "40", "-png", "-singlefile", str(pdf), str(tmp_path / "two")], check=True)
+    im = np.asarray(Image.open(tmp_path / "two.png").convert("RGB")).reshape(-1, 3)
+    present = {tuple(int(v) for v in px) for px in im[::3]}
+
+    def near(hexc):
+        r, g, b = (int(hexc[i:i + 2], 16) for i in (1, 3, 5))
+        return any(abs(p[0] - r) + abs(p[1] - g) + abs(p[2] - b) < 30 for p in present)
+    assert sum(near(c) for c in C.ramp_colors("YlOrRd", 5)) >= 4
+    assert sum(near(c) for c in C.ramp_colors("Blues", 4)) >= 3
+    # the old form still styles the last --add only, and a LAYER= that names nothing is one error line
+    bad = subprocess.run([sys.executable, "-m", "zjmap", "export", str(tmp_path / "x.pdf"),
+                          "--add", str(tmp_path / "zj.gpkg"), "--style", "ah=choropleth:地区生产总值（亿元）"], **env_run)
+    lines = bad.stderr.strip().splitlines()
+    assert bad.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: --style") and "no --add" in lines[0]

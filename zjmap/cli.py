@@ -68,7 +68,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
         bad = [i for i in layer_ids if i not in known]
         if bad:
             raise UserError(f"unknown layer id {bad[0]!r}; known: {', '.join(stack.ids())}")
-    added = []
+    from zjmap.core.classify import layer_choropleth, styles_for_adds
+
+    added = []  # (layer id, StyleArg | None)
     if args.add:
         from zjmap.core.pgsource import is_remote, source_title
         from zjmap.core.remote import read_remote
@@ -76,7 +78,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
         from zjmap.core.layermodel import ReadSource
         from zjmap.core.userlayers import USER_COLORS, new_layer_id, user_layer
 
-        for n, path in enumerate(args.add):
+        for n, (path, style) in enumerate(styles_for_adds(args.add)):
             try:
                 # a server layer: only what the exported extent needs
                 loaded = read_remote(path, bbox=tuple(bbox)) if bbox is not None and is_remote(path) else read_layer(path)
@@ -86,19 +88,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
             layer = user_layer(loaded, lid, title=source_title(path), source=ReadSource(str(path)),
                                color=USER_COLORS[n % len(USER_COLORS)])
             stack.add(layer)
-            added.append(lid)
-    if args.style:
-        from zjmap.core.classify import layer_choropleth, parse_style_arg
-
-        if not added:
-            raise UserError("--style styles the last --add layer: give a layer with --add")
-        fld, scheme, k = parse_style_arg(args.style)
-        layer = stack.layer(added[-1])
-        layer.style = layer_choropleth(layer, fld, scheme, k)
-        layer.title_zh = f"{layer.title} · {fld}"
-        layer.restyle()
+            added.append((lid, style))
+    for lid, style in added:
+        if style is not None:
+            layer = stack.layer(lid)
+            layer.style = layer_choropleth(layer, style.field, style.scheme, style.k, style.ramp)
+            layer.title_zh = f"{layer.title} · {style.field}"
+            layer.restyle()
     if layer_ids is not None:
-        layer_ids += added
+        layer_ids += [lid for lid, _ in added]
     from zjmap.core.cjkfonts import MISSING_MESSAGE, have_cjk_font
 
     if not have_cjk_font():
@@ -178,10 +176,11 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="export the map to PNG (+ world file), SVG or PDF, without the app")
     x.add_argument("out", help="output file: .png, .svg or .pdf")
     x.add_argument("--layers", default=None, help="comma-separated layer ids (default: the layers visible on start)")
-    x.add_argument("--add", action="append", metavar="PATH", help="add a GIS file as a layer (repeatable)")
-    x.add_argument("--style", default=None, metavar="choropleth:FIELD[:SCHEME[:K]]",
-                   help="draw the last --add layer as a choropleth of FIELD (SCHEME: quantiles, equal_interval, "
-                        "natural_breaks, std_mean; K classes, default 5)")
+    x.add_argument("--add", action=_InOrder, dest="add", metavar="PATH", help="add a GIS file as a layer (repeatable)")
+    x.add_argument("--style", action=_InOrder, dest="add", metavar="[LAYER=]choropleth:FIELD[:SCHEME[:K[:RAMP]]]",
+                   help="draw the --add layer this follows (or LAYER: its number, file name or name) as a choropleth "
+                        "of FIELD (SCHEME: quantiles, equal_interval, natural_breaks, std_mean; K classes, default 5; "
+                        "RAMP: a ColorBrewer name, e.g. Blues); repeatable, one per layer")
     x.add_argument("--bbox", default=None, help="extent W,S,E,N in degrees (default: Zhejiang)")
     x.add_argument("--width", type=int, default=None, help="image width in screen pixels (with --height: map fills the image)")
     x.add_argument("--height", type=int, default=None, help="image height in screen pixels")
@@ -225,6 +224,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="open this workspace (.zjmap)")
     r.set_defaults(func=None)
     return p
+
+
+class _InOrder(argparse.Action):
+    """--add and --style kept in one list in command-line order, so a --style knows its --add."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        items = list(getattr(namespace, self.dest, None) or [])
+        items.append(("add" if option_string == "--add" else "style", values))
+        setattr(namespace, self.dest, items)
 
 
 class UserError(Exception):

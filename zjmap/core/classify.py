@@ -170,11 +170,24 @@ def choropleth_style(values: Iterable[Any], field: str, scheme: str = "quantiles
     }
 
 
-def parse_style_arg(text: str) -> tuple[str, str, int]:
-    """'choropleth:FIELD[:SCHEME[:K]]' -> (field, scheme, k) for the CLI."""
+STYLE_ARG = "choropleth:FIELD[:SCHEME[:K[:RAMP]]]"
+
+
+@dataclass(frozen=True)
+class StyleArg:
+    """One ``--style`` of ``zjmap export``: a choropleth of ``field``."""
+
+    field: str
+    scheme: str = "quantiles"
+    k: int = 5
+    ramp: str | None = None  # None: the scheme's colour-blind-safe default
+
+
+def parse_style_arg(text: str) -> StyleArg:
+    """'choropleth:FIELD[:SCHEME[:K[:RAMP]]]' -> StyleArg for the CLI."""
     parts = text.split(":")
-    if len(parts) < 2 or parts[0] != "choropleth" or not parts[1]:
-        raise ValueError(f"bad --style {text!r}: give choropleth:FIELD[:SCHEME[:K]]")
+    if len(parts) < 2 or parts[0] != "choropleth" or not parts[1] or len(parts) > 5:
+        raise ValueError(f"bad --style {text!r}: give {STYLE_ARG} (or LAYER={STYLE_ARG})")
     scheme = scheme_name(parts[2]) if len(parts) > 2 and parts[2] else "quantiles"
     try:
         k = int(parts[3]) if len(parts) > 3 and parts[3] else 5
@@ -182,7 +195,64 @@ def parse_style_arg(text: str) -> tuple[str, str, int]:
         raise ValueError(f"bad --style {text!r}: K must be a whole number of classes") from None
     if not 1 <= k <= MAX_K:
         raise ValueError(f"bad --style {text!r}: K must be 1 to {MAX_K}")
-    return parts[1], scheme, k
+    ramp = None
+    if len(parts) > 4 and parts[4]:
+        ramp = next((n for n in ramp_names() if n.lower() == parts[4].lower()), None)
+        if ramp is None:
+            raise ValueError(f"bad --style {text!r}: unknown colour ramp {parts[4]!r}; use one of: "
+                             f"{', '.join(ramp_names())}")
+    return StyleArg(parts[1], scheme, k, ramp)
+
+
+def styles_for_adds(items: list[tuple[str, str]]) -> list[tuple[str, StyleArg | None]]:
+    """``zjmap export``'s ``--add``/``--style`` in command-line order -> (path, style) per --add.
+
+    A ``--style`` styles the ``--add`` it follows; ``--style LAYER=SPEC`` names its
+    layer (the --add's number from 1, its path, file name or name without suffix),
+    wherever it stands. A ``--style`` before any --add styles the last one (the
+    form before each layer could have its own). Raises ValueError, one sentence.
+    """
+    from pathlib import Path
+
+    adds = [v for kind, v in items if kind == "add"]
+    out: list[StyleArg | None] = [None] * len(adds)
+
+    def put(i: int, spec: str, arg: str) -> None:
+        if out[i] is not None:
+            raise ValueError(f"two --style for the same layer {adds[i]!r} (the second: {arg!r})")
+        out[i] = parse_style_arg(spec)
+
+    seen = 0
+    early: list[str] = []
+    for kind, v in items:
+        if kind == "add":
+            seen += 1
+            continue
+        head, eq, rest = v.partition("=")
+        if eq and not v.startswith("choropleth:"):
+            hits = [i for i in range(len(adds)) if head in _layer_names(adds[i], i)]
+            if not hits:
+                listed = ", ".join(f"{i + 1}: {Path(a).name}" for i, a in enumerate(adds)) or "none"
+                raise ValueError(f"--style {v!r} names layer {head!r}, but no --add is called that; the --add layers: {listed}")
+            if len(hits) > 1:
+                raise ValueError(f"--style {v!r}: {len(hits)} --add layers are called {head!r}; name it by number (1, 2, …)")
+            put(hits[0], rest, v)
+        elif seen == 0:
+            early.append(v)
+        else:
+            put(seen - 1, v, v)
+    if (early or any(kind == "style" for kind, _ in items)) and not adds:
+        raise ValueError("--style styles an --add layer: give a layer with --add")
+    for v in early:
+        put(len(adds) - 1, v, v)
+    return list(zip(adds, out))
+
+
+def _layer_names(path: str, index: int) -> set[str]:
+    from pathlib import Path
+
+    p = Path(path)
+    return {str(index + 1), path, p.name, p.stem}
 
 
 def histogram(values: Iterable[Any], bins: int = 30) -> tuple[list[int], list[float]]:
