@@ -481,6 +481,7 @@ def test_reopening_an_unchanged_big_file_comes_from_the_cache_and_a_changed_one_
     key = layercache.cache_key(path)
     assert wait_until(lambda: (layercache.cache_root() / key).is_dir(), 20000)  # kept once shown
     props = win.stack.layer(first.layer_id).features[1500].props
+    geom = win.stack.layer(first.layer_id).features[1500].geometry
     win.user_layers.remove(first.layer_id)
     again = qul.add_layer_from_path(win.user_layers, path)
     wait_task(again)
@@ -488,6 +489,16 @@ def test_reopening_an_unchanged_big_file_comes_from_the_cache_and_a_changed_one_
     lid = again.layer_id
     assert wait_until(lambda: drawn(win, lid), 10000), big_stats(win, lid)
     assert win.stack.layer(lid).features[1500].props == props and props["名称"] == "地块1500"
+    # its exact geometry is made in the background once it is shown; a click then finds the parcel
+    column = win.stack.layer(lid).features.column
+    assert wait_until(lambda: column.built, 10000)
+    g = win.stack.layer(lid).features[1500].geometry
+    assert g.equals_exact(geom, 0)
+    p = g.representative_point()
+    win.map.fit_bounds(*g.bounds, 16)
+    spin(300)
+    js_click(win, p.x, p.y)
+    assert wait_until(lambda: win.panel.current_id == f"{lid}:1500", 5000), win.panel.current_id
     win.user_layers.remove(lid)
     write_parcels(path, word="用地")  # changed (same sizes: only the times tell)
     changed = qul.add_layer_from_path(win.user_layers, path)
@@ -495,3 +506,32 @@ def test_reopening_an_unchanged_big_file_comes_from_the_cache_and_a_changed_one_
     assert changed.status == "loaded" and not changed.from_cache
     assert win.stack.layer(changed.layer_id).features[1500].props["名称"] == "用地1500"
     win.user_layers.remove(changed.layer_id)
+
+
+def test_a_workspace_with_an_unchanged_big_file_reopens_it_from_the_cache(win, tmp_path):
+    from test_layercache import write_parcels
+
+    from zjmap.core import layercache
+    from zjmap.core.userlayers import style_categorical
+
+    path = write_parcels(tmp_path / "parcels.shp")
+    first = qul.add_layer_from_path(win.user_layers, path)
+    wait_task(first)
+    lid = first.layer_id
+    key = layercache.cache_key(path)
+    assert wait_until(lambda: (layercache.cache_root() / key).is_dir(), 20000)  # kept once shown
+    win.stack.set_style(lid, style_categorical(win.stack.layer(lid), "名称"))
+    style = win.stack.layer(lid).style
+    props = win.stack.layer(lid).features[777].props
+    ctl = win.workspace
+    ws_path = tmp_path / "plan.zjmap"
+    assert ctl.save_to(ws_path)
+    assert ctl.new_workspace(ask=False) and lid not in win.stack
+    assert ctl.open_path(ws_path, ask=False)
+    assert wait_until(lambda: not ctl.busy and lid in win.stack, 20000)
+    back = win.stack.layer(lid)
+    assert isinstance(back.features.column, layercache.RaggedColumn)  # from the cache, not read again
+    assert back.style == style and back.features[777].props == props
+    assert wait_until(lambda: drawn(win, lid), 10000), big_stats(win, lid)
+    assert wait_until(lambda: back.features.column.built, 10000)  # made in the background, as for File → Add
+    assert ctl.new_workspace(ask=False)

@@ -100,21 +100,31 @@ class FeatureRows(Sequence[MapFeature]):
 
     lazy = True  # LayerStack resolves these layers' ids by row, not from a registry
 
-    def __init__(self, layer_id: str, table: Any, geoms: np.ndarray, name_field: str | None = None):
+    def __init__(self, layer_id: str, table: Any, geoms: Any, name_field: str | None = None):
         if len(table) != len(geoms):
             raise ValueError(f"{len(table)} rows but {len(geoms)} geometries")
         self.layer_id = layer_id
         self.prefix = feature_id(layer_id, "")
         self.table = table
-        self.geoms = geoms
+        self._n = len(geoms)
+        #: the geometries as given: an array, or a column that makes them on
+        #: first need (``geoms()`` all, ``geometry(k)`` one: a cached read,
+        #: zjmap.core.layercache)
+        self.column = geoms
         self.keys = [str(c) for c in table.columns]
         self.name_field = name_field if name_field in self.keys else None
         self._add_name = self.name_field is not None and "name" not in self.keys
         self._getters: list[Callable[[int], Any]] | None = None
 
+    @property
+    def geoms(self) -> np.ndarray:
+        """Every row's shapely geometry (made now if the column defers them)."""
+        col = self.column
+        return col if isinstance(col, np.ndarray) else col.geoms()
+
     # -- the sequence --------------------------------------------------------
     def __len__(self) -> int:
-        return len(self.geoms)
+        return self._n
 
     @overload
     def __getitem__(self, i: int) -> MapFeature: ...
@@ -125,18 +135,20 @@ class FeatureRows(Sequence[MapFeature]):
     def __getitem__(self, i: int | slice) -> MapFeature | list[MapFeature]:
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
-        n = len(self.geoms)
+        n = self._n
         k = int(i)
         if k < 0:
             k += n
         if not 0 <= k < n:
             raise IndexError(i)
-        return MapFeature(self.prefix + str(k), self.layer_id, self.props(k), self.geoms[k])
+        col = self.column  # one row's geometry, without making the others'
+        return MapFeature(self.prefix + str(k), self.layer_id, self.props(k),
+                          col[k] if isinstance(col, np.ndarray) else col.geometry(k))
 
     def __iter__(self) -> Iterator[MapFeature]:
         """Every feature, with its props taken column by column (much faster
         than row by row); each feature lives only as long as the caller keeps it."""
-        n = len(self.geoms)
+        n = self._n
         step = 50_000
         for start in range(0, n, step):
             part = self.table.iloc[start:start + step]
@@ -146,7 +158,7 @@ class FeatureRows(Sequence[MapFeature]):
                 yield MapFeature(self.prefix + str(k), self.layer_id, self._props(row), self.geoms[k])
 
     def __bool__(self) -> bool:
-        return len(self.geoms) > 0
+        return self._n > 0
 
     # -- rows ----------------------------------------------------------------
     def _props(self, row: Sequence[Any]) -> dict[str, Any]:
@@ -170,11 +182,11 @@ class FeatureRows(Sequence[MapFeature]):
         if not tail.isdigit():
             return None
         k = int(tail)
-        return k if k < len(self.geoms) else None
+        return k if k < self._n else None
 
     def ids(self) -> Iterator[str]:
         p = self.prefix
-        return (p + str(k) for k in range(len(self.geoms)))
+        return (p + str(k) for k in range(self._n))
 
     # -- columns -------------------------------------------------------------
     def values_of(self, field: str) -> list[Any]:

@@ -3,15 +3,25 @@
 A planner opens the same 100,000-parcel shapefile every morning. Reading it
 (encoding sniff, GDAL, repair, reprojection) and preparing its display
 arrays (simplified zoom bands) take seconds; what comes out is the same as
-yesterday as long as the file is. So the result is kept in the cache folder:
+yesterday as long as the file is. So the result is kept in the cache folder,
+in files that are mapped into memory rather than parsed:
 
-* ``table.arrow`` — the attribute table (Arrow IPC, read memory-mapped) and,
-  in ``display.npz``, the cleaned WGS-84 geometry as GeoArrow-style flat
-  coordinates and offsets, rebuilt with one ``shapely.from_ragged_array``
-  (files mixing points, lines and polygons: GeoParquet ``table.parquet``);
-* ``display.npz`` + ``meta.json`` — the display arrays of every zoom band
-  (:class:`~zjmap.core.bigdisplay.BigDisplay`) and what the planner is told
-  about how the file was read (CRS, encoding, warnings).
+* ``table.arrow`` — the attribute table (Arrow IPC, uncompressed, read
+  memory-mapped); ``coords.npy`` + ``offsets<i>.npy`` — the cleaned WGS-84
+  geometry as GeoArrow-style flat coordinates and offsets (files mixing
+  points, lines and polygons: GeoParquet ``table.parquet`` with WKB);
+* ``display.bin`` — the page's array file of every zoom band, byte for byte
+  as :meth:`~zjmap.core.bigdisplay.BigDisplay.write` lays it out: the
+  reopened display's arrays are views of it and the page reads it as it is;
+  ``bbox<i>.npy`` the parts' boxes;
+* ``meta.json`` — where each array lies in ``display.bin``, the bands, and
+  what the planner is told about how the file was read (CRS, encoding, warnings).
+
+Reopening builds no geometry: the layer is drawn from ``display.bin`` and
+its shapely geometries are made from the flat coordinates on first need
+(:class:`RaggedColumn`: a click, the attribute table, an export), or in the
+background once the layer is shown (:meth:`RaggedColumn.prepare`). Making
+100,000 polygons took two thirds of a reopen.
 
 An entry is keyed by the file's path, how it was read (layer, encoding and
 CRS overrides) and the modification time and size of the file and of its
@@ -24,26 +34,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import mmap
 import os
 import shutil
+import threading
 import time
-from dataclasses import asdict
+import weakref
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
-from zjmap.core.bigdisplay import BIG_FEATURES, BigDisplay, _Geom, _Part
+from zjmap.core.bigdisplay import BIG_FEATURES, BigDisplay, _big_dir, _Geom, _Part, _unlink
+from zjmap.core.layermodel import LayerTable
 
-__all__ = ["MAX_ENTRIES", "MIN_FEATURES", "cache_key", "load", "store"]
+__all__ = ["MAX_ENTRIES", "MIN_FEATURES", "DeferredTable", "RaggedColumn", "Reopened", "cache_key", "load",
+           "reopen", "store"]
 
 #: Bump when what is stored changes: old entries are then never read.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 MIN_FEATURES = BIG_FEATURES
 MAX_ENTRIES = 6
 #: Off: every opening reads the file (the load benchmark times the read this way).
 enabled = True
 _SIDECARS = (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn")
+#: Geometries made per step when made in the background (a step holds the GIL).
+PREPARE_CHUNK = 5000
+#: Entries whose display.bin a layer of this process draws from (not pruned).
+_open: "weakref.WeakValueDictionary[str, BigDisplay]" = weakref.WeakValueDictionary()
 
 
 def cache_root() -> Path:
@@ -83,6 +102,144 @@ def meta_of(loaded: Any) -> dict[str, Any]:
     return fields
 
 
+# ---------------------------------------------------------------------------
+# Geometry made on first need
+
+
+def _ragged_slice(coords: np.ndarray, offsets: tuple[np.ndarray, ...], a: int, b: int
+                  ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """Geometries ``a:b`` of a ragged array, their offsets starting at 0."""
+    lo, hi = a, b
+    out: list[np.ndarray] = []
+    for off in reversed(offsets):  # outermost level first: features → parts → rings → coordinates
+        seg = np.asarray(off[lo:hi + 1], dtype=np.int64)
+        out.append(seg - seg[0])
+        lo, hi = int(seg[0]), int(seg[-1])
+    return coords[lo:hi], tuple(reversed(out))
+
+
+class RaggedColumn:
+    """The shapely geometries of one geometry family, kept as flat
+    coordinates and offsets (``shapely.to_ragged_array``'s layout) and made
+    on first need: :meth:`geoms` makes them all (once, from any thread),
+    :meth:`prepare` makes them step by step in the background."""
+
+    def __init__(self, gtype: int, coords: np.ndarray, offsets: tuple[np.ndarray, ...]):
+        self.gtype = int(gtype)
+        self.coords = coords
+        self.offsets = offsets
+        self._n = len(offsets[-1]) - 1 if offsets else len(coords)
+        self._out: np.ndarray | None = None
+        self._done = 0  # geometries made so far (in order)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def built(self) -> bool:
+        return self._done >= self._n
+
+    def _step(self, size: int) -> None:  # with the lock held
+        import shapely
+
+        if self._out is None:
+            self._out = np.empty(self._n, dtype=object)
+        a = self._done
+        b = min(self._n, a + size)
+        coords, offsets = _ragged_slice(self.coords, self.offsets, a, b)
+        self._out[a:b] = shapely.from_ragged_array(shapely.GeometryType(self.gtype), coords, offsets)
+        self._done = b
+
+    def geoms(self) -> np.ndarray:
+        """Every geometry (made now if not yet)."""
+        if not self.built or self._out is None:
+            with self._lock:
+                while not self.built or self._out is None:
+                    self._step(self._n)
+        assert self._out is not None
+        return self._out
+
+    def geometry(self, k: int) -> Any:
+        """Row ``k``'s geometry, without making the others."""
+        out = self._out
+        if out is not None and k < self._done:
+            return out[k]
+        import shapely
+
+        coords, offsets = _ragged_slice(self.coords, self.offsets, k, k + 1)
+        return shapely.from_ragged_array(shapely.GeometryType(self.gtype), coords, offsets)[0]
+
+    def prepare(self, cancel: Callable[[], bool] | None = None) -> bool:
+        """Make the geometries :data:`PREPARE_CHUNK` at a time (so the UI
+        thread gets the GIL between steps); False when ``cancel`` stopped it."""
+        while not self.built:
+            if cancel is not None and cancel():
+                return False
+            with self._lock:
+                if not self.built:
+                    self._step(PREPARE_CHUNK)
+            time.sleep(0)
+        return True
+
+
+class DeferredTable(LayerTable):
+    """A reopened layer's table: the attributes (``attrs``, no geometry
+    column) at once, the GeoDataFrame (``gdf``) made on first use from them
+    and the geometry ``column``."""
+
+    def __init__(self, gdf: Any = None, name_field: str | None = None, *, attrs: Any = None,
+                 column: Any = None, geometry_name: str = "geometry"):
+        self._gdf = gdf
+        self.name_field = name_field
+        self.attrs = attrs
+        self.column = column
+        self.geometry_name = geometry_name
+        self._lock = threading.Lock()
+
+    @property  # type: ignore[override]
+    def gdf(self) -> Any:
+        got = self._gdf
+        if got is None and self.attrs is not None:
+            with self._lock:
+                got = self._gdf
+                if got is None:
+                    import geopandas as gpd
+
+                    col = self.column
+                    geoms = col if isinstance(col, np.ndarray) else col.geoms()
+                    geo = gpd.GeoSeries(geoms, index=self.attrs.index, crs=4326, name=self.geometry_name)
+                    got = self._gdf = gpd.GeoDataFrame(self.attrs, geometry=geo, crs=4326)
+        return got
+
+    @gdf.setter
+    def gdf(self, value: Any) -> None:
+        self._gdf = value
+
+    def named(self, name_field: str | None) -> "DeferredTable":
+        self.name_field = name_field
+        return self
+
+
+@dataclass
+class Reopened:
+    """A cache hit: how the file was read (``loaded``, whose ``gdf`` is the
+    attribute table only), its ``table`` (geometry on first need) and its
+    ``display`` — what :func:`~zjmap.core.userlayers.user_layer` takes."""
+
+    loaded: Any
+    table: DeferredTable
+    display: BigDisplay
+
+    @property
+    def features(self) -> int:
+        return len(self.table.attrs)
+
+
+# ---------------------------------------------------------------------------
+# Keeping
+
+
 def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path | None:
     """Keep a read layer (``meta`` from :func:`meta_of`, its table ``gdf``)
     and its ``display`` (with its zoom bands) under ``key``; None when the
@@ -98,13 +255,13 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
     target = root / key
     if target.is_dir():
         return target
-    tmp = root / f".{key}.{os.getpid()}.tmp"
+    tmp = root / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        arrays: dict[str, np.ndarray] = {"origin": display.origin}
         geoms = np.asarray(gdf.geometry.array, dtype=object)
-        try:  # one geometry family (the usual case): its flat coordinates and offsets, rebuilt in one call
+        n_offsets = 0
+        try:  # one geometry family (the usual case): its flat coordinates and offsets
             gtype, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
         except ValueError:  # mixed families: GeoParquet with its WKB
             gtype = None
@@ -113,24 +270,24 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
             import pyarrow as pa
             import pyarrow.feather as feather
 
-            arrays["coords"] = coords
+            np.save(tmp / "coords.npy", np.ascontiguousarray(coords, dtype=np.float64))
             for i, off in enumerate(offsets):
-                arrays[f"offsets{i}"] = off
+                np.save(tmp / f"offsets{i}.npy", np.asarray(off, dtype=np.int64))
+            n_offsets = len(offsets)
             attrs = gdf.drop(columns=gdf.geometry.name)
             feather.write_feather(pa.Table.from_pandas(attrs, preserve_index=False), tmp / "table.arrow",
                                   compression="uncompressed")
+        page_file = display.write()  # the page's array file (written already when the layer was shown)
+        shutil.copyfile(page_file, tmp / "display.bin")
         for i, p in enumerate(display.parts):
-            arrays[f"feat{i}"], arrays[f"bbox{i}"] = p.feat, p.bbox
-        for k, s in enumerate(display.geoms):
-            for i, g in enumerate(s):
-                arrays[f"xy{k}_{i}"], arrays[f"frings{k}_{i}"] = g.xy, g.frings
-                if g.rings is not None:
-                    arrays[f"rings{k}_{i}"] = g.rings
-        np.savez(tmp / "display.npz", **arrays)
+            np.save(tmp / f"bbox{i}.npy", np.asarray(p.bbox, dtype="<f4"))
         meta = {
             "loaded": meta,
             "parts": [p.type for p in display.parts],
             "sets": [[g.rings is not None for g in s] for s in display.geoms],
+            "where": [[list(k), list(v)] for k, v in display._where.items()],
+            "bin_bytes": (tmp / "display.bin").stat().st_size,
+            "origin": [float(v) for v in display.origin],
             "bands": display.bands,
             "typical_px": display.typical_px,
             "lat": display._lat,
@@ -138,7 +295,7 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
             "min_drop": display.min_drop,
             "features": len(gdf),
             "geometry_type": None if gtype is None else int(gtype),
-            "offsets": 0 if gtype is None else len(offsets),
+            "offsets": n_offsets,
             "geometry_name": str(gdf.geometry.name),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
@@ -157,47 +314,77 @@ def _prune(root: Path) -> None:
     entries = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")),
                      key=lambda p: p.stat().st_mtime, reverse=True)
     for old in entries[MAX_ENTRIES:]:
-        shutil.rmtree(old, ignore_errors=True)
+        if old.name not in _open:  # a layer on the map still reads its display.bin
+            shutil.rmtree(old, ignore_errors=True)
 
 
-def load(key: str) -> tuple[Any, BigDisplay] | None:
-    """The LoadedLayer and BigDisplay kept under ``key``, or None (no entry,
-    or one that cannot be read: it is removed and the file read again)."""
+# ---------------------------------------------------------------------------
+# Reopening
+
+
+def _display(d: Path, key: str, meta: dict[str, Any]) -> BigDisplay:
+    """The display of entry ``d``: views of its display.bin, which the page reads as it is."""
+    with open(d / "display.bin", "rb") as fh:
+        buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+    if len(buf) != meta["bin_bytes"]:
+        raise ValueError("display.bin is incomplete")
+    where = {tuple(k): v for k, v in meta["where"]}
+
+    def view(k: tuple, dtype: str) -> np.ndarray:
+        off, n = where[k]
+        return np.frombuffer(buf, dtype=dtype, count=n, offset=off)
+
+    parts = [_Part(t, view(("feat", i), "<u4"), np.load(d / f"bbox{i}.npy", mmap_mode="r"))
+             for i, t in enumerate(meta["parts"])]
+    sets = [[_Geom(view(("xy", k, i), "<f4"), view(("rings", k, i), "<u4") if has_rings else None,
+                   view(("frings", k, i), "<u4"))
+             for i, has_rings in enumerate(s)] for k, s in enumerate(meta["sets"])]
+    disp = BigDisplay(np.asarray(meta["origin"], dtype=np.float64), parts, sets, [tuple(b) for b in meta["bands"]],
+                      float(meta["typical_px"]), tolerance_px=meta["tolerance_px"], min_drop=meta["min_drop"])
+    disp._lat = float(meta["lat"])
+    # the page reads the entry's file through a link of its own (gone with the display)
+    link = _big_dir() / f"{disp.key}.bin"
+    try:
+        os.link(d / "display.bin", link)
+    except OSError:  # another file system: a symbolic link, and the entry is not pruned while in use
+        os.symlink(d / "display.bin", link)
+    disp._path = link
+    disp._where = where
+    weakref.finalize(disp, _unlink, str(link))
+    _open[key] = disp
+    return disp
+
+
+def load(key: str) -> Reopened | None:
+    """The layer kept under ``key``, or None (no entry, or one that cannot
+    be read: it is removed and the file read again). No geometry is made."""
     d = cache_root() / key
     if not d.is_dir():
         return None
     try:
-        import geopandas as gpd
-
         from zjmap.core.userfiles import LoadedLayer
 
         meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
-        with np.load(d / "display.npz") as z:
-            if meta["geometry_type"] is None:
-                gdf = gpd.read_parquet(d / "table.parquet")
-            else:
-                import pyarrow.feather as feather
-                import shapely
+        if meta["geometry_type"] is None:
+            import geopandas as gpd
 
-                geoms = shapely.from_ragged_array(shapely.GeometryType(meta["geometry_type"]), z["coords"],
-                                                  tuple(z[f"offsets{i}"] for i in range(meta["offsets"])))
-                attrs = feather.read_table(d / "table.arrow", memory_map=True).to_pandas()
-                gdf = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(geoms, crs=4326, name=meta["geometry_name"]),
-                                       crs=4326)
-            parts = [_Part(t, z[f"feat{i}"], z[f"bbox{i}"]) for i, t in enumerate(meta["parts"])]
-            sets = [[_Geom(z[f"xy{k}_{i}"], z[f"rings{k}_{i}"] if has_rings else None, z[f"frings{k}_{i}"])
-                     for i, has_rings in enumerate(s)] for k, s in enumerate(meta["sets"])]
-            origin = z["origin"]
-        if len(gdf) != meta["features"]:
+            gdf = gpd.read_parquet(d / "table.parquet")
+            attrs = gdf.drop(columns=gdf.geometry.name)
+            column: Any = np.asarray(gdf.geometry.array, dtype=object)
+        else:
+            import pyarrow.feather as feather
+
+            gdf = None
+            attrs = feather.read_table(d / "table.arrow", memory_map=True).to_pandas()
+            column = RaggedColumn(meta["geometry_type"], np.load(d / "coords.npy", mmap_mode="r"),
+                                  tuple(np.load(d / f"offsets{i}.npy", mmap_mode="r") for i in range(meta["offsets"])))
+        if len(attrs) != meta["features"] or len(column) != meta["features"]:
             raise ValueError("table and display disagree")
-        disp = BigDisplay(origin, parts, sets, [tuple(b) for b in meta["bands"]], float(meta["typical_px"]),
-                          tolerance_px=meta["tolerance_px"], min_drop=meta["min_drop"])
-        geoms = np.asarray(gdf.geometry.array, dtype=object)
-        disp._fam_geoms = [geoms[p.feat] for p in parts]
-        disp._lat = float(meta["lat"])
+        disp = _display(d, key, meta)
         lm = dict(meta["loaded"])
         lm["bounds_wgs84"] = tuple(lm["bounds_wgs84"])
-        loaded = LoadedLayer(gdf=gdf, **lm)
+        loaded = LoadedLayer(gdf=attrs, **lm)
+        table = DeferredTable(gdf, attrs=attrs, column=column, geometry_name=meta["geometry_name"])
     except Exception:  # damaged, half-written by a crashed run, or from another version
         shutil.rmtree(d, ignore_errors=True)
         return None
@@ -205,4 +392,20 @@ def load(key: str) -> tuple[Any, BigDisplay] | None:
         os.utime(d, (time.time(), time.time()))  # recently used: pruned last
     except OSError:
         pass
-    return loaded, disp
+    return Reopened(loaded, table, disp)
+
+
+def reopen(path: str | os.PathLike[str], layer: Any = None, encoding: str | None = None,
+           crs: str | None = None) -> Reopened | None:
+    """The cached read of ``path`` read this way, if it is unchanged. A
+    workspace names the layer it read even where the planner asked for none
+    (a shapefile's one layer): the entry of the file's only layer serves it
+    when that is the layer named."""
+    key = cache_key(path, layer, encoding, crs)
+    hit = load(key) if key else None
+    if hit is None and layer is not None:
+        key = cache_key(path, None, encoding, crs)
+        hit = load(key) if key else None
+        if hit is not None and hit.loaded.name != layer:
+            return None
+    return hit

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
@@ -36,6 +36,9 @@ from zjmap.core.featurerows import FeatureRows, column_values
 from zjmap.core.layermodel import About, DisplayState, LayerTable, ReadSource
 from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.styling import DEFAULT_COLOR, FALLBACK_PALETTE
+
+if TYPE_CHECKING:
+    from zjmap.core.layercache import DeferredTable
 
 __all__ = [
     "category_fields",
@@ -141,11 +144,14 @@ def user_layer(
     cancel: CancelFn | None = None,
     defer_bands: bool | None = None,
     display: BigDisplay | None = None,
+    table: "DeferredTable | None" = None,
 ) -> MapLayer:
     """A :class:`~zjmap.core.userfiles.LoadedLayer` as a user MapLayer.
 
     ``display``: display arrays prepared before for these geometries (a
-    cached read), used as they are. ``defer_bands``: build only the full-resolution display set now (the
+    cached read), used as they are; ``table``: that read's table, whose
+    geometry is made on first need (``loaded.gdf`` is then not read:
+    :mod:`zjmap.core.layercache`). ``defer_bands``: build only the full-resolution display set now (the
     layer shows sooner) and leave the simplified zoom bands to a later
     ``layer.display.arrays.with_bands()``; default: when the layer has more
     than :data:`DEFER_VERTICES` vertices. ``layer.display.bands_pending``
@@ -159,21 +165,28 @@ def user_layer(
     warnings; ``source`` given here is how it was asked for), and
     ``layer.display`` the prepared :class:`BigDisplay`.
     """
-    gdf = loaded.gdf
-    geom_col = gdf.geometry.name
-    cols = [c for c in gdf.columns if c != geom_col]
-    sample = {c: column_values(gdf[c].iloc[:50]) for c in cols}
+    if table is not None:  # a cached read: attributes now, geometry on first need
+        attrs, geoms = table.attrs, table.column
+    else:
+        gdf = loaded.gdf
+        attrs = gdf.drop(columns=gdf.geometry.name)
+        geoms = np.asarray(gdf.geometry.array, dtype=object)
+    cols = list(attrs.columns)
+    sample = {c: column_values(attrs[c].iloc[:50]) for c in cols}
     name_field = guess_name_field(cols, sample)
     check_cancel(cancel)
-    geoms = np.asarray(gdf.geometry.array, dtype=object)
-    defer = defer_bands if defer_bands is not None else int(shapely.get_num_coordinates(geoms).sum()) > DEFER_VERTICES
     if display is not None:  # prepared before (zjmap.core.layercache): its bands are there
-        defer = len(display.bands) < 2 and display.bands[0][0] == 99 and defer
+        only_full = len(display.bands) < 2 and display.bands[0][0] == 99
+        defer = only_full and (defer_bands if defer_bands is not None else display.vertices()[-1] > DEFER_VERTICES)
     else:
+        if defer_bands is not None:
+            defer = defer_bands
+        else:
+            defer = int(shapely.get_num_coordinates(geoms).sum()) > DEFER_VERTICES
         display = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel, bands=() if defer else ZOOM_BANDS)
     # no dict or object per feature: the rows are made when asked for (zjmap.core.featurerows)
-    feats = FeatureRows(layer_id, gdf.drop(columns=geom_col), geoms, name_field)
-    kind = _geometry_kind(loaded.geometry_types or gdf.geom_type.dropna().unique())
+    feats = FeatureRows(layer_id, attrs, geoms, name_field)
+    kind = _geometry_kind(loaded.geometry_types or (loaded.gdf.geom_type.dropna().unique() if table is None else ()))
     asked = source if isinstance(source, ReadSource) else ReadSource(**dict(source or {"path": ""}))
     src = dataclasses.replace(
         asked,
@@ -198,7 +211,7 @@ def user_layer(
         features=feats,
         style=style_single(color or DEFAULT_COLOR),
         source=src,
-        table=LayerTable(gdf, name_field),
+        table=LayerTable(loaded.gdf, name_field) if table is None else table.named(name_field),
         about=About(description_zh=describe_source(src, len(feats))),
     )
     arrays = display

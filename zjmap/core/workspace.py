@@ -274,6 +274,15 @@ def read_user_layer(
             except PgFilterError:  # no longer fits the table: drawn unfiltered, the layer says why
                 layer = live_layer(handle, p, entry.id, title=entry.title, cancel=cancel)
             return _as_saved(layer, entry)
+    from zjmap.core import layercache
+
+    # an unchanged big file read before: its table and display arrays from the cache
+    hit = layercache.reopen(p, want, src.encoding, src.crs)
+    if hit is not None:
+        source = ReadSource(p, layer=hit.loaded.name, layer_arg=want, encoding_override=src.encoding,
+                            crs_override=src.crs)
+        return _as_saved(user_layer(hit.loaded, entry.id, title=entry.title, source=source, cancel=cancel,
+                                    display=hit.display, table=hit.table), entry)
     try:
         loaded = read_layer(p, layer=want, encoding=src.encoding, crs=src.crs, progress=progress, cancel=cancel)
     except UserFileError:

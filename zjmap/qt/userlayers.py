@@ -87,6 +87,7 @@ class LoadTask(QObject):
         self.worker: Worker | None = None
         self.from_cache = False  # read from zjmap.core.layercache
         self.cache_as: tuple[str, dict] | None = None  # (key, meta) to keep it there once shown
+        self.bounds: tuple[float, float, float, float] | None = None  # the layer's, WGS-84 (as read)
 
     @property
     def done(self) -> bool:
@@ -156,10 +157,11 @@ class LoadTask(QObject):
     def _on_loaded(self, layer: MapLayer) -> None:
         try:
             self.timings["built"] = time.perf_counter()
-            self.ctl.put_layer(layer, self.req)
+            self.ctl.put_layer(layer, self.req, self.bounds)
             self.timings["added"] = time.perf_counter()
             if self.cache_as is not None:
                 self.ctl.keep_in_cache(layer, *self.cache_as)
+            self.ctl.prepare_geometry(layer)
         except Exception as exc:  # the stack refused it (say a clashing id): nothing changed
             log.exception("adding %s failed", self.req.path)
             self.message = f"{Path(self.req.path).name} was read but could not be added to the map ({exc})."
@@ -227,24 +229,26 @@ class LoadTask(QObject):
             if len(usable) > 1:
                 return info
         state.check()
-        display = None
         if hit is not None:
-            loaded, display = hit
+            loaded = hit.loaded
             self.from_cache = True
         else:
             loaded = uf.read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
                                    progress=read_progress, cancel=cancelled)
             if key and loaded.features >= layercache.MIN_FEATURES:
                 self.cache_as = (key, layercache.meta_of(loaded))
+        self.bounds = loaded.bounds_wgs84
         self.timings["read"] = time.perf_counter()
         state.set_progress(0.85, f"Preparing {loaded.features:,} features for the map")
         source = ReadSource(str(req.path), layer=loaded.name, layer_arg=req.layer, encoding_override=req.encoding,
                             crs_override=req.crs)
         title = req.title or _title_for(req, loaded.name)
         layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
-                           progress=build_progress, cancel=cancelled, display=display)
-        del loaded
-        release_free_memory()  # the read's temporaries: back to the system, not kept at the peak
+                           progress=build_progress, cancel=cancelled,
+                           display=hit.display if hit else None, table=hit.table if hit else None)
+        del loaded, hit
+        if not self.from_cache:
+            release_free_memory()  # the read's temporaries: back to the system, not kept at the peak
         state.check()
         return layer
 
@@ -337,7 +341,9 @@ class UserLayerController(QObject):
         return any(not t.done for t in self.tasks)
 
     # -- results -------------------------------------------------------------
-    def put_layer(self, layer: MapLayer, req: LoadRequest) -> None:
+    def put_layer(self, layer: MapLayer, req: LoadRequest,
+                  bounds: tuple[float, float, float, float] | None = None) -> None:
+        """Add ``layer`` (read for ``req``; ``bounds``: its lon/lat box, as read)."""
         stack = self.stack
         if req.replace_id and req.replace_id in stack:
             old = stack.layer(req.replace_id)
@@ -359,7 +365,7 @@ class UserLayerController(QObject):
         if src.warnings:
             bits.append("⚠ " + src.warnings[0])
         self.status_bar.showMessage(" · ".join(bits), 15000)
-        self._zoom_if_out_of_view(layer)
+        self._zoom_if_out_of_view(layer, bounds)
         if layer.display.bands_pending:
             self._add_bands_later(layer)
 
@@ -411,11 +417,34 @@ class UserLayerController(QObject):
         start_worker(work, name=f"zjmap-bands-{layer.id}", pass_state=False,
                      connect={"result": done, "errored": failed})
 
-    def _zoom_if_out_of_view(self, layer: MapLayer) -> None:
-        gdf = layer.table.gdf
-        if gdf is None or not len(gdf):
+    def settle(self, layer: MapLayer) -> None:
+        """A layer put on the map another way (a workspace restored): its
+        zoom bands, if still to come, and its exact geometry, if reopened
+        from the cache, made in the background as for a layer added here."""
+        if layer.display.bands_pending:
+            self._add_bands_later(layer)
+        self.prepare_geometry(layer)
+
+    def prepare_geometry(self, layer: MapLayer) -> None:
+        """A reopened layer's exact geometry is made from its flat coordinates
+        on first need (zjmap.core.layercache): make it now, off the UI thread
+        and a step at a time, so the first click or table finds it ready."""
+        column = getattr(layer.features, "column", None)
+        if column is None or not hasattr(column, "prepare") or column.built:
             return
-        west, south, east, north = (float(v) for v in gdf.total_bounds)
+
+        def failed(exc: BaseException) -> None:  # made on first need instead
+            log.warning("preparing the geometry of %s: %s", layer.id, exc)
+
+        start_worker(column.prepare, name=f"zjmap-geometry-{layer.id}", pass_state=False, connect={"errored": failed})
+
+    def _zoom_if_out_of_view(self, layer: MapLayer, bounds: tuple[float, float, float, float] | None = None) -> None:
+        if bounds is None:  # not known from the read: the table's
+            gdf = layer.table.gdf
+            if gdf is None or not len(gdf):
+                return
+            bounds = tuple(float(v) for v in gdf.total_bounds)  # type: ignore[assignment]
+        west, south, east, north = (float(v) for v in bounds)  # type: ignore[union-attr]
         if self.camera.contains_any((west, south, east, north)):
             return  # already (partly) in view: leave the planner's view alone
         self.map.fit_bounds(west, south, east, north, 14)

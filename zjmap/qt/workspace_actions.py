@@ -400,6 +400,9 @@ class WorkspaceController(QObject):
             ignored = wsc.apply_workspace(self.stack, ws, layers, selection=self.selection, defaults=self.defaults)
         finally:
             self._applying = False
+        for layer in layers.values():  # zoom bands and geometry still to make, in the background
+            if layer.id in self.stack:
+                self.user_layers.settle(layer)
         self.bookmarks = list(ws.bookmarks)
         self.pending = [p.entry for p in problems]
         self.previous_order = ws.order
