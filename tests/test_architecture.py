@@ -36,8 +36,22 @@ def test_start_up_path_skips_the_slow_libraries():
     code = (
         "import sys\n"
         "import zjmap.qt.mainwindow\n"
-        "slow = [m for m in ('pandas', 'geopandas', 'folium', 'matplotlib') if m in sys.modules]\n"
+        "slow = [m for m in ('pandas', 'geopandas', 'folium', 'matplotlib', 'pyproj') if m in sys.modules]\n"
         "print(slow); sys.exit(1 if slow else 0)\n"
+    )
+    r = run_python(code)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_map_view_starts_before_numpy_and_shapely():
+    """zjmap/qt/startup.py makes the map view and starts its cached page
+    before the rest of the app is imported: that path needs no numpy,
+    shapely or layer model (their imports are most of the start-up time)."""
+    code = (
+        "import sys\n"
+        "import zjmap.qt.startup, zjmap.qt.mapview\n"
+        "heavy = [m for m in ('numpy', 'shapely', 'pyproj', 'zjmap.core.layers') if m in sys.modules]\n"
+        "print(heavy); sys.exit(1 if heavy else 0)\n"
     )
     r = run_python(code)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -10,20 +10,23 @@ separate `layers.js` beside the page (pages over 2 MB cannot go through
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
+import importlib.util
 import json
 import os
 import shutil
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-import shapely
-
-from zjmap.core.bigdisplay import big_payload, is_big, page_head
-from zjmap.core.layers import LayerStack, MapLayer
-from zjmap.core.labels import name_labels
 from zjmap.core.look import look_js
 from zjmap.core.paths import web_dir
+
+if TYPE_CHECKING:
+    from zjmap.core.layers import LayerStack, MapLayer
+
+# Nothing at module level pulls in numpy, shapely or the layer model: the
+# window starts loading the last run's page (build_page with `cached`) before
+# they are imported (zjmap/qt/startup.py). The functions that serialise
+# layers import them.
 
 # Zhejiang's extent (W, S, E, N): the view the app opens on.
 ZHEJIANG_BOUNDS = (118.0, 27.0, 123.2, 31.2)
@@ -52,6 +55,8 @@ def _copy_assets(out_dir: Path) -> None:
 
 def layer_stub(layer: MapLayer) -> str:
     """A hidden layer without its data: the page asks for nothing until it is shown."""
+    from zjmap.core.bigdisplay import page_head
+
     head = {**page_head(layer), "visible": False, "labels": None, "data": None}
     return json.dumps(head, ensure_ascii=False, separators=(",", ":"))
 
@@ -59,6 +64,8 @@ def layer_stub(layer: MapLayer) -> str:
 def _label_points(layer: MapLayer) -> dict | None:
     """Name labels drawn as page elements (base and seed layers): where
     each goes and from which zoom."""
+    from zjmap.core.labels import name_labels
+
     mz = layer.labels.min_zoom
     if mz is None:
         return None
@@ -69,6 +76,8 @@ def _label_points(layer: MapLayer) -> dict | None:
 def renderer_of(layer: MapLayer) -> str:
     """Which page renderer draws the layer: "canvas" (the base map, user
     layers and any big layer) or "vector" (seed layers, as SVG)."""
+    from zjmap.core.bigdisplay import is_big
+
     return "canvas" if layer.kind in ("user", "base") or is_big(layer) else "vector"
 
 
@@ -83,6 +92,10 @@ def layer_payload(layer: MapLayer, directory: Path | None = None) -> str:
     go as GeoJSON with the style decided, its geometry JSON straight from
     GEOS (`shapely.to_geojson`, vectorised).
     """
+    import shapely
+
+    from zjmap.core.bigdisplay import big_payload, page_head
+
     if renderer_of(layer) == "canvas":
         spec = big_payload(layer, directory)
         if spec["big"]["labels"] is None:
@@ -159,15 +172,25 @@ def render_page_html(animate: bool, bounds: Iterable[float]) -> str:
     return root.render()
 
 
+def _folium_stamp() -> str:
+    """Which folium renders the page: its package file's size and mtime (an
+    upgrade changes them). importlib.metadata's version lookup costs ~40 ms
+    of start-up, scanning every installed distribution."""
+    spec = importlib.util.find_spec("folium")
+    if spec is None or not spec.origin:
+        return "?"
+    try:
+        st = os.stat(spec.origin)
+    except OSError:
+        return "?"
+    return f"{spec.origin}:{st.st_size}:{st.st_mtime_ns}"
+
+
 def page_html(animate: bool, bounds: Iterable[float]) -> str:
     """folium's page, cached on disk: it depends only on these arguments, the
     script list and the folium version, and rendering it costs most of a second."""
     bounds = [float(b) for b in bounds]
-    try:
-        fol = importlib.metadata.version("folium")
-    except importlib.metadata.PackageNotFoundError:
-        fol = "?"
-    key = hashlib.sha1(json.dumps([CACHE_VERSION, fol, animate, bounds, _scripts(), CENTER]).encode()).hexdigest()[:16]
+    key = hashlib.sha1(json.dumps([CACHE_VERSION, _folium_stamp(), animate, bounds, _scripts(), CENTER]).encode()).hexdigest()[:16]
     path = cache_dir() / f"page-{key}.html"
     try:
         return path.read_text(encoding="utf-8")

@@ -15,15 +15,31 @@ error is (Δλ·cos φ)²/2: under 0.02 % within 1° of the centre and about
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+import functools
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 import shapely
-from pyproj import CRS, Geod, Transformer
 
-GEOD = Geod(ellps="WGS84")
+if TYPE_CHECKING:
+    from pyproj import CRS, Geod
 
 __all__ = ["GEOD", "area_km2", "length_km", "metric_crs", "to_metric", "buffer_km", "path_km", "ring_km2"]
+
+
+@functools.cache
+def _geod() -> Geod:
+    """The WGS-84 ellipsoid, made on first use: pyproj takes a tenth of a
+    second to import, which the window's start-up (the measure tool) need not pay."""
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
+
+
+def __getattr__(name: str):
+    if name == "GEOD":
+        return _geod()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _as_array(geoms: Iterable | np.ndarray) -> np.ndarray:
@@ -52,7 +68,7 @@ def length_km(geoms: Iterable | np.ndarray) -> np.ndarray:
     coords, part_idx = shapely.get_coordinates(parts, return_index=True)
     same = part_idx[1:] == part_idx[:-1]
     lon, lat = coords[:, 0], coords[:, 1]
-    _, _, dist = GEOD.inv(lon[:-1][same], lat[:-1][same], lon[1:][same], lat[1:][same])
+    _, _, dist = _geod().inv(lon[:-1][same], lat[:-1][same], lon[1:][same], lat[1:][same])
     seg_geom = geom_idx[part_idx[:-1][same]]
     out += np.bincount(seg_geom, weights=np.asarray(dist), minlength=len(arr)) / 1000.0
     return out
@@ -83,7 +99,7 @@ def area_km2(geoms: Iterable | np.ndarray) -> np.ndarray:
     lon = np.ascontiguousarray(coords[:, 0])
     lat = np.ascontiguousarray(coords[:, 1])
     ring_area = np.empty(len(rings))
-    pa = GEOD.polygon_area_perimeter
+    pa = _geod().polygon_area_perimeter
     for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist())):
         ring_area[i] = abs(pa(lon[s:e], lat[s:e])[0])
     signed = np.where(first, ring_area, -ring_area)
@@ -97,7 +113,7 @@ def ring_km2(lonlat: Sequence[Sequence[float]]) -> float:
     if len(lonlat) < 3:
         return 0.0
     a = np.asarray(lonlat, dtype=float)
-    return abs(GEOD.polygon_area_perimeter(a[:, 0], a[:, 1])[0]) / 1e6
+    return abs(_geod().polygon_area_perimeter(a[:, 0], a[:, 1])[0]) / 1e6
 
 
 def path_km(lonlat: Sequence[Sequence[float]]) -> list[float]:
@@ -105,7 +121,7 @@ def path_km(lonlat: Sequence[Sequence[float]]) -> list[float]:
     if len(lonlat) < 2:
         return [0.0] * len(lonlat)
     a = np.asarray(lonlat, dtype=float)
-    _, _, d = GEOD.inv(a[:-1, 0], a[:-1, 1], a[1:, 0], a[1:, 1])
+    _, _, d = _geod().inv(a[:-1, 0], a[:-1, 1], a[1:, 0], a[1:, 1])
     return [0.0] + list(np.cumsum(np.asarray(d) / 1000.0))
 
 
@@ -114,10 +130,14 @@ def metric_crs(bounds: Sequence[float]) -> CRS:
     w, s, e, n = (float(v) for v in bounds)
     lon0 = round((w + e) / 2, 3) if np.isfinite(w + e) else 120.0
     lat0 = round((s + n) / 2, 3) if np.isfinite(s + n) else 30.0
+    from pyproj import CRS
+
     return CRS.from_proj4(f"+proj=tmerc +lat_0={lat0} +lon_0={lon0} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m +no_defs")
 
 
 def _transform(geoms: np.ndarray, crs: CRS, inverse: bool = False) -> np.ndarray:
+    from pyproj import Transformer
+
     t = Transformer.from_crs(crs, "EPSG:4326", always_xy=True) if inverse else Transformer.from_crs("EPSG:4326", crs, always_xy=True)
 
     def fn(xy: np.ndarray) -> np.ndarray:

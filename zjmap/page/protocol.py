@@ -65,6 +65,7 @@ COMMANDS: dict[str, Message] = {m.name: m for m in (
     _m("hover", "text:str|null;lat:float;lon:float", doc="Tooltip naming the feature under the cursor; null hides it."),
     _m("fitBounds", "w:float;s:float;e:float;n:float;maxZoom:int"),
     _m("setView", "lat:float;lon:float;zoom:float", doc="Centre and zoom at once, no animation."),
+    _m("started", doc="Python took pageReady: the page stops fitting the start bounds to each new size."),
     _m("view", returns="View", doc="The view now (the exporter draws exactly it)."),
     _m("toScreen", "lon:float;lat:float", returns="ScreenPoint", probe=True),
     _m("isShown", "id:str", returns="bool", probe=True),
@@ -74,7 +75,10 @@ COMMANDS: dict[str, Message] = {m.name: m for m in (
 
 #: Page → Python: ``bridge.<name>(args…)`` (slots of zjmap.qt.bridge.Bridge).
 EVENTS: dict[str, Message] = {m.name: m for m in (
-    _m("pageReady", doc="The start-up layers are drawn (after their array files were read)."),
+    _m("pageReady", "width:int;height:int",
+       doc="The start-up layers are drawn (after their array files were read) and two frames ran, at this size "
+           "(CSS pixels): Python takes it once the size is the view's (a page loaded before its window was "
+           "laid out says it again after fitting the start view to the new size)."),
     _m("mapClicked", "lon:float;lat:float;zoom:float", doc="Python hit-tests it (zjmap.core.identify)."),
     _m("mouseMoved", "lon:float;lat:float", doc="At most every 40 ms."),
     _m("viewChanged", "w:float;s:float;e:float;n:float;zoom:float", doc="After every pan or zoom (moveend)."),

@@ -43,9 +43,8 @@ def make_application(argv: list[str] | None = None):
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    app = make_application(argv)
-    from zjmap.qt.mainwindow import MainWindow
+    from zjmap.qt.startup import open_main_window
 
-    win = MainWindow()
+    app, win = open_main_window(argv)
     win.show()
     return app.exec()

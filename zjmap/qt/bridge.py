@@ -6,14 +6,14 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 
 class Bridge(QObject):
-    ready = Signal()
+    ready = Signal(int, int)  # the page's width, height (CSS pixels)
     clicked = Signal(float, float, float)  # lon, lat, zoom
     moved = Signal(float, float)  # lon, lat
     view_changed = Signal(float, float, float, float, float)  # w, s, e, n, zoom
 
-    @Slot()
-    def pageReady(self) -> None:  # noqa: N802 (called from JS)
-        self.ready.emit()
+    @Slot(int, int)
+    def pageReady(self, width: int, height: int) -> None:  # noqa: N802 (called from JS)
+        self.ready.emit(width, height)
 
     @Slot(float, float, float)
     def mapClicked(self, lon: float, lat: float, zoom: float) -> None:  # noqa: N802

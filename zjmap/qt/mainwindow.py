@@ -44,15 +44,18 @@ from zjmap.qt.worker import warm_import
 class MainWindow(QMainWindow):
     panel_updated = Signal(str)  # feature id shown (benchmarks and tests wait on it)
 
-    def __init__(self, stack: LayerStack | None = None, catalogue: Catalogue | None = None, animate: bool = True):
+    def __init__(self, stack: LayerStack | None = None, catalogue: Catalogue | None = None, animate: bool = True,
+                 map_view: MapView | None = None):
         super().__init__()
         self.setWindowTitle("zjmap — 浙江 / 长三角 规划地图")
         self.resize(1400, 860)
-        self.map = MapView(self, animate=animate)
+        # map_view: one made (and its page started) before this module was imported (zjmap/qt/startup.py)
+        self.map = map_view if map_view is not None else MapView(self, animate=animate)
+        self.map.setParent(self)  # the window's first child, as one made here: first in the focus chain
         self.camera = Camera()  # what the map shows; the page updates it (viewChanged)
         shipped = stack is None
         # the page starts loading (from the last run's cache) while Python reads the data
-        page_started = shipped and self.map.load_shipped_early()
+        page_started = shipped and (self.map.shipped_early or self.map.load_shipped_early())
         if shipped and catalogue is None:
             self.catalogue, self.stack = load_shipped()
         else:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QTimer, QUrl, Signal
 from PySide6.QtWebChannel import QWebChannel
 from PySide6.QtWebEngineCore import (
     QWebEnginePage,
@@ -22,12 +22,15 @@ from PySide6.QtWebEngineCore import (
 )
 from PySide6.QtWebEngineWidgets import QWebEngineView
 
-from zjmap.core.layers import LayerStack, MapLayer
 from zjmap.core.mappage import build_page, layer_payload, save_layers_cache, shipped_layers_cache, shipped_layers_key
 from zjmap.page.protocol import Raw, js_call
 from zjmap.qt.bridge import Bridge
 
+if TYPE_CHECKING:  # the view is made before the layer model is imported (zjmap/qt/startup.py)
+    from zjmap.core.layers import LayerStack, MapLayer
+
 LOCAL_SCHEMES = {"file", "qrc", "data", "blob", "about"}
+STALE_READY_MS = 400  # a page that said ready at another size than the view's: taken after this
 
 
 class LocalOnlyInterceptor(QWebEngineUrlRequestInterceptor):
@@ -59,6 +62,8 @@ class MapView(QWebEngineView):
         super().__init__(parent)
         self.animate = animate
         self.is_ready = False
+        self.shipped_early = False  # load_shipped_early started the shipped page
+        self._page_gen = 0  # counts the pages loaded (a late check of an old one is dropped)
         self.sent: set[str] = set()  # layers whose data the page has (others are stubs)
         self._tmp = tempfile.TemporaryDirectory(prefix="zjmap-page-")
         self.page_dir = Path(self._tmp.name)
@@ -80,6 +85,16 @@ class MapView(QWebEngineView):
         page.setWebChannel(self.channel)
         self.bridge.ready.connect(self._on_ready)
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
+        """The page gets the view's new size at once: the widget the web engine
+        draws into is otherwise resized one event-loop turn later, and a page
+        loaded before its window was shown (zjmap/qt/startup.py) would run its
+        first frames at the hidden view's size."""
+        super().resizeEvent(event)
+        lay = self.layout()
+        if lay is not None:
+            lay.activate()
+
     def shutdown(self) -> None:
         """Delete our page (and with it its profile) while Qt is still running:
         a profile released after the app has begun to exit crashes QtWebEngine."""
@@ -93,12 +108,31 @@ class MapView(QWebEngineView):
     def js_errors(self) -> list[str]:
         return self.page().js_errors
 
-    def _on_ready(self) -> None:
+    def _on_ready(self, width: int, height: int) -> None:
+        """The page drew at width × height: ready when that is the view's size.
+        A page started before the window was laid out may first report the
+        hidden view's size; it fits the start view to the new size and says
+        so again (zjmap.js refit). Should the two never agree (a zoom
+        factor), the page is taken as it is a moment later."""
+        if self.is_ready:
+            return
+        if abs(width - self.width()) > 1 or abs(height - self.height()) > 1:
+            gen = self._page_gen
+            QTimer.singleShot(STALE_READY_MS, lambda: self._take_page(gen))
+            return
+        self._take_page(self._page_gen)
+
+    def _take_page(self, gen: int) -> None:
+        if self.is_ready or gen != self._page_gen:  # taken already, or another page loads since
+            return
+        self.call("started")
         self.is_ready = True
         self.ready.emit()
 
     def load_stack(self, stack: LayerStack) -> Path:
         self.is_ready = False
+        self.shipped_early = False
+        self._page_gen += 1
         self.sent = {layer.id for layer in stack if layer.visible}
         page = build_page(self.page_dir, stack, animate=self.animate)
         self.load(QUrl.fromLocalFile(str(page)))
@@ -115,6 +149,8 @@ class MapView(QWebEngineView):
         except OSError:
             return False
         self.is_ready = False
+        self.shipped_early = True
+        self._page_gen += 1
         self.load(QUrl.fromLocalFile(str(page)))
         return True
 

@@ -426,6 +426,23 @@
     installRenderers();
     layerSpecs.forEach(function (s) { ZJ.addLayer(s); });
     map.fitBounds(startBounds);
+    // A page loaded before its window was laid out (zjmap/qt/startup.py)
+    // starts at the hidden view's size, and the web engine may run a frame or
+    // two at the old size after the window is shown: until Python saw the
+    // start view at the size the window gave it (ZJ.started), every resize
+    // fits the start bounds again and says ready again.
+    var startFit = true;
+    function refit() {
+      if (!startFit) return;
+      map.fitBounds(startBounds, { animate: false });
+      if (ZJ.ready) reportReady();
+    }
+    map.on("resize", refit);
+    ZJ.started = function () {
+      startFit = false;
+      map.off("resize", refit);
+      return true;
+    };
     map.on("zoomend", refreshLabels);
     map.on("click", function (e) {
       send("mapClicked", [e.latlng.lng, e.latlng.lat, map.getZoom()]);
@@ -445,13 +462,27 @@
     connectBridge();
     ZJ.timing.initEnd = performance.now();
     // Python learns the page is ready from the page itself: loadFinished and
-    // the channel coming up arrive in either order.
+    // the channel coming up arrive in either order. Ready means on screen:
+    // drawn, then two frames (a hidden view runs none); the size the page
+    // had goes with it, so Python can tell a page drawn at a stale size.
     whenLoaded(function () {
-      ZJ.ready = true;
       ZJ.timing.drawn = performance.now();
-      send("pageReady", []);
+      reportReady();
     });
   };
+
+  function reportReady() {
+    var map = ZJ.map;
+    requestAnimationFrame(function () {
+      map.invalidateSize({ animate: false }); // a new size fires "resize": refit
+      requestAnimationFrame(function () {
+        ZJ.ready = true;
+        ZJ.timing.shown = performance.now();
+        var size = map.getSize();
+        send("pageReady", [size.x, size.y]);
+      });
+    });
+  }
 
   window.ZJ = ZJ;
 })();

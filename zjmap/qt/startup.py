@@ -1,0 +1,64 @@
+"""Start-up in the order that puts the map on screen soonest (issue 16).
+
+A bare Leaflet page in QtWebEngine is on screen in about 0.3 s. Most of what
+zjmap added to that was Python importing numpy, shapely and the app's
+modules (about 0.6 s) and then building the window, while the page, whose
+files the last run left in the cache (mappage.shipped_layers_cache), waited:
+QtWebEngine's navigation and every file the page asks for (through the
+local-only interceptor) are served by the GUI thread's event loop.
+
+So the map view is made first and its cached page starts loading; the rest
+of the app is imported on a worker thread while the GUI thread's event loop
+serves the page (the web engine's renderer process parses and decodes on the
+other core); then the window is built around the view. The page reports
+ready only once it has drawn and two frames have run (zjmap.js), which a
+hidden view never runs, so "ready" still means on screen in a whole window.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from zjmap.qt.app import make_application
+
+#: modules the window needs, imported while the page loads
+WINDOW_MODULE = "zjmap.qt.mainwindow"
+
+
+def import_while_serving(module: str) -> None:
+    """Import ``module`` on a worker thread while this (GUI) thread runs its
+    event loop; a failed import raises here, as a plain import would."""
+    if module in sys.modules:
+        return
+    from PySide6.QtCore import QEventLoop
+
+    from zjmap.qt.worker import start_worker
+
+    loop = QEventLoop()
+    # the GUI thread takes the GIL for each request the page makes (the
+    # interceptor is Python): hand it over sooner than every 5 ms
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    try:
+        worker = start_worker(importlib.import_module, module, name="zjmap-start-imports", pass_state=False,
+                              connect={"finished": lambda *_: loop.quit()})
+        if not worker.done:
+            loop.exec()
+    finally:
+        sys.setswitchinterval(interval)
+    importlib.import_module(module)  # done: from sys.modules; failed: raises the error here
+
+
+def open_main_window(argv: list[str] | None = None, animate: bool = True):
+    """The application and its main window (not yet shown), the map's page
+    loading since before most of the app was imported."""
+    app = make_application(argv)
+    from zjmap.qt.mapview import MapView
+
+    view = MapView(animate=animate)
+    view.load_shipped_early()  # no cache yet (first start): the window builds the page
+    import_while_serving(WINDOW_MODULE)
+    from zjmap.qt.mainwindow import MainWindow
+
+    return app, MainWindow(animate=animate, map_view=view)
