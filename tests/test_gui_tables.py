@@ -25,12 +25,25 @@ def drop(win, path: Path) -> bool:
     return enter.isAccepted()
 
 
+def opened(job, timeout_ms: int = 60000):
+    """The preview of a table read and matched on the worker."""
+    assert wait_until(lambda: job.done, timeout_ms), job
+    assert job.status == "opened", job.message
+    return job.dialog
+
+
+def settled(dlg):
+    """The preview once its re-read or re-match is done."""
+    assert wait_until(lambda: dlg.idle, 60000)
+    return dlg
+
+
 @pytest.fixture(scope="module")
 def joined(win):
     """yearbook.xlsx dropped, 鼓楼区 picked by hand as 南京's, added to the map."""
     n = len(win.tables.dialogs)
     assert drop(win, T / "yearbook.xlsx")
-    assert len(win.tables.dialogs) == n + 1
+    assert wait_until(lambda: len(win.tables.dialogs) == n + 1, 60000)
     dlg = win.tables.dialogs[-1]
     assert dlg.table.sheet == "2-5 各县（市、区）" and dlg.header.value() == 3
     assert dlg.key.currentData() == "地区"
@@ -44,6 +57,7 @@ def joined(win):
     assert [box.itemData(i) for i in (1, 2)] == ["320106", "320302"]  # its two candidates first
     box.setCurrentIndex(box.findData("320106"))  # the planner's pick
     assert dlg.fixes == {row: "320106"}
+    settled(dlg)
     assert "匹配 matched <b>6</b>" in dlg.summary.text() and "手工 picked 1" in dlg.summary.text()
     dlg.accept()
     assert dlg.result is not None and dlg.layer_id in win.stack
@@ -138,9 +152,10 @@ def test_join_to_a_loaded_layer_and_its_field(win, tmp_path):
     task = add_layer_from_path(win.user_layers, path)
     assert wait_until(lambda: task.done, 30000) and task.status == "loaded"
     target = task.layer_id
-    dlg = win.tables.open_table(str(T / "census2020_zhejiang_cities.csv"), modal=False)
+    dlg = opened(win.tables.open_table(str(T / "census2020_zhejiang_cities.csv"), modal=False))
     dlg.level.setCurrentIndex(dlg.level.findData(f"layer:{target}"))
-    dlg.target_field.setCurrentIndex(dlg.target_field.findData("所在市"))
+    settled(dlg).target_field.setCurrentIndex(dlg.target_field.findData("所在市"))
+    settled(dlg)
     assert dlg.result.level == "layer" and dlg.result.summary()["matched"] == 3
     assert "匹配 matched <b>3</b>" in dlg.summary.text() and "未匹配 unmatched <b>8</b>" in dlg.summary.text()
     dlg.accept()
@@ -170,6 +185,129 @@ def test_a_file_that_is_not_a_table_gets_a_message(win, tmp_path, monkeypatch):
     bad = tmp_path / "统计.xlsx"
     bad.write_text("这不是表格", encoding="utf-8")
     before = list(win.stack.ids())
-    assert win.tables.open_table(str(bad), modal=False) is None
+    job = win.tables.open_table(str(bad), modal=False)
+    assert wait_until(lambda: job.done, 30000) and job.status == "failed" and job.dialog is None
     assert len(shown) == 1 and "统计.xlsx is not an Excel workbook" in shown[0]
     assert list(win.stack.ids()) == before
+
+
+# -- reading and matching on the worker -----------------------------------------
+
+
+class _Boxes:
+    """QMessageBox.warning's (title, text), instead of a modal box a test cannot answer."""
+
+    def __init__(self):
+        self.shown = []
+
+    def warning(self, parent, title, text, *a, **k):
+        self.shown.append((title, text))
+
+
+def _workspace_now(win):
+    from zjmap.core import workspace as W
+
+    import json
+
+    saved = json.loads(W.dumps(W.capture(win.stack)))
+    saved.pop("saved_at")
+    return saved, win.workspace.modified
+
+
+def test_a_big_table_is_read_on_the_worker_and_cancel_stops_it(win, tmp_path):
+    """12,000 county rows: progress arrives while the window's event loop keeps running, the
+    progress dialog's own Cancel button stops the job, and nothing is added."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QPushButton
+
+    from zjmap.core import tablejoin as J
+
+    counties = J.gazetteer().units["county"]
+    big = tmp_path / "各县历年.csv"
+    lines = ["年份,地区,上级,常住人口（万人）"]
+    for i in range(12000):
+        u = counties[i % len(counties)]
+        lines.append(f"{2000 + i // len(counties)},{u.name_zh},{u.parent},{(i % 97) + 10.5}")
+    big.write_text("\n".join(lines) + "\n", encoding="gbk")
+    before, dialogs = _workspace_now(win), len(win.tables.dialogs)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    job = win.tables.open_table(str(big), modal=False)
+    try:
+        # the progress dialog shows itself after its minimum duration, with the matcher's messages
+        assert wait_until(lambda: job.progress is not None and job.progress.isVisible()
+                          and any("matching rows" in m for _, m in job.progress_seen), 60000), job
+        assert not job.done and len(ticks) >= 10  # the GUI thread ran its timer all along
+        assert "匹配" in job.progress.labelText() and 0 < job.progress.value() < 1000
+        cancel = next(b for b in job.progress.findChildren(QPushButton) if "Cancel" in b.text())
+        cancel.click()
+        assert wait_until(lambda: job.done, 30000)
+    finally:
+        timer.stop()
+    assert job.status == "cancelled" and job.dialog is None and job.worker.status == "cancelled"
+    assert len(win.tables.dialogs) == dialogs and _workspace_now(win) == before
+
+
+@pytest.mark.parametrize("name", ["yearbook.xlsx", "county_names_gbk.csv", "old_2010.xls"])
+def test_the_preview_equals_the_synchronous_read_and_match(win, name):
+    from zjmap.core import tablejoin as J
+    from zjmap.core.tables import read_table
+
+    job = win.tables.open_table(str(T / name), modal=False)
+    dlg = opened(job)
+    assert job.progress_seen and job.progress_seen[0][1].startswith("读取 reading")
+    table = read_table(T / name)  # the plain calls, on this thread
+    result = J.match_table(table)
+    assert dlg.table.frame.equals(table.frame) and dlg.table.header_row == table.header_row
+    assert dlg.result.summary() == result.summary()
+    assert [(m.status, m.adcode, m.note) for m in dlg.result.rows] == [(m.status, m.adcode, m.note) for m in result.rows]
+    dlg.reject()
+
+
+def test_a_re_read_that_fails_keeps_the_preview(win):
+    dlg = opened(win.tables.open_table(str(T / "yearbook.xlsx"), modal=False))
+    shown = dlg.result
+    dlg.header.setValue(200)  # no such header row: the read on the worker fails
+    settled(dlg)
+    assert "there is no header row 200" in dlg.summary.text() and "last good read" in dlg.summary.text()
+    assert dlg.header.value() == 3 and dlg.result is shown  # controls and preview as they were
+    assert dlg.buttons.button(dlg.buttons.StandardButton.Ok).isEnabled()
+    dlg.sheet.setCurrentIndex(dlg.sheet.findData("空表"))  # an empty sheet: the same, said plainly
+    settled(dlg)
+    assert "表中没有数据行" in dlg.summary.text() and dlg.sheet.currentData() == "2-5 各县（市、区）"
+    dlg.reject()
+
+
+def test_empty_and_header_only_tables_say_so_and_add_nothing(win, tmp_path, monkeypatch):
+    import zjmap.qt.tables as qt_tables
+
+    boxes = _Boxes()
+    monkeypatch.setattr(qt_tables, "QMessageBox", boxes)
+    empty = tmp_path / "空.csv"
+    empty.write_bytes(b"")
+    head = tmp_path / "只有表头.csv"
+    head.write_text("地区,常住人口\n", encoding="utf-8")
+    before, dialogs = _workspace_now(win), len(win.tables.dialogs)
+    for path in (empty, head):
+        job = win.tables.open_table(str(path), modal=False)
+        assert wait_until(lambda: job.done, 30000) and job.status == "failed"
+        title, text = boxes.shown[-1]
+        assert title == "表中没有数据行 The table has no rows"
+        assert text.startswith(f"{path.name}：表中没有数据行") and "the table has no rows" in text
+    assert "只有表头（第 1 行：地区、常住人口）" in boxes.shown[-1][1]
+    assert len(boxes.shown) == 2 and len(win.tables.dialogs) == dialogs and _workspace_now(win) == before
+
+
+def test_an_abolished_prefecture_is_said_in_the_preview(win):
+    dlg = opened(win.tables.open_table(str(T / "old_2010.xls"), modal=False))
+    text = dlg.summary.text()
+    assert "⚠ 巢湖市：2011年撤销，所辖县区分入合肥市、芜湖市、马鞍山市 — abolished 2011" in text
+    assert "未匹配 not matched" in text
+    row = next(m for m in dlg.result.rows if m.key == "巢湖市")
+    i = next(i for i in range(dlg.pending.rowCount()) if dlg.pending.item(i, 0).text() == str(row.source_row))
+    assert "2011年撤销" in dlg.pending.item(i, 2).text()
+    box = dlg.pending_combo(row.source_row)
+    assert [box.itemData(j) for j in (1, 2, 3)] == ["340100", "340200", "340500"]  # where it went, first
+    dlg.reject()

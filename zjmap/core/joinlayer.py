@@ -23,6 +23,32 @@ def looks_like_point_table(columns: list[str]) -> bool:
     return sum(1 for c in POINT_COLUMNS if c in low) >= 2
 
 
+def looks_like_point_file(path: str | Path, head_bytes: int = 65536) -> bool:
+    """The same test on a CSV's first rows only (a drop decides at once, without reading the file):
+    any of its first 30 rows naming longitude and latitude columns."""
+    import csv
+    import io
+
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(head_bytes)
+    except OSError:
+        return False
+    for enc in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(enc)
+            break
+        except UnicodeDecodeError as exc:
+            if exc.start > len(raw) - 4:  # a character cut at the end of the sample
+                text = raw[:exc.start].decode(enc)
+                break
+    else:
+        return False
+    delim = "\t" if text.count("\t") > text.count(",") else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delim))[:30]
+    return any(looks_like_point_table([c.strip() for c in r]) for r in rows)
+
+
 def default_field(joined: Joined) -> str | None:
     """The first numeric table column with numbers for matched units (what a new layer shows)."""
     gdf = joined.gdf

@@ -24,6 +24,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from zjmap.core.paths import geodata_dir
 from zjmap.core.tables import Table
@@ -368,6 +369,23 @@ def _match_code(g: Gazetteer, level: str, code: str, out: RowMatch) -> RowMatch:
     return out
 
 
+def read_and_match(path: str | Path, progress: Progress | None = None,
+                   boundaries: Path | str | None = None) -> tuple[Table, MatchResult]:
+    """A table as File → Add table… first shows it: its first table sheet, the guessed
+    header and key, matched at the level most rows match (parent column guessed)."""
+    from zjmap.core.tables import read_table
+
+    if progress is not None:
+        progress(0.0, f"读取 reading {Path(path).name}")
+    table = read_table(path)
+    if progress is not None:
+        progress(0.1, f"匹配 matching {len(table.frame):,} rows")
+    key = guess_key(table)
+    result = match_table(table, None, key, None, {}, boundaries,
+                         None if progress is None else (lambda f, m: progress(0.1 + 0.9 * f, m)))
+    return table, result
+
+
 def guess_key(table: Table) -> str:
     """The column holding codes, else the one named like 地区/名称, else the first text column."""
     text_cols = [c for c in table.columns if c not in table.numeric]
@@ -406,10 +424,18 @@ def guess_parent(table: Table, key: str, level: str, g: Gazetteer) -> str | None
     return best
 
 
+Progress = Callable[[float, str], None]
+PROGRESS_EVERY = 200  # rows between progress reports (each may stop the work by raising)
+
+
 def match_table(table: Table, level: str | None = None, key: str | None = None,
                 parent_column: str | None = None, fixes: dict[int, str | None] | None = None,
-                boundaries: Path | str | None = None) -> MatchResult:
-    """Match every row. ``fixes``: {sheet row (1-based): adcode, or None to leave the row out}."""
+                boundaries: Path | str | None = None, progress: Progress | None = None) -> MatchResult:
+    """Match every row. ``fixes``: {sheet row (1-based): adcode, or None to leave the row out}.
+
+    ``progress(fraction, message)`` is called as the rows go by; whatever it raises
+    (a worker's cancel) stops the match there.
+    """
     g = gazetteer(boundaries)
     key = key or guess_key(table)
     if key not in table.columns:
@@ -417,7 +443,10 @@ def match_table(table: Table, level: str | None = None, key: str | None = None,
     if parent_column and parent_column not in table.columns:
         raise KeyError(f"the table has no column {parent_column!r}; its columns: {', '.join(table.columns)}")
     if level is None:
-        results = [match_table(table, lv, key, parent_column, fixes, boundaries) for lv in LEVELS]
+        def part(i: int) -> Progress | None:
+            return None if progress is None else (lambda f, m: progress((i + f) / len(LEVELS), m))
+        results = [match_table(table, lv, key, parent_column, fixes, boundaries, part(i))
+                   for i, lv in enumerate(LEVELS)]
         return max(results, key=lambda r: (sum(1 for x in r.rows if x.adcode), LEVELS.index(r.level)))
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}; use province, prefecture or county")
@@ -428,7 +457,10 @@ def match_table(table: Table, level: str | None = None, key: str | None = None,
     rows: list[RowMatch] = []
     section: Unit | None = None
     fixes = fixes or {}
+    what = {"province": "省级 provinces", "prefecture": "地级市 prefectures", "county": "县级 counties"}[level]
     for i, (k, p) in enumerate(zip(keys, parents)):
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(i / max(1, len(keys)), f"匹配{what} matching rows to {what.split(' ')[1]}: {i:,} / {len(keys):,}")
         m = match_key(g, level, k, p if isinstance(p, str) else None, section)
         m.row, m.source_row = i, table.source_rows[i]
         if m.status == "total":
@@ -548,6 +580,11 @@ def run_join(spec: JoinSpec, boundaries: Path | str | None = None) -> Joined:
 
         return run_layer_join(spec, table)
     result = match_table(table, spec.level, spec.key, spec.parent_column, spec.fixes, boundaries)
+    return join_matched(spec, table, result, boundaries)
+
+
+def join_matched(spec: JoinSpec, table: Table, result: MatchResult, boundaries: Path | str | None = None) -> Joined:
+    """The join of a table already read and matched (the app's preview): nothing is read again."""
     gdf = joined_frame(table, result, boundaries)
     done = JoinSpec(spec.path, table.sheet, table.header_row, result.key, result.level,
                     result.parent_column if spec.parent_column is not None else spec.parent_column,

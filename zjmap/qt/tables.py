@@ -4,9 +4,10 @@ manual picks, and the choropleth style dialog with a histogram of the values.
 
 Reading, matching and classifying are the Qt-free core's
 (:mod:`zjmap.core.tables`, :mod:`zjmap.core.tablejoin`,
-:mod:`zjmap.core.classify`); this module only shows them. A table of a few
-thousand rows reads and matches in a fraction of a second
-(benchmarks/join.py), so the preview recomputes on the UI thread.
+:mod:`zjmap.core.classify`); this module only shows them. Reading and matching
+run on the worker helper with progress and Cancel (:mod:`zjmap.qt.table_jobs`):
+the window stays live while a big workbook is read, and a cancelled or failed
+read leaves the map and the preview as they were.
 """
 
 from __future__ import annotations
@@ -64,22 +65,25 @@ def _combo(items: list[tuple[str, object]], current: object = None) -> QComboBox
 class TableJoinDialog(QDialog):
     """Preview of a table and its match to the base, before the layer is made."""
 
-    def __init__(self, ctl: "TableController", path: str):
+    def __init__(self, ctl: "TableController", path: str, table, result):
+        """``table`` and ``result``: the file read and matched (off the GUI thread, see TableController)."""
         from zjmap.core import tablejoin as J
-        from zjmap.core.tables import sheet_names
         super().__init__(ctl.parent_widget)
         self.ctl = ctl
         self.path = str(path)
         self.fixes: dict[int, str | None] = {}
-        self.table = None
-        self.result: J.MatchResult | None = None
+        self.table = table
+        self.result: J.MatchResult | None = result
         self.layer_id: str | None = None
+        self.job = None  # the Worker re-reading or re-matching, while it runs
+        self.job_progress = None
+        self._applied: dict = {}  # the controls as the shown result was made (a cancel goes back to them)
         self.setWindowTitle(f"添加表格 Add table — {Path(path).name}")
         self.resize(980, 720)
         lay = QVBoxLayout(self)
         form = QFormLayout()
         self.sheet = QComboBox()
-        sheets = sheet_names(path)
+        sheets = table.sheets
         for s in sheets:
             self.sheet.addItem(s, s)
         self.sheet.setEnabled(bool(sheets))
@@ -121,7 +125,7 @@ class TableJoinDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         lay.addWidget(self.buttons)
         self._busy = False
-        self.reload(first=True, sheet=None)  # None: the first sheet that holds a table
+        self._took_read(table, result)
         self.sheet.currentIndexChanged.connect(lambda _: self.reload(first=True))
         self.header.valueChanged.connect(lambda _: self.reload())
         self.key.currentIndexChanged.connect(lambda _: self.rematch())
@@ -129,41 +133,162 @@ class TableJoinDialog(QDialog):
         self.level.currentIndexChanged.connect(lambda _: self._target_changed())
         self.target_field.currentIndexChanged.connect(lambda _: self.rematch())
 
-    # -- reading and matching -------------------------------------------------
+    # -- reading and matching (on the worker, see zjmap.qt.table_jobs) --------
+    @property
+    def idle(self) -> bool:
+        """No re-read or re-match running (tests wait for it)."""
+        return self.job is None
+
+    def _match_args(self):
+        from zjmap.qt.table_jobs import MatchArgs
+
+        layer = self.target_layer()
+        if layer is not None:
+            fld = self.target_field.currentData()
+            return MatchArgs(None, None, dict(self.fixes), layer.table.gdf[fld].tolist(), str(fld))
+        return MatchArgs(self.level.currentData(), self.parent_col.currentData(), dict(self.fixes))
+
     def reload(self, first: bool = False, sheet: object = "current") -> bool:
-        from zjmap.core import tablejoin as J
-        from zjmap.core.tables import TableError, read_table
+        """Read the sheet again (a new sheet, or a header row given by hand), then match."""
+        from zjmap.qt.table_jobs import MatchArgs, read_job
 
         if self._busy:
             return False
+        if sheet == "current":
+            sheet = self.sheet.currentData() if self.sheet.count() else None
+        args = self._match_args()
+        args = MatchArgs(args.level, None if args.values is None else args.parent, {}, args.values, args.field)
+        self._start(f"读取 Reading {Path(self.path).name}…", read_job, self.path, sheet,
+                    None if first else self.header.value(), args)
+        return True
+
+    def rematch(self) -> bool:
+        from zjmap.qt.table_jobs import match_job
+
+        if self._busy or self.table is None:
+            return False
+        self._start("匹配 Matching…", match_job, self.table, self.key.currentData(), self._match_args())
+        return True
+
+    def _start(self, label: str, fn, *args) -> None:
+        from zjmap.qt.worker import progress_dialog, start_worker
+
+        self._stop_job()
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+        self.job_progress = progress_dialog(self, "添加表格 Add table", label, on_cancel=self.cancel_job)
+        self.job = start_worker(fn, *args, name="zjmap-table", connect={
+            "progress": self._job_progress, "result": self._job_result, "errored": self._job_failed,
+            "cancelled": self._job_cancelled})
+
+    def cancel_job(self) -> None:
+        """The progress dialog's Cancel: the preview goes back to what it showed."""
+        if self.job is not None:
+            self.job.cancel()
+
+    def _stop_job(self) -> None:
+        from zjmap.qt.worker import close_progress
+
+        if self.job is not None:
+            self.job.cancel()  # a newer choice wins; the old job's late signals are ignored
+        self.job = None
+        close_progress(self.job_progress)
+        self.job_progress = None
+
+    def _current(self) -> bool:
+        return self.job is not None and self.sender() is self.job
+
+    def _job_progress(self, fraction: float, message: str) -> None:
+        if self._current() and self.job_progress is not None:
+            self.job_progress.setLabelText(message)
+            self.job_progress.setValue(int(fraction * 1000))
+
+    def _job_result(self, value) -> None:
+        from zjmap.core.tables import Table
+
+        if not self._current():
+            return
+        self._stop_job()
+        if isinstance(value, tuple) and isinstance(value[0], Table):
+            self.fixes.clear()
+            self._took_read(*value)
+        else:
+            self.result = value
+            self._took_match()
+
+    def _job_failed(self, exc) -> None:
+        from zjmap.qt.table_jobs import failure_text
+
+        if not self._current():
+            return
+        self._stop_job()
+        self._revert()
+        title, text = failure_text(exc)
+        self._show()
+        self.summary.setText(f"<b style='color:#b00'>{title}:</b> {text}<br>"
+                             f"<span style='color:#555'>预览为上次的结果 — the preview shows the last good read.</span>")
+
+    def _job_cancelled(self) -> None:
+        if not self._current():
+            return
+        self._stop_job()
+        self._revert()
+        self._show()
+        self.summary.setText("已取消，预览为上次的结果 — cancelled; the preview shows the last good read.<br>"
+                             + self.summary.text())
+
+    def _took_read(self, table, result) -> None:
+        """A sheet read: its columns into the key and parent lists, the guessed key chosen."""
+        self.table = table
         self._busy = True
         try:
-            if sheet == "current":
-                sheet = self.sheet.currentData() if self.sheet.count() else None
-            try:
-                self.table = read_table(self.path, sheet, None if first else self.header.value())
-            except TableError as exc:
-                self.table = None
-                self.summary.setText(f"<b style='color:#b00'>无法读取 Cannot read:</b> {exc}")
-                self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
-                return False
-            t = self.table
-            if t.sheet is not None:
-                self.sheet.setCurrentIndex(self.sheet.findData(t.sheet))
-            self.header.setValue(t.header_row)
+            if table.sheet is not None:
+                self.sheet.setCurrentIndex(self.sheet.findData(table.sheet))
+            self.header.setValue(table.header_row)
             self.key.clear()
             self.parent_col.clear()
-            for c in t.columns:
+            for c in table.columns:
                 self.key.addItem(c, c)
             self.parent_col.addItem("（自动 automatic）", None)
             self.parent_col.addItem("（无 none）", "")
-            for c in t.columns:
+            for c in table.columns:
                 self.parent_col.addItem(c, c)
-            self.key.setCurrentIndex(max(0, self.key.findData(J.guess_key(t))))
+            self.key.setCurrentIndex(max(0, self.key.findData(result.key)))
         finally:
             self._busy = False
-        self.fixes.clear()
-        return self.rematch()
+        self.result = result
+        self._took_match()
+
+    def _took_match(self) -> None:
+        self._applied = {"sheet": self.sheet.currentIndex(), "header": self.header.value(),
+                         "key": self.key.currentIndex(), "parent": self.parent_col.currentIndex(),
+                         "level": self.level.currentIndex(), "field": self.target_field.currentIndex(),
+                         "field_items": [self.target_field.itemData(i) for i in range(self.target_field.count())],
+                         "fixes": dict(self.fixes)}
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(True)
+        self._show()
+
+    def _revert(self) -> None:
+        """The controls back to what made the shown result."""
+        a = self._applied
+        if not a:
+            return
+        self._busy = True
+        try:
+            self.sheet.setCurrentIndex(a["sheet"])
+            self.header.setValue(a["header"])
+            self.key.setCurrentIndex(a["key"])
+            self.parent_col.setCurrentIndex(a["parent"])
+            self.level.setCurrentIndex(a["level"])
+            self.target_field.clear()
+            for d in a["field_items"]:
+                self.target_field.addItem(str(d), d)
+            self.target_field.setCurrentIndex(a["field"])
+            self.target_field.setEnabled(self.target_layer() is not None)
+            self.parent_col.setEnabled(self.target_layer() is None)
+            self.fixes = dict(a["fixes"])
+        finally:
+            self._busy = False
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(self.result is not None)
 
     def target_layer(self):
         """The planner's layer chosen as the join target, or None (the base)."""
@@ -188,28 +313,6 @@ class TableJoinDialog(QDialog):
         self._busy = False
         self.fixes.clear()
         self.rematch()
-
-    def rematch(self) -> bool:
-        from zjmap.core import tablejoin as J
-        from zjmap.core.layerjoin import match_to_values
-
-        if self._busy or self.table is None:
-            return False
-        pc = self.parent_col.currentData()
-        layer = self.target_layer()
-        try:
-            if layer is not None:
-                fld = self.target_field.currentData()
-                self.result = match_to_values(self.table, self.key.currentData(), layer.table.gdf[fld].tolist(),
-                                              self.fixes, fld)
-            else:
-                self.result = J.match_table(self.table, self.level.currentData(), self.key.currentData(),
-                                            pc, self.fixes)
-        except (KeyError, ValueError) as exc:
-            self.summary.setText(f"<b style='color:#b00'>{exc.args[0] if exc.args else exc}</b>")
-            return False
-        self._show()
-        return True
 
     def _show(self) -> None:
         from zjmap.core import tablejoin as J
@@ -304,8 +407,8 @@ class TableJoinDialog(QDialog):
     def accept(self) -> None:
         from zjmap.core import tablejoin as J
         from zjmap.core.tables import TableError
-        if self.result is None:
-            return
+        if self.result is None or self.job is not None:
+            return  # still reading or matching: the OK button is off until it is done
         if not any(m.adcode for m in self.result.rows):
             QMessageBox.warning(self, "没有匹配 Nothing matched",
                                 "表中没有一行能与底图单位对应：请检查键列和连接层级。\n"
@@ -321,8 +424,8 @@ class TableJoinDialog(QDialog):
                 from zjmap.core.layerjoin import run_layer_join
 
                 joined = run_layer_join(spec, self.table, self.target_layer().table.gdf)
-            else:
-                joined = J.run_join(spec)
+            else:  # what was read and matched for the preview: nothing is read again
+                joined = J.join_matched(spec, self.table, self.result)
             lid = new_layer_id(set(ctl.stack.ids()) | ctl.user_layers.reserved_ids())
             layer = joined_layer(joined, lid)
         except (TableError, KeyError, ValueError) as exc:
@@ -334,6 +437,10 @@ class TableJoinDialog(QDialog):
         ctl.status_bar.showMessage(
             f"已加入 Added {layer.title}: {s['matched']} / {s['rows']} 行匹配 rows matched", 15000)
         super().accept()
+
+    def done(self, r: int) -> None:  # noqa: D401 - QDialog.done: closing stops a running job
+        self._stop_job()
+        super().done(r)
 
 
 class HistogramCanvas(QWidget):
@@ -478,6 +585,7 @@ class TableController(QObject):
         self.status_bar = status_bar
         self.user_layers = user_layers
         self.dialogs: list[TableJoinDialog] = []  # tests drive the newest
+        self.opening: dict = {}  # Worker -> TableOpen, while a table is read
         act = QAction("添加表格… Add table…", parent)
         act.setShortcut(QKeySequence("Ctrl+T"))
         act.setStatusTip("统计年鉴、普查表（Excel / CSV）按省、市、县连接到地图 Join a statistics table to the map")
@@ -508,19 +616,69 @@ class TableController(QObject):
             settings.setValue("folders/table", str(Path(path).parent))  # remembered for next time
             self.open_table(path)
 
-    def open_table(self, path: str, modal: bool = True) -> TableJoinDialog | None:
-        """The preview for ``path``; a file that is no table gets a message (None)."""
-        from zjmap.core.tables import TableError
+    def open_table(self, path: str, modal: bool = True) -> "TableOpen":
+        """Read and match ``path`` on the worker (progress, Cancel), then show the preview.
 
-        try:
-            dlg = TableJoinDialog(self, path)
-        except TableError as exc:
-            QMessageBox.warning(self.parent_widget, "无法打开表格 Cannot open table", str(exc))
-            return None
+        Returns the :class:`~zjmap.qt.table_jobs.TableOpen` at once; its ``dialog`` is
+        set when the read is done. A file that is no table gets a message; a cancel
+        or a failure adds nothing and leaves the map as it was."""
+        from zjmap.qt.table_jobs import TableOpen, open_job
+        from zjmap.qt.worker import progress_dialog, start_worker
+
+        job = TableOpen(str(path), modal)
+        job.progress = progress_dialog(self.parent_widget, "添加表格 Add table",
+                                       f"读取 Reading {Path(path).name}…", on_cancel=lambda: job.worker.cancel())
+        job.worker = start_worker(open_job, str(path), name="zjmap-table-open", connect={
+            "progress": self._open_progress, "result": self._open_result, "errored": self._open_failed,
+            "cancelled": self._open_cancelled})
+        self.opening[job.worker] = job
+        return job
+
+    def _open_job(self):
+        return self.opening.get(self.sender())
+
+    def _open_progress(self, fraction: float, message: str) -> None:
+        job = self._open_job()
+        if job is not None and job.progress is not None:
+            job.progress_seen.append((fraction, message))
+            job.progress.setLabelText(message)
+            job.progress.setValue(int(fraction * 1000))
+
+    def _open_end(self, status: str):
+        from zjmap.qt.worker import close_progress
+
+        job = self.opening.pop(self.sender(), None)
+        if job is not None:
+            close_progress(job.progress)
+            job.progress = None
+            job.status = status
+        return job
+
+    def _open_result(self, value) -> None:
+        job = self._open_end("opened")
+        if job is None:
+            return
+        table, result = value
+        dlg = TableJoinDialog(self, job.path, table, result)
+        job.dialog = dlg
         self.dialogs.append(dlg)
-        if modal:
+        if job.modal:
             dlg.open()
-        return dlg
+
+    def _open_failed(self, exc) -> None:
+        from zjmap.qt.table_jobs import failure_text
+
+        job = self._open_end("failed")
+        if job is None:
+            return
+        title, text = failure_text(exc)
+        job.message = text
+        QMessageBox.warning(self.parent_widget, title, text)
+
+    def _open_cancelled(self) -> None:
+        job = self._open_end("cancelled")
+        if job is not None:
+            self.status_bar.showMessage(f"已取消读取 Cancelled reading {Path(job.path).name}", 8000)
 
     def open_choropleth(self, layer_id: str, modal: bool = True) -> ChoroplethDialog:
         dlg = ChoroplethDialog(self, layer_id)
@@ -530,25 +688,18 @@ class TableController(QObject):
 
 
 def _table_paths(mime) -> list[str]:
-    """Dropped statistics tables: Excel files, and CSVs without coordinate columns."""
-    from zjmap.core.tables import read_table, TableError
+    """Dropped statistics tables: Excel files, and CSVs without coordinate columns
+    (told from their first rows: the table itself is read on the worker)."""
+    from zjmap.core.joinlayer import looks_like_point_file
+
     if mime is None or not mime.hasUrls():
         return []
     out = []
     for u in mime.urls():
         p = u.toLocalFile() if u.isLocalFile() else ""
         suf = Path(p).suffix.lower()
-        if suf in EXCEL_SUFFIXES:
+        if suf in EXCEL_SUFFIXES or (suf in TABLE_SUFFIXES and Path(p).is_file() and not looks_like_point_file(p)):
             out.append(p)
-        elif suf in TABLE_SUFFIXES:
-            try:
-                cols = read_table(p).columns
-            except TableError:
-                continue
-            from zjmap.core.joinlayer import looks_like_point_table
-
-            if not looks_like_point_table(cols):
-                out.append(p)
     return out
 
 
