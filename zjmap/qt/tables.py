@@ -363,7 +363,9 @@ class TableJoinDialog(QDialog):
         for i, m in enumerate(todo):
             self.pending.setItem(i, 0, QTableWidgetItem(str(m.source_row)))
             self.pending.setItem(i, 1, QTableWidgetItem(m.key))
-            self.pending.setItem(i, 2, QTableWidgetItem(m.note))
+            why = QTableWidgetItem(m.note)
+            why.setToolTip(m.note)  # the column is narrow; 巢湖市's "abolished 2011 …" is read in full here
+            self.pending.setItem(i, 2, why)
             box = QComboBox()
             box.addItem(LEAVE_OUT, None)
             first = list(m.candidates)
