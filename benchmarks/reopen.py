@@ -85,6 +85,22 @@ def load_until_drawn(win, path: Path):
     assert wait_until(drawn, 300_000, 2), f"layer never drawn: {win.map.js_errors}"
     secs = time.perf_counter() - t0
     task.page_stats = js(win.map, f"ZJ.bigStats({json.dumps(task.layer_id)})")
+    # a reopened layer is drawn from its coarsest set first: when every zoom band is on the page
+    layer = win.stack.layer(task.layer_id)
+    n_sets = len(layer.display.arrays.geoms)
+    if task.from_cache:
+        from zjmap.core import layercache
+
+        entry = layercache.cache_root() / layercache.cache_key(path) / "meta.json"
+        n_sets = len(json.loads(entry.read_text(encoding="utf-8"))["sets"])
+
+    def full() -> bool:
+        arrays = layer.display.arrays
+        stats = js(win.map, f"ZJ.bigStats({json.dumps(task.layer_id)})")
+        return len(arrays.geoms) == n_sets and stats["key"] == arrays.key and stats["loaded"]
+
+    wait_until(full, 60_000, 5)
+    task.full_secs = time.perf_counter() - t0
     return secs, task, t0
 
 
@@ -141,7 +157,7 @@ def bench_one(win, path: Path, encoding: str | None, loads: int) -> dict:
         tm = task.timings
         runs.append((secs, {"cache load": tm["read"] - tm["start"], "layer build": tm["built"] - tm["read"],
                             "stack.add": tm["added"] - tm["built"], "page (decode + draw)": t0 + secs - tm["added"]},
-                     task.page_stats))
+                     task.page_stats, task.full_secs))
         removed(task)
     bare = min(bare_entry_read(entry) for _ in range(3))
     return {"path": path, "n": n, "floor": floor, "cold": cold, "runs": runs, "bare": bare,
@@ -151,7 +167,7 @@ def bench_one(win, path: Path, encoding: str | None, loads: int) -> dict:
 def report(r: dict) -> bool:
     n = r["n"]
     target = 0.3 * max(1.0, n / 100_000)
-    best, parts, page = min(r["runs"], key=lambda x: x[0])
+    best, parts, page, full = min(r["runs"], key=lambda x: x[0])
     ok = best <= target
     print(f"file: {r['path'].name}: {n:,} features; cache entry {r['entry_mb']:.0f} MB")
     print(f"  {'REFERENCE plain pyogrio.read_dataframe':46s} {r['floor']:8.2f} s")
@@ -163,6 +179,8 @@ def report(r: dict) -> bool:
         print(f"  {'  of which ' + k:46s} {v:8.2f} s")
     print(f"  {'    in the page: file read + arrays viewed':46s} {page.get('decodeMs', 0) / 1000:8.2f} s"
           f"   (first draw {page.get('lastMs', 0):.0f} ms)")
+    if full > best + 1e-3:
+        print(f"  {'  every zoom band on the page (coarsest first)':46s} {full:8.2f} s")
     print(f"  {'REFERENCE bare read of the entry (Arrow + arrays)':46s} {r['bare']:8.2f} s")
     return ok
 

@@ -489,6 +489,11 @@ def test_reopening_an_unchanged_big_file_comes_from_the_cache_and_a_changed_one_
     lid = again.layer_id
     assert wait_until(lambda: drawn(win, lid), 10000), big_stats(win, lid)
     assert win.stack.layer(lid).features[1500].props == props and props["名称"] == "地块1500"
+    # drawn first from the coarsest set, then every zoom band once the page has read that
+    assert wait_until(lambda: len(win.stack.layer(lid).display.arrays.geoms) == 3, 10000)
+    full = win.stack.layer(lid).display.arrays
+    assert wait_until(lambda: big_stats(win, lid)["key"] == full.key and big_stats(win, lid)["sets"] == 3, 10000)
+    assert full.bands == [(8, 0), (10, 1), (12, 2), (99, 2)]
     # its exact geometry is made in the background once it is shown; a click then finds the parcel
     column = win.stack.layer(lid).features.column
     assert wait_until(lambda: column.built, 10000)

@@ -66,6 +66,14 @@ def test_an_unchanged_file_comes_back_from_the_cache_as_it_was_read(tmp_path):
     assert b.write().read_bytes() == a.write().read_bytes()
     assert {k: v for k, v in pb_.items() if k not in ("key", "url")} == {k: v for k, v in pa_.items() if k not in ("key", "url")}
     assert again.geometry == layer.geometry and again.table.name_field == layer.table.name_field
+    # the coarsest set alone, for the first picture: the first bytes of the same file, every band drawn with it
+    first = got.first
+    assert first is not None and len(a.geoms) >= 2
+    assert first.bands == [(mz, 0) for mz, _i in a.bands] and len(first.geoms) == 1
+    assert np.array_equal(first.geoms[0][0].xy, a.geoms[0][0].xy) and np.array_equal(first.parts[0].feat, a.parts[0].feat)
+    head = first.write().read_bytes()
+    assert first.geometry_payload()["bytes"] == len(head) and 4 * len(head) <= len(a.write().read_bytes())
+    assert head == a.write().read_bytes()[:len(head)]
     # one feature for the panel: its geometry alone
     assert again.features[1234].props == layer.features[1234].props
     assert again.features[1234].geometry.equals_exact(layer.features[1234].geometry, 0)

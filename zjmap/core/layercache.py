@@ -225,11 +225,15 @@ class DeferredTable(LayerTable):
 class Reopened:
     """A cache hit: how the file was read (``loaded``, whose ``gdf`` is the
     attribute table only), its ``table`` (geometry on first need) and its
-    ``display`` — what :func:`~zjmap.core.userlayers.user_layer` takes."""
+    ``display`` — what :func:`~zjmap.core.userlayers.user_layer` takes.
+    ``first``: the display of its coarsest set alone (a file a quarter the
+    size or less), for a first picture sooner; the window sends ``display``
+    once that is drawn (None: one set, send ``display`` at once)."""
 
     loaded: Any
     table: DeferredTable
     display: BigDisplay
+    first: BigDisplay | None = None
 
     @property
     def features(self) -> int:
@@ -279,6 +283,10 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
                                   compression="uncompressed")
         page_file = display.write()  # the page's array file (written already when the layer was shown)
         shutil.copyfile(page_file, tmp / "display.bin")
+        first = _first_bytes(display._where, len(display.geoms))
+        if first:  # the coarsest set alone: the layer's first picture, from a quarter of the bytes or less
+            with open(page_file, "rb") as src, open(tmp / "first.bin", "wb") as dst:
+                dst.write(src.read(first))
         for i, p in enumerate(display.parts):
             np.save(tmp / f"bbox{i}.npy", np.asarray(p.bbox, dtype="<f4"))
         meta = {
@@ -287,6 +295,7 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
             "sets": [[g.rings is not None for g in s] for s in display.geoms],
             "where": [[list(k), list(v)] for k, v in display._where.items()],
             "bin_bytes": (tmp / "display.bin").stat().st_size,
+            "first_bytes": first,
             "origin": [float(v) for v in display.origin],
             "bands": display.bands,
             "typical_px": display.typical_px,
@@ -318,12 +327,48 @@ def _prune(root: Path) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
+def _first_bytes(where: dict[tuple, list[int]], n_sets: int) -> int:
+    """Where the page file's coarsest set ends (its features' indices and that
+    set come first: see BigDisplay._layout), when that is at most a quarter of
+    the file; else 0 (one set, or a first set about as big as the rest)."""
+    if n_sets < 2:
+        return 0
+    ends = {k: off + 4 * n for k, (off, n) in where.items()}  # every array is 4-byte (u4 / f4)
+    first = max(e for k, e in ends.items() if k[0] == "feat" or k[1] == 0)
+    return first if 4 * first <= max(ends.values()) else 0
+
+
 # ---------------------------------------------------------------------------
 # Reopening
 
 
-def _display(d: Path, key: str, meta: dict[str, Any]) -> BigDisplay:
-    """The display of entry ``d``: views of its display.bin, which the page reads as it is."""
+def _linked(disp: BigDisplay, target: Path, where: dict[tuple, list[int]]) -> None:
+    """The page reads ``target`` for ``disp`` through a link of its own (gone with the display)."""
+    link = _big_dir() / f"{disp.key}.bin"
+    try:
+        os.link(target, link)
+    except OSError:  # another file system: a symbolic link, and the entry is not pruned while in use
+        os.symlink(target, link)
+    disp._path = link
+    disp._where = where
+    weakref.finalize(disp, _unlink, str(link))
+
+
+def _coarse(full: BigDisplay, d: Path, where: dict[tuple, list[int]], size: int) -> BigDisplay | None:
+    """The display of the coarsest set alone (every zoom band drawn with it),
+    whose page file first.bin is the first ``size`` bytes of display.bin."""
+    if not size or (d / "first.bin").stat().st_size != size:
+        return None
+    disp = BigDisplay(full.origin, full.parts, [full.geoms[0]], [(mz, 0) for mz, _i in full.bands], full.typical_px,
+                      tolerance_px=full.tolerance_px, min_drop=full.min_drop)
+    disp._lat = full._lat
+    _linked(disp, d / "first.bin", {k: v for k, v in where.items() if k[0] == "feat" or k[1] == 0})
+    return disp
+
+
+def _display(d: Path, key: str, meta: dict[str, Any]) -> tuple[BigDisplay, BigDisplay | None]:
+    """The display of entry ``d`` (views of its display.bin, which the page
+    reads as it is) and the one of its coarsest set alone, if kept."""
     with open(d / "display.bin", "rb") as fh:
         buf = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     if len(buf) != meta["bin_bytes"]:
@@ -342,17 +387,9 @@ def _display(d: Path, key: str, meta: dict[str, Any]) -> BigDisplay:
     disp = BigDisplay(np.asarray(meta["origin"], dtype=np.float64), parts, sets, [tuple(b) for b in meta["bands"]],
                       float(meta["typical_px"]), tolerance_px=meta["tolerance_px"], min_drop=meta["min_drop"])
     disp._lat = float(meta["lat"])
-    # the page reads the entry's file through a link of its own (gone with the display)
-    link = _big_dir() / f"{disp.key}.bin"
-    try:
-        os.link(d / "display.bin", link)
-    except OSError:  # another file system: a symbolic link, and the entry is not pruned while in use
-        os.symlink(d / "display.bin", link)
-    disp._path = link
-    disp._where = where
-    weakref.finalize(disp, _unlink, str(link))
+    _linked(disp, d / "display.bin", where)
     _open[key] = disp
-    return disp
+    return disp, _coarse(disp, d, where, int(meta.get("first_bytes") or 0))
 
 
 def load(key: str) -> Reopened | None:
@@ -380,7 +417,7 @@ def load(key: str) -> Reopened | None:
                                   tuple(np.load(d / f"offsets{i}.npy", mmap_mode="r") for i in range(meta["offsets"])))
         if len(attrs) != meta["features"] or len(column) != meta["features"]:
             raise ValueError("table and display disagree")
-        disp = _display(d, key, meta)
+        disp, first = _display(d, key, meta)
         lm = dict(meta["loaded"])
         lm["bounds_wgs84"] = tuple(lm["bounds_wgs84"])
         loaded = LoadedLayer(gdf=attrs, **lm)
@@ -392,7 +429,7 @@ def load(key: str) -> Reopened | None:
         os.utime(d, (time.time(), time.time()))  # recently used: pruned last
     except OSError:
         pass
-    return Reopened(loaded, table, disp)
+    return Reopened(loaded, table, disp, first)
 
 
 def reopen(path: str | os.PathLike[str], layer: Any = None, encoding: str | None = None,

@@ -20,6 +20,7 @@ The dialogs (read options, layer chooser, style, attribute table) are in
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import deque
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog, QWidget
 
@@ -88,6 +89,7 @@ class LoadTask(QObject):
         self.from_cache = False  # read from zjmap.core.layercache
         self.cache_as: tuple[str, dict] | None = None  # (key, meta) to keep it there once shown
         self.bounds: tuple[float, float, float, float] | None = None  # the layer's, WGS-84 (as read)
+        self.full_display: Any = None  # reopened: the display to send once its coarse set is drawn
 
     @property
     def done(self) -> bool:
@@ -161,6 +163,9 @@ class LoadTask(QObject):
             self.timings["added"] = time.perf_counter()
             if self.cache_as is not None:
                 self.ctl.keep_in_cache(layer, *self.cache_as)
+            if self.full_display is not None:
+                self.ctl.send_when_drawn(layer, self.full_display)
+                self.full_display = None
             self.ctl.prepare_geometry(layer)
         except Exception as exc:  # the stack refused it (say a clashing id): nothing changed
             log.exception("adding %s failed", self.req.path)
@@ -243,9 +248,13 @@ class LoadTask(QObject):
         source = ReadSource(str(req.path), layer=loaded.name, layer_arg=req.layer, encoding_override=req.encoding,
                             crs_override=req.crs)
         title = req.title or _title_for(req, loaded.name)
+        display = None
+        if hit is not None:  # the coarsest set first when kept apart: a smaller file for the page to read
+            display = hit.first or hit.display
+            self.full_display = hit.display if hit.first is not None else None
         layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
-                           progress=build_progress, cancel=cancelled,
-                           display=hit.display if hit else None, table=hit.table if hit else None)
+                           progress=build_progress, cancel=cancelled, display=display,
+                           table=hit.table if hit else None)
         del loaded, hit
         if not self.from_cache:
             release_free_memory()  # the read's temporaries: back to the system, not kept at the peak
@@ -416,6 +425,44 @@ class UserLayerController(QObject):
         # no parent: the worker (and its slots, which hold the layer) goes once finished
         start_worker(work, name=f"zjmap-bands-{layer.id}", pass_state=False,
                      connect={"result": done, "errored": failed})
+
+    def send_when_drawn(self, layer: MapLayer, full: Any, poll_ms: int = 25) -> None:
+        """``layer`` is drawn from its coarsest set (a reopened file): send
+        ``full`` (every zoom band) once the page has read that, so the first
+        picture comes from the smaller file and deep zooms get their detail
+        a moment later."""
+        first = layer.display.arrays
+
+        def swap() -> None:
+            stack = self.stack
+            if layer.id not in stack or stack.layer(layer.id) is not layer or layer.display.arrays is not first:
+                return  # removed or replaced meanwhile
+            layer.display.arrays = full
+            if layer.id in self.map.sent:  # a hidden layer's stub gets the full one when first shown
+                self.map.add_layer(layer, stack.ids().index(layer.id))
+
+        def answered(text: Any) -> None:
+            try:
+                stats = json.loads(text) if isinstance(text, str) else text
+            except ValueError:
+                stats = None
+            if stats is None or (stats.get("loaded") and stats.get("key") == first.key) or stats.get("error"):
+                swap()
+            else:
+                QTimer.singleShot(poll_ms, ask)
+
+        asked = [0]
+
+        def ask() -> None:
+            if layer.id not in self.stack or self.stack.layer(layer.id) is not layer or layer.display.arrays is not first:
+                return
+            asked[0] += 1
+            if asked[0] * poll_ms > 20_000:  # the page never said: send it all the same
+                swap()
+                return
+            self.map.call("bigStats", layer.id, callback=answered)
+
+        ask()
 
     def settle(self, layer: MapLayer) -> None:
         """A layer put on the map another way (a workspace restored): its
