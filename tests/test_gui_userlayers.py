@@ -531,6 +531,16 @@ def test_a_workspace_with_an_unchanged_big_file_reopens_it_from_the_cache(win, t
     ctl = win.workspace
     ws_path = tmp_path / "plan.zjmap"
     assert ctl.save_to(ws_path)
+    # not in the cache (cleared): the workspace reads the file, then keeps it there
+    import shutil
+
+    shutil.rmtree(layercache.cache_root() / key)
+    assert ctl.new_workspace(ask=False) and lid not in win.stack
+    assert ctl.open_path(ws_path, ask=False)
+    assert wait_until(lambda: not ctl.busy and lid in win.stack, 20000)
+    assert not isinstance(win.stack.layer(lid).features.column, layercache.RaggedColumn)  # read from the file
+    assert wait_until(lambda: layercache.reopen(path, "parcels") is not None, 20000)  # kept once its bands exist
+    # kept: the next opening takes it from the cache
     assert ctl.new_workspace(ask=False) and lid not in win.stack
     assert ctl.open_path(ws_path, ask=False)
     assert wait_until(lambda: not ctl.busy and lid in win.stack, 20000)

@@ -182,6 +182,12 @@ def test_restoring_a_workspace_takes_an_unchanged_big_layer_from_the_cache(tmp_p
     fresh = LayerStack()
     assert wsm.restore(fresh, wsm.load_workspace(ws_path)).restored == ["user_1"]
     assert isinstance(fresh.layer("user_1").features.column, np.ndarray)
+    # read from the file: handed over to be kept, under the key the next restore looks up
+    got = []
+    wsm.read_user_layers(wsm.load_workspace(ws_path), read=lambda e, cancel=None: wsm.read_user_layer(
+        e, cancel=cancel, keep=lambda lyr, k, meta: got.append((lyr.id, k, meta))))
+    [(lid, k, meta)] = got
+    assert lid == "user_1" and k == layercache.cache_key(path, "parcels") and meta["encoding"] == loaded.encoding
     key, _loaded, _layer = read_and_keep(path)
     # kept: the restored layer comes from the cache, drawn before any geometry is made
     fresh = LayerStack()

@@ -245,11 +245,15 @@ def read_user_layer(
     path: str | os.PathLike[str] | None = None,
     progress: Callable[[float, str], Any] | None = None,
     cancel: Callable[[], bool] | None = None,
+    keep: Callable[[MapLayer, str, dict[str, Any]], Any] | None = None,
 ) -> MapLayer:
     """Read a user layer's file the way it was read when added (its layer,
     the planner's encoding / CRS overrides) as a MapLayer with the entry's id,
     title, style, visibility and opacity. ``path`` reads another file instead
-    (the planner located a moved file). Raises UserFileError / LoadCancelled.
+    (the planner located a moved file). An unchanged big file comes from the
+    cache (:mod:`zjmap.core.layercache`); one read from the file is handed to
+    ``keep(layer, key, meta)``, which may keep it there (the window does, once
+    its zoom bands exist). Raises UserFileError / LoadCancelled.
     Safe on a worker thread."""
     from zjmap.core.userfiles import UserFileError, open_source, read_layer
     from zjmap.core.userlayers import user_layer
@@ -296,7 +300,11 @@ def read_user_layer(
         want = None
         loaded = read_layer(p, encoding=src.encoding, crs=src.crs, progress=progress, cancel=cancel)
     source = ReadSource(p, layer=loaded.name, layer_arg=want, encoding_override=src.encoding, crs_override=src.crs)
-    return _as_saved(user_layer(loaded, entry.id, title=entry.title, source=source, cancel=cancel), entry)
+    layer = _as_saved(user_layer(loaded, entry.id, title=entry.title, source=source, cancel=cancel), entry)
+    key = layercache.cache_key(p, want, src.encoding, src.crs) if keep is not None else None
+    if key and loaded.features >= layercache.MIN_FEATURES:
+        keep(layer, key, layercache.meta_of(loaded))
+    return layer
 
 
 def _as_saved(layer: MapLayer, entry: LayerEntry) -> MapLayer:

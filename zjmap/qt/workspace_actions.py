@@ -380,7 +380,16 @@ class WorkspaceController(QObject):
             self._after_job()
             return
         self._apply(ws, job.layers, job.problems, mode=mode, target=target)
+        self._keep_read(job)
         self._after_job()
+
+    def _keep_read(self, job: ReadJob) -> None:
+        """Big layers read from their files: kept in the cache, as File → Add
+        layer… does, so the next opening of the workspace is quick."""
+        for lid, (key, meta) in job.kept.items():
+            layer = job.layers.get(lid)
+            if layer is not None and lid in self.stack and self.stack.layer(lid) is layer:
+                self.user_layers.keep_in_cache(layer, key, meta)
 
     def _unlock(self, key: str, message: str) -> bool:
         """A database server's password, asked through :class:`Prompts` and kept for the session."""

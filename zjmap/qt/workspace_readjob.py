@@ -5,6 +5,7 @@ calls on a worker, behind a window-modal progress dialog with Cancel), for
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any, Callable
 
@@ -42,6 +43,7 @@ class ReadJob(QObject):
         self.retried: list[LayerEntry] | None = None
         self.status = "running"
         self.layers: dict[str, Any] = {}
+        self.kept: dict[str, tuple[str, dict]] = {}  # layers read from their file: (cache key, meta)
         self.problems: list[LayerProblem] = []
         self.message = ""
         self.progress: QProgressDialog | None = None
@@ -80,8 +82,12 @@ class ReadJob(QObject):
             sub = Workspace(layers=[_with_path(e, self.path_override) for e in sub.layers])
         else:
             read = wsc.read_user_layer
+
+        def kept(layer: Any, key: str, meta: dict) -> None:
+            self.kept[layer.id] = (key, meta)
+
         return wsc.read_user_layers(
-            sub, read=read, cancel=state.is_cancelled,
+            sub, read=functools.partial(read, keep=kept), cancel=state.is_cancelled,
             progress=lambda i, n, e: state.send((i, n, (e.title or e.id) if e is not None else "")),
         )
 
@@ -144,7 +150,7 @@ def _with_path(entry: LayerEntry, path: str) -> LayerEntry:
 
 
 def _read_from(path: str):
-    def read(entry: LayerEntry, cancel=None):
-        return wsc.read_user_layer(entry, path=path, cancel=cancel)
+    def read(entry: LayerEntry, cancel=None, keep=None):
+        return wsc.read_user_layer(entry, path=path, cancel=cancel, keep=keep)
 
     return read
