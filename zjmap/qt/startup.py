@@ -17,6 +17,7 @@ hidden view never runs, so "ready" still means on screen in a whole window.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -24,6 +25,8 @@ from zjmap.qt.app import make_application
 
 #: modules the window needs, imported while the page loads
 WINDOW_MODULE = "zjmap.qt.mainwindow"
+#: the collector is back on by then even if the map never says ready
+COLLECTOR_BACK_MS = 15000
 
 
 def import_while_serving(module: str) -> None:
@@ -52,13 +55,31 @@ def import_while_serving(module: str) -> None:
 
 def open_main_window(argv: list[str] | None = None, animate: bool = True):
     """The application and its main window (not yet shown), the map's page
-    loading since before most of the app was imported."""
-    app = make_application(argv)
-    from zjmap.qt.mapview import MapView
+    loading since before most of the app was imported.
 
-    view = MapView(animate=animate)
-    view.load_shipped_early()  # no cache yet (first start): the window builds the page
-    import_while_serving(WINDOW_MODULE)
-    from zjmap.qt.mainwindow import MainWindow
+    The cyclic collector is off until the map is ready: start-up makes
+    hundreds of thousands of objects that all live as long as the window
+    (modules, the shipped stack, widgets), and its full scans of them were
+    about a tenth of the start-up's Python time. The window freezes them
+    when the map is ready (MainWindow._on_map_ready); the collector comes
+    back on right after, or after COLLECTOR_BACK_MS should the page fail.
+    """
+    gc.disable()
+    try:
+        app = make_application(argv)
+        from zjmap.qt.mapview import MapView
 
-    return app, MainWindow(animate=animate, map_view=view)
+        view = MapView(animate=animate)
+        view.load_shipped_early()  # no cache yet (first start): the window builds the page
+        import_while_serving(WINDOW_MODULE)
+        from zjmap.qt.mainwindow import MainWindow
+
+        win = MainWindow(animate=animate, map_view=view)
+    except BaseException:
+        gc.enable()
+        raise
+    from PySide6.QtCore import QTimer
+
+    win.map.ready.connect(lambda: gc.enable())  # after the window's own handler (connected first): frozen by then
+    QTimer.singleShot(COLLECTOR_BACK_MS, lambda: gc.enable())
+    return app, win
