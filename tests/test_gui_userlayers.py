@@ -550,3 +550,38 @@ def test_a_workspace_with_an_unchanged_big_file_reopens_it_from_the_cache(win, t
     assert wait_until(lambda: drawn(win, lid), 10000), big_stats(win, lid)
     assert wait_until(lambda: back.features.column.built, 10000)  # made in the background, as for File → Add
     assert ctl.new_workspace(ask=False)
+
+
+def test_a_big_point_csv_is_drawn_and_identified_from_its_coordinates(win, tmp_path):
+    """30,000 points from a lon/lat table (a big layer: the canvas renderer's): on the map, a click shows the
+    clicked point in the panel, the attribute table lists it, and none of it
+    made a shapely point per row (zjmap.core.pointcolumn)."""
+    import numpy as np
+    import pandas as pd
+
+    from zjmap.qt.userlayers import add_layer_from_path
+
+    n = 30_000
+    rng = np.random.default_rng(11)
+    t = pd.DataFrame({"lon": np.round(rng.uniform(119.6, 120.6, n), 6), "lat": np.round(rng.uniform(29.6, 30.4, n), 6),
+                      "名称": [f"兴趣点{k:06d}" for k in range(n)], "value": np.arange(n) * 0.5})
+    path = tmp_path / "兴趣点.csv"
+    t.to_csv(path, index=False)
+    task = add_layer_from_path(win.user_layers, path)
+    wait_task(task, 60000)
+    assert task.status == "loaded", task.message
+    lid = task.layer_id
+    layer = win.stack.layer(lid)
+    try:
+        assert wait_until(lambda: drawn(win, lid), 20000), big_stats(win, lid)
+        k = 24321
+        win.map.set_view(float(t.lat[k]), float(t.lon[k]), 17)
+        js_click(win, float(t.lon[k]), float(t.lat[k]))
+        assert wait_until(lambda: win.panel.current_id == f"{lid}:{k}", 10000), win.panel.current_id
+        assert "兴趣点024321" in win.panel.details.toPlainText()
+        table = win.user_layers.open_table(lid)
+        assert table.model.rowCount() == n and table.model.data(table.model.index(k, 0)) == "兴趣点024321"
+        assert not layer.features.points.built and not win.map.js_errors
+    finally:
+        win.user_layers.close_table(lid)
+        win.tree.remove_requested.emit(lid)

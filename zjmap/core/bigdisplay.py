@@ -325,6 +325,21 @@ class BigDisplay:
         disp._lat = lat
         return disp._with_bands(bands, progress, cancel)
 
+    @classmethod
+    def from_points(cls, xy: np.ndarray, bands: tuple[int, ...] = ZOOM_BANDS, **simplification: float) -> "BigDisplay":
+        """What :meth:`from_geometries` gives for a layer of points, straight
+        from their lon/lat (float64 (n, 2), all finite; zjmap.core.pointcolumn):
+        no shapely point is made. Points have no simplified bands."""
+        n = len(xy)
+        origin = np.floor(_world(np.array([[xy[:, 0].min(), xy[:, 1].max()]]))[0]) if n else np.zeros(2)
+        w = (_world(xy) - origin).astype("<f4")
+        part = _Part("point", np.arange(n, dtype="<u4"), np.concatenate([w, w], axis=1))
+        geom = _Geom(w.ravel(), None, np.arange(n + 1, dtype="<u4"))
+        disp = cls(origin, [part], [[geom]], [(99, 0)], 0.0, **simplification)
+        disp._fam_geoms = [np.empty(0, dtype=object)]  # points are never simplified: not needed
+        disp._lat = float((xy[:, 1].min() + xy[:, 1].max()) / 2) if n else 30.0
+        return disp._with_bands(bands, None, None)
+
     def with_bands(self, bands: tuple[int, ...] = ZOOM_BANDS, progress: ProgressFn | None = None,
                    cancel: CancelFn | None = None) -> "BigDisplay":
         """A new display (new key, new file) with the simplified zoom bands
@@ -510,7 +525,9 @@ class BigDisplay:
                 texts = [_label(v) for v in feats.values_of(fld)]
             else:
                 texts = [label_text(f.props, fld) for f in feats]
-            w = (_world(label_anchors(layer_geometries(layer))) - self.origin).astype("<f4")
+            points = getattr(feats, "points", None)  # a point table: its coordinates are the anchors
+            at = points.xy if points is not None else label_anchors(layer_geometries(layer))
+            w = (_world(at) - self.origin).astype("<f4")
             got = {"texts": texts, "xy": _b64(w.ravel())}
             self._label_cache.clear()
             self._label_cache[fld] = got

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import csv
 import io
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 #: Tables longer than this (characters) are parsed by Arrow's CSV reader:
 #: multithreaded, text straight into Arrow buffers (a million rows in well
@@ -41,32 +45,99 @@ def degrees(s: pd.Series, arrow: bool = True) -> np.ndarray:
     return pd.to_numeric(s.str.strip().str.replace("°", "", regex=False), errors="coerce").to_numpy(float)
 
 
-def read_table(text: str, delim: str, utf8: bytes | None = None) -> pd.DataFrame | None:
-    """The table as text columns, as ``pd.read_csv(dtype=str,
-    keep_default_na=False, skipinitialspace=True)`` gives it, or None when
-    Arrow cannot read it the same way (duplicate column names, ragged rows…)."""
+def header_names(text: str, delim: str, whole: bool = False) -> list[str] | None:
+    """The column names of the table ``text`` begins with (``whole``: it is
+    all of it), or None when Arrow should not read it (pandas renames
+    duplicate and blank names, "a.1", "Unnamed: 0": leave those to it)."""
+    end = text.find("\n")
+    if end < 0 and not whole:
+        return None  # a header line longer than the sample: the careful way
+    names = [str(c) for c in next(csv.reader(io.StringIO(text[: end + 1 if end >= 0 else len(text)]), delimiter=delim), [])]
+    if not names or len(set(names)) != len(names) or any(not c.strip() for c in names):
+        return None
+    return names
+
+
+def read_arrow(text: str, delim: str, utf8: bytes | None = None, floats: tuple[str, ...] = ()) -> "pa.Table | None":
+    """The table as Arrow text columns (every cell as written; UTF-8 checked
+    by Arrow), or None when Arrow cannot read it the way pandas does
+    (duplicate column names, ragged rows, not UTF-8…). ``text``: the table,
+    or its beginning when ``utf8`` holds the whole file's bytes.
+    ``floats``: columns parsed as numbers while reading (the coordinates: no
+    text kept for them); None if one of them holds anything else."""
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    header = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or len(text)]), delimiter=delim), [])
-    names = [str(c) for c in header]
-    if not names or len(set(names)) != len(names) or any(not c.strip() for c in names):
-        return None  # pandas renames these ("a.1", "Unnamed: 0"): leave them to it
+    names = header_names(text, delim, whole=utf8 is None or len(text) == len(utf8))
+    if names is None:
+        return None
     try:
-        table = pacsv.read_csv(
+        return pacsv.read_csv(
             io.BytesIO(utf8 if utf8 is not None else text.encode("utf-8")),
             parse_options=pacsv.ParseOptions(delimiter=delim),
-            convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.float64() if c in floats else pa.string() for c in names},
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    cols = {}
-    for c in names:  # skipinitialspace, only where some value starts with a space
-        col = table.column(c)
-        cols[c] = pc.utf8_ltrim(col, characters=" ") if pc.any(pc.starts_with(col, " ")).as_py() else col
-    return pa.table(cols).to_pandas()
+
+
+def _ltrim(col: Any) -> Any:
+    """skipinitialspace: leading blanks dropped, only where some value has one."""
+    import pyarrow.compute as pc
+
+    return pc.utf8_ltrim(col, characters=" ") if pc.any(pc.starts_with(col, " ")).as_py() else col
+
+
+def read_table(text: str, delim: str, utf8: bytes | None = None) -> pd.DataFrame | None:
+    """The table as text columns, as ``pd.read_csv(dtype=str,
+    keep_default_na=False, skipinitialspace=True)`` gives it, or None (see :func:`read_arrow`)."""
+    import pyarrow as pa
+
+    table = read_arrow(text, delim, utf8)
+    if table is None:
+        return None
+    return pa.table({c: _ltrim(table.column(c)) for c in table.column_names}).to_pandas()
+
+
+def arrow_degrees(col: Any) -> np.ndarray:
+    """:func:`degrees` of an Arrow text column: one cast when every cell is a plain number."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return pc.cast(col, pa.float64()).to_numpy()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return degrees(col.to_pandas())  # "°", spaces or gaps: the careful way
+
+
+def arrow_column(col: Any) -> pd.Series:
+    """One attribute column of the table, typed as :func:`infer_column` and
+    ``csvpoints._infer_column`` type it, straight from its Arrow text: a
+    column of plain numbers in one cast (no trim, no regex per value), a
+    text column decided on its first rows."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    col = pa.chunked_array([col]) if isinstance(col, pa.Array) else col
+    head = pc.utf8_trim_whitespace(col.slice(0, 2000))
+    head = pc.filter(head, pc.not_equal(head, ""))
+    try:
+        pc.cast(head, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return _ltrim(col).to_pandas()  # some early value is not a number: text
+    try:
+        num = pc.cast(col, pa.float64())  # no blank, no space anywhere: plain numbers
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        got = infer_column(_ltrim(col).to_pandas())  # gaps or spaces: the careful way
+        return got if got is not None else _ltrim(col).to_pandas()
+    if pc.any(pc.match_substring_regex(col, r"^[+-]?0\d")).as_py() or pc.any(pc.is_nan(num)).as_py():
+        return col.to_pandas()  # codes like "0571", or "nan" spelt out: text, as pandas keeps them
+    out = num.to_numpy()
+    if len(out) and (out % 1 == 0).all() and (np.abs(out) < 2**53).all():
+        return pd.Series(out.astype("int64"))
+    return pd.Series(out)
 
 
 def infer_column(s: pd.Series) -> pd.Series | None:

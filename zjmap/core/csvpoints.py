@@ -12,6 +12,7 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -49,6 +50,18 @@ def _find_col(columns: list[str], names: list[str], contains: str) -> str | None
     return None
 
 
+def _lonlat_columns(cols: list[str], disp: str) -> tuple[str, str]:
+    lon = _find_col(cols, _LON_NAMES, "经度")
+    lat = _find_col(cols, _LAT_NAMES, "纬度")
+    if lon is None or lat is None or lon == lat:
+        shown = ", ".join(cols[:12]) + (" …" if len(cols) > 12 else "")
+        raise UserFileError(
+            f"{disp} has no longitude/latitude columns zjmap recognises (it looks for lon/lng/"
+            f"longitude/x/经度 and lat/latitude/y/纬度; the columns are: {shown}).", kind="not_map_data"
+        )
+    return lon, lat
+
+
 class _CsvReader(_Reader):
     def __init__(self, src: _Source | None, lay: _Layer, encoding: str | None, chunk_size: int):
         assert lay.file is not None
@@ -67,12 +80,74 @@ class _CsvReader(_Reader):
             raise UserFileError(f"zjmap cannot read {disp} ({exc.strerror or exc}).", kind="access") from exc
         if b"\x00" in raw[:4096]:
             raise UserFileError(f"{disp} is not a text table: it contains binary data.", kind="not_map_data")
-        text, self.encoding, self.encoding_reason = _decode_text(raw, encoding, disp)
-        sample = text[:20000]
+        table = self._arrow_table(raw, encoding)
+        if table is not None:  # the file's own UTF-8 bytes typed in Arrow's kernels, no Python text
+            cols = [str(c).strip() for c in table.column_names]
+            lon, lat = _lonlat_columns(cols, disp)
+            x = csvarrow.arrow_degrees(table.column(cols.index(lon)))
+            y = csvarrow.arrow_degrees(table.column(cols.index(lat)))
+            attrs = pd.DataFrame({c: csvarrow.arrow_column(table.column(i))
+                                  for i, c in enumerate(cols) if c not in (lon, lat)},
+                                 index=pd.RangeIndex(table.num_rows))
+        else:
+            df = self._pandas_table(raw, encoding)
+            cols = list(df.columns)
+            lon, lat = _lonlat_columns(cols, disp)
+            x, y = csvarrow.degrees(df[lon], _readers._ARROW), csvarrow.degrees(df[lat], _readers._ARROW)
+            attrs = df.drop(columns=[lon, lat])
+            for c in attrs.columns:
+                attrs[c] = _infer_column(attrs[c])
+        ok = np.isfinite(x) & np.isfinite(y)
+        if ok.any() and np.abs(y[ok]).max() > 90 and np.abs(x[ok]).max() <= 90:
+            x, y = y, x
+            self.warnings.append(
+                f"In {disp} the columns {lon!r} and {lat!r} look swapped (latitudes over 90°); they were swapped back."
+            )
+        # the coordinates stay numbers: no shapely point per row (zjmap.core.pointcolumn)
+        self.attrs = attrs
+        self.xy = np.column_stack([x, y])
+        self.ok = ok
+        self.total = len(attrs)
+        self.columns = (lon, lat)
+
+    def _arrow_table(self, raw: bytes, encoding: str | None) -> Any:
+        """A big UTF-8 table read by Arrow from its bytes (Arrow checks the
+        UTF-8), or None: small, another encoding, or not a table Arrow reads as pandas does."""
+        if not (_readers._ARROW and len(raw) > csvarrow.ARROW_CHARS and encoding in (None, "UTF-8")):
+            return None
+        if raw.startswith((codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return None
+        head = raw[:20000].decode("utf-8", "ignore")  # the sample for the delimiter (a cut character dropped)
+        delim = self._delimiter(head)
+        names = csvarrow.header_names(head, delim)
+        if names is None:
+            return None
+        stripped = [c.strip() for c in names]
         try:
-            delim = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+            lon, lat = _lonlat_columns(stripped, self.lay.display)
+        except UserFileError:  # said by the careful way, from the decoded text
+            return None
+        # the coordinates parsed as numbers while reading; anything odd in them ("°", blanks): as text
+        table = csvarrow.read_arrow(head, delim, raw, floats=(names[stripped.index(lon)], names[stripped.index(lat)]))
+        if table is None:
+            table = csvarrow.read_arrow(head, delim, raw)
+        if table is not None:
+            self.encoding = "UTF-8"
+            self.encoding_reason = ("chosen by hand" if encoding else
+                                    "the text is valid UTF-8" if not raw.isascii() else "all text is plain ASCII")
+        return table
+
+    def _delimiter(self, sample: str) -> str:
+        try:
+            return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
         except csv.Error:
-            delim = "\t" if lay.file.suffix.lower() == ".tsv" else ","
+            return "\t" if self.lay.file is not None and self.lay.file.suffix.lower() == ".tsv" else ","
+
+    def _pandas_table(self, raw: bytes, encoding: str | None) -> pd.DataFrame:
+        """The table as text columns, decoded in Python (GBK, a byte-order mark, small tables)."""
+        disp = self.lay.display
+        text, self.encoding, self.encoding_reason = _decode_text(raw, encoding, disp)
+        delim = self._delimiter(text[:20000])
         # UTF-8 without a byte-order mark: Arrow parses the file's own bytes (no second encoding)
         as_utf8 = raw if self.encoding == "UTF-8" and not raw.startswith(codecs.BOM_UTF8) else None
         df = csvarrow.read_table(text, delim, as_utf8) if _readers._ARROW and len(text) > csvarrow.ARROW_CHARS else None
@@ -82,35 +157,19 @@ class _CsvReader(_Reader):
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
             raise UserFileError(f"{disp} is not a readable table ({str(exc).splitlines()[0][:120]}).", kind="not_map_data") from exc
         df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
-        cols = list(df.columns)
-        lon = _find_col(cols, _LON_NAMES, "经度")
-        lat = _find_col(cols, _LAT_NAMES, "纬度")
-        if lon is None or lat is None or lon == lat:
-            shown = ", ".join(cols[:12]) + (" …" if len(cols) > 12 else "")
-            raise UserFileError(
-                f"{disp} has no longitude/latitude columns zjmap recognises (it looks for lon/lng/"
-                f"longitude/x/经度 and lat/latitude/y/纬度; the columns are: {shown}).", kind="not_map_data"
-            )
-        x, y = csvarrow.degrees(df[lon], _readers._ARROW), csvarrow.degrees(df[lat], _readers._ARROW)
-        ok = np.isfinite(x) & np.isfinite(y)
-        if ok.any() and np.abs(y[ok]).max() > 90 and np.abs(x[ok]).max() <= 90:
-            x, y = y, x
-            self.warnings.append(
-                f"In {disp} the columns {lon!r} and {lat!r} look swapped (latitudes over 90°); they were swapped back."
-            )
-        geoms = np.full(len(df), None, dtype=object)
-        geoms[ok] = shapely.points(x[ok], y[ok])
-        attrs = df.drop(columns=[lon, lat])
-        for c in attrs.columns:
-            attrs[c] = _infer_column(attrs[c])
-        self.df = gpd.GeoDataFrame(attrs, geometry=geoms)
-        self.total = len(self.df)
-        self.columns = (lon, lat)
+        return df
+
+    def point_batches(self, run: _Run) -> Iterator[tuple[pd.DataFrame, np.ndarray, np.ndarray]]:
+        for start in range(0, self.total, self.chunk_size):
+            run.check_cancel()
+            end = start + self.chunk_size
+            yield self.attrs.iloc[start:end], self.xy[start:end], self.ok[start:end]
 
     def chunks(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
-        for start in range(0, len(self.df), self.chunk_size):
-            run.check_cancel()
-            yield self.df.iloc[start : start + self.chunk_size]
+        for attrs, xy, ok in self.point_batches(run):
+            geoms = np.full(len(attrs), None, dtype=object)
+            geoms[ok] = shapely.points(xy[ok])
+            yield gpd.GeoDataFrame(attrs, geometry=geoms)
 
 
 def _decode_text(raw: bytes, encoding: str | None, disp: str) -> tuple[str, str, str]:

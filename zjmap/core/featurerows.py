@@ -24,6 +24,7 @@ from typing import Any, overload
 import numpy as np
 
 from zjmap.core.layers import MapFeature, feature_id
+from zjmap.core.pointcolumn import PointColumn
 
 __all__ = ["FeatureRows", "column_values"]
 
@@ -122,6 +123,13 @@ class FeatureRows(Sequence[MapFeature]):
         col = self.column
         return col if isinstance(col, np.ndarray) else col.geoms()
 
+    @property
+    def points(self) -> PointColumn | None:
+        """A point layer's coordinates (zjmap.core.pointcolumn): what drawing and
+        identifying read instead of shapely points; None for other layers."""
+        col = self.column
+        return col if isinstance(col, PointColumn) else None
+
     # -- the sequence --------------------------------------------------------
     def __len__(self) -> int:
         return self._n
@@ -149,13 +157,14 @@ class FeatureRows(Sequence[MapFeature]):
         """Every feature, with its props taken column by column (much faster
         than row by row); each feature lives only as long as the caller keeps it."""
         n = self._n
+        geoms = self.geoms
         step = 50_000
         for start in range(0, n, step):
             part = self.table.iloc[start:start + step]
             cols = [column_values(part[c]) for c in part.columns]
             for j, row in enumerate(zip(*cols) if cols else ([()] * len(part))):
                 k = start + j
-                yield MapFeature(self.prefix + str(k), self.layer_id, self._props(row), self.geoms[k])
+                yield MapFeature(self.prefix + str(k), self.layer_id, self._props(row), geoms[k])
 
     def __bool__(self) -> bool:
         return self._n > 0

@@ -62,6 +62,14 @@ class Identifier:
         for layer in reversed(self.stack.visible_layers()):
             if layer.kind == "base":
                 continue
+            points = getattr(layer.features, "points", None)
+            if points is not None:  # a point table: a distance test on its coordinates, nearest first
+                feats = layer.features
+                for i in points.within(lon, lat, tol)[:MAX_HITS].tolist():
+                    f = feats[i]
+                    if f.id not in layer.hidden:
+                        hits.append(Hit(f, float(f.geometry.distance(pt))))
+                continue
             tree, feats = self._tree(layer)
             idx = tree.query(pt, predicate="dwithin", distance=tol)
             if getattr(feats, "lazy", False) and len(idx) > MAX_HITS:
@@ -135,6 +143,13 @@ class Identifier:
         out = []
         for layer in reversed(list(self.stack)):
             if layer.kind == "base":
+                continue
+            points = getattr(layer.features, "points", None)
+            if points is not None:  # a point table: its coordinates tested, no tree of a million points
+                x, y = points.xy[:, 0], points.xy[:, 1]
+                w, s, e, n = whole.bounds
+                near = np.flatnonzero((x >= w) & (x <= e) & (y >= s) & (y <= n))
+                out.append((layer.features, near[shapely.intersects_xy(whole, x[near], y[near])]))
                 continue
             tree, feats = self._tree(layer)
             idx = tree.query(whole, predicate="intersects")

@@ -247,14 +247,23 @@ class Reopened:
 
 
 def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path | None:
-    """Keep a read layer (``meta`` from :func:`meta_of`, its table ``gdf``)
-    and its ``display`` (with its zoom bands) under ``key``; None when the
+    """Keep a read layer (``meta`` from :func:`meta_of`, its table ``gdf``: a
+    GeoDataFrame or the layer's LayerTable, whose GeoDataFrame is made here if
+    needed; a point layer's coordinates are kept as they are) and its ``display`` (with its zoom bands) under ``key``; None when the
     layer is not worth keeping. Safe on a worker thread."""
     import shapely
 
-    if len(gdf) < MIN_FEATURES or len(display.bands) < 2:  # small, or its zoom bands still to come
-        return None
-    if (shapely.get_type_id(np.asarray(gdf.geometry.array, dtype=object)) == 7).any():
+    from zjmap.core.pointcolumn import PointColumn
+
+    column = getattr(gdf, "column", None)
+    points = column if isinstance(column, PointColumn) else None  # coordinates: kept as they are
+    if points is None and isinstance(gdf, LayerTable):
+        gdf = gdf.gdf  # made here, off the UI thread
+        if gdf is None:
+            return None
+    if len(points if points is not None else gdf) < MIN_FEATURES or len(display.bands) < 2:
+        return None  # small, or its zoom bands still to come
+    if points is None and (shapely.get_type_id(np.asarray(gdf.geometry.array, dtype=object)) == 7).any():
         return None  # collections are drawn member by member: not kept (rare in planners' files)
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -265,10 +274,13 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        geoms = np.asarray(gdf.geometry.array, dtype=object)
         n_offsets = 0
         try:  # one geometry family (the usual case): its flat coordinates and offsets
-            gtype, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+            if points is not None:
+                gtype, coords, offsets = shapely.GeometryType.POINT, points.xy, ()
+            else:
+                gtype, coords, offsets = shapely.to_ragged_array(np.asarray(gdf.geometry.array, dtype=object),
+                                                                 include_z=False)
         except ValueError:  # mixed families: GeoParquet with its WKB
             gtype = None
             gdf.to_parquet(tmp / "table.parquet", geometry_encoding="WKB", index=False)
@@ -280,7 +292,7 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
             for i, off in enumerate(offsets):
                 np.save(tmp / f"offsets{i}.npy", np.asarray(off, dtype=np.int64))
             n_offsets = len(offsets)
-            attrs = gdf.drop(columns=gdf.geometry.name)
+            attrs = gdf.attrs if points is not None else gdf.drop(columns=gdf.geometry.name)
             feather.write_feather(pa.Table.from_pandas(attrs, preserve_index=False), tmp / "table.arrow",
                                   compression="uncompressed")
         page_file = display.write()  # the page's array file (written already when the layer was shown)
@@ -304,10 +316,10 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
             "lat": display._lat,
             "tolerance_px": display.tolerance_px,
             "min_drop": display.min_drop,
-            "features": len(gdf),
+            "features": len(attrs) if points is not None else len(gdf),
             "geometry_type": None if gtype is None else int(gtype),
             "offsets": n_offsets,
-            "geometry_name": str(gdf.geometry.name),
+            "geometry_name": gdf.geometry_name if points is not None else str(gdf.geometry.name),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, target)
@@ -415,8 +427,14 @@ def load(key: str) -> Reopened | None:
 
             gdf = None
             attrs = feather.read_table(d / "table.arrow", memory_map=True).to_pandas()
-            column = RaggedColumn(meta["geometry_type"], np.load(d / "coords.npy", mmap_mode="r"),
-                                  tuple(np.load(d / f"offsets{i}.npy", mmap_mode="r") for i in range(meta["offsets"])))
+            coords = np.load(d / "coords.npy", mmap_mode="r")
+            if meta["geometry_type"] == 0 and meta["offsets"] == 0:  # points: their coordinates (zjmap.core.pointcolumn)
+                from zjmap.core.pointcolumn import PointColumn
+
+                column = PointColumn(coords)
+            else:
+                column = RaggedColumn(meta["geometry_type"], coords,
+                                      tuple(np.load(d / f"offsets{i}.npy", mmap_mode="r") for i in range(meta["offsets"])))
         if len(attrs) != meta["features"] or len(column) != meta["features"]:
             raise ValueError("table and display disagree")
         disp, first = _display(d, key, meta)

@@ -23,9 +23,9 @@ def layer_table(layer: Any) -> "pd.DataFrame":
     """The attributes the filter sees: the user layer's own table, or the props."""
     import pandas as pd
 
-    gdf = layer.table.gdf if layer.kind == "user" else None
-    if gdf is not None and len(gdf) == len(layer.features):
-        return pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).reset_index(drop=True)
+    attrs = layer.table.attributes if layer.kind == "user" else None  # a point layer's: no geometry made
+    if attrs is not None and len(attrs) == len(layer.features):
+        return pd.DataFrame(attrs[layer.table.columns]).reset_index(drop=True)
     recs = [{k: v for k, v in f.props.items() if not isinstance(v, (dict, list))} for f in layer.features]
     return pd.DataFrame.from_records(recs) if recs else pd.DataFrame()
 

@@ -157,6 +157,22 @@ class LayerTable:
     gdf: Any = None  # geopandas.GeoDataFrame, EPSG:4326
     name_field: str | None = None  # the column that names a feature
 
+    @property
+    def attributes(self) -> Any:
+        """A pandas frame whose columns are the attributes: a deferred table's
+        ``attrs`` (no geometry made: zjmap.core.layercache.DeferredTable), else the GeoDataFrame."""
+        attrs = getattr(self, "attrs", None)
+        return attrs if attrs is not None else self.gdf
+
+    @property
+    def columns(self) -> list[str]:
+        """The attribute columns (no geometry), without making a deferred table's GeoDataFrame."""
+        attrs = getattr(self, "attrs", None)
+        if attrs is not None:
+            return [str(c) for c in attrs.columns]
+        gdf = self.gdf
+        return [] if gdf is None else [str(c) for c in gdf.columns if c != gdf.geometry.name]
+
 
 @dataclass
 class LabelRules:

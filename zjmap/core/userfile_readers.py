@@ -11,8 +11,8 @@ Part of :mod:`zjmap.core.userfiles` (``read_layer``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +27,8 @@ from zjmap.core.userfile_types import (
 )
 from zjmap.core.shapefile_parts import _check_shapefile, _prj_crs, _shapefile_encoding
 
+
+T = TypeVar("T")
 
 # ---------------------------------------------------------------------------
 # Readers: each yields raw GeoDataFrame chunks in the source CRS.
@@ -156,8 +158,9 @@ class _OgrReader(_Reader):
             f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}.", kind="damaged"
         )
 
-    def _stream(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
-        """One pass over GDAL's Arrow stream, ``chunk_size`` features a batch."""
+    def _arrow_batches(self, run: _Run, convert: Callable[[dict[str, Any], Any], T]) -> Iterator[T]:
+        """One pass over GDAL's Arrow stream, ``chunk_size`` features a batch,
+        each given to ``convert(meta, batch)``; failures in the planner's words."""
         lay = self.lay
         try:
             with pyogrio.open_arrow(
@@ -172,10 +175,22 @@ class _OgrReader(_Reader):
                         batch = stream.read_next_batch()
                     except StopIteration:
                         return
-                    yield _batch_frame(meta, batch)
+                    yield convert(meta, batch)
         except (UnicodeDecodeError, FileNotFoundError, DataSourceError, DataLayerError, RuntimeError,
                 OSError, ValueError) as exc:
             raise self._translate(exc) from exc
+
+    def _stream(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
+        return self._arrow_batches(run, _batch_frame)
+
+    def plain_points(self) -> bool:
+        """A layer of 2D points read in one stream: read as coordinates (zjmap.core.pointread)."""
+        return self.chunked and _ARROW and _STREAM and self.geometry_type == "Point"
+
+    def point_batches(self, run: _Run) -> Iterator[tuple[Any, np.ndarray, np.ndarray]]:
+        """(attributes, x/y, has-a-point) per batch of GDAL's Arrow stream,
+        the WKB read straight into numbers (zjmap.core.pointcolumn.wkb_points)."""
+        return self._arrow_batches(run, _batch_points)
 
     def chunks(self, run: _Run) -> Iterator[gpd.GeoDataFrame]:
         if self.chunked and _ARROW and _STREAM:
@@ -203,21 +218,50 @@ def _batch_frame(meta: dict[str, Any], batch: Any) -> gpd.GeoDataFrame:
     per batch (WKB → shapely with invalid shapes fixed, ISO datetime text →
     datetimes through pyogrio's own parser)."""
     import shapely
+
+    df, col = _batch_attrs(meta, batch)
+    wkb = getattr(col, "storage", col).to_numpy(zero_copy_only=False) if col is not None else None
+    geoms = shapely.from_wkb(wkb, on_invalid="fix") if wkb is not None else np.full(len(df), None, object)
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index), crs=meta["crs"])
+
+
+def _batch_points(meta: dict[str, Any], batch: Any) -> tuple[Any, np.ndarray, np.ndarray]:
+    """One Arrow batch of a point layer: (attributes, x/y float64 (n, 2), has-a-point)."""
+    import shapely
+
+    from zjmap.core.pointcolumn import wkb_points
+    from zjmap.core.pointread import NotPlainPoints
+
+    df, wkb = _batch_attrs(meta, batch)
+    if wkb is None:
+        raise NotPlainPoints()
+    got = wkb_points(wkb)
+    if got is None:  # Z, big-endian or odd rows: shapely reads this batch
+        g = shapely.from_wkb(getattr(wkb, "storage", wkb).to_numpy(zero_copy_only=False), on_invalid="fix")
+        t = shapely.get_type_id(g)
+        if np.isin(t, (1, 2, 3, 4, 5, 6, 7)).any():
+            raise NotPlainPoints()
+        xy = np.column_stack([shapely.get_x(g), shapely.get_y(g)])
+        got = xy, (t == 0) & np.isfinite(xy).all(axis=1)
+    return df, got[0], got[1]
+
+
+def _batch_attrs(meta: dict[str, Any], batch: Any) -> tuple[Any, Any]:
+    """One Arrow batch's attributes as pandas (datetimes parsed as pyogrio
+    does) and its WKB column (Arrow), or None when it has none."""
     from pyogrio.geopandas import _try_parse_datetime
 
     name = meta["geometry_name"] or "wkb_geometry"
     names = batch.schema.names
-    wkb = None
+    col = None
     if name in names:
         col = batch.column(names.index(name))
-        wkb = getattr(col, "storage", col).to_numpy(zero_copy_only=False)
         batch = batch.drop_columns([name])
     df = batch.to_pandas()
     for dtype, column in zip(meta["dtypes"], meta["fields"]):
         if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]" and column in df:
             df[column] = _try_parse_datetime(df[column], False, True)
-    geoms = shapely.from_wkb(wkb, on_invalid="fix") if wkb is not None else np.full(len(df), None, object)
-    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geoms, index=df.index), crs=meta["crs"])
+    return df, col
 
 
 def _ogr_info(lay: _Layer, encoding: str | None, count: bool = False, bounds: bool = False) -> dict[str, Any]:

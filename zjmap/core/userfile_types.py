@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 from pyproj import CRS
 
+from zjmap.core.pointcolumn import FrameSlot, frame_len
+
 
 if TYPE_CHECKING:  # a layer's shapefile parts; no import cycle at run time
     from zjmap.core.shapefile_parts import _ShpParts
@@ -112,7 +114,9 @@ class SourceInfo:
 @dataclass
 class LoadedLayer:
     name: str
-    gdf: gpd.GeoDataFrame  # EPSG:4326, non-empty 2D geometries only
+    # EPSG:4326, non-empty 2D geometries only; a point layer holds a PointFrame
+    # (coordinates) and makes the GeoDataFrame when this is first read
+    gdf: gpd.GeoDataFrame = FrameSlot()  # type: ignore[assignment]
     driver: str
     source_crs: str  # "EPSG:4549" (or a CRS name if it has no code)
     crs_guessed: bool
@@ -128,7 +132,12 @@ class LoadedLayer:
 
     @property
     def features(self) -> int:
-        return len(self.gdf)
+        return frame_len(LoadedLayer.__dict__["gdf"].raw(self))
+
+    @property
+    def held(self) -> Any:
+        """The GeoDataFrame or PointFrame as read, without making anything."""
+        return LoadedLayer.__dict__["gdf"].raw(self)
 
 
 # ---------------------------------------------------------------------------

@@ -65,8 +65,9 @@ from zjmap.core.userfile_types import (
 from zjmap.core.userfile_sources import _layer_info, _pick_layer, _resolve
 from zjmap.core.userfile_readers import _OgrReader, _Reader
 from zjmap.core.csvpoints import _CsvReader, _decode_text  # noqa: F401  (_decode_text: tables.py)
+from zjmap.core.pointread import NotPlainPoints, left_out_warnings, read_points
 from zjmap.core.crsguess import (
-    _CHINA, _CrsDecision, _check_encoding_name, _crs_label, _decide_crs, _fmt_lonlat, _overlaps,
+    _CHINA, _CrsDecision, _check_encoding_name, _crs_label, _decide_crs, _overlaps,
     _parse_crs_arg, guess_crs,
 )
 
@@ -167,6 +168,13 @@ def read_layer(
     if reader.total == 0:
         raise UserFileError(f"{lay.display} contains no features: there is nothing to show.", kind="empty")
 
+    if isinstance(reader, _CsvReader) or (isinstance(reader, _OgrReader) and reader.plain_points()):
+        # points: read as coordinates, no shapely point per row until one is needed
+        try:
+            return read_points(lay, reader, reader.point_batches(run), override, list(warnings), run)
+        except NotPlainPoints:  # the file said points but holds other shapes
+            pass
+
     parts: list[gpd.GeoDataFrame] = []
     repaired = skipped = outside = 0
     had_z = False
@@ -228,19 +236,8 @@ def read_layer(
             f"{repaired:,} invalid shape{'s were' if repaired != 1 else ' was'} repaired "
             "(e.g. self-intersecting polygons); check them if areas matter."
         )
-    if skipped:
-        warnings.append(f"{skipped:,} feature{'s' if skipped != 1 else ''} without a shape (empty or unreadable geometry) left out.")
-    if outside:
-        warnings.append(
-            f"{outside:,} feature{'s' if outside != 1 else ''} could not be converted to longitude/latitude "
-            f"with {decision.label} and {'were' if outside != 1 else 'was'} left out."
-        )
     bounds84 = tuple(float(v) for v in gdf.total_bounds)
-    if not _overlaps(bounds84, _CHINA):
-        warnings.append(
-            f"The data lies outside China (around {_fmt_lonlat(bounds84)}); "
-            "if it should be in Zhejiang, its coordinate system is probably wrong."
-        )
+    warnings.extend(left_out_warnings(skipped, outside, decision.label, bounds84))  # type: ignore[arg-type]
     result = LoadedLayer(
         name=lay.name,
         gdf=gdf,

@@ -35,6 +35,7 @@ from zjmap.core.bigdisplay import (
 from zjmap.core.featurerows import FeatureRows, column_values
 from zjmap.core.layermodel import About, DisplayState, LayerTable, ReadSource
 from zjmap.core.layers import LayerStack, MapLayer
+from zjmap.core.pointcolumn import PointFrame
 from zjmap.core.styling import DEFAULT_COLOR, FALLBACK_PALETTE
 
 if TYPE_CHECKING:
@@ -165,6 +166,13 @@ def user_layer(
     warnings; ``source`` given here is how it was asked for), and
     ``layer.display`` the prepared :class:`BigDisplay`.
     """
+    held = getattr(loaded, "held", None)
+    if table is None and isinstance(held, PointFrame):  # points as coordinates: none made to draw them
+        from zjmap.core.layercache import DeferredTable
+
+        table = DeferredTable(None, attrs=held.attrs, column=held.points, geometry_name=held.geometry_name)
+        if display is None:
+            display = BigDisplay.from_points(held.points.xy)
     if table is not None:  # a cached read: attributes now, geometry on first need
         attrs, geoms = table.attrs, table.column
     else:
@@ -247,9 +255,8 @@ def _values(layer: MapLayer, fld: str) -> list[Any]:
 
 
 def fields_of(layer: MapLayer) -> list[str]:
-    gdf = layer.table.gdf
-    if gdf is not None:
-        return [str(c) for c in gdf.columns if c != gdf.geometry.name]
+    if layer.table.attributes is not None:  # no geometry made for a deferred table
+        return layer.table.columns
     keys: dict[str, None] = {}
     for f in layer.features[:100]:
         for k in f.props:
@@ -261,7 +268,7 @@ def numeric_fields(layer: MapLayer) -> list[str]:
     """Fields with numbers (at least one), for graduated colours."""
     import pandas as pd
 
-    gdf = layer.table.gdf
+    gdf = layer.table.attributes
     out = []
     for c in fields_of(layer):
         if gdf is not None and c in gdf.columns:
@@ -278,7 +285,7 @@ def numeric_fields(layer: MapLayer) -> list[str]:
 def category_fields(layer: MapLayer, limit: int = MAX_CATEGORIES) -> list[tuple[str, int]]:
     """(field, number of distinct values) for fields worth colouring by category:
     2 to ``limit`` distinct values. Fields with more are left out."""
-    gdf = layer.table.gdf
+    gdf = layer.table.attributes
     out = []
     for c in fields_of(layer):
         if gdf is not None and c in gdf.columns:

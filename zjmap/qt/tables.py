@@ -97,7 +97,7 @@ class TableJoinDialog(QDialog):
 
         for layer in ctl.stack:
             if layer.kind == "user" and isinstance(layer.source, ReadSource) and not isinstance(layer.source, TableSource) \
-                    and layer.table.gdf is not None:
+                    and layer.table.attributes is not None:
                 self.level.addItem(f"图层 Layer: {layer.title}", f"layer:{layer.id}")
         self.target_field = QComboBox()
         self.target_field.setEnabled(False)
@@ -145,7 +145,7 @@ class TableJoinDialog(QDialog):
         layer = self.target_layer()
         if layer is not None:
             fld = self.target_field.currentData()
-            return MatchArgs(None, None, dict(self.fixes), layer.table.gdf[fld].tolist(), str(fld))
+            return MatchArgs(None, None, dict(self.fixes), layer.table.attributes[fld].tolist(), str(fld))
         return MatchArgs(self.level.currentData(), self.parent_col.currentData(), dict(self.fixes))
 
     def reload(self, first: bool = False, sheet: object = "current") -> bool:
@@ -302,11 +302,9 @@ class TableJoinDialog(QDialog):
         self._busy = True
         self.target_field.clear()
         if layer is not None:
-            gdf = layer.table.gdf
-            for c in gdf.columns:
-                if c != gdf.geometry.name:
-                    self.target_field.addItem(str(c), c)
-            if layer.table.name_field in gdf.columns:
+            for c in layer.table.columns:
+                self.target_field.addItem(str(c), c)
+            if layer.table.name_field in layer.table.columns:
                 self.target_field.setCurrentIndex(self.target_field.findData(layer.table.name_field))
         self.target_field.setEnabled(layer is not None)
         self.parent_col.setEnabled(layer is None)
@@ -356,7 +354,7 @@ class TableJoinDialog(QDialog):
         g = J.gazetteer()
         if r.level == "layer":  # the layer's features by the join field's value
             fld = self.target_field.currentData()
-            vals = self.target_layer().table.gdf[fld].tolist()
+            vals = self.target_layer().table.attributes[fld].tolist()
             units = [J.Unit(str(i), str(v), "layer", "", "") for i, v in enumerate(vals)]
         else:
             units = sorted(g.units[r.level], key=lambda u: (u.province, u.parent, u.adcode))

@@ -244,8 +244,7 @@ class StyleDialog(QDialog):
         ll = QHBoxLayout()
         self.labels = QCheckBox("标注 Labels from field:", self)
         self.label_field = QComboBox(self)
-        gdf = layer.table.gdf
-        fields = [str(c) for c in gdf.columns if c != gdf.geometry.name] if gdf is not None else []
+        fields = layer.table.columns
         for f in fields:
             self.label_field.addItem(f, f)
         ll.addWidget(self.labels)
@@ -317,8 +316,9 @@ class GdfModel(QAbstractTableModel):
 
     def __init__(self, gdf, parent=None):
         super().__init__(parent)
-        self.gdf = gdf
-        self.cols = [c for c in gdf.columns if c != gdf.geometry.name]
+        self.gdf = gdf  # a GeoDataFrame, or a point layer's attribute frame (no geometry column)
+        geom = getattr(gdf, "_geometry_column_name", None)
+        self.cols = [c for c in gdf.columns if c != geom]
         self._cache: dict[int, list[Any]] = {}
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
@@ -377,7 +377,7 @@ class AttributeTable(QDialog):
         self.layer_id = layer.id
         self.setWindowTitle(f"属性表 Attribute table — {layer.title}")
         self.setWindowFlag(Qt.WindowType.Window, True)
-        gdf = layer.table.gdf
+        gdf = layer.table.attributes  # a point layer's: no geometry made for the table
         self.model = GdfModel(gdf, self)
         self.proxy = _RowProxy(self)
         self.proxy.setSourceModel(self.model)

@@ -228,7 +228,9 @@ class LoadTask(QObject):
         # file with several layers to choose from is never kept under "no layer chosen")
         key = layercache.cache_key(req.path, req.layer, req.encoding, req.crs)
         hit = layercache.load(key) if key else None
-        if req.layer is None and hit is None:
+        fmt = formats.by_suffix(Path(req.path).suffix)
+        if req.layer is None and hit is None and not (fmt is not None and fmt.driver == "CSV"):
+            # (a lon/lat table is one layer: listing it would parse it twice)
             info = uf.open_source(req.path)
             usable = [i for i in info.layers if i.problem is None]
             if len(usable) > 1:
@@ -384,7 +386,7 @@ class UserLayerController(QObject):
         if layer.display.bands_pending:
             self._cache_after_bands[layer.id] = (key, meta)
             return
-        gdf, arrays = layer.table.gdf, layer.display.arrays
+        gdf, arrays = layer.table, layer.display.arrays  # its GeoDataFrame made by the worker, if needed
         if gdf is None or arrays is None:
             return
 
