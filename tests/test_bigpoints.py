@@ -22,7 +22,7 @@ from zjmap.core.featurerows import FeatureRows
 from zjmap.core.identify import Identifier
 from zjmap.core.layerfilter import hidden_rows
 from zjmap.core.layers import LayerStack, MapFeature
-from zjmap.core.pointcolumn import PointFrame, wkb_points
+from zjmap.core.pointcolumn import PointColumn, PointFrame, wkb_points
 from zjmap.core.userfiles import read_layer
 from zjmap.core.userlayers import category_fields, numeric_fields, style_categorical, style_graduated, user_layer, with_labels
 from zjmap.core.workspace import capture, load_workspace, restore, save_workspace
@@ -217,12 +217,12 @@ def test_kept_in_the_cache_as_coordinates(files, tmp_path, monkeypatch):
     key = layercache.cache_key(gpkg)
     assert layercache.store(key, layercache.meta_of(loaded), layer.table, layer.display.arrays) is not None
     assert not loaded.held.points.built  # kept without making the points
-    back, disp = layercache.load(key)
-    assert isinstance(back.held, PointFrame) and back.features == N
-    np.testing.assert_array_equal(back.held.points.xy, loaded.held.points.xy)
-    again = user_layer(back, "user_2", display=disp)
-    assert again.features[77].props == layer.features[77].props
-    np.testing.assert_array_equal(disp.geoms[-1][0].xy, layer.display.arrays.geoms[-1][0].xy)
+    hit = layercache.load(key)
+    assert isinstance(hit.table.column, PointColumn) and hit.features == N  # coordinates again, no points
+    np.testing.assert_array_equal(hit.table.column.xy, loaded.held.points.xy)
+    again = user_layer(hit.loaded, "user_2", display=hit.display, table=hit.table)
+    assert again.features.points is hit.table.column and again.features[77].props == layer.features[77].props
+    np.testing.assert_array_equal(hit.display.geoms[-1][0].xy, layer.display.arrays.geoms[-1][0].xy)
 
 
 @pytest.mark.parametrize("kind", ["gbk", "degrees"])
