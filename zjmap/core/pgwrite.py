@@ -15,6 +15,7 @@ import shapely
 from psycopg import sql
 
 from zjmap.core.pgsource import PgSource
+from zjmap.core.pgsql import copy, execute
 from zjmap.core.postgis import CancelFn, PgError, ProgressFn, _friendly, connect, source_of
 from zjmap.core.userfiles import LoadCancelled
 
@@ -56,13 +57,14 @@ def write_layer(gdf: Any, target: str | PgSource, mode: str = "create", progress
     n = 0
     try:
         with conn.transaction():
-            exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", [table.as_string(conn)]).fetchone()[0]
+            exists = execute(conn, "SELECT to_regclass(%s) IS NOT NULL", [table.as_string(conn)]).fetchone()[0]
             if exists and mode == "create":
                 raise PgError(f"数据表已存在 {src.relation} already exists at {src.where}: choose replace or append.")
             if not exists and mode == "append":
                 raise PgError(f"数据表不存在 {src.relation} does not exist at {src.where}: nothing to append to.")
             if mode == "append":
-                have = {r[0] for r in conn.execute(
+                have = {r[0] for r in execute(
+                    conn,
                     "SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
                     [table.as_string(conn)]).fetchall()}
                 missing = [c for c in [*map(str, cols), "geom"] if c not in have]
@@ -70,15 +72,15 @@ def write_layer(gdf: Any, target: str | PgSource, mode: str = "create", progress
                     raise PgError(f"{src.relation} at {src.where} has no column {missing[0]!r}: "
                                   "appending needs the same columns.")
             if mode == "replace" and exists:
-                conn.execute(sql.SQL("DROP TABLE {}").format(table))
+                execute(conn, sql.SQL("DROP TABLE {}").format(table))
             if mode != "append":
                 defs = [sql.SQL("{} bigserial PRIMARY KEY").format(sql.Identifier("zjmap_id"))] if "zjmap_id" not in cols else []
                 defs += [sql.SQL("{} {}").format(sql.Identifier(str(c)), sql.SQL(_pg_type(gdf[c].dtype))) for c in cols]
                 defs.append(sql.SQL("{} geometry(Geometry, 4326)").format(sql.Identifier("geom")))
-                conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(defs)))
+                execute(conn, sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(", ").join(defs)))
             names = sql.SQL(", ").join([sql.Identifier(str(c)) for c in cols] + [sql.Identifier("geom")])
             values = [_plain_column(gdf[c]) for c in cols]
-            with conn.cursor().copy(sql.SQL("COPY {} ({}) FROM STDIN").format(table, names)) as cp:
+            with copy(conn.cursor(), sql.SQL("COPY {} ({}) FROM STDIN").format(table, names)) as cp:
                 for i in range(len(gdf)):
                     cp.write_row([v[i] for v in values] + [None if wkb[i] is None else wkb[i]])
                     n += 1
@@ -89,8 +91,8 @@ def write_layer(gdf: Any, target: str | PgSource, mode: str = "create", progress
                             raise LoadCancelled()
             if mode != "append":
                 idx = sql.Identifier(f"{src.table}_geom_idx"[:63])
-                conn.execute(sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(idx, table))
-        conn.execute(sql.SQL("ANALYZE {}").format(table))
+                execute(conn, sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(idx, table))
+        execute(conn, sql.SQL("ANALYZE {}").format(table))
     except psycopg.Error as exc:
         raise _friendly(exc, src, conn if (conn.closed or conn.broken) else None) from None
     finally:

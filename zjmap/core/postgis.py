@@ -40,6 +40,7 @@ from psycopg import errors as pgerr
 from psycopg import sql
 
 from zjmap.core.pgsource import PgSource, parse_pg
+from zjmap.core.pgsql import Verbatim, execute
 from zjmap.core.remote import ViewResult
 from zjmap.core.userfiles import LoadCancelled, LoadedLayer, UserFileError
 
@@ -293,7 +294,8 @@ def list_schemas(server: str | PgSource) -> list[str]:
     src = source_of(server)
     with connect(src) as conn:
         try:
-            rows = conn.execute(
+            rows = execute(
+                conn,
                 "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%%' "
                 "AND nspname NOT IN ('information_schema', 'topology', 'tiger') ORDER BY 1").fetchall()
         except psycopg.Error as exc:
@@ -306,7 +308,7 @@ def list_tables(server: str | PgSource, schema: str | None = None) -> list[Table
     src = source_of(server)
     with connect(src) as conn:
         try:
-            rows = conn.execute(_LIST_SQL, {"schema": schema}).fetchall()
+            rows = execute(conn, _LIST_SQL, {"schema": schema}).fetchall()
         except psycopg.Error as exc:
             raise _friendly(exc, src) from None
     return [TableInfo(r[0], r[1], _KINDS.get(r[2], r[2]), r[3], r[5], int(r[6] or 0),
@@ -368,7 +370,7 @@ class PgLayer:
         try:
             with _watch_cancel(conn, cancel):
                 # binary results: WKB arrives as bytes, not hex text (half the bytes, no decoding)
-                return conn.execute(query, params, binary=True).fetchall()
+                return execute(conn, query, params, binary=True).fetchall()
         except psycopg.Error as exc:
             raise self._failed(exc, conn) from None
 
@@ -383,7 +385,7 @@ class PgLayer:
     # -- SQL pieces ---------------------------------------------------------
     def relation(self) -> sql.Composable:
         if self.src.sql is not None:
-            return sql.SQL("({}) AS {}").format(sql.SQL(self.src.sql), sql.Identifier("zjmap_q"))
+            return sql.SQL("({}) AS {}").format(Verbatim(self.src.sql), sql.Identifier("zjmap_q"))
         if self.src.schema:
             return sql.Identifier(self.src.schema, self.src.table)
         return sql.Identifier(self.src.table)
@@ -547,7 +549,7 @@ class PgLayer:
             with _watch_cancel(conn, cancel), conn.transaction():
                 with conn.cursor(name="zjmap_read", binary=True) as cur:
                     cur.itersize = FETCH_ROWS
-                    cur.execute(self.select(where), params or None)
+                    execute(cur, self.select(where), params)
                     while True:
                         rows = cur.fetchmany(FETCH_ROWS)
                         if not rows:
@@ -625,7 +627,7 @@ def _plain(vals: list[Any]) -> list[Any]:
 
 
 def _type_oids(conn: psycopg.Connection) -> dict[int, str]:
-    rows = conn.execute("SELECT oid::int, typname FROM pg_type WHERE typname IN ('geometry', 'geography')").fetchall()
+    rows = execute(conn, "SELECT oid::int, typname FROM pg_type WHERE typname IN ('geometry', 'geography')").fetchall()
     if not rows:
         raise PgError("PostGIS is not installed in this database (no geometry type): ask its administrator "
                       "to run CREATE EXTENSION postgis.")
@@ -657,7 +659,8 @@ def open_layer(text: str | PgSource, statement_timeout_s: float | None = None, c
 
 
 def _resolve_table(conn: psycopg.Connection, src: PgSource, oids: dict[int, str]) -> PgLayer:
-    rows = conn.execute(
+    rows = execute(
+        conn,
         """SELECT n.nspname, c.relname, c.relkind, a.attname, t.typname,
                   format_type(a.atttypid, a.atttypmod), postgis_typmod_srid(a.atttypmod),
                   CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint END,
@@ -688,13 +691,14 @@ def _resolve_table(conn: psycopg.Connection, src: PgSource, oids: dict[int, str]
     src = PgSource(src.params, schema, src.table, None, g[3], src.text)
     srid = int(g[6] or 0)
     if srid == 0 and g[4] == "geometry":
-        found = conn.execute(sql.SQL("SELECT ST_SRID({}) FROM {} WHERE {} IS NOT NULL LIMIT 1").format(
+        found = execute(conn, sql.SQL("SELECT ST_SRID({}) FROM {} WHERE {} IS NOT NULL LIMIT 1").format(
             sql.Identifier(g[3]), sql.Identifier(schema, src.table), sql.Identifier(g[3]))).fetchone()
         srid = int(found[0]) if found else 0
     if g[4] == "geography":
         srid = srid or 4326
     attrs = [r for r in rows if r[4] not in ("geometry", "geography")]
-    pk = conn.execute(
+    pk = execute(
+        conn,
         """SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
            WHERE i.indrelid = %s::regclass AND i.indisprimary AND array_length(i.indkey, 1) = 1""",
         [sql.Identifier(schema, src.table).as_string(conn)]).fetchone()
@@ -705,9 +709,9 @@ def _resolve_table(conn: psycopg.Connection, src: PgSource, oids: dict[int, str]
 
 
 def _resolve_query(conn: psycopg.Connection, src: PgSource, oids: dict[int, str]) -> PgLayer:
-    q = sql.SQL("SELECT * FROM ({}) AS {} LIMIT 0").format(sql.SQL(src.sql), sql.Identifier("zjmap_q"))
+    q = sql.SQL("SELECT * FROM ({}) AS {} LIMIT 0").format(Verbatim(src.sql), sql.Identifier("zjmap_q"))
     with conn.transaction():
-        cur = conn.execute(q)
+        cur = execute(conn, q)
         desc = cur.description or []
     geoms = [d.name for d in desc if d.type_code in oids]
     if not geoms:
@@ -716,7 +720,8 @@ def _resolve_query(conn: psycopg.Connection, src: PgSource, oids: dict[int, str]
     if gname not in geoms:
         raise PgError(f"The SQL query for {src.where} has no geometry column {gname!r} (it has: {', '.join(geoms)}).")
     geography = oids[[d.type_code for d in desc if d.name == gname][0]] == "geography"
-    types = {r[0]: r[1] for r in conn.execute(
+    types = {r[0]: r[1] for r in execute(
+        conn,
         "SELECT oid::int, typname FROM pg_type WHERE oid = ANY(%s)", [[int(d.type_code) for d in desc]]).fetchall()}
     attrs = [d for d in desc if d.name not in geoms]
     layer = PgLayer(src=PgSource(src.params, None, None, src.sql, gname, src.text), geom=gname, srid=0,
@@ -725,7 +730,7 @@ def _resolve_query(conn: psycopg.Connection, src: PgSource, oids: dict[int, str]
                     key=None, rows_estimate=None, geometry_type="GEOMETRY")
     g = sql.SQL("{}::geometry").format(sql.Identifier(gname)) if geography else sql.Identifier(gname)
     with conn.transaction():
-        found = conn.execute(sql.SQL("SELECT ST_SRID({}) FROM {} WHERE {} IS NOT NULL LIMIT 1").format(
+        found = execute(conn, sql.SQL("SELECT ST_SRID({}) FROM {} WHERE {} IS NOT NULL LIMIT 1").format(
             g, layer.relation(), sql.Identifier(gname))).fetchone()
     layer.srid = int(found[0]) if found else 0
     if geography:
