@@ -142,3 +142,16 @@ def test_sql_layer_with_percent_in_its_own_text(pg, server):
         assert handle.count(BBOX) == len(_gids(pg, f"""{ENV} AND "a""b" LIKE '甲%%' AND "占比%%" >= 50""", BBOX))
     finally:
         handle.close()
+
+
+def test_no_query_bypasses_pgsql():
+    """Any other ``.execute(``/``.copy(`` on a psycopg connection would bring the ``%`` problem back."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(postgis.__file__).parents[1]
+    users = [p for p in root.rglob("*.py") if "psycopg" in p.read_text(encoding="utf-8") and p.name != "pgsql.py"]
+    assert {p.name for p in users} >= {"postgis.py", "pgwrite.py"}
+    for p in users:
+        text = p.read_text(encoding="utf-8")
+        assert not re.search(r"\.execute\(|cursor\(\)\.copy\(", text), f"{p.name}: run SQL through zjmap.core.pgsql"
