@@ -55,3 +55,32 @@ def test_filter_dialog_on_a_live_layer_is_pushed_to_the_server(win, pg, live_sma
         assert "筛选无效" in win.statusBar().currentMessage()
     finally:
         win.user_layers.remove(lid) if lid in win.stack else None
+
+
+def test_zoom_to_a_filtered_live_layer_goes_to_what_the_filter_keeps(win, pg, live_small, qtbot):
+    postgis.forget_password(parse_pg(pg.uri)[0].server_key)
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@")
+    handle = postgis.open_layer(uri + ("&" if "?" in uri else "?") + "table=public.parcels")
+    # parcels in the north-east corner, far from the street view the layer is added at
+    gids = [r[0] for r in pg.sql("SELECT gid FROM parcels WHERE geom && ST_MakeEnvelope(120.3, 30.42, 120.42, 30.52, 4490)")]
+    w, s, e, n = pg.sql(f"SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT ST_Extent(geom) b "
+                        f"FROM parcels WHERE gid IN ({', '.join(map(str, gids))})) x")[0]
+    win.map.set_view(30.2, 120.0, 14)
+    assert wait_until(lambda: win.view is not None and abs(win.view[4] - 14) < 0.01, 10000)
+    lid = "user_pgzoom"
+    win.stack.add(live_layer(handle, handle.src.text, lid, view=tuple(win.view)))
+    try:
+        layer = win.stack.layer(lid)
+        with qtbot.waitSignal(win.server_layers.refreshed, timeout=20000):
+            win.stack.set_style(lid, {**layer.style, "filter": f"gid in ({', '.join(map(str, gids))})"})
+        assert len(win.stack.layer(lid).features) == 0  # none of them in this view
+        win.tree.layer_activated.emit(lid)  # the layer tree's 缩放至图层 Zoom to layer
+        assert wait_until(lambda: abs((win.view[0] + win.view[2]) / 2 - (w + e) / 2) < 0.01
+                          and abs((win.view[1] + win.view[3]) / 2 - (s + n) / 2) < 0.01, 15000), win.view
+        vw, vs, ve, vn, _z = win.view
+        assert vw <= w and vs <= s and ve >= e and vn >= n  # the filtered parcels fill the view …
+        assert ve - vw < 3 * (e - w) + 0.05  # … not the whole table's
+        # the view moved: the layer is asked again and now holds them all
+        assert wait_until(lambda: len(win.stack.layer(lid).features) == len(gids), 20000)
+    finally:
+        win.user_layers.remove(lid) if lid in win.stack else None

@@ -4,6 +4,7 @@ and drops nothing), a filter that does not fit is refused plainly, and workspace
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from zjmap.core import livelayer, postgis
@@ -112,3 +113,45 @@ def test_workspace_round_trips_a_live_layers_filter(pg, layer, monkeypatch, tmp_
         assert {str(f.props["gid"]) for f in again.features} == {str(g) for g in _gids(pg, f"{ENV} AND {SQL_FILTER}", BBOX)}
     finally:
         live.handle.close()
+
+
+CORNER = "geom && ST_MakeEnvelope(120.3, 30.42, 120.42, 30.52, 4490)"
+
+
+def _extent(pg, table: str, where: str, srid: int = 4490) -> tuple[float, ...]:
+    box = f"ST_Transform(ST_SetSRID(ST_Extent(geom), {srid}), 4326)" if srid != 4490 else "ST_Extent(geom)"
+    return pg.sql(f"SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT {box} AS b FROM {table} "
+                  f"WHERE {where}) s")[0]
+
+
+def test_bounds_are_those_of_what_the_filter_keeps(pg, layer):
+    whole = layer.bounds()  # unfiltered: the planner's statistics, about the whole table
+    np.testing.assert_allclose(whole, _extent(pg, "public.parcels", "true"), atol=0.02)
+    gids = sorted(_gids(pg, CORNER))
+    assert 3 < len(gids) < 200
+    layer.set_filter(f"gid in ({', '.join(map(str, gids))}) and plots >= 0")
+    got = layer.bounds()
+    want = _extent(pg, "public.parcels", f"gid IN ({', '.join(map(str, gids))})")
+    np.testing.assert_allclose(got, want, atol=1e-9)
+    assert (got[2] - got[0]) < (whole[2] - whole[0]) / 3  # the corner, not the table
+    # a live layer made with the filter opens on those features
+    first = live_layer(layer, layer.src.text, "user_corner", where=layer.filter_text)
+    assert live_of(first).bbox == pytest.approx(want) and len(first.features) == len(gids)
+    layer.set_filter("plots = 1000")  # keeps nothing: no extent
+    assert layer.bounds() is None
+    layer.set_filter(None)
+    assert layer.bounds() == pytest.approx(whole)
+
+
+def test_bounds_of_a_filtered_projected_table(pg):
+    postgis.forget_password(parse_pg(pg.uri)[0].server_key)
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@")
+    roads = postgis.open_layer(uri + ("&" if "?" in uri else "?") + "table=gk.roads")
+    try:
+        roads.set_filter("id <= 3")
+        got = roads.bounds()
+        want = _extent(pg, "gk.roads", "id <= 3", srid=4549)
+        np.testing.assert_allclose(got, want, atol=1e-6)
+        assert got[2] - got[0] < 0.02  # three roads 300 m apart, not forty
+    finally:
+        roads.close()

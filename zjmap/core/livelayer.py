@@ -108,7 +108,7 @@ def live_layer(handle: Any, text: str, layer_id: str, *, title: str | None = Non
                previous: MapLayer | None = None, where: str | None = None) -> MapLayer:
     """The features of one view as a user MapLayer (its :class:`ServerSource` keeps the handle).
 
-    ``view``: (w, s, e, n, zoom); None: the whole table's extent. ``previous``:
+    ``view``: (w, s, e, n, zoom); None: the extent of the table (of what its filter keeps). ``previous``:
     the layer this one replaces (its style, title, visibility and opacity are kept).
     A PostGIS handle is given the layer filter (``previous``'s ``style["filter"]``,
     else ``where``) so the server selects only what it keeps.
@@ -116,13 +116,13 @@ def live_layer(handle: Any, text: str, layer_id: str, *, title: str | None = Non
     from zjmap.core.userfiles import LoadedLayer  # geopandas: not on the start-up path
     from zjmap.core.userlayers import user_layer
 
-    if view is None:
-        bbox, zoom = _initial_view(handle)
-    else:
-        bbox, zoom = tuple(float(v) for v in view[:4]), float(view[4])  # type: ignore[assignment]
     wanted = ((previous.style or {}).get("filter") or None) if previous is not None else where
     if hasattr(handle, "set_filter") and wanted != handle.filter_text:
         handle.set_filter(wanted)  # PgFilterError: the handle keeps the filter it had
+    if view is None:
+        bbox, zoom = _initial_view(handle)  # the extent of what the filter keeps
+    else:
+        bbox, zoom = tuple(float(v) for v in view[:4]), float(view[4])  # type: ignore[assignment]
     got = handle.view(bbox, zoom, cancel=cancel)
     gdf = got.gdf
     if "__fid" in gdf.columns:

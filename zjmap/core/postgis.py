@@ -512,22 +512,20 @@ class PgLayer:
         return int(plan[0]["Plan"]["Plan Rows"])
 
     def bounds(self) -> tuple[float, float, float, float] | None:
+        """Lon/lat extent of what the layer keeps (filtered: ST_Extent; else ST_EstimatedExtent, no scan)."""
         g = sql.SQL("{}::geometry").format(self._g()) if self.geography else self._g()
-        if self.src.sql is None and not self.geography:
-            try:  # statistics: no scan (None before ANALYZE)
-                r = self._run(sql.SQL("SELECT ST_EstimatedExtent(%s, %s, %s)"),
-                              [self.src.schema or "public", self.src.table, self.geom])
+        where, params = self._where(None)
+        box = None
+        if where is None and self.src.sql is None and not self.geography:
+            try:  # None before ANALYZE; an error for a view
+                box = self._run(sql.SQL("SELECT ST_EstimatedExtent(%s, %s, %s)"),
+                                [self.src.schema or "public", self.src.table, self.geom])[0][0]
             except PgError:
-                r = [(None,)]
-        else:
-            r = [(None,)]
-        ext = sql.SQL("ST_Extent({})").format(g)
-        if r[0][0] is None:
-            row = self._run(sql.SQL("SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM "
-                                    "(SELECT {} AS b FROM {}) s").format(ext, self.relation()))[0]
-        else:
-            row = self._run(sql.SQL("SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM "
-                                    "(SELECT %s::box2d AS b) s"), [r[0][0]])[0]
+                pass
+        b = sql.SQL("%s::box2d") if box is not None else sql.SQL("(SELECT ST_Extent({}) FROM {} WHERE {})").format(
+            g, self.relation(), where if where is not None else sql.SQL("true"))
+        row = self._run(sql.SQL("SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT {} AS b) s").format(b),
+                        [box] if box is not None else params)[0]
         if row[0] is None:
             return None
         if self.srid in (4326, 4490, 0):

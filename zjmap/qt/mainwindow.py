@@ -293,10 +293,16 @@ class MainWindow(QMainWindow):
         self.map.fit_bounds(*ZHEJIANG_BOUNDS)
 
     def zoom_to_layer(self, layer_id: str) -> None:
+        """To what the layer's filter keeps (a live layer: its extent on the server)."""
+        if self.server_layers.zoom_to(layer_id):
+            return
         layer = self.stack.layer(layer_id)
+        import numpy as np
         import shapely
 
         geoms = layer_geometries(layer)
+        if len(layer.hidden_rows) and len(layer.hidden_rows) < len(geoms):
+            geoms = np.delete(geoms, np.asarray(layer.hidden_rows, dtype=int))
         if not len(geoms):
             return
         w, s, e, n = shapely.total_bounds(geoms)

@@ -187,6 +187,32 @@ class ServerLayerController(QObject):
         start_worker(live.handle.reconnect, name=f"zjmap-reconnect-{lid}", pass_state=False, parent=self,
                      connect={"result": done, "errored": failed})
 
+    def zoom_to(self, lid: str) -> bool:
+        """Zoom to a live layer's extent as the server has it (only what its
+        filter keeps), asked on a worker; False when ``lid`` is not live (its
+        features are all here: the window zooms to them)."""
+        layer = self.stack.layer(lid)
+        live = live_of(layer)
+        if live is None or not live.available:
+            return False
+        handle = live.handle
+
+        def work() -> Any:
+            return handle.bounds() if hasattr(handle, "bounds") else handle.extent
+
+        def done(b: Any) -> None:
+            if b is None:
+                self.status_bar.showMessage(f"{layer.title}: 没有要素 no features to zoom to", 8000)
+            else:
+                self.map.fit_bounds(*(float(v) for v in b), 12)
+
+        def failed(exc: BaseException) -> None:
+            self.status_bar.showMessage(f"⚠ {layer.title}: {exc}", 20000)
+
+        start_worker(work, name=f"zjmap-extent-{lid}", pass_state=False, parent=self,
+                     connect={"result": done, "errored": failed})
+        return True
+
     # -- menus ----------------------------------------------------------------
     def contribute_menu(self, menu, layer) -> None:
         """Server items in a user layer's menu in the layer tree."""
