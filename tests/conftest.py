@@ -108,3 +108,20 @@ def wfs(pg):
     srv = WfsServer.start(pg)
     yield srv
     srv.stop()
+
+
+@pytest.fixture()
+def file_keyring(tmp_path, monkeypatch):
+    """keyrings.alt's PlaintextKeyring in ``tmp_path``, chosen as the planner would
+    (``PYTHON_KEYRING_BACKEND``) and set with keyring.set_keyring; the keyring
+    zjmap saw before comes back afterwards."""
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    before = keyring.get_keyring()
+    kr = PlaintextKeyring()
+    kr.file_path = str(tmp_path / "keyring" / "keyring_pass.cfg")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    keyring.set_keyring(kr)
+    yield kr
+    keyring.set_keyring(before)

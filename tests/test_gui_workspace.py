@@ -478,10 +478,10 @@ def save_db_workspace(win, tmp_path, pg, monkeypatch) -> tuple[Path, str]:
     with the server's key (the password is kept in session memory only: no
     test password in a keyring)."""
     from pgserver import PASSWORD
-    from zjmap.core import postgis
+    from zjmap.core import pgpasswords
     from zjmap.core.pgsource import parse_pg
 
-    monkeypatch.setattr(postgis, "_keyring", lambda: None)
+    monkeypatch.setattr(pgpasswords, "_keyring", lambda: None)
     ctl = win.workspace
     assert ctl.new_workspace(ask=False)
     uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@") + "?table=public.parcels"
@@ -589,4 +589,69 @@ def test_locating_a_database_layer_asks_for_its_password(win, tmp_path, pg, monk
     assert ctl.pending == [] and ctl.modified
     assert ctl.save_to(path) and PASSWORD not in path.read_text(encoding="utf-8")
     ctl.missing_dialog.close()
+    assert ctl.new_workspace(ask=False)
+
+
+def test_a_password_remembered_in_the_keyring(win, tmp_path, pg, monkeypatch, file_keyring):
+    """The one prompt's "remember in the system keyring" (a real keyring backend:
+    keyrings.alt's file keyring, conftest ``file_keyring``) with the real server of
+    conftest's ``pg``: ticked, the password goes to the keyring and not to the
+    workspace; a new session opens the layer without asking; a stored password
+    the server refuses brings the one prompt back, once."""
+    from PySide6.QtWidgets import QDialog
+
+    from pgserver import PASSWORD
+    from zjmap.core import pgpasswords, postgis
+    from zjmap.qt import prompts
+
+    real_keyring = pgpasswords._keyring
+    ctl = win.workspace
+    path, key = save_db_workspace(win, tmp_path, pg, monkeypatch)
+    monkeypatch.setattr(pgpasswords, "_keyring", real_keyring)  # the file keyring from here on
+    want = pg.sql("SELECT count(*) FROM parcels")[0][0]
+    asked: list[str] = []
+
+    def typing(answer: str | None, remember: bool) -> None:
+        """The real PasswordDialog, typed into and ticked; only its modal loop is skipped."""
+        def exec_(dlg):
+            asked.append(dlg.findChild(prompts.QLabel).text())
+            assert dlg.remember.isEnabled()  # a keyring is there: remembering is offered
+            if answer is None:
+                dlg.reject()
+                return dlg.result()
+            dlg.field.setText(answer)
+            if remember:
+                dlg.remember.click()
+            dlg.buttons.button(dlg.buttons.StandardButton.Ok).click()
+            return dlg.result()
+        monkeypatch.setattr(prompts.PasswordDialog, "exec", exec_)
+
+    monkeypatch.setattr(prompts, "headless", lambda: False)  # the prompt is shown (its loop is exec_)
+    stored = lambda: file_keyring.get_password(pgpasswords.KEYRING_SERVICE, key)  # noqa: E731
+    postgis.forget_password(key)
+    assert stored() is None
+    typing(PASSWORD, remember=True)
+    assert ctl.new_workspace(ask=False) and ctl.open_path(path, ask=False) and settled(win)
+    assert len(asked) == 1 and "needs a password" in asked[0]
+    assert len(win.stack.layer("user_1").features) == want and ctl.last_report.problems == []
+    assert stored() == PASSWORD
+    assert ctl.save_to(path) and PASSWORD not in path.read_text(encoding="utf-8")
+
+    # a new session: nothing in memory, the keyring has it; not asked
+    postgis.forget_password(key)
+    typing(None, remember=False)
+    assert ctl.new_workspace(ask=False) and ctl.open_path(path, ask=False) and settled(win)
+    assert len(asked) == 1 and len(win.stack.layer("user_1").features) == want
+    assert ctl.last_report.problems == []
+
+    # the stored password is wrong now (changed on the server): the one prompt asks again, once
+    file_keyring.set_password(pgpasswords.KEYRING_SERVICE, key, "not-the-password")
+    postgis.forget_password(key)
+    typing(PASSWORD, remember=True)
+    assert ctl.new_workspace(ask=False) and ctl.open_path(path, ask=False) and settled(win)
+    assert len(asked) == 2 and "needs the right password" in asked[1]
+    assert len(win.stack.layer("user_1").features) == want and ctl.last_report.problems == []
+    assert stored() == PASSWORD  # the right one replaced it
+    raw = path.read_text(encoding="utf-8")
+    assert PASSWORD not in raw and "not-the-password" not in raw
     assert ctl.new_workspace(ask=False)

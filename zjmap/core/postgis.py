@@ -12,8 +12,8 @@ like ``parcels";drop table x;--`` is just a table that does not exist. A
 ``sql=`` query is the planner's own text and runs in a read-only transaction.
 
 Passwords: taken out of the source string (:mod:`zjmap.core.pgsource`), kept
-in this process for the session (:func:`remember_password`) and, when the
-system has a keyring backend, in the keyring; never in a workspace. libpq's
+in this process for the session and, when the planner asks, in the system
+keyring (:mod:`zjmap.core.pgpasswords`); never in a workspace. libpq's
 own ways (``~/.pgpass``, ``PGPASSWORD``, ``pg_service.conf``) work as usual.
 
 Errors reach the planner as :class:`PgError` (a :class:`UserFileError`), one
@@ -39,6 +39,7 @@ import shapely
 from psycopg import errors as pgerr
 from psycopg import sql
 
+from zjmap.core.pgpasswords import drop_stored, forget_password, password_for, remember_password
 from zjmap.core.pgsource import PgSource, parse_pg
 from zjmap.core.pgsql import Verbatim, execute
 from zjmap.core.remote import ViewResult
@@ -46,7 +47,7 @@ from zjmap.core.userfiles import LoadCancelled, LoadedLayer, UserFileError
 
 __all__ = [
     "PgError", "PgFilterError", "PgPasswordNeeded", "PgUnavailable", "PgLayer", "TableInfo", "ViewResult",
-    "connect", "list_tables", "open_layer", "read_layer", "remember_password",
+    "connect", "forget_password", "list_tables", "open_layer", "read_layer", "remember_password",
 ]
 
 ProgressFn = Callable[[float, str], Any]
@@ -63,10 +64,6 @@ EXACT_ZOOM = 14  # from here on a view's shapes are the table's own, not general
 #: SRIDs whose coordinates are drawn as they are (WGS-84, CGCS2000; 0: none given).
 LONLAT_SRIDS = (4326, 4490, 0)
 APP_NAME = "zjmap"
-KEYRING_SERVICE = "zjmap-postgresql"
-
-_PASSWORDS: dict[str, str] = {}
-_lock = threading.Lock()
 
 
 class PgError(UserFileError):
@@ -90,54 +87,6 @@ class PgUnavailable(PgError):
 
 
 # ---------------------------------------------------------------------------
-# Passwords
-
-
-def _keyring():
-    """The system keyring if it has a real backend, else None."""
-    try:
-        import keyring
-        from keyring.backends import fail, null
-
-        kr = keyring.get_keyring()
-        if isinstance(kr, (fail.Keyring, null.Keyring)) or getattr(kr, "priority", 0) <= 0:
-            return None
-        return keyring
-    except Exception:  # no backend, locked, no D-Bus: session memory only
-        return None
-
-
-def remember_password(key: str, password: str, keep: bool = True) -> None:
-    """Keep ``password`` for this session (and in the keyring if ``keep`` and one exists)."""
-    with _lock:
-        _PASSWORDS[key] = password
-    kr = _keyring() if keep else None
-    if kr is not None:
-        try:
-            kr.set_password(KEYRING_SERVICE, key, password)
-        except Exception:
-            pass
-
-
-def forget_password(key: str) -> None:
-    with _lock:
-        _PASSWORDS.pop(key, None)
-
-
-def _password_for(key: str) -> str | None:
-    with _lock:
-        if key in _PASSWORDS:
-            return _PASSWORDS[key]
-    kr = _keyring()
-    if kr is not None:
-        try:
-            return kr.get_password(KEYRING_SERVICE, key)
-        except Exception:
-            return None
-    return None
-
-
-# ---------------------------------------------------------------------------
 # Connections and errors
 
 
@@ -156,7 +105,7 @@ def connect(src: PgSource, *, password: str | None = None, statement_timeout_s: 
     params: dict[str, Any] = dict(src.conninfo)
     params.setdefault("connect_timeout", str(CONNECT_TIMEOUT))
     params.setdefault("application_name", APP_NAME)
-    pw = password if password is not None else _password_for(src.server_key)
+    pw, stored = (password, False) if password is not None else password_for(src.server_key)
     if pw is not None:
         params["password"] = pw
     opts = []
@@ -169,7 +118,10 @@ def connect(src: PgSource, *, password: str | None = None, statement_timeout_s: 
     try:
         conn = psycopg.connect(autocommit=True, **params)
     except psycopg.Error as exc:
-        raise _friendly(exc, src) from None
+        err = _friendly(exc, src)
+        if stored and isinstance(err, PgPasswordNeeded):
+            drop_stored(src.server_key)  # the keyring's password is wrong now: ask again
+        raise err from None
     if password is not None:
         remember_password(src.server_key, password)
     return conn

@@ -233,7 +233,7 @@ class ServerLayerController(QObject):
 
     def ask_password(self, key: str, message: str) -> bool:
         """Ask for server ``key``'s password once (the one prompt of :mod:`zjmap.qt.prompts`);
-        it is kept for the session (and in the keyring if there is one)."""
+        it is kept for the session (and in the keyring if the planner ticks it)."""
         parent = self.parent_widget
         return unlock(key, message, lambda text: ask_password(parent, text))
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from zjmap.core import formats
 from zjmap.core.pgsource import is_remote
 from zjmap.core.workspace import SUFFIX, LayerProblem, Workspace
-from zjmap.qt.prompts import ask_password
+from zjmap.qt.prompts import PasswordAnswer, ask_password
 from zjmap.qt.prompts import headless as _headless
 
 if TYPE_CHECKING:
@@ -114,9 +114,10 @@ class Prompts:
                                         "连接 Connection (postgresql://…?table=schema.name, OAPIF:…):", text=current)
         return text.strip() if ok and text.strip() else None
 
-    def password(self, message: str) -> str | None:
-        """What the planner typed for a database layer's password (None:
-        cancelled): the app's one password prompt (:func:`zjmap.qt.prompts.ask_password`)."""
+    def password(self, message: str) -> "PasswordAnswer | None":
+        """What the planner typed for a database layer's password and whether to
+        keep it in the keyring (None: cancelled): the app's one password prompt
+        (:func:`zjmap.qt.prompts.ask_password`)."""
         return ask_password(self.parent_widget, message)
 
     def show_missing(self, ctl: "WorkspaceController", problems: list[LayerProblem]) -> "MissingLayersDialog":
