@@ -52,6 +52,7 @@ def test_summarize_a_postgis_table_by_county(pg, source, capsys):
                    "--where", "用地 = '居住用地'"])
     out, err = capsys.readouterr()
     assert rc == 0, err
+    assert "summarised by the server" in err  # polygons too are summarised in SQL (core/pgsummary.py)
     got = pd.read_csv(io.StringIO(out), dtype={"adcode": str}).set_index("adcode")
     # the same figures from PostGIS: ellipsoidal areas of the pieces inside each county would need the
     # counties in the database; the parcels' own geodesic area (ST_Area on geography) is the check here

@@ -80,9 +80,73 @@ def test_cli_summarize_of_points_runs_on_the_server(source, pg, capsys, monkeypa
     assert got["count"].sum() >= inside  # deep inside Zhejiang every point lies in some county
 
 
-def test_bad_filter_and_polygons_fall_back(source, pg, capsys):
+def test_bad_filter_and_geography_fall_back(source, pg, capsys):
     assert cli.main(["summarize", source, "--by", "county", "--where", "类别 > 3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1 and "does not fit" in err
-    parcels = source.replace("sum_sites", "parcels84")
-    assert pgsummary.summarize_source(parcels, zones_of(open_layer("county")), None, None, None) is None
+    sites = source.replace("public.sum_sites", "public.sites")  # a geography column: read and summarised here
+    assert pgsummary.summarize_source(sites, zones_of(open_layer("county")), None, None, None) is None
+
+
+LINES_SQL = """
+SELECT setseed(0.27);
+CREATE TABLE IF NOT EXISTS public.sum_lines (gid serial PRIMARY KEY, 等级 integer, 车道 double precision,
+                                             geom geometry(LineString, 4490));
+INSERT INTO public.sum_lines (等级, 车道, geom)
+SELECT i % 5, CASE WHEN i % 13 = 0 THEN NULL ELSE 2 + (i % 4) * 2 END,
+       ST_SetSRID(ST_MakeLine(ARRAY(SELECT ST_MakePoint(x + k * 0.03 * cos(a + k), y + k * 0.03 * sin(a + 0.5 * k))
+                                    FROM generate_series(0, 11) k)), 4490)
+FROM (SELECT i, 118.4 + random() * 3.8 AS x, 27.4 + random() * 3.4 AS y, random() * 6.28 AS a
+      FROM generate_series(1, 600) i) p;
+CREATE INDEX IF NOT EXISTS sum_lines_geom ON public.sum_lines USING gist (geom);
+ANALYZE public.sum_lines;
+"""
+
+
+def _both_paths(source: str, zones, field: str, stats: list[str], where: str | None = None):
+    layer = postgis.open_layer(source)
+    try:
+        layer.set_filter(where)
+        return pgsummary.summarize_on_server(layer, zones, field, stats), summarize(zones, layer.read(), field, stats)
+    finally:
+        layer.close()
+
+
+def _same(pushed, here, measure: str) -> None:
+    assert list(pushed.columns) == list(here.columns)
+    assert (pushed["count"].to_numpy() == here["count"].to_numpy()).all()
+    for col in [c for c in here.columns if c.split("_")[0] in ("sum", "mean", "min", "max")] + [measure]:
+        np.testing.assert_allclose(pushed[col].to_numpy(float), here[col].to_numpy(float), rtol=1e-6, atol=1e-9,
+                                   equal_nan=True, err_msg=col)
+
+
+@pytest.mark.parametrize("where", [None, "用地 in ('居住用地', '绿地') and plots > 3"])
+def test_polygon_summary_on_the_server_equals_the_python_path(source, counties, pg, where):
+    """Area-weighted sums and means, areas on the spheroid, slivers left out: as pyproj's Geod measures them."""
+    parcels = source.replace("public.sum_sites", "public.parcels")
+    pushed, here = _both_paths(parcels, counties, "area_ha", [*STATS, "area"], where)
+    _same(pushed, here, "area_km2")
+    assert (pushed["count"] > 0).sum() >= 3  # parcels near Hangzhou over several counties
+    # every parcel lies in some county: the pieces add up to the parcels' own areas and values
+    sql_where = "true" if where is None else "用地 IN ('居住用地', '绿地') AND plots > 3"
+    area, value = pg.sql(f"SELECT sum(ST_Area(ST_SetSRID(geom, 4326)::geography)) / 1e6, sum(area_ha) "
+                         f"FROM public.parcels WHERE {sql_where}")[0]
+    assert pushed["area_km2"].sum() == pytest.approx(area, rel=1e-6)
+    assert pushed["sum_area_ha"].sum() == pytest.approx(value, rel=1e-6)
+
+
+def test_line_summary_on_the_server_equals_the_python_path(source, counties, pg):
+    if not pg.sql("SELECT count(*) FROM pg_class WHERE relname = 'sum_lines'")[0][0]:
+        pg.sql(LINES_SQL)
+    lines = source.replace("public.sum_sites", "public.sum_lines")
+    pushed, here = _both_paths(lines, counties, "车道", [*STATS, "length"], "等级 <> 0")
+    _same(pushed, here, "length_km")
+    assert (pushed["count"] > 0).sum() > 40 and pushed["length_km"].sum() > 1000
+    # the lines' length inside the zones is at most their whole length (geodesic, on the server)
+    whole = pg.sql("SELECT sum(ST_Length(ST_SetSRID(geom, 4326)::geography)) / 1e3 FROM public.sum_lines WHERE 等级 <> 0")[0][0]
+    assert pushed["length_km"].sum() <= whole * (1 + 1e-9)
+    # a projected table (CGCS2000 / 3-degree Gauss-Kruger): measured in lon/lat as the Python path reads it
+    roads = source.replace("public.sum_sites", "gk.roads")
+    pushed, here = _both_paths(roads, counties, "id", ["count", "sum", "max", "length"])
+    _same(pushed, here, "length_km")
+    assert 390 < pushed["length_km"].sum() < 410  # forty roads of 10 km

@@ -49,7 +49,7 @@ def _check_out(out: str | None, allowed: tuple[str, ...], error: type[Exception]
 
 
 def _on_server(args: Any, stats: list[str] | None, error: type[Exception]):
-    """A PostGIS point layer summarised by the server (core/pgsummary.py): (result, features), or None."""
+    """A PostGIS layer summarised by the server (core/pgsummary.py): (result, features), or None."""
     from zjmap.core.pgsummary import summarize_source
 
     zones_named = _open(args.by, "--by", error)

@@ -1,19 +1,24 @@
-"""Summaries by zone computed by PostgreSQL itself, for point layers on a server.
+"""Summaries by zone computed by PostgreSQL itself, for point, line and polygon layers on a server.
 
 ``zjmap summarize postgresql://…?table=… --by county`` would otherwise read
-every row over the wire and summarise in Python. For points the statistics
-(count, and sum / mean / min / max of a numeric field) are plain SQL
-aggregates over ``ST_Intersects`` (a point on a zone's edge counts for it, as
-in :func:`zjmap.core.analysis.summarize`), so the zones go to the server as
-bound parameters (``unnest(%s::bytea[], %s::text[])``: WKB and ids), each zone
-finds its points through the table's spatial index, and only one row per zone
-comes back. The layer's filter is the same ``WHERE`` as every other query of
-the layer (:mod:`zjmap.core.pgfilter`).
+every row over the wire and summarise in Python. The zones go to the server
+as bound parameters (``unnest(%s::bytea[], %s::text[])``: WKB and ids), each
+zone finds its features through the table's spatial index, and only one row
+per zone comes back. The layer's filter is the same ``WHERE`` as every other
+query of the layer (:mod:`zjmap.core.pgfilter`).
 
-Lines and polygons are not pushed down: their statistics weigh each feature
-by the share of its length or area inside the zone (geodesic, slivers left
-out), which the Python path measures; :func:`summarize_on_server` then says
-None and the caller reads the table.
+Points: count, and sum / mean / min / max of a numeric field, are plain
+aggregates over ``ST_Intersects`` (a point on a zone's edge counts for it).
+Lines and polygons follow :func:`zjmap.core.analysis.summarize` step by step:
+each feature's piece inside the zone (the whole feature when the zone
+covers it, else ``ST_Intersection`` in lon/lat, as shapely cuts it) is
+measured on the ``geography`` type (``ST_Length`` / ``ST_Area`` on the WGS-84
+spheroid: the geodesic figures pyproj's Geod gives), pieces of no measure
+are dropped, polygon sums are area-weighted, and ``count``/``min``/``max``
+leave out polygons inside a zone by less than :data:`~zjmap.core.analysis.SLIVER`
+of their area. Geography columns and tables of mixed geometry keep the
+Python path: :func:`summarize_on_server` then says None and the caller reads
+the table.
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ import numpy as np
 import shapely
 from psycopg import sql
 
-from zjmap.core.analysis import AnalysisError, ZoneLayer, _stat_list, column_name
+from zjmap.core.analysis import SLIVER, AnalysisError, ZoneLayer, _stat_list, column_name
 
-__all__ = ["POINT_TYPES", "summarize_on_server"]
+__all__ = ["FAMILIES", "family_of", "summarize_on_server"]
 
-#: Geometry types whose summaries are plain aggregates (no length or area weights).
-POINT_TYPES = ("POINT", "MULTIPOINT")
+#: A column's geometry type → the family :func:`~zjmap.core.analysis.summarize` treats it as.
+FAMILIES = {"POINT": "point", "MULTIPOINT": "point", "LINESTRING": "line", "MULTILINESTRING": "line",
+            "POLYGON": "polygon", "MULTIPOLYGON": "polygon"}
 _NUMERIC = {"smallint", "integer", "bigint", "real", "double precision", "numeric"}
 
 
@@ -41,35 +47,37 @@ def _field_type(layer: Any, field: str) -> str:
     return str(layer._run(q)[0][0])
 
 
+def family_of(layer: Any) -> str | None:
+    """'point', 'line' or 'polygon' when the server can summarise ``layer``, else None."""
+    return None if layer.geography else FAMILIES.get(layer.geometry_type.upper())
+
+
 def summarize_on_server(layer: Any, zones: ZoneLayer, field: str | None = None,
                         stats: Sequence[str] | None = None) -> gpd.GeoDataFrame | None:
     """The summary :func:`~zjmap.core.analysis.summarize` gives, computed in SQL;
     None when this layer's statistics cannot be pushed down (see module doc)."""
-    if layer.geography or layer.geometry_type.upper() not in POINT_TYPES:
+    family = family_of(layer)
+    if family is None:
         return None
-    stat_list = _stat_list(stats, field, "point")
+    stat_list = _stat_list(stats, field, family)
     if field:
         kind = _field_type(layer, field)
         if kind not in _NUMERIC:
             raise AnalysisError(f"field {field!r} is not numeric ({kind}); choose a field of numbers")
-    g = sql.Identifier(layer.geom)
     zone = sql.SQL("ST_GeomFromWKB(u.w, 4326)")
     if layer.srid not in (4326, 4490, 0):
         zone = sql.SQL("ST_Transform({}, {})").format(zone, sql.Literal(int(layer.srid)))
     else:
         zone = sql.SQL("ST_SetSRID({}, {})").format(zone, sql.Literal(int(layer.srid)))
     value = sql.SQL("NULLIF({}::float8, 'NaN'::float8)").format(sql.Identifier(field)) if field else sql.SQL("NULL")
-    aggs = {"count": sql.SQL("count(t.{})").format(sql.Identifier("zjmap_v_present")),
-            "sum": sql.SQL("coalesce(sum(t.zjmap_v), 0)"), "mean": sql.SQL("avg(t.zjmap_v)"),
-            "min": sql.SQL("min(t.zjmap_v)"), "max": sql.SQL("max(t.zjmap_v)")}
     where, params = layer._where(None)
-    inner = sql.SQL("SELECT {} AS zjmap_v, true AS zjmap_v_present FROM {} WHERE {} IS NOT NULL{} AND ST_Intersects({}, z.zjmap_zone)").format(
-        value, layer.relation(), g, sql.SQL(" AND ({})").format(where) if where is not None else sql.SQL(""), g)
+    rows_of = _pieces(layer, family, value, where) if family != "point" else _points(layer, value, where)
+    aggs = _aggregates(family)
     q = sql.SQL(
-        "WITH z AS (SELECT u.ord AS zjmap_ord, {} AS zjmap_zone "
+        "WITH z AS (SELECT u.ord AS zjmap_ord, ST_GeomFromWKB(u.w, 4326) AS zjmap_zone84, {} AS zjmap_zone "
         "FROM unnest(%s::bytea[], %s::text[]) WITH ORDINALITY AS u(w, id, ord)) "
         "SELECT z.zjmap_ord, {} FROM z LEFT JOIN LATERAL ({}) t ON true GROUP BY z.zjmap_ord").format(
-        zone, sql.SQL(", ").join(aggs[s] for s in stat_list), inner)
+        zone, sql.SQL(", ").join(aggs[s] for s in stat_list), rows_of)
     wkb = [shapely.to_wkb(gm) for gm in zones.geoms]
     rows = layer._run(q, [wkb, [str(i) for i in zones.ids], *params])
     nz = len(zones.geoms)
@@ -83,10 +91,60 @@ def summarize_on_server(layer: Any, zones: ZoneLayer, field: str | None = None,
     return gpd.GeoDataFrame(out, geometry=list(zones.geoms), crs="EPSG:4326")
 
 
+def _filtered(where: sql.Composable | None) -> sql.Composable:
+    return sql.SQL(" AND ({})").format(where) if where is not None else sql.SQL("")
+
+
+def _points(layer: Any, value: sql.Composable, where: sql.Composable | None) -> sql.Composable:
+    """Each point in the zone: its value (``zjmap_v``)."""
+    g = sql.Identifier(layer.geom)
+    return sql.SQL("SELECT {} AS zjmap_v, 1.0::float8 AS zjmap_piece, 1.0::float8 AS zjmap_whole FROM {} "
+                   "WHERE {} IS NOT NULL{} AND ST_Intersects({}, z.zjmap_zone)").format(
+        value, layer.relation(), g, _filtered(where), g)
+
+
+def _pieces(layer: Any, family: str, value: sql.Composable, where: sql.Composable | None) -> sql.Composable:
+    """Each line or polygon the zone overlaps: its value, the measure (km, km²) of
+    its piece inside the zone and of the whole feature; pieces of no measure dropped."""
+    g = sql.Identifier(layer.geom)
+    g84 = (sql.SQL("ST_SetSRID({}, 4326)") if layer.srid in (4326, 4490, 0) else sql.SQL("ST_Transform({}, 4326)")).format(g)
+    part, scale = ("ST_Area", 1e6) if family == "polygon" else ("ST_Length", 1e3)
+    kind = 3 if family == "polygon" else 2
+
+    def measure(x: sql.Composable) -> sql.Composable:
+        return sql.SQL("{}(ST_CollectionExtract({}, {})::geography) / {}").format(
+            sql.SQL(part), x, sql.Literal(kind), sql.Literal(scale))
+
+    inner = sql.SQL(
+        "SELECT {} AS zjmap_v, w.zjmap_whole, CASE WHEN ST_Covers(z.zjmap_zone, {}) THEN w.zjmap_whole "
+        "ELSE {} END AS zjmap_piece FROM {}, LATERAL (SELECT {} AS zjmap_whole) w "
+        "WHERE {} IS NOT NULL{} AND ST_Intersects({}, z.zjmap_zone)").format(
+        value, g, measure(sql.SQL("ST_Intersection(z.zjmap_zone84, {})").format(g84)), layer.relation(),
+        measure(g84), g, _filtered(where), g)
+    return sql.SQL("SELECT * FROM ({}) p WHERE p.zjmap_piece > 0").format(inner)
+
+
+def _aggregates(family: str) -> dict[str, sql.Composable]:
+    """SQL for each statistic over the rows of :func:`_points` / :func:`_pieces` (``t``)."""
+    sig = (sql.SQL("t.zjmap_piece > {} * t.zjmap_whole").format(sql.Literal(SLIVER)) if family == "polygon"
+           else sql.SQL("t.zjmap_piece IS NOT NULL"))
+    if family == "polygon":
+        total = sql.SQL("coalesce(sum(t.zjmap_v * CASE WHEN t.zjmap_whole > 0 THEN t.zjmap_piece / t.zjmap_whole "
+                        "ELSE 0 END), 0)")
+        mean = sql.SQL("sum(t.zjmap_v * t.zjmap_piece) / NULLIF(sum(t.zjmap_piece) FILTER "
+                       "(WHERE t.zjmap_v IS NOT NULL), 0)")
+    else:
+        total, mean = sql.SQL("coalesce(sum(t.zjmap_v), 0)"), sql.SQL("avg(t.zjmap_v)")
+    return {"count": sql.SQL("count(*) FILTER (WHERE {})").format(sig), "sum": total, "mean": mean,
+            "min": sql.SQL("min(t.zjmap_v) FILTER (WHERE {})").format(sig),
+            "max": sql.SQL("max(t.zjmap_v) FILTER (WHERE {})").format(sig),
+            "length": sql.SQL("coalesce(sum(t.zjmap_piece), 0)"), "area": sql.SQL("coalesce(sum(t.zjmap_piece), 0)")}
+
+
 def summarize_source(source: str, zones: ZoneLayer, field: str | None, stats: Sequence[str] | None,
                      where: str | None) -> tuple[gpd.GeoDataFrame, int] | None:
     """``summarize`` of a PostGIS source in SQL: (result, features summarised), or
-    None when it must be read and summarised here (not points). Bad filters and
+    None when it must be read and summarised here (see :func:`family_of`). Bad filters and
     server faults are raised as AnalysisError with the server layer's own message."""
     from zjmap.core.postgis import PgError, open_layer
 
@@ -95,7 +153,7 @@ def summarize_source(source: str, zones: ZoneLayer, field: str | None, stats: Se
     except PgError as exc:
         raise AnalysisError(f"data: {exc}") from None
     try:
-        if layer.geography or layer.geometry_type.upper() not in POINT_TYPES:
+        if family_of(layer) is None:
             return None
         layer.set_filter(where)
         result = summarize_on_server(layer, zones, field, stats)
