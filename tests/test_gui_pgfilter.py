@@ -84,3 +84,41 @@ def test_zoom_to_a_filtered_live_layer_goes_to_what_the_filter_keeps(win, pg, li
         assert wait_until(lambda: len(win.stack.layer(lid).features) == len(gids), 20000)
     finally:
         win.user_layers.remove(lid) if lid in win.stack else None
+
+
+def test_summarise_dialog_on_a_live_layer_summarises_the_whole_table(win, pg, live_small):
+    """The map holds only the view's parcels; the summary is of the table (in SQL, with the dialog's filter)."""
+    postgis.forget_password(parse_pg(pg.uri)[0].server_key)
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@")
+    handle = postgis.open_layer(uri + ("&" if "?" in uri else "?") + "table=public.parcels")
+    win.map.set_view(30.25, 120.08, 15)
+    assert wait_until(lambda: win.view is not None and abs(win.view[4] - 15) < 0.01, 10000)
+    lid = "user_pgsum"
+    win.stack.add(live_layer(handle, handle.src.text, lid, view=tuple(win.view)))
+    a = win.analysis
+    quiet, a.quiet = a.quiet, True
+    try:
+        assert 0 < len(win.stack.layer(lid).features) < 300
+        dlg = a.open_summarise()
+        dlg.data.setCurrentIndex(dlg.data.findData(lid))
+        dlg.zones.setCurrentIndex(dlg.zones.findData("base_county"))
+        dlg.field.setCurrentIndex(dlg.field.findData("area_ha"))
+        assert dlg.checks["area"].isChecked()
+        dlg.checks["sum"].setChecked(True)
+        dlg.where.setText("用地 = '居住用地'")
+        dlg.run()
+        assert wait_until(lambda: a.job is not None and a.job.status != "running", 60000)
+        assert a.job.status == "done", a.last_error
+        res = a.summary_window.result
+        n, area, value = pg.sql("SELECT count(*), sum(ST_Area(ST_SetSRID(geom, 4326)::geography)) / 1e6, sum(area_ha) "
+                                "FROM parcels WHERE 用地 = '居住用地'")[0]
+        assert n <= res["count"].sum() <= n * 1.25  # some cross a county border and count in both
+        assert res["area_km2"].sum() == pytest.approx(area, rel=1e-6)
+        assert res["sum_area_ha"].sum() == pytest.approx(value, rel=1e-6)
+        a.summary_window.close()
+        task = a.loads[-1]
+        assert wait_until(lambda: task.done, 30000)
+        win.user_layers.remove(task.layer_id) if task.layer_id in win.stack else None
+    finally:
+        a.quiet = quiet
+        win.user_layers.remove(lid) if lid in win.stack else None

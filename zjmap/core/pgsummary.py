@@ -162,3 +162,23 @@ def summarize_source(source: str, zones: ZoneLayer, field: str | None, stats: Se
         raise AnalysisError(str(exc)) from None
     finally:
         layer.close()
+
+
+def summarize_table(source: str, zones: ZoneLayer, field: str | None, stats: Sequence[str] | None,
+                    where: str | None, progress: Any = None, cancel: Any = None) -> gpd.GeoDataFrame:
+    """The summary of a whole PostGIS table (a live layer on the map holds only
+    its view): in SQL where :func:`family_of` allows, else the table read here
+    (with ``where`` pushed down) and summarised in Python."""
+    from zjmap.core.analysis import summarize
+    from zjmap.core.postgis import PgError, read_layer
+
+    if progress is not None:
+        progress(0.05, "由数据库汇总 Summarising on the server")
+    pushed = summarize_source(source, zones, field, stats, where)
+    if pushed is not None:
+        return pushed[0]
+    try:
+        gdf = read_layer(source, progress=progress, cancel=cancel, where=where).gdf
+    except PgError as exc:
+        raise AnalysisError(str(exc)) from None
+    return summarize(zones, gdf, field, stats, progress=progress, cancel=cancel)

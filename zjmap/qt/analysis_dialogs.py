@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 
 from zjmap.core.layerfilter import filter_mask, layer_table, with_filter
 from zjmap.core.layers import MapLayer
+from zjmap.core.livelayer import live_of
+from zjmap.core.pgsource import is_pg
 from zjmap.qt.layertree import LAYER_ROLE
 from zjmap.qt.worker import close_progress, progress_dialog, start_worker
 
@@ -388,15 +390,22 @@ class SummariseDialog(QDialog):
         self.accept()
         title = f"{data_layer.title} × {zone_layer.title}"
 
+        live = live_of(data_layer)
+        table = live.text if live is not None and is_pg(live.text) else None  # its view only is here
+
         def work(state):
             prog, cancel = _progress_of(state)
             prog(0.0, "读取图层 Reading layers")
-            data = named_layer(data_layer)
-            frame = data.frame
-            if where:
-                frame = frame[parse(where).evaluate(frame.drop(columns=frame.geometry.name))]
             zones = zones_of(named_layer(zone_layer))
-            res = summarize(zones, frame, field, stats, progress=prog, cancel=cancel)
+            if table is not None:
+                from zjmap.core.pgsummary import summarize_table
+
+                res = summarize_table(table, zones, field, stats, where or None, progress=prog, cancel=cancel)
+            else:
+                frame = named_layer(data_layer).frame
+                if where:
+                    frame = frame[parse(where).evaluate(frame.drop(columns=frame.geometry.name))]
+                res = summarize(zones, frame, field, stats, progress=prog, cancel=cancel)
             path = results_dir() / f"{_safe_name(title)}_{time.strftime('%Y%m%d_%H%M%S')}.gpkg"
             write_result(res, path)
             return res, path
