@@ -122,3 +122,26 @@ def test_summarise_dialog_on_a_live_layer_summarises_the_whole_table(win, pg, li
     finally:
         a.quiet = quiet
         win.user_layers.remove(lid) if lid in win.stack else None
+
+
+def test_zoom_to_a_filtered_layer_read_whole_goes_to_what_the_filter_keeps(win, pg):
+    from zjmap.core.userfiles import read_layer
+    from zjmap.core.userlayers import user_layer
+
+    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@") + "?table=public.parcels"
+    gids = [r[0] for r in pg.sql("SELECT gid FROM parcels WHERE geom && ST_MakeEnvelope(119.9, 30.1, 120.0, 30.18, 4490)")]
+    w, s, e, n = pg.sql(f"SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT ST_Extent(geom) b "
+                        f"FROM parcels WHERE gid IN ({', '.join(map(str, gids))})) x")[0]
+    lid = "user_pgwhole"
+    win.stack.add(user_layer(read_layer(uri), lid, title="地块 parcels", source={"path": uri}))
+    try:
+        assert live_of(win.stack.layer(lid)) is None and len(win.stack.layer(lid).features) == 3000
+        win.stack.set_style(lid, {**win.stack.layer(lid).style, "filter": f"gid in ({', '.join(map(str, gids))})"})
+        assert len(win.stack.layer(lid).hidden) == 3000 - len(gids)
+        win.map.set_view(30.45, 120.35, 14)
+        assert wait_until(lambda: win.view is not None and abs(win.view[1] - 30.45) < 0.1, 10000)
+        win.tree.layer_activated.emit(lid)
+        assert wait_until(lambda: abs((win.view[0] + win.view[2]) / 2 - (w + e) / 2) < 0.01
+                          and abs((win.view[1] + win.view[3]) / 2 - (s + n) / 2) < 0.01, 15000), win.view
+    finally:
+        win.user_layers.remove(lid) if lid in win.stack else None
