@@ -64,12 +64,15 @@ def test_live_layer_follows_the_view_and_survives_the_server(win, pg, live_small
     layer = win.stack.layer(lid)
     assert not live_of(layer).thinned
     assert len(layer.features) == _count(pg, win.view) > 0
-    img = grab_map(win)
     col = QColor(layer.style["color"])
-    outline = sum(1 for x in range(0, img.width(), 2) for y in range(0, img.height(), 2)
-                  if abs((c := img.pixelColor(x, y)).red() - col.red()) < 40 and abs(c.green() - col.green()) < 40
-                  and abs(c.blue() - col.blue()) < 40)
-    assert outline > 200, "the parcels are not drawn"
+
+    def outline() -> int:
+        img = grab_map(win)
+        return sum(1 for x in range(0, img.width(), 2) for y in range(0, img.height(), 2)
+                   if abs((c := img.pixelColor(x, y)).red() - col.red()) < 40 and abs(c.green() - col.green()) < 40
+                   and abs(c.blue() - col.blue()) < 40)
+
+    assert wait_until(lambda: outline() > 200, 15000), "the parcels are not drawn"  # the page draws when it can
 
     # pan: asked again, again exact
     win.map.set_view(30.35, 120.3, 14)
