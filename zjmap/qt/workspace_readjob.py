@@ -93,11 +93,15 @@ class ReadJob(QObject):
 
     def _on_progress(self, step: tuple[int, int, str]) -> None:
         i, n, title = step
-        if self.progress is not None and not self.done:
-            self.progress.setMaximum(max(1, n))
-            self.progress.setValue(i)
-            if title:
-                self.progress.setLabelText(f"正在读取 Reading {title} ({min(i + 1, n)}/{n})…")
+        dlg = self.progress
+        if dlg is None or self.done:
+            return
+        # setValue runs queued events on a modal dialog: the read may finish
+        # (and close the dialog) inside it, so it goes last, on a local name.
+        dlg.setMaximum(max(1, n))
+        if title:
+            dlg.setLabelText(f"正在读取 Reading {title} ({min(i + 1, n)}/{n})…")
+        dlg.setValue(i)
 
     def _finish(self, status: str) -> None:
         self.status = status
