@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 import os
 import warnings as _warnings
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ def read_layer(
     cancel: CancelFn | None = None,
     *,
     chunk_size: int | None = None,
+    on_chunk: Callable[[np.ndarray], Any] | None = None,
 ) -> LoadedLayer:
     """Read one layer of a planner's file into EPSG:4326.
 
@@ -135,7 +137,10 @@ def read_layer(
     ``crs``: the data's coordinate system ("EPSG:4549", 4549, WKT or a pyproj
     CRS), overriding the file's own and any guess. ``progress(fraction,
     message)`` is called as the load moves; ``cancel()`` is polled between
-    chunks and makes this raise :class:`LoadCancelled`.
+    chunks and makes this raise :class:`LoadCancelled`. ``on_chunk(geoms)``
+    is called with each chunk's cleaned WGS-84 geometries, in row order, on
+    the cleaning thread while the next chunk is read (the window encodes and
+    shows them as they come: :mod:`zjmap.core.displaychunks`).
 
     A database or web-service source string (``postgresql://…``, ``PG:…``,
     ``OAPIF:…``, a WFS URL) is read by :mod:`zjmap.core.remote` instead.
@@ -203,7 +208,7 @@ def read_layer(
                 todo = [raw]
             for chunk in todo:
                 assert decision is not None
-                cleaning.append(cleaner.submit(_clean, chunk, decision.transformer))
+                cleaning.append(cleaner.submit(_clean, chunk, decision.transformer, on_chunk))
             total = max(reader.total, done, 1)
             run.report(0.02 + 0.96 * done / total, f"Read {done:,} of {total:,} features")
             run.check_cancel()
@@ -326,9 +331,10 @@ _POLYGONAL = {"Polygon", "MultiPolygon"}
 
 
 def _clean(
-    raw: gpd.GeoDataFrame, transformer: Transformer | None
+    raw: gpd.GeoDataFrame, transformer: Transformer | None, on_chunk: Callable[[np.ndarray], Any] | None = None,
 ) -> tuple[gpd.GeoDataFrame, int, int, int, bool]:
-    """2D, valid, in EPSG:4326. Returns (gdf, repaired, emptied, unconvertible, had_z)."""
+    """2D, valid, in EPSG:4326. Returns (gdf, repaired, emptied, unconvertible, had_z);
+    ``on_chunk`` gets the geometries kept (see :func:`read_layer`)."""
     geoms = np.asarray(raw.geometry.array, dtype=object)
     attrs = pd.DataFrame(raw.drop(columns=raw.geometry.name))
     if len(geoms) == 0:
@@ -359,7 +365,10 @@ def _clean(
         bad = keep & ~np.all(np.isfinite(b), axis=1)
         outside = int(bad.sum())
         keep &= ~bad
-    out = gpd.GeoDataFrame(attrs.loc[keep], geometry=geoms[keep], crs=WGS84)
+    kept = geoms[keep]
+    out = gpd.GeoDataFrame(attrs.loc[keep], geometry=kept, crs=WGS84)
+    if on_chunk is not None:
+        on_chunk(kept)
     return out, repaired, emptied, outside, had_z
 
 

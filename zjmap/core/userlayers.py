@@ -40,6 +40,7 @@ from zjmap.core.styling import DEFAULT_COLOR, FALLBACK_PALETTE
 
 if TYPE_CHECKING:
     from zjmap.core.layercache import DeferredTable
+    from zjmap.core.displaychunks import DisplayChunk
 
 __all__ = [
     "category_fields",
@@ -146,13 +147,16 @@ def user_layer(
     defer_bands: bool | None = None,
     display: BigDisplay | None = None,
     table: "DeferredTable | None" = None,
+    chunks: "list[DisplayChunk | None] | None" = None,
 ) -> MapLayer:
     """A :class:`~zjmap.core.userfiles.LoadedLayer` as a user MapLayer.
 
     ``display``: display arrays prepared before for these geometries (a
     cached read), used as they are; ``table``: that read's table, whose
     geometry is made on first need (``loaded.gdf`` is then not read:
-    :mod:`zjmap.core.layercache`). ``defer_bands``: build only the full-resolution display set now (the
+    :mod:`zjmap.core.layercache`). ``chunks``: the full-resolution display
+    arrays encoded chunk by chunk during the read (:mod:`zjmap.core.displaychunks`),
+    joined instead of encoding every vertex again. ``defer_bands``: build only the full-resolution display set now (the
     layer shows sooner) and leave the simplified zoom bands to a later
     ``layer.display.arrays.with_bands()``; default: when the layer has more
     than :data:`DEFER_VERTICES` vertices. ``layer.display.bands_pending``
@@ -189,9 +193,17 @@ def user_layer(
     else:
         if defer_bands is not None:
             defer = defer_bands
+        elif chunks and all(c is not None for c in chunks):
+            defer = sum(c.vertices() for c in chunks) > DEFER_VERTICES  # type: ignore[union-attr]
         else:
             defer = int(shapely.get_num_coordinates(geoms).sum()) > DEFER_VERTICES
-        display = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel, bands=() if defer else ZOOM_BANDS)
+        bands = () if defer else ZOOM_BANDS
+        if chunks:
+            from zjmap.core.displaychunks import assemble
+
+            display = assemble(chunks, geoms, progress=progress, cancel=cancel, bands=bands)
+        if display is None:
+            display = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel, bands=bands)
     # no dict or object per feature: the rows are made when asked for (zjmap.core.featurerows)
     feats = FeatureRows(layer_id, attrs, geoms, name_field)
     kind = _geometry_kind(loaded.geometry_types or (loaded.gdf.geom_type.dropna().unique() if table is None else ()))

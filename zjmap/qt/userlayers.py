@@ -236,12 +236,20 @@ class LoadTask(QObject):
             if len(usable) > 1:
                 return info
         state.check()
+        chunks: list[Any] = []
         if hit is not None:
             loaded = hit.loaded
             self.from_cache = True
         else:
+            from zjmap.core.displaychunks import ChunkEncoder
+
+            encoder = ChunkEncoder()  # each chunk's display arrays, encoded while the next is read
+
+            def on_chunk(geoms: Any) -> None:
+                chunks.append(encoder.add(geoms))
+
             loaded = uf.read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
-                                   progress=read_progress, cancel=cancelled)
+                                   progress=read_progress, cancel=cancelled, on_chunk=on_chunk)
             if key and loaded.features >= layercache.MIN_FEATURES:
                 self.cache_as = (key, layercache.meta_of(loaded))
         self.bounds = loaded.bounds_wgs84
@@ -256,8 +264,8 @@ class LoadTask(QObject):
             self.full_display = hit.display if hit.first is not None else None
         layer = user_layer(loaded, self.layer_id or "user_x", title=title, source=source, color=color,
                            progress=build_progress, cancel=cancelled, display=display,
-                           table=hit.table if hit else None)
-        del loaded, hit
+                           table=hit.table if hit else None, chunks=chunks)
+        del loaded, hit, chunks
         if not self.from_cache:
             release_free_memory()  # the read's temporaries: back to the system, not kept at the peak
         state.check()

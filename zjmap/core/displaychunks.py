@@ -1,0 +1,137 @@
+"""A big layer's display arrays made chunk by chunk while the file is read.
+
+Encoding 25 M vertices at once (a million parcels) took 8 s after the read
+and a transient 1.5 GB of float64 coordinates and projection temporaries.
+Each chunk the reader hands over is encoded instead (on the cleaning thread,
+while GDAL reads the next one): flat float32 arrays relative to one origin,
+exactly what :func:`zjmap.core.bigdisplay._encode` makes for the whole layer.
+:func:`assemble` joins them into the full-resolution set of a
+:class:`~zjmap.core.bigdisplay.BigDisplay` without touching a vertex again,
+and the window can send each chunk to the page as it comes (the first
+picture of a big file within a second or two, the rest drawn as it is read).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from zjmap.core.bigdisplay import (
+    ZOOM_BANDS, BigDisplay, CancelFn, ProgressFn, _encode, _families, _Geom, _Part, _world,
+)
+
+__all__ = ["ChunkEncoder", "DisplayChunk", "assemble"]
+
+FAMILIES = ("polygon", "line", "point")
+
+
+@dataclass
+class DisplayChunk:
+    """One chunk's full-resolution display arrays: ``parts`` / ``geoms`` as
+    in a BigDisplay's one set, with ``feat`` counted within the chunk; its
+    rows are the layer's ``start`` … ``start + n - 1``."""
+
+    start: int
+    n: int
+    origin: np.ndarray  # the layer's origin (the first chunk's north-west corner)
+    parts: list[_Part]
+    geoms: list[_Geom]
+    lat_range: tuple[float, float]  # south, north (degrees)
+
+    def vertices(self) -> int:
+        return sum(g.vertices() for g in self.geoms)
+
+
+class ChunkEncoder:
+    """Encodes a layer's chunks in row order (one thread calls :meth:`add`).
+    ``usable`` turns False at a geometry collection (drawn member by member:
+    the layer is then encoded as a whole, after the read)."""
+
+    def __init__(self) -> None:
+        self.origin: np.ndarray | None = None
+        self.start = 0
+        self.usable = True
+
+    def add(self, geoms: np.ndarray) -> DisplayChunk | None:
+        """The chunk of the next ``len(geoms)`` rows (WGS-84, none missing or empty)."""
+        start = self.start
+        self.start += len(geoms)
+        if not self.usable or len(geoms) == 0:
+            return None
+        fams = _families(geoms)
+        if "collection" in fams:
+            self.usable = False
+            return None
+        b = shapely.bounds(geoms)
+        if self.origin is None:
+            self.origin = np.floor(_world(np.array([[b[:, 0].min(), b[:, 3].max()]]))[0])
+        origin = self.origin
+        parts, out = [], []
+        for fam in FAMILIES:
+            idx = fams.get(fam)
+            if idx is None:
+                continue
+            bb = b[idx]
+            w0 = _world(bb[:, [0, 3]])
+            w1 = _world(bb[:, [2, 1]])
+            parts.append(_Part(fam, idx.astype("<u4"), np.column_stack([w0 - origin, w1 - origin]).astype("<f4")))
+            out.append(_encode(geoms[idx], fam, origin))
+        return DisplayChunk(start, len(geoms), origin, parts, out, (float(b[:, 1].min()), float(b[:, 3].max())))
+
+
+def _join_offsets(offs: list[np.ndarray], shifts: list[int]) -> np.ndarray:
+    """Offset arrays (each with its end) of consecutive pieces as one."""
+    pieces = [o[:-1].astype(np.int64) + s for o, s in zip(offs, shifts)]
+    pieces.append(np.array([int(offs[-1][-1]) + shifts[-1]], dtype=np.int64))
+    return np.concatenate(pieces).astype("<u4")
+
+
+def join_geoms(family: str, geoms: list[_Geom]) -> _Geom:
+    """Consecutive pieces of one family's flat arrays as one."""
+    if len(geoms) == 1:
+        return geoms[0]
+    xy = np.concatenate([g.xy for g in geoms])
+    verts = np.cumsum([0] + [g.vertices() for g in geoms])[:-1].tolist()
+    if family == "point":
+        return _Geom(xy, None, _join_offsets([g.frings for g in geoms], verts))
+    nrings = np.cumsum([0] + [len(g.rings) - 1 for g in geoms])[:-1].tolist()  # type: ignore[arg-type]
+    rings = _join_offsets([g.rings for g in geoms], verts)  # type: ignore[misc]
+    return _Geom(xy, rings, _join_offsets([g.frings for g in geoms], nrings))
+
+
+def assemble(chunks: list[DisplayChunk], geoms: np.ndarray, progress: ProgressFn | None = None,
+             cancel: CancelFn | None = None, bands: tuple[int, ...] = ZOOM_BANDS) -> BigDisplay | None:
+    """The layer's BigDisplay from its chunks (``geoms``: the layer's
+    geometries, for the zoom bands), or None when the chunks do not cover
+    the layer row for row."""
+    chunks = [c for c in chunks if c is not None]
+    if not chunks or sum(c.n for c in chunks) != len(geoms):
+        return None
+    if any(c.origin is not chunks[0].origin for c in chunks):
+        return None
+    expect = 0
+    for c in chunks:
+        if c.start != expect:
+            return None
+        expect += c.n
+    parts: list[_Part] = []
+    full: list[_Geom] = []
+    fam_geoms: list[np.ndarray] = []
+    for fam in FAMILIES:
+        got = [(c, p, g) for c in chunks for p, g in zip(c.parts, c.geoms) if p.type == fam]
+        if not got:
+            continue
+        feat = np.concatenate([p.feat.astype(np.int64) + c.start for c, p, _g in got]).astype("<u4")
+        bbox = np.concatenate([p.bbox for _c, p, _g in got])
+        parts.append(_Part(fam, feat, bbox))
+        full.append(join_geoms(fam, [g for _c, _p, g in got]))
+        fam_geoms.append(geoms[feat])
+    sizes = np.concatenate([np.maximum(p.bbox[:, 2] - p.bbox[:, 0], p.bbox[:, 3] - p.bbox[:, 1]) for p in parts])
+    south = min(c.lat_range[0] for c in chunks)
+    north = max(c.lat_range[1] for c in chunks)
+    disp = BigDisplay(chunks[0].origin, parts, [full], [(99, 0)], float(np.median(sizes)) if len(sizes) else 0.0)
+    disp._fam_geoms = fam_geoms
+    disp._lat = (south + north) / 2
+    return disp._with_bands(bands, progress, cancel)
