@@ -14,6 +14,7 @@ picture of a big file within a second or two, the rest drawn as it is read).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -22,7 +23,7 @@ from zjmap.core.bigdisplay import (
     ZOOM_BANDS, BigDisplay, CancelFn, ProgressFn, _encode, _families, _Geom, _Part, _world,
 )
 
-__all__ = ["ChunkEncoder", "DisplayChunk", "assemble"]
+__all__ = ["ChunkEncoder", "DisplayChunk", "assemble", "chunk_spec"]
 
 FAMILIES = ("polygon", "line", "point")
 
@@ -135,3 +136,17 @@ def assemble(chunks: list[DisplayChunk], geoms: np.ndarray, progress: ProgressFn
     disp._fam_geoms = fam_geoms
     disp._lat = (south + north) / 2
     return disp._with_bands(bands, progress, cancel)
+
+
+def chunk_spec(layer_id: str, chunk: DisplayChunk, color: str) -> tuple[dict[str, Any], BigDisplay]:
+    """What the page's ``addChunk`` gets for one chunk, drawn in the layer's
+    first colour, and the one-set display that owns its array file (written
+    here, on the reading side; the file goes with that object)."""
+    from zjmap.core.styling import LayerStyler
+
+    disp = BigDisplay(chunk.origin, chunk.parts, [chunk.geoms], [(99, 0)], 0.0)
+    kind = chunk.parts[0].type if len({p.type for p in chunk.parts}) == 1 else "mixed"
+    look = LayerStyler({"kind": "single", "color": color}, kind, []).feature_style({})
+    head = {"id": layer_id, "kind": "user", "geometry": kind, "visible": True, "opacity": 1.0, "interactive": False}
+    spec = {**head, "big": {"style": {"styles": [look]}, "chunk": disp.geometry_payload()}}
+    return spec, disp

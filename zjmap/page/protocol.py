@@ -26,6 +26,11 @@ SHAPES: dict[str, str] = {
         '{"geometry", "style", "labels"} flat arrays (canvas renderer, zjmap/core/bigdisplay.py)} '
         "- built by zjmap.core.mappage.layer_payload / layer_stub"
     ),
+    "ChunkSpec": (
+        '{"id", "kind", "geometry", "opacity", "big": {"style", "chunk"}}: "chunk" is one read chunk\'s '
+        'full-resolution arrays, laid out as a canvas layer\'s "geometry" - built by '
+        "zjmap.core.displaychunks.chunk_spec"
+    ),
     "LabelPoints": '{"minZoom", "points": [[name, lat, lon], ...], "priority"}',
     "FeatureCollection": "GeoJSON FeatureCollection in EPSG:4326 (a feature's properties.role may be \"place\")",
     "View": '{"w", "s", "e", "n", "zoom", "lat", "lon", "width", "height"} as JSON text (CSS pixels)',
@@ -56,6 +61,8 @@ COMMANDS: dict[str, Message] = {m.name: m for m in (
     _m("init", "map:L.Map;layers:LayerSpec[];startBounds:[[s,w],[n,e]]",
        doc="Sent by the page skeleton itself (zjmap.core.mappage), once Leaflet made the map."),
     _m("addLayer", "spec:LayerSpec;index:int|null", doc="Add (or replace) a layer at a place in the stack, bottom first."),
+    _m("addChunk", "spec:ChunkSpec;index:int|null",
+       doc="One more chunk of a big file being read, drawn with those before it until addLayer brings the layer."),
     _m("fillLayer", "spec:LayerSpec", doc="The data of a layer that started as a stub, at the stub's place."),
     _m("removeLayer", "id:str"),
     _m("setVisible", "id:str;visible:bool", returns="false when the page has no data for it yet"),

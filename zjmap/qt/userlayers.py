@@ -90,6 +90,8 @@ class LoadTask(QObject):
         self.cache_as: tuple[str, dict] | None = None  # (key, meta) to keep it there once shown
         self.bounds: tuple[float, float, float, float] | None = None  # the layer's, WGS-84 (as read)
         self.full_display: Any = None  # reopened: the display to send once its coarse set is drawn
+        # the chunks of a big file sent to the page while it is read (each owns its array file)
+        self.chunks_shown: list[Any] = []
 
     @property
     def done(self) -> bool:
@@ -113,6 +115,7 @@ class LoadTask(QObject):
             color = old.style.get("color", color)
         self.worker = start_worker(self._work, color, name=f"zjmap-load-{name}", cancel_exceptions=(uf.LoadCancelled,),
                                    connect={"progress": self._on_progress, "result": self._on_result,
+                                            "yielded": self._on_chunk,
                                             "errored": self._on_errored, "cancelled": self._on_cancelled})
 
     @property
@@ -143,8 +146,22 @@ class LoadTask(QObject):
         close_progress(self.progress)
         self.progress = None
 
+    def _on_chunk(self, value: tuple[dict, Any]) -> None:
+        """A chunk of a big file read: drawn now, with those before it, until
+        the layer itself is added (the first picture long before the read ends)."""
+        spec, disp = value
+        if self.done or self._cancelled():
+            return
+        self.timings.setdefault("first_chunk", time.perf_counter())
+        self.chunks_shown.append(disp)
+        self.ctl.map.call("addChunk", spec, None)
+
     def _finish(self, status: str) -> None:
         self.status = status
+        if self.chunks_shown:
+            self.chunks_shown = []  # their files go; the page has the layer's own arrays or nothing
+            if status != "loaded" and self.layer_id is not None and self.layer_id not in self.ctl.stack:
+                self.ctl.map.call("removeLayer", self.layer_id)  # what was drawn of a file that did not load
         self._close_progress()
         self.finished.emit(status)
 
@@ -241,12 +258,17 @@ class LoadTask(QObject):
             loaded = hit.loaded
             self.from_cache = True
         else:
-            from zjmap.core.displaychunks import ChunkEncoder
+            from zjmap.core.displaychunks import ChunkEncoder, chunk_spec
 
             encoder = ChunkEncoder()  # each chunk's display arrays, encoded while the next is read
 
+            preview = not req.replace_id  # a layer read again in place keeps showing itself meanwhile
+
             def on_chunk(geoms: Any) -> None:
-                chunks.append(encoder.add(geoms))
+                c = encoder.add(geoms)
+                chunks.append(c)
+                if preview and c is not None and (c.start > 0 or c.n >= uf.CHUNK_FEATURES):
+                    state.send(chunk_spec(self.layer_id or "user_x", c, color))  # the file is written here
 
             loaded = uf.read_layer(req.path, layer=req.layer, encoding=req.encoding, crs=req.crs,
                                    progress=read_progress, cancel=cancelled, on_chunk=on_chunk)

@@ -276,8 +276,29 @@
 
       setGeometry: function (geom) {
         this.geom = geom;
+        this.pieces = null; // the chunks shown while the file was read give way
         this.setStyle(this._style, this._labels);
         if (this._map) this.redraw();
+      },
+
+      /* One more chunk of a file still being read, in the first style;
+       * redrawn at most every quarter second as chunks pour in. */
+      addPiece: function (geom) {
+        var nst = this.styles.length;
+        var groups = geom.parts.map(function (p) {
+          var items = new Uint32Array(p.n), start = new Uint32Array(nst + 1);
+          for (var i = 0; i < p.n; i++) items[i] = i;
+          for (var k = 1; k <= nst; k++) start[k] = p.n;
+          return { start: start, items: items };
+        });
+        this.pieces.push({ geom: geom, groups: groups });
+        this.stats.features += geom.features;
+        if (!this._map || this._soon) return;
+        var self = this, wait = Math.max(0, (this._lastPaint || 0) + 250 - performance.now());
+        this._soon = setTimeout(function () {
+          self._soon = null;
+          if (self._map) self.redraw();
+        }, wait);
       },
 
       /* Palette + per-feature index → per part, feature indices grouped by style. */
@@ -310,33 +331,47 @@
         if (this._map) this.redraw();
       },
 
-      _band: function (z) {
-        var b = this.geom.bands;
+      _band: function (z, geom) {
+        var b = (geom || this.geom).bands;
         for (var i = 0; i < b.length; i++) if (z <= b[i][0]) return b[i][1];
         return b[b.length - 1][1];
       },
 
 
+      /* What is drawn: the layer's arrays, or the chunks of a file still
+       * being read (pieces: each its own arrays and style groups). */
+      _pieces: function () {
+        if (this.pieces) return this.pieces;
+        return this.geom ? [{ geom: this.geom, groups: this.groups }] : [];
+      },
+
       _paint: function (ctx, frame) {
-        if (!this.geom) return; // arrays still loading: drawn when they arrive
-        var t0 = performance.now(), g = this.geom, S = frame.S, z = frame.z, CW = frame.W, CH = frame.H;
-        // this layer's coordinates are relative to its origin
-        var ax = g.origin[0] * S + frame.ox, ay = g.origin[1] * S + frame.oy;
-        var view = { S: S, ax: ax, ay: ay, W: CW, H: CH, r: frame.r,
-          x0: -ax / S, x1: (CW - ax) / S, y0: -ay / S, y1: (CH - ay) / S };
-        var setIndex = this._band(z), set = g.sets[setIndex];
+        var pieces = this._pieces();
+        if (!pieces.length) return; // arrays still loading: drawn when they arrive
+        var t0 = performance.now(), S = frame.S, z = frame.z, CW = frame.W, CH = frame.H;
         var ras = this._shared ? null : this._raster(CW, CH);
-        var jobs = [], drawn = 0;
-        for (var pi = 0; pi < g.parts.length; pi++) {
-          drawn += this._rasterPart(ras, g.parts[pi], set[pi], this.groups[pi], view, jobs, pi);
+        var jobs = [], drawn = 0, view = null, setIndex = 0, k, pi, j;
+        for (k = 0; k < pieces.length; k++) {
+          var g = pieces[k].geom;
+          // coordinates are relative to the arrays' origin
+          var ax = g.origin[0] * S + frame.ox, ay = g.origin[1] * S + frame.oy;
+          view = { S: S, ax: ax, ay: ay, W: CW, H: CH, r: frame.r,
+            x0: -ax / S, x1: (CW - ax) / S, y0: -ay / S, y1: (CH - ay) / S };
+          setIndex = this._band(z, g);
+          var set = g.sets[setIndex], first = jobs.length;
+          for (pi = 0; pi < g.parts.length; pi++) {
+            drawn += this._rasterPart(ras, g.parts[pi], set[pi], pieces[k].groups[pi], view, jobs, pi);
+          }
+          for (j = first; j < jobs.length; j++) { jobs[j].geo = set[jobs[j].part]; jobs[j].view = view; jobs[j].partOf = g.parts[jobs[j].part]; }
         }
         if (ras && ras.used) ctx.putImageData(ras.img, 0, 0);
-        for (var j = 0; j < jobs.length; j++) this._vectorJob(ctx, jobs[j], g.parts[jobs[j].part], set[jobs[j].part], view);
-        this.stats.labels = this.labels ? this._drawLabels(ctx, view, z, drawn) : 0;
+        for (j = 0; j < jobs.length; j++) this._vectorJob(ctx, jobs[j], jobs[j].partOf, jobs[j].geo, jobs[j].view);
+        this.stats.labels = this.labels && !this.pieces ? this._drawLabels(ctx, view, z, drawn) : 0;
         this.stats.drawn = drawn;
         this.stats.vector = jobs.reduce(function (a, b) { return a + b.items.length; }, 0);
         this.stats.draws++;
-        this.stats.lastMs = performance.now() - t0;
+        this._lastPaint = performance.now();
+        this.stats.lastMs = this._lastPaint - t0;
         this.stats.zoom = z;
         this.stats.set = setIndex;
       },
@@ -681,6 +716,12 @@
     function build(spec, old) {
       var t0 = performance.now();
       var geom = spec.big.geometry;
+      if (!geom) { // a file still being read: its chunks come with addChunk
+        var first = new BigLayer(spec, null);
+        first.pieces = [];
+        first.styles = spec.big.style.styles;
+        return entry(first, spec, t0);
+      }
       // a restyle sends the same geometry again: keep the decoded arrays
       var prev = old && old.big ? old.group.geom : null;
       var reuse = prev && geom.key && prev.key === geom.key ? prev : null;
@@ -688,6 +729,12 @@
       // drawing the old ones until the new file is read, so nothing blinks
       var shown = reuse || (prev && geom.features && prev.features === geom.features ? prev : null);
       var layer = new BigLayer(spec, shown);
+      var chunks = old && old.big ? old.group.pieces : null;
+      if (!shown && chunks && chunks.length) { // the chunks drawn while the file was read, until its arrays are
+        layer.pieces = chunks;
+        layer.styles = spec.big.style.styles;
+        layer.stats.features = old.group.stats.features;
+      }
       if (!reuse) {
         page.loadStarted();
         loadGeometry(geom, function (decoded) {
@@ -706,6 +753,10 @@
           if (cur && cur.group === layer) console.error("zjmap big layer " + spec.id + ": " + msg);
         });
       }
+      return entry(layer, spec, t0);
+    }
+
+    function entry(layer, spec, t0) {
       var lite = { id: spec.id, kind: spec.kind, geometry: spec.geometry, visible: spec.visible, opacity: spec.opacity,
         labels: null, data: { type: "FeatureCollection", features: [] }, big: true };
       layer.stats.addMs = performance.now() - t0;
@@ -725,6 +776,26 @@
       },
     };
 
+    /* A chunk of a big file being read: drawn at once, with those before it,
+     * until the layer itself (addLayer) takes their place. The first chunk
+     * makes the layer's entry (spec.big.geometry null). A chunk file that
+     * cannot be read is skipped: the layer's own arrays follow. */
+    ZJ.addChunk = function (spec, index) {
+      var l = ZJ.layers[spec.id];
+      if (!l) {
+        ZJ.addLayer({ id: spec.id, kind: spec.kind, geometry: spec.geometry, visible: true, opacity: spec.opacity,
+          interactive: false, labels: null, data: null, big: { geometry: null, style: spec.big.style, labels: null } }, index);
+        l = ZJ.layers[spec.id];
+      }
+      if (!l.big || !l.group.pieces || l.group.geom) return false; // the layer itself is there
+      var layer = l.group;
+      loadGeometry(spec.big.chunk, function (decoded) {
+        var cur = ZJ.layers[spec.id];
+        if (cur && cur.group === layer && layer.pieces && !layer.geom) layer.addPiece(decoded);
+      }, function (msg) { layer.stats.error = msg; });
+      return true;
+    };
+
     /* How a big layer was last drawn (tests and benchmarks poll this). */
     ZJ.bigStats = function (id) {
       var l = ZJ.layers[id];
@@ -733,7 +804,7 @@
       return JSON.stringify({ draws: s.draws, drawn: s.drawn, lastMs: s.lastMs, addMs: s.addMs, decodeMs: s.decodeMs, labels: s.labels,
         loaded: !!l.group.geom, error: s.error || null, key: l.group.geom ? l.group.geom.key : null,
         sets: l.group.geom ? l.group.geom.sets.length : 0, set: s.set,
-        shared: !!l.group._shared,
+        shared: !!l.group._shared, pieces: l.group.pieces ? l.group.pieces.length : 0,
         features: s.features, zoom: s.zoom, onMap: ZJ.map.hasLayer(l.group) });
     };
 
