@@ -1,6 +1,7 @@
-"""A big polygon layer in the real window (conftest's `win`): drawn chunk by
-chunk while it is read, then identified, filtered, styled, exported, saved and
-restored like any layer (issue 16: the display arrays made chunk by chunk)."""
+"""A big polygon layer in a real window: drawn chunk by chunk while it is
+read, then identified, filtered, styled, exported, saved and restored like any
+layer (issue 16: the display arrays made chunk by chunk). The window is this
+module's own (as test_gui_workspace's): opening a workspace changes a window."""
 
 from __future__ import annotations
 
@@ -14,12 +15,23 @@ import pytest
 
 import zjmap.qt.userlayers as qul
 from zjmap.core import displaychunks, layercache, userfiles
-from guitools import js_click, wait_until
+from guitools import close_window, js_click, open_window, wait_until
 from test_gui_userlayers import big_stats, drawn, wait_task
+from test_gui_workspace import clean_sessions, settled
 from test_layercache import write_parcels
 
 N = 20_000
 CHUNK = 2_000
+
+
+@pytest.fixture(scope="module")
+def win(qapp):
+    clean_sessions()
+    w = open_window()
+    assert settled(w)
+    yield w
+    close_window(w)
+    clean_sessions()
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +169,7 @@ def test_the_big_polygon_layer_identifies_filters_styles_exports_saves_and_resto
     path = tmp_path / "big.zjmap"
     assert win.workspace.save_to(path)
     assert win.workspace.new_workspace(ask=False) and lid not in win.stack
-    assert win.workspace.open_path(path, ask=False)
+    assert win.workspace.open_path(path, ask=False) and settled(win, 60000)
     assert wait_until(lambda: lid in win.stack and drawn(win, lid), 60000)
     back = win.stack.layer(lid)
     assert len(back.features) == N and len(back.hidden_rows) == 10_000

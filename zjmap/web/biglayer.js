@@ -53,8 +53,14 @@
       x.send();
     }
 
+    /* Typed arrays of a payload: views of the file read (no copy), or decoded base64. */
     function viewGeometry(g, buf) {
-      function v(w, T) { return new T(buf, w[0], w[1]); }
+      return makeGeometry(g, function (w, T) { return new T(buf, w[0], w[1]); });
+    }
+
+    function decodeGeometry(g) { return makeGeometry(g, decode); }
+
+    function makeGeometry(g, v) {
       var out = {
         key: g.key,
         features: g.features,
@@ -65,31 +71,6 @@
         sets: g.sets.map(function (set) {
           return set.map(function (s) {
             return { xy: v(s.xy, Float32Array), rings: s.rings ? v(s.rings, Uint32Array) : null, frings: v(s.frings, Uint32Array) };
-          });
-        }),
-      };
-      var full = out.sets[out.sets.length - 1];
-      out.parts.forEach(function (p, i) { p.bbox = bboxes(p, full[i]); });
-      return out;
-    }
-
-    function decodeGeometry(g) {
-      var out = {
-        key: g.key,
-        features: g.features,
-        origin: g.origin,
-        typical: g.typical || 0,
-        bands: g.bands,
-        parts: g.parts.map(function (p) {
-          return { type: p.type, n: p.n, feat: decode(p.feat, Uint32Array), bbox: null };
-        }),
-        sets: g.sets.map(function (set) {
-          return set.map(function (s) {
-            return {
-              xy: decode(s.xy, Float32Array),
-              rings: s.rings ? decode(s.rings, Uint32Array) : null,
-              frings: decode(s.frings, Uint32Array),
-            };
           });
         }),
       };
@@ -794,34 +775,6 @@
         if (cur && cur.group === layer && layer.pieces && !layer.geom) layer.addPiece(decoded);
       }, function (msg) { layer.stats.error = msg; });
       return true;
-    };
-
-    /* How a big layer was last drawn (tests and benchmarks poll this). */
-    ZJ.bigStats = function (id) {
-      var l = ZJ.layers[id];
-      if (!l || !l.big) return JSON.stringify(null);
-      var s = l.group.stats;
-      return JSON.stringify({ draws: s.draws, drawn: s.drawn, lastMs: s.lastMs, addMs: s.addMs, decodeMs: s.decodeMs, labels: s.labels,
-        loaded: !!l.group.geom, error: s.error || null, key: l.group.geom ? l.group.geom.key : null,
-        sets: l.group.geom ? l.group.geom.sets.length : 0, set: s.set,
-        shared: !!l.group._shared, pieces: l.group.pieces ? l.group.pieces.length : 0,
-        features: s.features, zoom: s.zoom, onMap: ZJ.map.hasLayer(l.group) });
-    };
-
-    /* Time one pan or zoom step including the redraw, and the next two frames
-     * (the canvas reaches the screen). Results land in ZJ.benchResult. */
-    ZJ.benchStep = function (what, arg) {
-      ZJ.benchResult = null;
-      var t0 = performance.now();
-      if (what === "pan") ZJ.map.panBy(arg || [300, 150], { animate: false });
-      else if (what === "zoom") ZJ.map.setZoom(arg, { animate: false });
-      var sync = performance.now() - t0;
-      requestAnimationFrame(function () {
-        requestAnimationFrame(function () {
-          ZJ.benchResult = JSON.stringify({ sync: sync, frame: performance.now() - t0, zoom: ZJ.map.getZoom() });
-        });
-      });
-      return sync;
     };
 
     return renderer;
