@@ -15,23 +15,13 @@ import pytest
 
 import zjmap.qt.userlayers as qul
 from zjmap.core import displaychunks, layercache, userfiles
-from guitools import close_window, js_click, open_window, wait_until
+from guitools import js_click, wait_until
 from test_gui_userlayers import big_stats, drawn, wait_task
-from test_gui_workspace import clean_sessions, settled
+from test_gui_workspace import settled, win  # noqa: F401  (win: a window of this module's own)
 from test_layercache import write_parcels
 
 N = 20_000
 CHUNK = 2_000
-
-
-@pytest.fixture(scope="module")
-def win(qapp):
-    clean_sessions()
-    w = open_window()
-    assert settled(w)
-    yield w
-    close_window(w)
-    clean_sessions()
 
 
 @pytest.fixture(scope="module")
