@@ -80,11 +80,13 @@ def load_until_drawn(win, path: Path):
         if not wait_until(lambda: "r" in box, 5000, 2):
             return False
         got = json.loads(box["r"]) if box["r"] else None
-        return bool(got and got.get("draws", 0) >= 1)
+        if got and got.get("draws", 0) >= 1:
+            task.page_stats = got  # of the first picture (a reopened layer's coarsest set)
+            return True
+        return False
 
     assert wait_until(drawn, 300_000, 2), f"layer never drawn: {win.map.js_errors}"
     secs = time.perf_counter() - t0
-    task.page_stats = js(win.map, f"ZJ.bigStats({json.dumps(task.layer_id)})")
     # a reopened layer is drawn from its coarsest set first: when every zoom band is on the page
     layer = win.stack.layer(task.layer_id)
     n_sets = len(layer.display.arrays.geoms)

@@ -228,7 +228,7 @@ class Reopened:
     """A cache hit: how the file was read (``loaded``, whose ``gdf`` is the
     attribute table only), its ``table`` (geometry on first need) and its
     ``display`` — what :func:`~zjmap.core.userlayers.user_layer` takes.
-    ``first``: the display of its coarsest set alone (a file a quarter the
+    ``first``: the display of its coarsest set alone (a file half the
     size or less), for a first picture sooner; the window sends ``display``
     once that is drawn (None: one set, send ``display`` at once)."""
 
@@ -298,7 +298,7 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
         page_file = display.write()  # the page's array file (written already when the layer was shown)
         shutil.copyfile(page_file, tmp / "display.bin")
         first = _first_bytes(display._where, len(display.geoms))
-        if first:  # the coarsest set alone: the layer's first picture, from a quarter of the bytes or less
+        if first:  # the coarsest set alone: the layer's first picture, from half the bytes or less
             with open(page_file, "rb") as src, open(tmp / "first.bin", "wb") as dst:
                 dst.write(src.read(first))
         for i, p in enumerate(display.parts):
@@ -343,13 +343,13 @@ def _prune(root: Path) -> None:
 
 def _first_bytes(where: dict[tuple, list[int]], n_sets: int) -> int:
     """Where the page file's coarsest set ends (its features' indices and that
-    set come first: see BigDisplay._layout), when that is at most a quarter of
+    set come first: see BigDisplay._layout), when that is at most half of
     the file; else 0 (one set, or a first set about as big as the rest)."""
     if n_sets < 2:
         return 0
     ends = {k: off + 4 * n for k, (off, n) in where.items()}  # every array is 4-byte (u4 / f4)
     first = max(e for k, e in ends.items() if k[0] == "feat" or k[1] == 0)
-    return first if 4 * first <= max(ends.values()) else 0
+    return first if 2 * first <= max(ends.values()) else 0
 
 
 # ---------------------------------------------------------------------------

@@ -180,10 +180,9 @@ class LoadTask(QObject):
             self.timings["added"] = time.perf_counter()
             if self.cache_as is not None:
                 self.ctl.keep_in_cache(layer, *self.cache_as)
-            if self.full_display is not None:
-                self.ctl.send_when_drawn(layer, self.full_display)
+            if self.from_cache:
+                self.ctl.reopened(layer, self.full_display)
                 self.full_display = None
-            self.ctl.prepare_geometry(layer)
         except Exception as exc:  # the stack refused it (say a clashing id): nothing changed
             log.exception("adding %s failed", self.req.path)
             self.message = f"{Path(self.req.path).name} was read but could not be added to the map ({exc})."
@@ -458,43 +457,54 @@ class UserLayerController(QObject):
         start_worker(work, name=f"zjmap-bands-{layer.id}", pass_state=False,
                      connect={"result": done, "errored": failed})
 
-    def send_when_drawn(self, layer: MapLayer, full: Any, poll_ms: int = 25) -> None:
-        """``layer`` is drawn from its coarsest set (a reopened file): send
-        ``full`` (every zoom band) once the page has read that, so the first
-        picture comes from the smaller file and deep zooms get their detail
-        a moment later."""
-        first = layer.display.arrays
+    def when_drawn(self, layer: MapLayer, then: Any, poll_ms: int = 25) -> None:
+        """Call ``then()`` once the page has read ``layer``'s array file and
+        drawn it (asked every ``poll_ms``; at once for a hidden layer, after
+        20 s at the latest); not if the layer was removed, replaced or given
+        other arrays meanwhile. Work that would compete with the first
+        picture (the page reading its file, the GIL) waits for this."""
+        shown = layer.display.arrays
+        asked = [0]
 
-        def swap() -> None:
+        def current() -> bool:
             stack = self.stack
-            if layer.id not in stack or stack.layer(layer.id) is not layer or layer.display.arrays is not first:
-                return  # removed or replaced meanwhile
-            layer.display.arrays = full
-            if layer.id in self.map.sent:  # a hidden layer's stub gets the full one when first shown
-                self.map.add_layer(layer, stack.ids().index(layer.id))
+            return layer.id in stack and stack.layer(layer.id) is layer and layer.display.arrays is shown
 
         def answered(text: Any) -> None:
             try:
                 stats = json.loads(text) if isinstance(text, str) else text
             except ValueError:
                 stats = None
-            if stats is None or (stats.get("loaded") and stats.get("key") == first.key) or stats.get("error"):
-                swap()
+            if stats is None or (stats.get("loaded") and stats.get("key") == shown.key) or stats.get("error"):
+                if current():
+                    then()
             else:
                 QTimer.singleShot(poll_ms, ask)
 
-        asked = [0]
-
         def ask() -> None:
-            if layer.id not in self.stack or self.stack.layer(layer.id) is not layer or layer.display.arrays is not first:
+            if not current():
                 return
             asked[0] += 1
-            if asked[0] * poll_ms > 20_000:  # the page never said: send it all the same
-                swap()
+            if asked[0] * poll_ms > 20_000:  # the page never said: go on all the same
+                then()
                 return
             self.map.call("bigStats", layer.id, callback=answered)
 
         ask()
+
+    def reopened(self, layer: MapLayer, full: Any) -> None:
+        """A layer reopened from the cache is on the page: once drawn, ``full``
+        (every zoom band, when it was drawn from its coarsest set alone) is
+        sent and its exact geometry is made in the background."""
+
+        def then() -> None:
+            if full is not None:
+                layer.display.arrays = full
+                if layer.id in self.map.sent:  # a hidden layer's stub gets the full one when first shown
+                    self.map.add_layer(layer, self.stack.ids().index(layer.id))
+            self.prepare_geometry(layer)
+
+        self.when_drawn(layer, then)
 
     def settle(self, layer: MapLayer) -> None:
         """A layer put on the map another way (a workspace restored): its
@@ -502,7 +512,7 @@ class UserLayerController(QObject):
         from the cache, made in the background as for a layer added here."""
         if layer.display.bands_pending:
             self._add_bands_later(layer)
-        self.prepare_geometry(layer)
+        self.when_drawn(layer, lambda: self.prepare_geometry(layer))
 
     def prepare_geometry(self, layer: MapLayer) -> None:
         """A reopened layer's exact geometry is made from its flat coordinates
