@@ -262,13 +262,20 @@ def main() -> None:
             if task.status != "loaded":  # failed or cancelled
                 return task.done
             box: dict = {}
-            win.map.page().runJavaScript(f"ZJ.bigStats && ZJ.bigStats({json.dumps(task.layer_id)})", 0,
-                                         lambda r: box.setdefault("r", r))
+
+            def answered(r) -> None:
+                box["at"] = time.perf_counter()
+                box.setdefault("r", r)
+
+            win.map.page().runJavaScript(f"ZJ.bigStats && ZJ.bigStats({json.dumps(task.layer_id)})", 0, answered)
             if not wait_until(lambda: "r" in box, 5000, 2):
                 return False
             got = json.loads(box["r"]) if box["r"] else None
-            if got and got.get("draws", 0) >= 1:
+            # its own arrays drawn (the chunks drawn while it was read came first: firstDrawAgo)
+            if got and got.get("loaded") and got.get("draws", 0) >= 1:
                 stats.update(got)
+                if got.get("firstDrawAgo") is not None:
+                    stats["first"] = box["at"] - got["firstDrawAgo"] / 1000 - t0
                 return True
             return False
 
@@ -378,8 +385,10 @@ def main() -> None:
     def verdict(ok: bool) -> str:
         return "OK" if ok else "MISSED"
 
+    first = min(r[2].get("first", r[0]) for r in runs)  # the first picture (chunks drawn while reading)
+    big_target = nfeat >= 500_000 and layer.geometry != "point"  # issue 16: the first picture of a million polygons
     oks = {
-        "on_map": on_map <= tg["on_map"], "added": added <= tg["added_mb"], "web": rend_now <= tg["web_mb"],
+        "on_map": (first if big_target else on_map) <= tg["on_map"], "added": added <= tg["added_mb"], "web": rend_now <= tg["web_mb"],
         "pan": pan_ms < tg["step_ms"], "zoom": zoom_ms < tg["step_ms"], "click": click_ms < tg["click_ms"],
     }
     print(f"file: {path.name} ({path.stat().st_size / 1e6:.0f} MB): {nfeat:,} {layer.geometry} features, "
@@ -387,8 +396,11 @@ def main() -> None:
           f"(sets: {disp.vertices()} vertices)")
     print(f"{'measure':44s} {'measured':>12s}   {'target':>14s}")
     print(f"{'REFERENCE plain pyogrio.read_dataframe':44s} {floor:10.2f} s   (every read: {', '.join(f'{x:.2f}' for x in floors)})")
-    print(f"{'on the map (add_layer_from_path → drawn)':44s} {on_map:10.2f} s   ≤ {tg['on_map']:10.2f} s  {verdict(oks['on_map'])}"
-          f"   ({on_map / floor:.1f}× the reference)")
+    print(f"{'first picture (chunks drawn while reading)':44s} {first:10.2f} s"
+          + (f"   ≤ {tg['on_map']:10.2f} s  {verdict(oks['on_map'])}" if big_target else ""))
+    print(f"{'on the map (add_layer_from_path → drawn)':44s} {on_map:10.2f} s"
+          + ("" if big_target else f"   ≤ {tg['on_map']:10.2f} s  {verdict(oks['on_map'])}")
+          + f"   ({on_map / floor:.1f}× the reference; the layer's own arrays drawn)")
     print(f"{'  every load (s)':44s} {', '.join(f'{x:.2f}' for x in all_loads)}")
     print(f"{'  of which read_layer':44s} {tm['read'] - tm['start']:10.2f} s")
     print(f"{'  of which prepare layer + display arrays':44s} {tm['built'] - tm['read']:10.2f} s")

@@ -91,8 +91,30 @@ def test_read_layer_hands_each_chunk_over_and_the_layer_uses_them(tmp_path):
     assert len(chunks) == -(-len(polys) // 300) and sum(c.n for c in chunks) == loaded.features
     layer = user_layer(loaded, "user_1", chunks=chunks, defer_bands=True)
     disp = layer.display.arrays
-    assert disp.geoms[-1][0].xy is not chunks[0].geoms[0].xy  # joined, one array
+    assert chunks[0].geoms == [] and len(disp.geoms[-1]) == 1  # joined into one array; the chunks gave theirs up
     whole = user_layer(loaded, "user_2", defer_bands=True).display.arrays
     assert disp.vertices() == whole.vertices()
     assert np.abs(_absolute(disp, -1, 0) - _absolute(whole, -1, 0)).max() < 1e-4
     assert disp.parts[0].feat.tolist() == list(range(len(polys)))
+
+
+def test_zoom_bands_made_a_slab_at_a_time_are_the_bands_made_at_once(monkeypatch):
+    from zjmap.core import bigdisplay, displaychunks
+
+    t = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    rings = [np.column_stack([119.5 + (i % 40) * 0.03 + 0.01 * (1 + 0.2 * np.sin(9 * t)) * np.cos(t),
+                              29.0 + (i // 40) * 0.03 + 0.01 * np.sin(t)]) for i in range(1200)]
+    geoms = np.array([shapely.Polygon(r) for r in rings] + [shapely.LineString(r[:50]) for r in rings[:300]],
+                     dtype=object)
+    monkeypatch.setattr(bigdisplay, "COVERAGE_MAX_VERTICES", 0)  # plain simplification both ways
+    monkeypatch.setattr(displaychunks, "COVERAGE_MAX_VERTICES", 0)
+    at_once = BigDisplay.from_geometries(geoms)
+    monkeypatch.setattr(displaychunks, "SLAB", 250)
+    by_slabs = BigDisplay.from_geometries(geoms)
+    assert by_slabs.bands == at_once.bands and len(by_slabs.geoms) == len(at_once.geoms) >= 3
+    assert by_slabs.vertices() == at_once.vertices()
+    assert by_slabs.vertices()[0] < by_slabs.vertices()[-1] / 4  # the coarsest band drops most
+    for k in range(len(at_once.geoms)):
+        for a, b in zip(by_slabs.geoms[k], at_once.geoms[k]):
+            assert a.frings.tolist() == b.frings.tolist() and a.rings.tolist() == b.rings.tolist()
+            assert np.array_equal(a.xy, b.xy)

@@ -5,6 +5,7 @@ module's own (as test_gui_workspace's): opening a workspace changes a window."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
@@ -14,8 +15,8 @@ import numpy as np
 import pytest
 
 import zjmap.qt.userlayers as qul
-from zjmap.core import displaychunks, layercache, userfiles
-from guitools import js_click, wait_until
+from zjmap.core import displaychunks, layercache, userfiles, userlayers
+from guitools import js, js_click, wait_until
 from test_gui_userlayers import big_stats, drawn, wait_task
 from test_gui_workspace import settled, win  # noqa: F401  (win: a window of this module's own)
 from test_layercache import write_parcels
@@ -45,10 +46,24 @@ def held(monkeypatch):
         return real(self, geoms)
 
     monkeypatch.setattr(displaychunks.ChunkEncoder, "add", add)
+    # and the read layer waits for ``gate.layer`` before it goes to the stack
+    gate.layer = threading.Event()
+    real_layer = qul.user_layer
+
+    def user_layer(*args, **kw):
+        gate.layer.wait(30)
+        return real_layer(*args, **kw)
+
+    monkeypatch.setattr(qul, "user_layer", user_layer)
     monkeypatch.setattr(userfiles, "CHUNK_FEATURES", CHUNK)
     monkeypatch.setattr(layercache, "enabled", False)
+    # shown first at full resolution, its zoom bands later (as a file of millions of vertices)
+    monkeypatch.setattr(userlayers, "DEFER_VERTICES", 100_000)
+    # (and those bands are another test's: they would replace the arrays checked here)
+    monkeypatch.setattr(qul.UserLayerController, "_add_bands_later", lambda self, layer: None)
     yield gate
     gate.set()
+    gate.layer.set()
 
 
 def _chunk_files(task) -> list[Path]:
@@ -71,13 +86,33 @@ def test_a_big_file_is_drawn_chunk_by_chunk_while_it_is_read(win, parcels, held)
     files = _chunk_files(task)
     assert len(files) == 2 and all(f.exists() for f in files)
     held.set()
+    assert wait_until(lambda: big_stats(win, lid)["pieces"] == N // CHUNK, 20000), big_stats(win, lid)
+    held.layer.set()
     wait_task(task)
     assert task.status == "loaded", task.message
-    # the layer itself takes the chunks' place: all its features, one set of arrays
+    # the layer itself takes the chunks' place: all its features, one set of arrays,
+    # joined in the page from the chunks it has (its file is not read again), then its zoom bands
+    assert win.stack.layer(lid).display.bands_pending
     assert wait_until(lambda: (big_stats(win, lid) or {}).get("loaded") and big_stats(win, lid)["pieces"] == 0, 20000)
-    assert big_stats(win, lid)["features"] == N and drawn(win, lid)
-    assert not any(f.exists() for f in files)  # the chunks' files went with the read
+    st = big_stats(win, lid)
+    assert st["features"] == N and st["joined"] and drawn(win, lid)
     layer = win.stack.layer(lid)
+    full = layer.display.arrays.geoms[-1][0]
+    sums = js(win.map, f"""(function () {{
+        var g = ZJ.layers[{json.dumps(lid)}].group.geom, s = g.sets[0][0], p = g.parts[0], out = [0, 0, 0, 0, 0];
+        for (var i = 0; i < s.xy.length; i++) out[0] += s.xy[i] * (1 + i % 7);
+        for (i = 0; i < s.rings.length; i++) out[1] += s.rings[i] * (1 + i % 5);
+        for (i = 0; i < s.frings.length; i++) out[2] += s.frings[i];
+        for (i = 0; i < p.n; i++) out[3] += p.feat[i] * (1 + i % 3);
+        for (i = 0; i < 4 * p.n; i++) out[4] += p.bbox[i];
+        return JSON.stringify(out); }})()""")
+    w = np.arange(len(full.xy)) % 7 + 1
+    feat = layer.display.arrays.parts[0].feat.astype(float)
+    want = [float((full.xy.astype(float) * w).sum()), float((full.rings.astype(float) * (np.arange(len(full.rings)) % 5 + 1)).sum()),
+            float(full.frings.astype(float).sum()), float((feat * (np.arange(len(feat)) % 3 + 1)).sum())]
+    assert np.allclose(sums[:4], want, rtol=1e-9, atol=1e-6)
+    assert sums[4] == pytest.approx(float(layer.display.arrays.parts[0].bbox.astype(float).sum()), rel=1e-6)
+    assert not any(f.exists() for f in files)  # the chunks' files went with the read
     disp = layer.display.arrays
     assert disp.parts[0].feat.tolist() == list(range(N))  # joined from the chunks, row for row
     assert task.timings["first_chunk"] < task.timings["read"]
@@ -92,6 +127,7 @@ def test_a_cancelled_big_read_takes_what_it_drew_away(win, parcels, held):
     assert wait_until(lambda: (big_stats(win, lid) or {}).get("pieces") == 2, 20000), big_stats(win, lid)
     task.cancel()
     held.set()
+    held.layer.set()
     wait_task(task)
     assert task.status == "cancelled"
     assert wait_until(lambda: big_stats(win, lid) is None, 10000), big_stats(win, lid)

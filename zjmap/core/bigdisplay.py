@@ -267,6 +267,9 @@ class BigDisplay:
     min_drop: float = 0.5
     _style_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
     _label_cache: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: joined from the chunks the page was sent while the file was read (zjmap.core.displaychunks):
+    #: the page may join those instead of reading the file
+    chunked: bool = False
 
     @classmethod
     def build(cls, layer: MapLayer, progress: ProgressFn | None = None, cancel: CancelFn | None = None,
@@ -352,6 +355,10 @@ class BigDisplay:
         return disp._with_bands(bands, progress, cancel)
 
     def _with_bands(self, bands: tuple[int, ...], progress: ProgressFn | None, cancel: CancelFn | None) -> "BigDisplay":
+        from zjmap.core.displaychunks import SLAB, bands_by_slabs
+
+        if bands and max((len(g) for g in self._fam_geoms), default=0) > SLAB:
+            return bands_by_slabs(self, bands, progress, cancel)  # a big layer: a slab of features at a time
         parts, origin, lat = self.parts, self.origin, self._lat
         rng = np.random.default_rng(0)
         sets: list[list[_Geom]] = [self.geoms[-1]]
@@ -425,6 +432,7 @@ class BigDisplay:
                     for k, s in enumerate(self.geoms)
                 ],
                 "bands": [[mz, i] for mz, i in self.bands],
+                "chunked": self.chunked and len(self.geoms) == 1,
             }
         return got
 
@@ -459,7 +467,7 @@ class BigDisplay:
         path = (directory if directory is not None else _big_dir()) / f"{self.key}.bin"
         with open(path, "wb") as fh:
             for arr in chunks:
-                fh.write(np.ascontiguousarray(arr).tobytes())
+                fh.write(memoryview(np.ascontiguousarray(arr)).cast("B"))  # no copy of 200 MB of coordinates
         if directory is None:
             self._path = path
             weakref.finalize(self, _unlink, str(path))

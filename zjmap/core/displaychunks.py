@@ -20,10 +20,11 @@ import numpy as np
 import shapely
 
 from zjmap.core.bigdisplay import (
-    ZOOM_BANDS, BigDisplay, CancelFn, ProgressFn, _encode, _families, _Geom, _Part, _world,
+    COVERAGE_MAX_VERTICES, ZOOM_BANDS, BigDisplay, CancelFn, ProgressFn, _band_tolerance, _encode, _families,
+    _Geom, _Part, _simplify, _world, check_cancel,
 )
 
-__all__ = ["ChunkEncoder", "DisplayChunk", "assemble", "chunk_spec"]
+__all__ = ["SLAB", "ChunkEncoder", "DisplayChunk", "assemble", "bands_by_slabs", "chunk_spec"]
 
 FAMILIES = ("polygon", "line", "point")
 
@@ -89,12 +90,20 @@ def _join_offsets(offs: list[np.ndarray], shifts: list[int]) -> np.ndarray:
     return np.concatenate(pieces).astype("<u4")
 
 
-def join_geoms(family: str, geoms: list[_Geom]) -> _Geom:
-    """Consecutive pieces of one family's flat arrays as one."""
+def join_geoms(family: str, geoms: list[_Geom | None]) -> _Geom:
+    """Consecutive pieces of one family's flat arrays as one. Each piece in
+    the list gives up its coordinates once they are copied (25 M vertices
+    are not held twice while they are joined)."""
     if len(geoms) == 1:
-        return geoms[0]
-    xy = np.concatenate([g.xy for g in geoms])
-    verts = np.cumsum([0] + [g.vertices() for g in geoms])[:-1].tolist()
+        return geoms[0]  # type: ignore[return-value]
+    verts = np.cumsum([0] + [g.vertices() for g in geoms])[:-1].tolist()  # type: ignore[union-attr]
+    xy = np.empty(sum(len(g.xy) for g in geoms), dtype="<f4")  # type: ignore[union-attr]
+    pos = 0
+    for k, g in enumerate(geoms):
+        n = len(g.xy)  # type: ignore[union-attr]
+        xy[pos:pos + n] = g.xy  # type: ignore[union-attr]
+        pos += n
+        geoms[k] = _Geom(np.empty(0, "<f4"), g.rings, g.frings)  # type: ignore[union-attr]
     if family == "point":
         return _Geom(xy, None, _join_offsets([g.frings for g in geoms], verts))
     nrings = np.cumsum([0] + [len(g.rings) - 1 for g in geoms])[:-1].tolist()  # type: ignore[arg-type]
@@ -120,21 +129,30 @@ def assemble(chunks: list[DisplayChunk], geoms: np.ndarray, progress: ProgressFn
     parts: list[_Part] = []
     full: list[_Geom] = []
     fam_geoms: list[np.ndarray] = []
-    for fam in FAMILIES:
-        got = [(c, p, g) for c in chunks for p, g in zip(c.parts, c.geoms) if p.type == fam]
-        if not got:
-            continue
-        feat = np.concatenate([p.feat.astype(np.int64) + c.start for c, p, _g in got]).astype("<u4")
-        bbox = np.concatenate([p.bbox for _c, p, _g in got])
-        parts.append(_Part(fam, feat, bbox))
-        full.append(join_geoms(fam, [g for _c, _p, g in got]))
-        fam_geoms.append(geoms[feat])
-    sizes = np.concatenate([np.maximum(p.bbox[:, 2] - p.bbox[:, 0], p.bbox[:, 3] - p.bbox[:, 1]) for p in parts])
     south = min(c.lat_range[0] for c in chunks)
     north = max(c.lat_range[1] for c in chunks)
-    disp = BigDisplay(chunks[0].origin, parts, [full], [(99, 0)], float(np.median(sizes)) if len(sizes) else 0.0)
+    origin = chunks[0].origin
+    by_family = {fam: [(c.start, p, g) for c in chunks for p, g in zip(c.parts, c.geoms) if p.type == fam]
+                 for fam in FAMILIES}
+    for c in chunks:  # the chunks give up their arrays: each piece is freed once joined
+        c.parts, c.geoms = [], []
+    del chunks
+    for fam in FAMILIES:
+        got = by_family.pop(fam)
+        if not got:
+            continue
+        feat = np.concatenate([p.feat.astype(np.int64) + start for start, p, _g in got]).astype("<u4")
+        bbox = np.concatenate([p.bbox for _s, p, _g in got])
+        parts.append(_Part(fam, feat, bbox))
+        pieces = [g for _s, _p, g in got]
+        del got
+        full.append(join_geoms(fam, pieces))
+        fam_geoms.append(geoms[feat])
+    sizes = np.concatenate([np.maximum(p.bbox[:, 2] - p.bbox[:, 0], p.bbox[:, 3] - p.bbox[:, 1]) for p in parts])
+    disp = BigDisplay(origin, parts, [full], [(99, 0)], float(np.median(sizes)) if len(sizes) else 0.0)
     disp._fam_geoms = fam_geoms
     disp._lat = (south + north) / 2
+    disp.chunked = True
     return disp._with_bands(bands, progress, cancel)
 
 
@@ -149,4 +167,69 @@ def chunk_spec(layer_id: str, chunk: DisplayChunk, color: str) -> tuple[dict[str
     look = LayerStyler({"kind": "single", "color": color}, kind, []).feature_style({})
     head = {"id": layer_id, "kind": "user", "geometry": kind, "visible": True, "opacity": 1.0, "interactive": False}
     spec = {**head, "big": {"style": {"styles": [look]}, "chunk": disp.geometry_payload()}}
+    disp.parts, disp.geoms = [], []  # written: it keeps only its file (the arrays are the layer's)
     return spec, disp
+
+
+#: Features simplified at a time when a big layer gets its zoom bands.
+SLAB = 50_000
+
+
+def bands_by_slabs(disp: BigDisplay, bands: tuple[int, ...], progress: ProgressFn | None = None,
+                   cancel: CancelFn | None = None) -> BigDisplay:
+    """``disp`` with its zoom bands, simplified :data:`SLAB` features at a
+    time: the simplified shapes of a million parcels (hundreds of MB of GEOS
+    objects per band, three bands at once) never all exist together, only
+    their flat arrays. The same bands as
+    :meth:`~zjmap.core.bigdisplay.BigDisplay._with_bands` makes at once: each
+    coarser band simplified from the finer one, a band kept where a sample
+    shows it drops enough vertices (here one sample carried band to band),
+    polygon parts small enough for it simplified as a coverage in one go."""
+    parts, origin = disp.parts, disp.origin
+    ordered = sorted(bands, reverse=True)
+    tols = [_band_tolerance(mz, disp._lat, disp.tolerance_px) for mz in ordered]
+    rng = np.random.default_rng(0)
+    worth: list[list[bool]] = []  # [part][band]
+    for g, p in zip(disp._fam_geoms, parts):
+        w: list[bool] = []
+        sample = g[rng.choice(len(g), size=min(len(g), 1500), replace=False)] if len(g) and p.type != "point" else None
+        for tol in tols:
+            ok = False
+            if sample is not None:
+                before = int(shapely.get_num_coordinates(sample).sum())
+                simp = shapely.simplify(sample, tol, preserve_topology=False)
+                ok = before > 0 and int(shapely.get_num_coordinates(simp).sum()) <= (1 - disp.min_drop) * before
+                if ok:
+                    sample = simp
+            w.append(ok)
+        worth.append(w)
+    changed = [any(w[b] for w in worth) for b in range(len(ordered))]
+    pieces: list[list[list[_Geom]]] = [[[] for _p in parts] for _b in ordered]  # [band][part]
+    total = max(1, sum(len(g) for g in disp._fam_geoms))
+    done = 0
+    for i, (g, p) in enumerate(zip(disp._fam_geoms, parts)):
+        cov = p.type == "polygon" and int(shapely.get_num_coordinates(g).sum()) <= COVERAGE_MAX_VERTICES
+        step = max(1, len(g)) if cov else SLAB
+        for s in range(0, len(g), step):
+            check_cancel(cancel)
+            cur = g[s:s + step]
+            for b, tol in enumerate(tols):
+                if worth[i][b]:
+                    cur = _simplify(cur, p.type, tol, cov)
+                if changed[b]:
+                    pieces[b][i].append(_encode(cur, p.type, origin))
+            done += len(cur)
+            if progress is not None:
+                progress(done / total, "Simplifying for the zoom bands")
+    sets: list[list[_Geom]] = [disp.geoms[-1]]
+    band_set: dict[int, int] = {}
+    for b, mz in enumerate(ordered):  # finest first, as _with_bands
+        if changed[b]:
+            sets.insert(0, [join_geoms(p.type, pieces[b][i]) for i, p in enumerate(parts)])
+            pieces[b] = []
+        band_set[mz] = -len(sets)
+    disp.geoms = sets
+    disp.bands = [(mz, len(sets) + band_set[mz]) for mz in sorted(bands)] + [(99, len(sets) - 1)]
+    if progress is not None:
+        progress(1.0, "Display ready")
+    return disp

@@ -209,6 +209,8 @@ def read_layer(
             for chunk in todo:
                 assert decision is not None
                 cleaning.append(cleaner.submit(_clean, chunk, decision.transformer, on_chunk))
+            if len(cleaning) > 3:  # at most three raw chunks wait for the cleaner: the read's memory stays flat
+                cleaning[-4].result()
             total = max(reader.total, done, 1)
             run.report(0.02 + 0.96 * done / total, f"Read {done:,} of {total:,} features")
             run.check_cancel()

@@ -35,7 +35,8 @@ SHAPES: dict[str, str] = {
     "FeatureCollection": "GeoJSON FeatureCollection in EPSG:4326 (a feature's properties.role may be \"place\")",
     "View": '{"w", "s", "e", "n", "zoom", "lat", "lon", "width", "height"} as JSON text (CSS pixels)',
     "ScreenPoint": '{"x", "y"} as JSON text, CSS pixels in the map view',
-    "BigStats": '{"draws", "drawn", "lastMs", "loaded", "error", "key", "sets", "set", "shared", "features", ...} '
+    "BigStats": '{"draws", "drawn", "lastMs", "loaded", "error", "key", "sets", "set", "shared", "features", '
+                '"pieces" (chunks drawn while the file is read), "firstDrawAgo" (ms), ...} '
                 "as JSON text, or null",
 }
 

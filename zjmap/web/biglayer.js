@@ -352,6 +352,7 @@
         this.stats.vector = jobs.reduce(function (a, b) { return a + b.items.length; }, 0);
         this.stats.draws++;
         this._lastPaint = performance.now();
+        if (!this.stats.firstDraw) this.stats.firstDraw = this._lastPaint;
         this.stats.lastMs = this._lastPaint - t0;
         this.stats.zoom = z;
         this.stats.set = setIndex;
@@ -715,8 +716,13 @@
         layer.pieces = chunks;
         layer.styles = spec.big.style.styles;
         layer.stats.features = old.group.stats.features;
+        layer.stats.firstDraw = old.group.stats.firstDraw;
       }
-      if (!reuse) {
+      var joined = !shown && layer.pieces ? ZJ.chunks.join(geom, layer.pieces) : null;
+      if (joined) { // the chunks drawn while the file was read are the layer's arrays: no second read
+        layer.stats.joined = true;
+        layer.setGeometry(joined);
+      } else if (!reuse) {
         page.loadStarted();
         loadGeometry(geom, function (decoded) {
           try {

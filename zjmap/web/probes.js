@@ -14,7 +14,8 @@
       loaded: !!l.group.geom, error: s.error || null, key: l.group.geom ? l.group.geom.key : null,
       sets: l.group.geom ? l.group.geom.sets.length : 0, set: s.set,
       shared: !!l.group._shared, pieces: l.group.pieces ? l.group.pieces.length : 0,
-      features: s.features, zoom: s.zoom, onMap: ZJ.map.hasLayer(l.group) });
+      features: s.features, zoom: s.zoom, onMap: ZJ.map.hasLayer(l.group),
+      firstDrawAgo: s.firstDraw ? performance.now() - s.firstDraw : null, joined: !!s.joined });
   };
 
   /* Time one pan or zoom step including the redraw, and the next two frames
