@@ -239,7 +239,9 @@ def test_a_big_table_is_read_on_the_worker_and_cancel_stops_it(win, tmp_path):
         # the progress dialog shows itself after its minimum duration, with the matcher's messages
         assert wait_until(lambda: job.progress is not None and job.progress.isVisible()
                           and any("matching rows" in m for _, m in job.progress_seen), 60000), job
-        assert not job.done and len(ticks) >= 10  # the GUI thread ran its timer all along
+        # the GUI thread ran its 20 ms timer while the job ran (a fast machine shows the dialog
+        # after ~6 ticks, so the bar is a few ticks, not a duration)
+        assert not job.done and len(ticks) >= 3
         assert "匹配" in job.progress.labelText() and 0 < job.progress.value() < 1000
         cancel = next(b for b in job.progress.findChildren(QPushButton) if "Cancel" in b.text())
         cancel.click()
