@@ -1,5 +1,6 @@
 """The core stays Qt-free: the import-linter contract of pyproject.toml, checked."""
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -18,43 +19,37 @@ def run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
 
 
-def test_core_modules_import_without_pyside():
+def loaded_after(imports: str, packages: tuple[str, ...]) -> list[str]:
+    """Which of ``packages`` (or their submodules) a fresh interpreter holds after running ``imports``."""
     code = (
-        "import sys, pkgutil, importlib, zjmap.core as c\n"
-        "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('zjmap.core.' + m.name)\n"
-        "bad = [m for m in sys.modules if m.startswith(('PySide6', 'shiboken6'))]\n"
-        "print(bad); sys.exit(1 if bad else 0)\n"
+        "import sys\n" + imports + "\n"
+        f"names = {packages!r}\n"
+        "print(sorted({n for m in sys.modules for n in names if m == n or m.startswith(n + '.')}))\n"
     )
     r = run_python(code)
     assert r.returncode == 0, r.stdout + r.stderr
+    return ast.literal_eval(r.stdout.strip().splitlines()[-1])
+
+
+def test_core_modules_import_without_pyside():
+    every_core_module = ("import pkgutil, importlib, zjmap.core as c\n"
+                         "for m in pkgutil.iter_modules(c.__path__): importlib.import_module('zjmap.core.' + m.name)")
+    assert loaded_after(every_core_module, ("PySide6", "shiboken6")) == []
 
 
 def test_start_up_path_skips_the_slow_libraries():
     """geopandas/pandas, folium and matplotlib cost seconds to import: the
     window must not need them until a file is added, a chart drawn or the
     page skeleton re-rendered (see benchmarks/startup.py)."""
-    code = (
-        "import sys\n"
-        "import zjmap.qt.mainwindow\n"
-        "slow = [m for m in ('pandas', 'geopandas', 'folium', 'matplotlib', 'pyproj') if m in sys.modules]\n"
-        "print(slow); sys.exit(1 if slow else 0)\n"
-    )
-    r = run_python(code)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert loaded_after("import zjmap.qt.mainwindow", ("pandas", "geopandas", "folium", "matplotlib", "pyproj")) == []
 
 
 def test_the_map_view_starts_before_numpy_and_shapely():
     """zjmap/qt/startup.py makes the map view and starts its cached page
     before the rest of the app is imported: that path needs no numpy,
     shapely or layer model (their imports are most of the start-up time)."""
-    code = (
-        "import sys\n"
-        "import zjmap.qt.startup, zjmap.qt.mapview\n"
-        "heavy = [m for m in ('numpy', 'shapely', 'pyproj', 'zjmap.core.layers') if m in sys.modules]\n"
-        "print(heavy); sys.exit(1 if heavy else 0)\n"
-    )
-    r = run_python(code)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert loaded_after("import zjmap.qt.startup, zjmap.qt.mapview",
+                        ("numpy", "shapely", "pyproj", "zjmap.core.layers")) == []
 
 
 def test_file_readers_warm_up_on_intent_not_at_start():

@@ -26,14 +26,19 @@ def live_small(monkeypatch):
     monkeypatch.setattr(livelayer, "LIVE_ROWS", 1000)
 
 
-def test_filter_dialog_on_a_live_layer_is_pushed_to_the_server(win, pg, live_small, qtbot):
+def _add_live_parcels(win, pg, lid: str, lat: float, lon: float, zoom: int):
+    """The parcels table as a live layer at this view, its password typed in the URI (none kept)."""
     postgis.forget_password(parse_pg(pg.uri)[0].server_key)
     uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@")
     handle = postgis.open_layer(uri + ("&" if "?" in uri else "?") + "table=public.parcels")
-    win.map.set_view(30.25, 120.08, 14)
-    assert wait_until(lambda: win.view is not None and abs(win.view[4] - 14) < 0.01, 10000)
-    lid = "user_pgfilter"
+    win.map.set_view(lat, lon, zoom)
+    assert wait_until(lambda: win.view is not None and abs(win.view[4] - zoom) < 0.01, 10000)
     win.stack.add(live_layer(handle, handle.src.text, lid, view=tuple(win.view)))
+
+
+def test_filter_dialog_on_a_live_layer_is_pushed_to_the_server(win, pg, live_small, qtbot):
+    lid = "user_pgfilter"
+    _add_live_parcels(win, pg, lid, 30.25, 120.08, 14)
     try:
         assert len(win.stack.layer(lid).features) == _count(pg, win.view, "true") > 10
         dlg = FilterDialog(win.analysis, win.stack.layer(lid))
@@ -58,17 +63,12 @@ def test_filter_dialog_on_a_live_layer_is_pushed_to_the_server(win, pg, live_sma
 
 
 def test_zoom_to_a_filtered_live_layer_goes_to_what_the_filter_keeps(win, pg, live_small, qtbot):
-    postgis.forget_password(parse_pg(pg.uri)[0].server_key)
-    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@")
-    handle = postgis.open_layer(uri + ("&" if "?" in uri else "?") + "table=public.parcels")
     # parcels in the north-east corner, far from the street view the layer is added at
     gids = [r[0] for r in pg.sql("SELECT gid FROM parcels WHERE geom && ST_MakeEnvelope(120.3, 30.42, 120.42, 30.52, 4490)")]
     w, s, e, n = pg.sql(f"SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (SELECT ST_Extent(geom) b "
                         f"FROM parcels WHERE gid IN ({', '.join(map(str, gids))})) x")[0]
-    win.map.set_view(30.2, 120.0, 14)
-    assert wait_until(lambda: win.view is not None and abs(win.view[4] - 14) < 0.01, 10000)
     lid = "user_pgzoom"
-    win.stack.add(live_layer(handle, handle.src.text, lid, view=tuple(win.view)))
+    _add_live_parcels(win, pg, lid, 30.2, 120.0, 14)
     try:
         layer = win.stack.layer(lid)
         with qtbot.waitSignal(win.server_layers.refreshed, timeout=20000):
@@ -88,13 +88,8 @@ def test_zoom_to_a_filtered_live_layer_goes_to_what_the_filter_keeps(win, pg, li
 
 def test_summarise_dialog_on_a_live_layer_summarises_the_whole_table(win, pg, live_small):
     """The map holds only the view's parcels; the summary is of the table (in SQL, with the dialog's filter)."""
-    postgis.forget_password(parse_pg(pg.uri)[0].server_key)
-    uri = pg.uri.replace("postgres@", f"postgres:{PASSWORD}@")
-    handle = postgis.open_layer(uri + ("&" if "?" in uri else "?") + "table=public.parcels")
-    win.map.set_view(30.25, 120.08, 15)
-    assert wait_until(lambda: win.view is not None and abs(win.view[4] - 15) < 0.01, 10000)
     lid = "user_pgsum"
-    win.stack.add(live_layer(handle, handle.src.text, lid, view=tuple(win.view)))
+    _add_live_parcels(win, pg, lid, 30.25, 120.08, 15)
     a = win.analysis
     quiet, a.quiet = a.quiet, True
     try:
