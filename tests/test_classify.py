@@ -165,3 +165,29 @@ def test_cli_export_two_joined_layers_each_with_its_choropleth(tmp_path):
                           "--add", str(tmp_path / "zj.gpkg"), "--style", "ah=choropleth:地区生产总值（亿元）"], **env_run)
     lines = bad.stderr.strip().splitlines()
     assert bad.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: --style") and "no --add" in lines[0]
+
+
+def test_legend_swatches_are_filled_as_the_map_is(tmp_path):
+    """A choropleth's legend swatch has its class's colour at the map's fill opacity (it was a fixed
+    0.35 against the map's 0.85, so the legend showed paler colours than the map)."""
+    import re
+
+    env_run = dict(cwd=ROOT, capture_output=True, text=True, timeout=180)
+    gpkg = tmp_path / "pop.gpkg"
+    j = subprocess.run([sys.executable, "-m", "zjmap", "join", str(T / "census2020_zhejiang_cities.csv"),
+                        "--out", str(gpkg)], **env_run)
+    assert j.returncode == 0, j.stderr
+    svg = tmp_path / "pop.svg"
+    x = subprocess.run([sys.executable, "-m", "zjmap", "export", str(svg), "--layers", "base_province",
+                        "--add", str(gpkg), "--style", "choropleth:常住人口（人）:quantiles:5"], **env_run)
+    assert x.returncode == 0, x.stderr
+    fills: dict[str, list[float]] = {}
+    for style in re.findall(r'style="([^"]*)"', svg.read_text(encoding="utf-8")):
+        m = re.search(r"fill: (#[0-9a-f]{6})", style)
+        if m:
+            op = re.search(r"fill-opacity: ([0-9.]+)", style)
+            fills.setdefault(m.group(1), []).append(float(op.group(1)) if op else 1.0)
+    for colour in C.ramp_colors("YlOrRd", 5):
+        seen = fills.get(colour, [])
+        assert len(seen) >= 2, (colour, seen)  # on the map and in the legend
+        assert max(seen) - min(seen) < 0.01 and min(seen) > 0.7, (colour, seen)

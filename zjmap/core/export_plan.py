@@ -74,6 +74,7 @@ class _LayerPlan:
     label_field: str | None
     seed: str
     defaults: dict[str, float]  # weight/radius of a style without them: those of the layer's renderer on screen
+    fill_opacity: float = 0.35  # of its polygons, for the legend's swatches
     items: list[_Item] = field(default_factory=list)
     labels: list[tuple[str, float, float]] = field(default_factory=list)  # (text, lon, lat)
     filled: bool = False
@@ -245,6 +246,7 @@ def _layer_plan(layer: MapLayer) -> _LayerPlan:
         label_field=label_field,
         seed=str(getattr(layer.source, "seed", "") or ""),
         defaults=default_style(renderer_of(layer)),
+        fill_opacity=styler.polygon_fill_opacity(),
     )
 
 

@@ -346,7 +346,7 @@ class _Renderer:
                 continue
             rows = [(lab, col, shp) for lab, col, shp in lp.legend]
             out.append({"title": lp.title, "rows": rows, "hatch": lp.hatch, "note": lp.note,
-                        "opacity": lp.opacity, "geometry": lp.geometry})
+                        "opacity": lp.opacity, "geometry": lp.geometry, "fill_opacity": lp.fill_opacity})
         return out
 
     def _source_lines(self, width_pt: float, size: float) -> list[str]:
@@ -546,7 +546,7 @@ class _Renderer:
         elif shp == "polygon":
             hatch = sec["hatch"]
             r = Rectangle(((x) * k, (yc - h / 2) * k), w * k, h * k, transform=tf, zorder=21,
-                          facecolor="none" if hatch else _rgba(colour, 0.35 * op),
+                          facecolor="none" if hatch else _rgba(colour, sec["fill_opacity"] * op),
                           edgecolor=_rgba(colour, 0.9 * op), linewidth=1.2 * PX,
                           hatch="/" if hatch else None,
                           linestyle=_dashes("3 2", 1.2 * PX, PX) if hatch else "solid")

@@ -182,11 +182,11 @@ class LayerStyler:
         if self.geometry == "polygon" and self.style.get("choropleth"):
             # a choropleth is read by its fills: opaque, thin neutral outlines
             s.update(color=self.style.get("outline", "#6e6e6e"), weight=0.6, opacity=0.9,
-                     fillOpacity=self.style.get("fill_opacity", 0.85))
+                     fillOpacity=self.polygon_fill_opacity())
         elif self.geometry == "polygon":
-            s.update(weight=1.5, fillOpacity=0.35, opacity=0.9)
+            s.update(weight=1.5, fillOpacity=self.polygon_fill_opacity(), opacity=0.9)
             if self.style.get("hatch"):
-                s.update(hatch=True, dashArray="4 3", fillOpacity=0.25)
+                s.update(hatch=True, dashArray="4 3")
         elif self.geometry in ("line", "link"):
             s.update(weight=3 if self.geometry == "line" else 2.5, opacity=0.9)
             if self.geometry == "link":
@@ -194,6 +194,13 @@ class LayerStyler:
         else:
             s.update(radius=self.radius_of(props), weight=1.5, fillOpacity=0.75, opacity=1.0)
         return s
+
+    def polygon_fill_opacity(self) -> float:
+        """How opaque this layer's polygons are filled: the legend's swatches use it too,
+        so a choropleth's legend shows the colours the map shows."""
+        if self.style.get("choropleth"):
+            return float(self.style.get("fill_opacity", 0.85))
+        return 0.25 if self.style.get("hatch") else 0.35
 
     def legend(self) -> list[LegendRow]:
         if self.kind == "base":
