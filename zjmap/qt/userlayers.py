@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QProgressDialog, QWidget
@@ -471,6 +472,8 @@ class UserLayerController(QObject):
             return layer.id in stack and stack.layer(layer.id) is layer and layer.display.arrays is shown
 
         def answered(text: Any) -> None:
+            if not shiboken6.isValid(self.map):
+                return
             try:
                 stats = json.loads(text) if isinstance(text, str) else text
             except ValueError:
@@ -479,10 +482,11 @@ class UserLayerController(QObject):
                 if current():
                     then()
             else:
-                QTimer.singleShot(poll_ms, ask)
+                # tied to the map view: a window closed meanwhile takes the next ask with it
+                QTimer.singleShot(poll_ms, self.map, ask)
 
         def ask() -> None:
-            if not current():
+            if not shiboken6.isValid(self.map) or not current():
                 return
             asked[0] += 1
             if asked[0] * poll_ms > 20_000:  # the page never said: go on all the same
