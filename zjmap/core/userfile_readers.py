@@ -130,19 +130,8 @@ class _OgrReader(_Reader):
                 use_arrow=_ARROW,
                 **kw,
             )
-        except UnicodeDecodeError as exc:
-            raise UserFileError(
-                f"The attribute text of {lay.display} is not valid {self.encoding}; "
-                "choose another encoding (Chinese files are usually GBK or UTF-8).", kind="encoding"
-            ) from exc
-        except FileNotFoundError as exc:
-            raise _vanished(lay.display) from exc
-        except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
-            if _layer_gone(lay):
-                raise _vanished(lay.display) from exc
-            raise UserFileError(
-                f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}.", kind="damaged"
-            ) from exc
+        except (UnicodeDecodeError, DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
+            raise self._translate(exc) from exc  # FileNotFoundError is an OSError
 
     def _translate(self, exc: BaseException) -> UserFileError:
         """The planner's message for a failure while reading (same as ``_read``)."""
@@ -152,11 +141,7 @@ class _OgrReader(_Reader):
                 f"The attribute text of {lay.display} is not valid {self.encoding}; "
                 "choose another encoding (Chinese files are usually GBK or UTF-8).", kind="encoding"
             )
-        if isinstance(exc, FileNotFoundError) or _layer_gone(lay):
-            return _vanished(lay.display)
-        return UserFileError(
-            f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}.", kind="damaged"
-        )
+        return _damaged_or_gone(lay, exc)
 
     def _arrow_batches(self, run: _Run, convert: Callable[[dict[str, Any], Any], T]) -> Iterator[T]:
         """One pass over GDAL's Arrow stream, ``chunk_size`` features a batch,
@@ -277,16 +262,19 @@ def _ogr_info(lay: _Layer, encoding: str | None, count: bool = False, bounds: bo
         raise UserFileError(
             f"The field names of {lay.display} are not valid {encoding}; choose another encoding.", kind="encoding"
         ) from exc
-    except FileNotFoundError as exc:
-        raise _vanished(lay.display) from exc
     except GeometryError as exc:
         raise UserFileError(
             f"zjmap cannot load {lay.display}: its shape type ({_odd.geometry_type_name(exc)}) is one zjmap's "
             "reader does not handle; the file's other layers can still be loaded.", kind="not_map_data"
         ) from exc
     except (DataSourceError, DataLayerError, RuntimeError, OSError, ValueError) as exc:
-        if _layer_gone(lay):
-            raise _vanished(lay.display) from exc
-        raise UserFileError(
-            f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}.", kind="damaged"
-        ) from exc
+        raise _damaged_or_gone(lay, exc) from exc
+
+
+def _damaged_or_gone(lay: _Layer, exc: BaseException) -> UserFileError:
+    """A read that failed: the file went away (moved, deleted) or it is damaged."""
+    if isinstance(exc, FileNotFoundError) or _layer_gone(lay):
+        return _vanished(lay.display)
+    return UserFileError(
+        f"zjmap could not read {lay.display}: the file is damaged or incomplete{_detail(exc)}.", kind="damaged"
+    )
