@@ -80,12 +80,10 @@ def test_cli_summarize_of_points_runs_on_the_server(source, pg, capsys, monkeypa
     assert got["count"].sum() >= inside  # deep inside Zhejiang every point lies in some county
 
 
-def test_bad_filter_and_geography_fall_back(source, pg, capsys):
+def test_bad_filter_is_one_error_line(source, pg, capsys):
     assert cli.main(["summarize", source, "--by", "county", "--where", "类别 > 3"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1 and "does not fit" in err
-    sites = source.replace("public.sum_sites", "public.sites")  # a geography column: read and summarised here
-    assert pgsummary.summarize_source(sites, zones_of(open_layer("county")), None, None, None) is None
 
 
 LINES_SQL = """

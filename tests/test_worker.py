@@ -75,6 +75,30 @@ def test_a_named_cancel_exception_counts_as_cancelled(qapp, qtbot):
     assert w.status == "cancelled" and w.error is None
 
 
+def test_cancel_hooks_run_at_once_on_the_cancelling_thread(qapp, qtbot):
+    """TaskState.on_cancel: what the core registers runs when Cancel is pressed, not at its next check."""
+    go, registered = threading.Event(), threading.Event()
+    ran: list[tuple[str, str]] = []
+
+    def work(state):
+        state.on_cancel(lambda: ran.append(("first", threading.current_thread().name)))
+        take_back = state.on_cancel(lambda: ran.append(("taken back", "")))
+        take_back()
+        registered.set()
+        go.wait(5)
+        state.on_cancel(lambda: ran.append(("late", threading.current_thread().name)))  # cancel was asked already
+        return state()  # the state answers "cancelled?" when called
+
+    w = start_worker(work, name="zjmap-test-hooks")
+    assert registered.wait(5)
+    w.cancel()
+    assert ran == [("first", threading.main_thread().name)]  # before the task looked again
+    go.set()
+    _wait(qtbot, w)
+    assert ran == [("first", threading.main_thread().name), ("late", "zjmap-test-hooks")]
+    assert w.status == "cancelled"
+
+
 def test_nothing_else_in_the_qt_layer_starts_threads_or_progress_dialogs():
     """One worker helper and one progress dialog: a second way creeping back in fails here."""
     from pathlib import Path

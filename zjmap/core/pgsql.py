@@ -12,15 +12,29 @@ doubled, keeps the ``%s`` of zjmap's templates, and always passes a
 parameter list (empty if none), so psycopg undoubles exactly those.
 ``{`` and ``}`` in names are safe already: ``SQL.format`` reads only the
 template, never the names put into it.
+
+Cancelling is here too (:func:`cancellable`), the one place a long server
+statement is stopped when the planner presses Cancel.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from psycopg import sql
 
-__all__ = ["Verbatim", "copy", "execute", "render"]
+__all__ = ["Verbatim", "cancellable", "copy", "execute", "render"]
+
+#: Seconds between repeated cancel requests while the cancelled block still runs
+#: (a statement that started just after one request is stopped by the next).
+CANCEL_REPEAT_S = 0.2
+#: Seconds libpq may take to deliver one cancel request (a server that went away).
+CANCEL_TIMEOUT_S = 2.0
+#: At most this many requests (the block may be busy in Python, not in a statement).
+CANCEL_REPEATS = 50
 
 
 class Verbatim(sql.SQL):
@@ -52,3 +66,70 @@ def copy(cursor: Any, statement: Any) -> Any:
 
 def _context(target: Any) -> Any:
     return getattr(target, "connection", target)
+
+
+@contextmanager
+def cancellable(conn: Any, cancel: Callable[[], bool] | None) -> Iterator[None]:
+    """While the block runs on ``conn``, Cancel stops the statement the server is running.
+
+    psycopg's real cancellation (``Connection.cancel_safe``: libpq's cancel
+    request on a connection of its own) makes the server end the statement
+    with ``QueryCanceled``, which :func:`zjmap.core.postgis._friendly` turns
+    into :class:`~zjmap.core.userfile_types.LoadCancelled` (the worker's
+    "cancelled" end); the connection stays usable.
+
+    ``cancel`` is the task's "was I cancelled?" callable. When it also has
+    ``on_cancel(fn) -> remove`` (:class:`zjmap.qt.worker.TaskState`), the
+    request starts the moment Cancel is pressed, from the GUI thread; any
+    other callable is polled every 50 ms. Either way the request itself is
+    sent on a short-lived thread (libpq blocks while it reaches the server,
+    and a server that went away must not freeze the window) and repeated
+    until the block ends, so a statement begun just after one request is
+    stopped too.
+    """
+    if cancel is None:
+        yield
+        return
+    ended = threading.Event()
+    asked = threading.Lock()
+    sent: list[bool] = []
+
+    def stop() -> None:
+        with asked:
+            if sent or ended.is_set():
+                return
+            sent.append(True)
+        threading.Thread(target=_cancel_until_done, args=(conn, ended), name="zjmap-pg-cancel", daemon=True).start()
+
+    hook = getattr(cancel, "on_cancel", None)
+    remove = hook(stop) if callable(hook) else _poll(cancel, stop, ended)
+    try:
+        yield
+    finally:
+        ended.set()
+        remove()
+
+
+def _cancel_until_done(conn: Any, ended: threading.Event) -> None:
+    for _ in range(CANCEL_REPEATS):
+        if ended.is_set():
+            return
+        try:
+            conn.cancel_safe(timeout=CANCEL_TIMEOUT_S)
+        except Exception:  # noqa: BLE001 - closed or unreachable: the statement ends with the connection
+            return
+        if ended.wait(CANCEL_REPEAT_S):
+            return
+
+
+def _poll(cancel: Callable[[], bool], stop: Callable[[], None], ended: threading.Event) -> Callable[[], None]:
+    """Watch a plain ``cancel`` callable (one without ``on_cancel``) from a thread."""
+
+    def watch() -> None:
+        while not ended.wait(0.05):
+            if cancel():
+                stop()
+                return
+
+    threading.Thread(target=watch, name="zjmap-pg-cancel-watch", daemon=True).start()
+    return lambda: None

@@ -25,10 +25,8 @@ went away (the layer is marked unavailable and can be reconnected).
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +39,7 @@ from psycopg import sql
 
 from zjmap.core.pgpasswords import drop_stored, forget_password, password_for, remember_password
 from zjmap.core.pgsource import PgSource, parse_pg
-from zjmap.core.pgsql import Verbatim, execute
+from zjmap.core.pgsql import Verbatim, cancellable, execute
 from zjmap.core.remote import ViewResult
 from zjmap.core.userfiles import LoadCancelled, LoadedLayer, UserFileError
 
@@ -175,31 +173,6 @@ def _friendly(exc: BaseException, src: PgSource, conn: psycopg.Connection | None
     return exc  # type: ignore[return-value]
 
 
-@contextmanager
-def _watch_cancel(conn: psycopg.Connection, cancel: CancelFn | None) -> Iterator[None]:
-    """Ask the server to stop the running statement as soon as ``cancel()`` says so."""
-    if cancel is None:
-        yield
-        return
-    done = threading.Event()
-
-    def watch() -> None:
-        while not done.wait(0.05):
-            if cancel():
-                try:
-                    conn.cancel_safe(timeout=2)
-                except Exception:
-                    pass
-                return
-
-    t = threading.Thread(target=watch, name="zjmap-pg-cancel", daemon=True)
-    t.start()
-    try:
-        yield
-    finally:
-        done.set()
-
-
 # ---------------------------------------------------------------------------
 # Browsing
 
@@ -320,7 +293,7 @@ class PgLayer:
     def _run(self, query: sql.Composable, params: Any = None, cancel: CancelFn | None = None) -> list[tuple]:
         conn = self.conn()
         try:
-            with _watch_cancel(conn, cancel):
+            with cancellable(conn, cancel):
                 # binary results: WKB arrives as bytes, not hex text (half the bytes, no decoding)
                 return execute(conn, query, params, binary=True).fetchall()
         except psycopg.Error as exc:
@@ -496,7 +469,7 @@ class PgLayer:
         parts = []
         done = 0
         try:
-            with _watch_cancel(conn, cancel), conn.transaction():
+            with cancellable(conn, cancel), conn.transaction():
                 with conn.cursor(name="zjmap_read", binary=True) as cur:
                     cur.itersize = FETCH_ROWS
                     execute(cur, self.select(where), params)
@@ -591,7 +564,7 @@ def open_layer(text: str | PgSource, statement_timeout_s: float | None = None, c
         raise PgError(f"{src.where}: name a table (…?table=schema.name) or a query (…?sql=SELECT …) to add as a layer.")
     conn = connect(src, statement_timeout_s=statement_timeout_s)
     try:
-        with _watch_cancel(conn, cancel):
+        with cancellable(conn, cancel):
             oids = _type_oids(conn)
             if src.sql is not None:
                 layer = _resolve_query(conn, src, oids)

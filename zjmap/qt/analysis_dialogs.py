@@ -99,12 +99,14 @@ class Job:
 
     def __init__(self, ctl: "AnalysisActions", title: str, fn: Callable[..., Any], on_result: Callable[[Any], None]):
         from zjmap.core.analysis import AnalysisCancelled
+        from zjmap.core.userfile_types import LoadCancelled
 
         self.ctl = ctl
+        self.title = title
         self.status = "running"
         self.on_result = on_result
         self.dialog = progress_dialog(ctl.parent_widget, title, title + "…", maximum=1000, on_cancel=self.cancel)
-        self.worker = start_worker(fn, name="zjmap-analysis", cancel_exceptions=(AnalysisCancelled,),
+        self.worker = start_worker(fn, name="zjmap-analysis", cancel_exceptions=(AnalysisCancelled, LoadCancelled),
                                    connect={"progress": self._progress, "result": self._result,
                                             "errored": self._error, "cancelled": self._cancelled})
 
@@ -136,11 +138,16 @@ class Job:
 
     def _cancelled(self) -> None:
         self._close("cancelled")
-        self.ctl.status_bar.showMessage("已取消 Cancelled", 5000)
+        msg = f"已取消 Cancelled: {self.title}. 未添加结果 Nothing was added."
+        self.ctl.last_message = msg
+        self.ctl.status_bar.showMessage(msg, 10000)
 
 
 def _progress_of(state) -> tuple[Callable[[float, str], None], Callable[[], bool]]:
-    return state.set_progress, state.is_cancelled
+    """The task's progress and cancel for the core: the state itself answers
+    "cancelled?" and lets a database stop its statement the moment Cancel is
+    pressed (:func:`zjmap.core.pgsql.cancellable`)."""
+    return state.set_progress, state
 
 
 # ---------------------------------------------------------------------------
@@ -557,6 +564,7 @@ class AnalysisActions:
         self.user_layers = user_layers
         self.job: Job | None = None
         self.last_error: str | None = None
+        self.last_message: str | None = None  # the last job's end said in the status bar
         self.quiet = False  # tests: no modal message boxes
         self.summary_window: SummaryWindow | None = None
         self.loads: list[Any] = []

@@ -41,7 +41,12 @@ class Cancelled(Exception):
 
 class TaskState:
     """What the task function sees (Orange3's ``TaskState``): report progress,
-    ask whether to stop, or send an intermediate value to the GUI thread."""
+    ask whether to stop, or send an intermediate value to the GUI thread.
+
+    Called, it answers :meth:`is_cancelled`, so it can be passed wherever the
+    core takes a ``cancel`` callable; with :meth:`on_cancel` the core can
+    also act the moment Cancel is pressed (a database stops its statement:
+    :func:`zjmap.core.pgsql.cancellable`) instead of at its next check."""
 
     def __init__(self, worker: "Worker"):
         self._worker = worker
@@ -49,6 +54,13 @@ class TaskState:
 
     def is_cancelled(self) -> bool:
         return self._cancel.is_set()
+
+    __call__ = is_cancelled
+
+    def on_cancel(self, fn: Callable[[], Any]) -> Callable[[], None]:
+        """Run ``fn`` when cancel is asked (on the asking thread, the GUI's;
+        at once if it was asked already). Returns the call that takes it back."""
+        return self._worker._on_cancel(fn)
 
     def check(self) -> None:
         """Raise :class:`Cancelled` when cancel was asked."""
@@ -89,6 +101,8 @@ class Worker(QObject):
         self.value: Any = None
         self.error: BaseException | None = None
         self._cancel = threading.Event()
+        self._hooks: list[Callable[[], Any]] = []
+        self._hooks_lock = threading.Lock()
         self.state = TaskState(self)
         self.thread: threading.Thread | None = None
 
@@ -113,8 +127,35 @@ class Worker(QObject):
     def cancel(self) -> None:
         """Ask the task to stop; it does at its next check. A task that returns
         after the ask counts as cancelled (its result is dropped) unless
-        ``keep_late_result`` (an export whose file is already written)."""
-        self._cancel.set()
+        ``keep_late_result`` (an export whose file is already written).
+        Hooks from :meth:`TaskState.on_cancel` run now, on this thread."""
+        with self._hooks_lock:
+            self._cancel.set()
+            hooks = list(self._hooks)
+        for fn in hooks:
+            self._run_hook(fn)
+
+    def _on_cancel(self, fn: Callable[[], Any]) -> Callable[[], None]:
+        with self._hooks_lock:
+            now = self._cancel.is_set()
+            if not now:
+                self._hooks.append(fn)
+        if now:
+            self._run_hook(fn)
+
+        def remove() -> None:
+            with self._hooks_lock:
+                if fn in self._hooks:
+                    self._hooks.remove(fn)
+
+        return remove
+
+    @staticmethod
+    def _run_hook(fn: Callable[[], Any]) -> None:
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a hook must not stop Cancel
+            log.debug("cancel hook failed", exc_info=True)
 
     def _forget(self, *_: Any) -> None:
         _RUNNING.discard(self)
