@@ -3,7 +3,6 @@ server of conftest ``pg``) equal the Python path's (pyproj Geod areas and length
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from zjmap.core import pgsummary, postgis
@@ -12,6 +11,7 @@ from zjmap.core.analysis_io import open_layer, zones_of
 from zjmap.core.pgsource import parse_pg
 
 from pgserver import PASSWORD
+from test_pgsummary import _both_paths, _same
 
 STATS = ["count", "sum", "mean", "min", "max"]
 KINDS_SQL = """
@@ -54,21 +54,10 @@ def counties():
 
 
 def _both(source: str, zones, field, stats, where=None):
+    """(on the server, in Python, the layer as resolved)."""
     layer = postgis.open_layer(source)
-    try:
-        layer.set_filter(where)
-        return pgsummary.summarize_on_server(layer, zones, field, stats), summarize(zones, layer.read(), field, stats), layer
-    finally:
-        layer.close()
-
-
-def _same(pushed, here, measure: str) -> None:
-    assert pushed is not None, "not pushed down"
-    assert list(pushed.columns) == list(here.columns)
-    assert (pushed["count"].to_numpy() == here["count"].to_numpy()).all()
-    for col in [c for c in here.columns if c.split("_")[0] in ("sum", "mean", "min", "max")] + [measure]:
-        np.testing.assert_allclose(pushed[col].to_numpy(float), here[col].to_numpy(float), rtol=1e-6, atol=1e-9,
-                                   equal_nan=True, err_msg=col)
+    layer.close()
+    return (*_both_paths(source, zones, field, stats, where), layer)
 
 
 @pytest.mark.parametrize("where", [None, "用地 = '工业用地'"])
