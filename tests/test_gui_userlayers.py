@@ -538,7 +538,7 @@ def test_a_workspace_with_an_unchanged_big_file_reopens_it_from_the_cache(win, t
     assert ctl.new_workspace(ask=False) and lid not in win.stack
     assert ctl.open_path(ws_path, ask=False)
     assert wait_until(lambda: not ctl.busy and lid in win.stack, 20000)
-    assert not isinstance(win.stack.layer(lid).features.column, layercache.RaggedColumn)  # read from the file
+    assert win.stack.layer(lid).display.arrays.chunked  # read from the file (chunk by chunk)
     assert wait_until(lambda: layercache.reopen(path, "parcels") is not None, 20000)  # kept once its bands exist
     # kept: the next opening takes it from the cache
     assert ctl.new_workspace(ask=False) and lid not in win.stack
@@ -546,6 +546,7 @@ def test_a_workspace_with_an_unchanged_big_file_reopens_it_from_the_cache(win, t
     assert wait_until(lambda: not ctl.busy and lid in win.stack, 20000)
     back = win.stack.layer(lid)
     assert isinstance(back.features.column, layercache.RaggedColumn)  # from the cache, not read again
+    assert not back.display.arrays.chunked
     assert back.style == style and back.features[777].props == props
     assert wait_until(lambda: drawn(win, lid), 10000), big_stats(win, lid)
     assert wait_until(lambda: back.features.column.built, 10000)  # made in the background, as for File → Add

@@ -10,7 +10,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from zjmap.core import layercache
+from zjmap.core import layercache, lazygeom
 from zjmap.core.userfiles import read_layer
 from zjmap.core.userlayers import user_layer
 
@@ -92,7 +92,7 @@ def test_a_reopened_layers_geometry_is_made_step_by_step_in_the_background(tmp_p
     key, loaded, _layer = read_and_keep(path)
     got = layercache.load(key)
     col = got.table.column
-    monkeypatch.setattr(layercache, "PREPARE_CHUNK", 1000)
+    monkeypatch.setattr(lazygeom, "PREPARE_CHUNK", 1000)
     steps = []
     real_step = col._step
     monkeypatch.setattr(col, "_step", lambda size: (steps.append(size), real_step(size)))
@@ -181,7 +181,7 @@ def test_restoring_a_workspace_takes_an_unchanged_big_layer_from_the_cache(tmp_p
     # not kept yet: read from the file
     fresh = LayerStack()
     assert wsm.restore(fresh, wsm.load_workspace(ws_path)).restored == ["user_1"]
-    assert isinstance(fresh.layer("user_1").features.column, np.ndarray)
+    assert fresh.layer("user_1").display.arrays.chunked  # read from the file (chunk by chunk, as any big read)
     # read from the file: handed over to be kept, under the key the next restore looks up
     got = []
     wsm.read_user_layers(wsm.load_workspace(ws_path), read=lambda e, cancel=None: wsm.read_user_layer(
@@ -195,6 +195,7 @@ def test_restoring_a_workspace_takes_an_unchanged_big_layer_from_the_cache(tmp_p
     assert report.restored == ["user_1"] and report.problems == []
     back = fresh.layer("user_1")
     assert isinstance(back.features.column, layercache.RaggedColumn) and not back.features.column.built
+    assert not back.display.arrays.chunked  # the cache's display.bin, not chunks of a read
     assert back.title == "地块" and back.style == stack.layer("user_1").style
     assert back.source.path == str(path) and back.source.encoding == loaded.encoding
     assert back.display.arrays.bands == layer.display.arrays.bands and not back.display.bands_pending
@@ -205,4 +206,4 @@ def test_restoring_a_workspace_takes_an_unchanged_big_layer_from_the_cache(tmp_p
     fresh = LayerStack()
     wsm.restore(fresh, wsm.load_workspace(ws_path))
     again = fresh.layer("user_1")
-    assert isinstance(again.features.column, np.ndarray) and again.features[5].props["名称"] == "用地5"
+    assert again.display.arrays.chunked and again.features[5].props["名称"] == "用地5"

@@ -363,7 +363,8 @@ class BigDisplay:
         rng = np.random.default_rng(0)
         sets: list[list[_Geom]] = [self.geoms[-1]]
         band_set: dict[int, int] = {}
-        current = self._fam_geoms
+        # a column of flat coordinates (zjmap.core.lazygeom) of a small layer: its shapes, made for this
+        current = [g if isinstance(g, np.ndarray) or not bands else g[0:len(g)] for g in self._fam_geoms]
         # finest band first: each coarser band is simplified from the one before
         ordered = sorted(bands, reverse=True)
         for step, mz in enumerate(ordered):

@@ -24,7 +24,8 @@ from zjmap.core.bigdisplay import (
     _Geom, _Part, _simplify, _world, check_cancel,
 )
 
-__all__ = ["SLAB", "ChunkEncoder", "DisplayChunk", "assemble", "bands_by_slabs", "chunk_spec"]
+__all__ = ["SLAB", "ChunkEncoder", "DisplayChunk", "assemble", "bands_by_slabs", "chunk_spec", "encode_column",
+           "num_vertices"]
 
 FAMILIES = ("polygon", "line", "point")
 
@@ -147,7 +148,9 @@ def assemble(chunks: list[DisplayChunk], geoms: np.ndarray, progress: ProgressFn
         pieces = [g for _s, _p, g in got]
         del got
         full.append(join_geoms(fam, pieces))
-        fam_geoms.append(geoms[feat])
+        # a layer of flat coordinates (zjmap.core.lazygeom) is one family: the column itself,
+        # its shapes made a slab at a time for the zoom bands
+        fam_geoms.append(geoms if not isinstance(geoms, np.ndarray) and len(feat) == len(geoms) else geoms[feat])
     sizes = np.concatenate([np.maximum(p.bbox[:, 2] - p.bbox[:, 0], p.bbox[:, 3] - p.bbox[:, 1]) for p in parts])
     disp = BigDisplay(origin, parts, [full], [(99, 0)], float(np.median(sizes)) if len(sizes) else 0.0)
     disp._fam_geoms = fam_geoms
@@ -173,6 +176,22 @@ def chunk_spec(layer_id: str, chunk: DisplayChunk, color: str) -> tuple[dict[str
 
 #: Features simplified at a time when a big layer gets its zoom bands.
 SLAB = 50_000
+
+
+def num_vertices(g: Any) -> int:
+    """Vertices of an array of shapes or of a column of flat coordinates (zjmap.core.lazygeom)."""
+    return int(shapely.get_num_coordinates(g).sum()) if isinstance(g, np.ndarray) else int(g.vertices())
+
+
+def encode_column(column: Any, cancel: CancelFn | None = None, step: int = 20_000) -> list[DisplayChunk | None]:
+    """The display chunks of a column of flat coordinates read without a
+    window (a workspace, the command line): its shapes made a slab at a time."""
+    encoder = ChunkEncoder()
+    out: list[DisplayChunk | None] = []
+    for a in range(0, len(column), step):
+        check_cancel(cancel)
+        out.append(encoder.add(column[a:a + step]))
+    return out
 
 
 def bands_by_slabs(disp: BigDisplay, bands: tuple[int, ...], progress: ProgressFn | None = None,
@@ -208,7 +227,7 @@ def bands_by_slabs(disp: BigDisplay, bands: tuple[int, ...], progress: ProgressF
     total = max(1, sum(len(g) for g in disp._fam_geoms))
     done = 0
     for i, (g, p) in enumerate(zip(disp._fam_geoms, parts)):
-        cov = p.type == "polygon" and int(shapely.get_num_coordinates(g).sum()) <= COVERAGE_MAX_VERTICES
+        cov = p.type == "polygon" and num_vertices(g) <= COVERAGE_MAX_VERTICES
         step = max(1, len(g)) if cov else SLAB
         for s in range(0, len(g), step):
             check_cancel(cancel)

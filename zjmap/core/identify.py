@@ -46,7 +46,10 @@ class Identifier:
         got = self._trees.get(layer.id)
         if got is None:
             feats = layer.features
-            if getattr(feats, "lazy", False):  # a big table: its geometry array, features made per hit
+            col = getattr(feats, "column", None)
+            if hasattr(col, "query"):  # flat coordinates (zjmap.core.lazygeom): boxes first, shapes made per hit
+                got = (col, feats)
+            elif getattr(feats, "lazy", False):  # a big table: its geometry array, features made per hit
                 got = (STRtree(feats.geoms), feats)
             else:
                 feats = list(feats)
@@ -76,7 +79,7 @@ class Identifier:
                 # a big table: rank the candidates on its geometry array and make
                 # features only for the nearest (a click on a million points at a
                 # provincial view is within 6 px of thousands)
-                g = feats.geoms[idx]
+                g = feats.column[idx]  # a column of flat coordinates makes only these
                 rank = np.select([shapely.get_type_id(g) <= 0, shapely.get_type_id(g) == 4,
                                   np.isin(shapely.get_type_id(g), (1, 2, 5))], [0, 0, 1], 2)
                 keep = np.lexsort((shapely.area(g), shapely.distance(g, pt), rank))[:MAX_HITS]
@@ -154,7 +157,7 @@ class Identifier:
             tree, feats = self._tree(layer)
             idx = tree.query(whole, predicate="intersects")
             if getattr(feats, "lazy", False):
-                g = feats.geoms[idx]
+                g = feats.column[idx]  # a column of flat coordinates makes only these
                 poly = np.isin(shapely.get_type_id(g), (3, 6))
                 keep = ~poly
                 keep[poly] = shapely.intersects(inner, g[poly])

@@ -49,19 +49,18 @@ import numpy as np
 
 from zjmap.core.bigdisplay import BIG_FEATURES, BigDisplay, _big_dir, _Geom, _Part, _unlink
 from zjmap.core.layermodel import LayerTable
+from zjmap.core.lazygeom import PREPARE_CHUNK, RaggedColumn, map_npy  # noqa: F401  (PREPARE_CHUNK: tests)
 
 __all__ = ["MAX_ENTRIES", "MIN_FEATURES", "DeferredTable", "RaggedColumn", "Reopened", "cache_key", "load",
            "reopen", "store"]
 
 #: Bump when what is stored changes: old entries are then never read.
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 MIN_FEATURES = BIG_FEATURES
 MAX_ENTRIES = 6
 #: Off: every opening reads the file (the load benchmark times the read this way).
 enabled = True
 _SIDECARS = (".dbf", ".shx", ".prj", ".cpg", ".qix", ".sbn")
-#: Geometries made per step when made in the background (a step holds the GIL).
-PREPARE_CHUNK = 5000
 #: Entries whose display.bin a layer of this process draws from (not pruned).
 _open: "weakref.WeakValueDictionary[str, BigDisplay]" = weakref.WeakValueDictionary()
 
@@ -105,84 +104,7 @@ def meta_of(loaded: Any) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------
-# Geometry made on first need
-
-
-def _ragged_slice(coords: np.ndarray, offsets: tuple[np.ndarray, ...], a: int, b: int
-                  ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-    """Geometries ``a:b`` of a ragged array, their offsets starting at 0."""
-    lo, hi = a, b
-    out: list[np.ndarray] = []
-    for off in reversed(offsets):  # outermost level first: features → parts → rings → coordinates
-        seg = np.asarray(off[lo:hi + 1], dtype=np.int64)
-        out.append(seg - seg[0])
-        lo, hi = int(seg[0]), int(seg[-1])
-    return coords[lo:hi], tuple(reversed(out))
-
-
-class RaggedColumn:
-    """The shapely geometries of one geometry family, kept as flat
-    coordinates and offsets (``shapely.to_ragged_array``'s layout) and made
-    on first need: :meth:`geoms` makes them all (once, from any thread),
-    :meth:`prepare` makes them step by step in the background."""
-
-    def __init__(self, gtype: int, coords: np.ndarray, offsets: tuple[np.ndarray, ...]):
-        self.gtype = int(gtype)
-        self.coords = coords
-        self.offsets = offsets
-        self._n = len(offsets[-1]) - 1 if offsets else len(coords)
-        self._out: np.ndarray | None = None
-        self._done = 0  # geometries made so far (in order)
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return self._n
-
-    @property
-    def built(self) -> bool:
-        return self._done >= self._n
-
-    def _step(self, size: int) -> None:  # with the lock held
-        import shapely
-
-        if self._out is None:
-            self._out = np.empty(self._n, dtype=object)
-        a = self._done
-        b = min(self._n, a + size)
-        coords, offsets = _ragged_slice(self.coords, self.offsets, a, b)
-        self._out[a:b] = shapely.from_ragged_array(shapely.GeometryType(self.gtype), coords, offsets)
-        self._done = b
-
-    def geoms(self) -> np.ndarray:
-        """Every geometry (made now if not yet)."""
-        if not self.built or self._out is None:
-            with self._lock:
-                while not self.built or self._out is None:
-                    self._step(self._n)
-        assert self._out is not None
-        return self._out
-
-    def geometry(self, k: int) -> Any:
-        """Row ``k``'s geometry, without making the others."""
-        out = self._out
-        if out is not None and k < self._done:
-            return out[k]
-        import shapely
-
-        coords, offsets = _ragged_slice(self.coords, self.offsets, k, k + 1)
-        return shapely.from_ragged_array(shapely.GeometryType(self.gtype), coords, offsets)[0]
-
-    def prepare(self, cancel: Callable[[], bool] | None = None) -> bool:
-        """Make the geometries :data:`PREPARE_CHUNK` at a time (so the UI
-        thread gets the GIL between steps); False when ``cancel`` stopped it."""
-        while not self.built:
-            if cancel is not None and cancel():
-                return False
-            with self._lock:
-                if not self.built:
-                    self._step(PREPARE_CHUNK)
-            time.sleep(0)
-        return True
+# Geometry made on first need: zjmap.core.lazygeom.RaggedColumn
 
 
 class DeferredTable(LayerTable):
@@ -257,13 +179,15 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
 
     column = getattr(gdf, "column", None)
     points = column if isinstance(column, PointColumn) else None  # coordinates: kept as they are
-    if points is None and isinstance(gdf, LayerTable):
+    ragged = column if isinstance(column, RaggedColumn) else None  # flat coordinates: kept as they are
+    flat = points if points is not None else ragged
+    if flat is None and isinstance(gdf, LayerTable):
         gdf = gdf.gdf  # made here, off the UI thread
         if gdf is None:
             return None
-    if len(points if points is not None else gdf) < MIN_FEATURES or len(display.bands) < 2:
+    if len(flat if flat is not None else gdf) < MIN_FEATURES or len(display.bands) < 2:
         return None  # small, or its zoom bands still to come
-    if points is None and (shapely.get_type_id(np.asarray(gdf.geometry.array, dtype=object)) == 7).any():
+    if flat is None and (shapely.get_type_id(np.asarray(gdf.geometry.array, dtype=object)) == 7).any():
         return None  # collections are drawn member by member: not kept (rare in planners' files)
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -275,9 +199,12 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
     tmp.mkdir()
     try:
         n_offsets = 0
+        single = None
         try:  # one geometry family (the usual case): its flat coordinates and offsets
             if points is not None:
                 gtype, coords, offsets = shapely.GeometryType.POINT, points.xy, ()
+            elif ragged is not None:
+                gtype, coords, offsets, single = ragged.gtype, ragged.coords, ragged.offsets, ragged.single
             else:
                 gtype, coords, offsets = shapely.to_ragged_array(np.asarray(gdf.geometry.array, dtype=object),
                                                                  include_z=False)
@@ -288,11 +215,16 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
             import pyarrow as pa
             import pyarrow.feather as feather
 
-            np.save(tmp / "coords.npy", np.ascontiguousarray(coords, dtype=np.float64))
+            if ragged is not None:
+                ragged.save_coords(tmp / "coords.npy")
+            else:
+                np.save(tmp / "coords.npy", np.ascontiguousarray(coords, dtype=np.float64))
             for i, off in enumerate(offsets):
                 np.save(tmp / f"offsets{i}.npy", np.asarray(off, dtype=np.int64))
             n_offsets = len(offsets)
-            attrs = gdf.attrs if points is not None else gdf.drop(columns=gdf.geometry.name)
+            if single is not None:
+                np.save(tmp / "single.npy", single)
+            attrs = gdf.attrs if flat is not None else gdf.drop(columns=gdf.geometry.name)
             feather.write_feather(pa.Table.from_pandas(attrs, preserve_index=False), tmp / "table.arrow",
                                   compression="uncompressed")
         page_file = display.write()  # the page's array file (written already when the layer was shown)
@@ -316,10 +248,10 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
             "lat": display._lat,
             "tolerance_px": display.tolerance_px,
             "min_drop": display.min_drop,
-            "features": len(attrs) if points is not None else len(gdf),
+            "features": len(attrs) if flat is not None else len(gdf),
             "geometry_type": None if gtype is None else int(gtype),
             "offsets": n_offsets,
-            "geometry_name": gdf.geometry_name if points is not None else str(gdf.geometry.name),
+            "geometry_name": gdf.geometry_name if flat is not None else str(gdf.geometry.name),
         }
         (tmp / "meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         os.replace(tmp, target)
@@ -427,14 +359,16 @@ def load(key: str) -> Reopened | None:
 
             gdf = None
             attrs = feather.read_table(d / "table.arrow", memory_map=True).to_pandas()
-            coords = np.load(d / "coords.npy", mmap_mode="r")
             if meta["geometry_type"] == 0 and meta["offsets"] == 0:  # points: their coordinates (zjmap.core.pointcolumn)
                 from zjmap.core.pointcolumn import PointColumn
 
-                column = PointColumn(coords)
+                column = PointColumn(np.load(d / "coords.npy", mmap_mode="r"))
             else:
+                coords, mapping = map_npy(d / "coords.npy")
+                single = np.load(d / "single.npy") if (d / "single.npy").is_file() else None
                 column = RaggedColumn(meta["geometry_type"], coords,
-                                      tuple(np.load(d / f"offsets{i}.npy", mmap_mode="r") for i in range(meta["offsets"])))
+                                      tuple(np.load(d / f"offsets{i}.npy", mmap_mode="r") for i in range(meta["offsets"])),
+                                      single, mapping=mapping)
         if len(attrs) != meta["features"] or len(column) != meta["features"]:
             raise ValueError("table and display disagree")
         disp, first = _display(d, key, meta)

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FrameSlot", "PointColumn", "PointFrame", "frame_len", "wkb_points"]
+__all__ = ["FrameSlot", "LazyFrame", "PointColumn", "PointFrame", "frame_len", "wkb_points"]
 
 
 class PointColumn:
@@ -64,6 +64,10 @@ class PointColumn:
 
         return shapely.Point(float(self.xy[k, 0]), float(self.xy[k, 1]))
 
+    def total_bounds(self) -> np.ndarray:
+        xy = self.xy
+        return np.array([xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max()]) if len(xy) else np.full(4, np.nan)
+
     def take(self, rows: np.ndarray) -> "PointColumn":
         out = PointColumn(self.xy[rows])
         if self._geoms is not None:
@@ -86,21 +90,23 @@ class PointColumn:
         self.__init__(state["xy"])
 
 
-class PointFrame:
-    """A point layer's attribute table (pandas, no geometry column) and its
-    :class:`PointColumn`; :meth:`frame` is the GeoDataFrame of both."""
+class LazyFrame:
+    """A layer's attribute table (pandas, no geometry column) and its geometry
+    column, whose shapes are made on first need (a :class:`PointColumn`, or a
+    :class:`~zjmap.core.lazygeom.RaggedColumn` of lines or polygons);
+    :meth:`frame` is the GeoDataFrame of both."""
 
-    def __init__(self, attrs: Any, points: PointColumn, geometry_name: str = "geometry"):
-        if len(attrs) != len(points):
-            raise ValueError(f"{len(attrs)} rows but {len(points)} points")
+    def __init__(self, attrs: Any, column: Any, geometry_name: str = "geometry"):
+        if len(attrs) != len(column):
+            raise ValueError(f"{len(attrs)} rows but {len(column)} geometries")
         self.attrs = attrs
-        self.points = points
+        self.column = column
         self.geometry_name = geometry_name
         self._frame: Any = None
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self.points)
+        return len(self.column)
 
     @property
     def columns(self) -> list[str]:
@@ -108,8 +114,7 @@ class PointFrame:
 
     @property
     def total_bounds(self) -> np.ndarray:
-        xy = self.points.xy
-        return np.array([xy[:, 0].min(), xy[:, 1].min(), xy[:, 0].max(), xy[:, 1].max()]) if len(xy) else np.full(4, np.nan)
+        return self.column.total_bounds()
 
     def frame(self) -> Any:
         """The GeoDataFrame (EPSG:4326), made once."""
@@ -120,9 +125,22 @@ class PointFrame:
                 if got is None:
                     import geopandas as gpd
 
-                    geo = gpd.GeoSeries(self.points.geoms(), index=self.attrs.index, crs=4326, name=self.geometry_name)
+                    geo = gpd.GeoSeries(self.column.geoms(), index=self.attrs.index, crs=4326, name=self.geometry_name)
                     got = self._frame = gpd.GeoDataFrame(self.attrs, geometry=geo, crs=4326)
         return got
+
+
+class PointFrame(LazyFrame):
+    """A point layer's :class:`LazyFrame`: its column is a :class:`PointColumn`."""
+
+    def __init__(self, attrs: Any, points: PointColumn, geometry_name: str = "geometry"):
+        if len(attrs) != len(points):
+            raise ValueError(f"{len(attrs)} rows but {len(points)} points")
+        super().__init__(attrs, points, geometry_name)
+
+    @property
+    def points(self) -> PointColumn:
+        return self.column
 
 
 def frame_len(v: Any) -> int:
@@ -133,8 +151,8 @@ _MISSING = object()
 
 
 class FrameSlot:
-    """A dataclass field holding a GeoDataFrame or a :class:`PointFrame`; reading
-    it always gives a GeoDataFrame (a PointFrame's is made on that first read).
+    """A dataclass field holding a GeoDataFrame or a :class:`LazyFrame`; reading
+    it always gives a GeoDataFrame (a LazyFrame's is made on that first read).
     ``raw(obj)`` gives what is held without making anything."""
 
     def __init__(self, default: Any = _MISSING):
@@ -149,7 +167,7 @@ class FrameSlot:
                 raise AttributeError("no default")
             return self.default
         v = obj.__dict__.get(self.attr)
-        return v.frame() if isinstance(v, PointFrame) else v
+        return v.frame() if isinstance(v, LazyFrame) else v
 
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__[self.attr] = value

@@ -66,6 +66,7 @@ from zjmap.core.userfile_types import (
 from zjmap.core.userfile_sources import _layer_info, _pick_layer, _resolve
 from zjmap.core.userfile_readers import _OgrReader, _Reader
 from zjmap.core.csvpoints import _CsvReader, _decode_text  # noqa: F401  (_decode_text: tables.py)
+from zjmap.core.pointcolumn import LazyFrame
 from zjmap.core.pointread import NotPlainPoints, left_out_warnings, read_points
 from zjmap.core.crsguess import (
     _CHINA, _CrsDecision, _check_encoding_name, _crs_label, _decide_crs, _overlaps,
@@ -87,6 +88,11 @@ __all__ = [
     "open_source",
     "read_layer",
 ]
+
+#: Layers of this many features or more keep their geometry as flat
+#: coordinates and make shapely shapes on demand (zjmap.core.lazygeom); None:
+#: every layer a GeoDataFrame of shapes, the eager way (tests compare both).
+LAZY_MIN_FEATURES: int | None = 2000
 
 # ---------------------------------------------------------------------------
 # Public API
@@ -180,7 +186,14 @@ def read_layer(
         except NotPlainPoints:  # the file said points but holds other shapes
             pass
 
-    parts: list[gpd.GeoDataFrame] = []
+    parts: list[Any] = []
+    # a big layer keeps its geometry as flat coordinates, not a shapely shape a row (zjmap.core.lazygeom)
+    sink = None
+    if LAZY_MIN_FEATURES is not None and reader.total >= LAZY_MIN_FEATURES and not reader.drop_null_columns:
+        from zjmap.core.lazygeom import RaggedSink
+
+        sink = RaggedSink()
+    read_all = False
     repaired = skipped = outside = 0
     had_z = False
     decision: _CrsDecision | None = None
@@ -208,7 +221,7 @@ def read_layer(
                 todo = [raw]
             for chunk in todo:
                 assert decision is not None
-                cleaning.append(cleaner.submit(_clean, chunk, decision.transformer, on_chunk))
+                cleaning.append(cleaner.submit(_clean, chunk, decision.transformer, on_chunk, sink))
             if len(cleaning) > 3:  # at most three raw chunks wait for the cleaner: the read's memory stays flat
                 cleaning[-4].result()
             total = max(reader.total, done, 1)
@@ -222,8 +235,12 @@ def read_layer(
             had_z |= z
             if len(out):
                 parts.append(out)
+        read_all = True
     finally:
         cleaner.shutdown(wait=True, cancel_futures=True)
+        if sink is not None and not (read_all and done and decision is not None and parts):
+            sink.discard()  # failed, cancelled or nothing kept: its file goes
+            sink = None
 
     if done == 0 and isinstance(reader, _OgrReader):
         return _empty_layer(lay, reader, override, warnings)
@@ -235,7 +252,20 @@ def read_layer(
             "(all geometries are empty), so there is nothing to show.", kind="empty"
         )
     run.report(0.99, "Finishing")
-    gdf = _assemble(parts, reader)
+    gdf: Any
+    if sink is not None:
+        column = sink.finish()
+        attrs = (parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)).reset_index(drop=True)
+        if isinstance(column, np.ndarray):  # mixed families or collections: shapely shapes, as before
+            gdf = gpd.GeoDataFrame(attrs, geometry=gpd.GeoSeries(column, crs=WGS84), crs=WGS84)
+        else:
+            gdf = LazyFrame(attrs, column)
+        geometry_types = sorted(_TYPE_NAMES[t] for t in sink.type_ids)
+        fields = {str(c): str(attrs[c].dtype) for c in attrs.columns}
+    else:
+        gdf = _assemble(parts, reader)
+        geometry_types = sorted(set(gdf.geom_type.dropna().unique()))
+        fields = {c: str(gdf[c].dtype) for c in gdf.columns if c != gdf.geometry.name}
     if had_z:
         warnings.append("Heights (Z) and measures (M) were dropped: the map is two-dimensional.")
     if repaired:
@@ -256,8 +286,8 @@ def read_layer(
         encoding_reason=reader.encoding_reason,
         repaired=repaired,
         skipped=skipped + outside,
-        geometry_types=sorted(set(gdf.geom_type.dropna().unique())),
-        fields={c: str(gdf[c].dtype) for c in gdf.columns if c != gdf.geometry.name},
+        geometry_types=geometry_types,
+        fields=fields,
         bounds_wgs84=bounds84,  # type: ignore[arg-type]
         warnings=warnings,
     )
@@ -330,13 +360,18 @@ def _sample_records(gdf: gpd.GeoDataFrame, n: int) -> list[dict[str, Any]]:
 
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
+_TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+               6: "MultiPolygon", 7: "GeometryCollection"}
 
 
 def _clean(
     raw: gpd.GeoDataFrame, transformer: Transformer | None, on_chunk: Callable[[np.ndarray], Any] | None = None,
-) -> tuple[gpd.GeoDataFrame, int, int, int, bool]:
+    sink: Any = None,
+) -> tuple[Any, int, int, int, bool]:
     """2D, valid, in EPSG:4326. Returns (gdf, repaired, emptied, unconvertible, had_z);
-    ``on_chunk`` gets the geometries kept (see :func:`read_layer`)."""
+    ``on_chunk`` gets the geometries kept (see :func:`read_layer`). With a
+    ``sink`` (:class:`~zjmap.core.lazygeom.RaggedSink`) the kept shapes go
+    into it as flat coordinates and the first item is the attributes alone."""
     geoms = np.asarray(raw.geometry.array, dtype=object)
     attrs = pd.DataFrame(raw.drop(columns=raw.geometry.name))
     if len(geoms) == 0:
@@ -368,9 +403,12 @@ def _clean(
         outside = int(bad.sum())
         keep &= ~bad
     kept = geoms[keep]
-    out = gpd.GeoDataFrame(attrs.loc[keep], geometry=kept, crs=WGS84)
     if on_chunk is not None:
         on_chunk(kept)
+    if sink is not None:
+        sink.add(kept)
+        return attrs.loc[keep], repaired, emptied, outside, had_z
+    out = gpd.GeoDataFrame(attrs.loc[keep], geometry=kept, crs=WGS84)
     return out, repaired, emptied, outside, had_z
 
 

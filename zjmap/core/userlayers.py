@@ -35,7 +35,7 @@ from zjmap.core.bigdisplay import (
 from zjmap.core.featurerows import FeatureRows, column_values
 from zjmap.core.layermodel import About, DisplayState, LayerTable, ReadSource
 from zjmap.core.layers import LayerStack, MapLayer
-from zjmap.core.pointcolumn import PointFrame
+from zjmap.core.pointcolumn import LazyFrame, PointColumn
 from zjmap.core.styling import DEFAULT_COLOR, FALLBACK_PALETTE
 
 if TYPE_CHECKING:
@@ -171,12 +171,12 @@ def user_layer(
     ``layer.display`` the prepared :class:`BigDisplay`.
     """
     held = getattr(loaded, "held", None)
-    if table is None and isinstance(held, PointFrame):  # points as coordinates: none made to draw them
+    if table is None and isinstance(held, LazyFrame):  # coordinates: no shape made to draw them
         from zjmap.core.layercache import DeferredTable
 
-        table = DeferredTable(None, attrs=held.attrs, column=held.points, geometry_name=held.geometry_name)
-        if display is None:
-            display = BigDisplay.from_points(held.points.xy)
+        table = DeferredTable(None, attrs=held.attrs, column=held.column, geometry_name=held.geometry_name)
+        if display is None and isinstance(held.column, PointColumn):
+            display = BigDisplay.from_points(held.column.xy)
     if table is not None:  # a cached read: attributes now, geometry on first need
         attrs, geoms = table.attrs, table.column
     else:
@@ -191,19 +191,24 @@ def user_layer(
         only_full = len(display.bands) < 2 and display.bands[0][0] == 99
         defer = only_full and (defer_bands if defer_bands is not None else display.vertices()[-1] > DEFER_VERTICES)
     else:
+        from zjmap.core.displaychunks import assemble, encode_column
+
+        if not chunks and not isinstance(geoms, np.ndarray):  # flat coordinates read without a window
+            chunks = encode_column(geoms, cancel)
         if defer_bands is not None:
             defer = defer_bands
         elif chunks and all(c is not None for c in chunks):
             defer = sum(c.vertices() for c in chunks) > DEFER_VERTICES  # type: ignore[union-attr]
+        elif not isinstance(geoms, np.ndarray):
+            defer = geoms.vertices() > DEFER_VERTICES
         else:
             defer = int(shapely.get_num_coordinates(geoms).sum()) > DEFER_VERTICES
         bands = () if defer else ZOOM_BANDS
         if chunks:
-            from zjmap.core.displaychunks import assemble
-
             display = assemble(chunks, geoms, progress=progress, cancel=cancel, bands=bands)
         if display is None:
-            display = BigDisplay.from_geometries(geoms, progress=progress, cancel=cancel, bands=bands)
+            shapes = geoms if isinstance(geoms, np.ndarray) else geoms.geoms()
+            display = BigDisplay.from_geometries(shapes, progress=progress, cancel=cancel, bands=bands)
     # no dict or object per feature: the rows are made when asked for (zjmap.core.featurerows)
     feats = FeatureRows(layer_id, attrs, geoms, name_field)
     kind = _geometry_kind(loaded.geometry_types or (loaded.gdf.geom_type.dropna().unique() if table is None else ()))

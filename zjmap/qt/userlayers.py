@@ -184,6 +184,8 @@ class LoadTask(QObject):
             if self.from_cache:
                 self.ctl.reopened(layer, self.full_display)
                 self.full_display = None
+            else:  # geometry kept as flat coordinates (zjmap.core.lazygeom): shapes made once drawn, as reopened
+                self.ctl.when_drawn(layer, lambda: self.ctl.prepare_geometry(layer))
         except Exception as exc:  # the stack refused it (say a clashing id): nothing changed
             log.exception("adding %s failed", self.req.path)
             self.message = f"{Path(self.req.path).name} was read but could not be added to the map ({exc})."
@@ -522,8 +524,12 @@ class UserLayerController(QObject):
         """A reopened layer's exact geometry is made from its flat coordinates
         on first need (zjmap.core.layercache): make it now, off the UI thread
         and a step at a time, so the first click or table finds it ready."""
+        from zjmap.core.lazygeom import PREPARE_MAX_VERTICES
+
         column = getattr(layer.features, "column", None)
         if column is None or not hasattr(column, "prepare") or column.built:
+            return
+        if column.vertices() > PREPARE_MAX_VERTICES:  # a million parcels: shapes made where needed only
             return
 
         def failed(exc: BaseException) -> None:  # made on first need instead
