@@ -34,9 +34,15 @@ SHAPES: dict[str, str] = {
     "LabelPoints": '{"minZoom", "points": [[name, lat, lon], ...], "priority"}',
     "FeatureCollection": "GeoJSON FeatureCollection in EPSG:4326 (a feature's properties.role may be \"place\")",
     "View": '{"w", "s", "e", "n", "zoom", "lat", "lon", "width", "height"} as JSON text (CSS pixels)',
+    "TileCheck": (
+        '{"pixels", "painted" (not transparent), "mean": [r, g, b, a] of those, "differ", "more" (by more than '
+        '"shade" levels), "edge" (of those, beside a tile edge), "worst" (premultiplied), "at": [x, y], "zoom", '
+        '"tile", "nx", "ny"} as JSON text, or null'
+    ),
     "ScreenPoint": '{"x", "y"} as JSON text, CSS pixels in the map view',
     "BigStats": '{"draws", "drawn", "lastMs", "loaded", "error", "key", "sets", "set", "shared", "features", '
-                '"pieces" (chunks drawn while the file is read), "firstDrawAgo" (ms), ...} '
+                '"pieces" (chunks drawn while the file is read), "firstDrawAgo" (ms), "tiles": {"rendered", '
+                '"reused", "lastRendered", "lastReused"} (tiles.js), ...} '
                 "as JSON text, or null",
 }
 
@@ -78,6 +84,8 @@ COMMANDS: dict[str, Message] = {m.name: m for m in (
     _m("toScreen", "lon:float;lat:float", returns="ScreenPoint", probe=True),
     _m("isShown", "id:str", returns="bool", probe=True),
     _m("bigStats", "id:str", returns="BigStats", probe=True),
+    _m("bigCheck", "id:str", returns="TileCheck", probe=True,
+       doc="The canvas a big layer is on against the same view drawn whole, without tiles."),
     _m("benchStep", "what:'pan'|'zoom';arg:[dx,dy]|zoom", returns="float (ms); ZJ.benchResult later", probe=True),
 )}
 

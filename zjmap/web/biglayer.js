@@ -97,9 +97,13 @@
       return bb;
     }
 
-    /* A canvas over the view plus a margin, redrawn on moveend and scaled
-     * while Leaflet animates a zoom, as L.Renderer does; what is on it is
-     * up to _paint(ctx, frame). */
+    var TILES = ZJ.tiles, R = ZJ.bigRaster, SIZE = TILES.SIZE, G = TILES.GUTTER;
+
+    /* A canvas over the view plus a margin, put together on moveend from
+     * tiles (tiles.js) drawn by _paint(targets, frame) and kept until the
+     * drawing changes (redraw); labels over it per view (_overlay). Scaled
+     * while Leaflet animates a zoom, as L.Renderer does. A frame maps world
+     * pixels at zoom 0 to device pixels: px = w * S - nx (nx a whole pixel). */
     var Surface = L.Layer.extend({
       options: { pane: "overlayPane", padding: 0.15 },
 
@@ -108,6 +112,7 @@
         c.style.pointerEvents = "none";
         this._ctx = c.getContext("2d");
         this.getPane().appendChild(c);
+        this._tiles = this._tiles || TILES.cache();
         this._drawnView = null;
         this._reset();
       },
@@ -116,6 +121,8 @@
         L.DomUtil.remove(this._canvas);
         this._canvas = null;
         this._ctx = null;
+        this._tiles.clear();
+        this._forget();
       },
 
       getEvents: function () {
@@ -157,13 +164,18 @@
         this._drawnView = key;
       },
 
+      /* What is drawn changed: every tile goes. */
       redraw: function () {
+        if (this._tiles) this._tiles.clear();
+        this._forget();
         if (this._map && this._canvas) this._draw();
         return this;
       },
 
-      /* Size, place and clear the canvas; then paint it. A frame maps world
-       * pixels at zoom 0 to device pixels: px = w * S + ox. */
+      _forget: function () {},
+
+      /* Size and place the canvas, put the view's tiles on it (drawing
+       * those missing), then the labels. */
       _draw: function () {
         var map = this._map, pad = this.options.padding, size = map.getSize();
         var min = map.containerPointToLayerPoint(size.multiplyBy(-pad)).round();
@@ -179,10 +191,51 @@
         L.DomUtil.setPosition(c, min);
         this._center = map.getCenter();
         this._zoom = map.getZoom();
+        var t0 = performance.now(), z = map.getZoom(), po = map.getPixelOrigin();
+        var frame = { z: z, S: Math.pow(2, z) * r, r: r, nx: Math.round((po.x + min.x) * r), ny: Math.round((po.y + min.y) * r), W: CW, H: CH };
+        this._frame = frame;
         ctx.setTransform(1, 0, 0, 1, 0, 0);
         ctx.clearRect(0, 0, CW, CH);
-        var z = map.getZoom(), po = map.getPixelOrigin();
-        this._paint(ctx, { z: z, S: Math.pow(2, z) * r, ox: (-po.x - min.x) * r, oy: (-po.y - min.y) * r, W: CW, H: CH, r: r });
+        this._prepare(frame);
+        this._composite(ctx, frame);
+        this._overlay(ctx, frame);
+        this._drawn(frame, performance.now() - t0);
+      },
+
+      /* The view's tiles onto the canvas; the missing ones drawn first, all at once. */
+      _composite: function (ctx, frame) {
+        var cache = this._tiles, z = frame.z, r = frame.r, cells = TILES.cover(frame.nx, frame.ny, frame.W, frame.H);
+        var keys = cells.map(function (t) { return cache.key(z, t[0], t[1], r); });
+        cache.view = new Set(keys);
+        var got = keys.map(function (k) { return cache.get(k); }), missing = [], i;
+        for (i = 0; i < cells.length; i++) {
+          if (got[i]) continue;
+          var cv = TILES.canvas();
+          missing.push({ i: i, canvas: cv, ctx: cv.getContext("2d"), nx: cells[i][0] * SIZE - G, ny: cells[i][1] * SIZE - G,
+            W: SIZE + 2 * G, H: SIZE + 2 * G, n: 0 });
+        }
+        if (missing.length) {
+          this._paint(missing, frame);
+          missing.forEach(function (m) {
+            if (!m.n) { TILES.release(m.canvas); m.canvas = null; } // nothing there
+            got[m.i] = cache.put(keys[m.i], m.canvas);
+          });
+        }
+        cache.stats.lastRendered = missing.length;
+        cache.stats.lastReused = cells.length - missing.length;
+        cache.stats.rendered += missing.length;
+        cache.stats.reused += cells.length - missing.length;
+        ctx.imageSmoothingEnabled = false;
+        for (i = 0; i < cells.length; i++) {
+          if (got[i].canvas) ctx.drawImage(got[i].canvas, G, G, SIZE, SIZE, cells[i][0] * SIZE - frame.nx, cells[i][1] * SIZE - frame.ny, SIZE, SIZE);
+        }
+      },
+
+      /* The whole view drawn at once, as no tile is (probes.js compares the two). */
+      _paintView: function (ctx, frame) {
+        this._prepare(frame);
+        this._paint([{ ctx: ctx, nx: frame.nx, ny: frame.ny, W: frame.W, H: frame.H, n: 0 }], frame);
+        this._overlay(ctx, frame);
       },
     });
 
@@ -207,10 +260,18 @@
         else this._map.removeLayer(this);
       },
 
-      _paint: function (ctx, frame) {
+      _sorted: function () {
         var order = ZJ.order;
-        this.members.slice().sort(function (a, b) { return order.indexOf(a.id) - order.indexOf(b.id); })
-          .forEach(function (m) { m._paint(ctx, frame); });
+        return this.members.slice().sort(function (a, b) { return order.indexOf(a.id) - order.indexOf(b.id); });
+      },
+
+      _forget: function () { this.members.forEach(function (m) { m._forget(); }); },
+      _prepare: function (frame) { this.members.forEach(function (m) { m._prepare(frame); }); },
+      _paint: function (targets, frame) { this._sorted().forEach(function (m) { m._paint(targets, frame); }); },
+      _overlay: function (ctx, frame) { this._sorted().forEach(function (m) { m._overlay(ctx, frame); }); },
+      _drawn: function (frame, ms) {
+        var tiles = this._tiles.stats;
+        this.members.forEach(function (m) { m.stats.tiles = tiles; m._drawn(frame, ms); });
       },
     });
     var surfaces = {};
@@ -218,10 +279,17 @@
       return surfaces[pane] || (surfaces[pane] = new SharedSurface(pane));
     }
 
+    /* Where a set of arrays lies in a frame, for one target (a tile or the view). */
+    function place(g, frame, t) {
+      var S = frame.S, gx = g.origin[0] * S, gy = g.origin[1] * S;
+      return { S: S, r: frame.r, gx: gx, gy: gy, nx: t.nx, ny: t.ny, W: t.W, H: t.H,
+        x0: (t.nx - gx) / S, x1: (t.nx + t.W - gx) / S, y0: (t.ny - gy) / S, y1: (t.ny + t.H - gy) / S };
+    }
+
     /* A layer of flat arrays: on its own canvas, or (base map) on a canvas
      * it shares. Its own canvas puts features smaller than a few pixels
-     * straight into a pixel buffer; a shared one draws paths only (pixels
-     * put into a canvas would wipe what the layers below drew there). */
+     * straight into a pixel buffer (bigraster.js); a shared one draws paths
+     * only (pixels put into a canvas would wipe what the layers below drew). */
     var BigLayer = Surface.extend({
       /* geom: decoded geometry, or null while the array file loads (setGeometry). */
       initialize: function (spec, geom) {
@@ -229,9 +297,10 @@
         this._shared = spec.kind === "base" ? sharedSurface("zjBase") : null;
         this.geom = null;
         this.opacity = spec.opacity == null ? 1 : spec.opacity;
-        this.stats = { draws: 0, lastMs: 0, drawn: 0, labels: 0, features: 0 };
+        this.stats = { draws: 0, lastMs: 0, labels: 0, features: 0 };
         this._style = spec.big.style;
         this._labels = spec.big.labels;
+        this._zs = {};
         if (geom) this.setGeometry(geom);
       },
 
@@ -255,6 +324,11 @@
         return this;
       },
 
+      _forget: function () {
+        this._zs = {};
+        this._cols = null;
+      },
+
       setGeometry: function (geom) {
         this.geom = geom;
         this.pieces = null; // the chunks shown while the file was read give way
@@ -265,14 +339,7 @@
       /* One more chunk of a file still being read, in the first style;
        * redrawn at most every quarter second as chunks pour in. */
       addPiece: function (geom) {
-        var nst = this.styles.length;
-        var groups = geom.parts.map(function (p) {
-          var items = new Uint32Array(p.n), start = new Uint32Array(nst + 1);
-          for (var i = 0; i < p.n; i++) items[i] = i;
-          for (var k = 1; k <= nst; k++) start[k] = p.n;
-          return { start: start, items: items };
-        });
-        this.pieces.push({ geom: geom, groups: groups });
+        this.pieces.push({ geom: geom, sidx: geom.parts.map(function (p) { return new Uint8Array(p.n); }) });
         this.stats.features += geom.features;
         if (!this._map || this._soon) return;
         var self = this, wait = Math.max(0, (this._lastPaint || 0) + 250 - performance.now());
@@ -282,22 +349,19 @@
         }, wait);
       },
 
-      /* Palette + per-feature index → per part, feature indices grouped by style. */
+      /* Palette + per-feature index → each part's features' style. */
       setStyle: function (style, labels) {
         this._style = style;
         this._labels = labels;
         if (!this.geom) return;
         var T = style.bytes === 1 ? Uint8Array : style.bytes === 2 ? Uint16Array : Uint32Array;
         var index = decode(style.index, T);
-        var nst = style.styles.length;
         this.styles = style.styles;
-        this.groups = this.geom.parts.map(function (p) {
-          var count = new Uint32Array(nst + 1), i;
-          for (i = 0; i < p.n; i++) count[index[p.feat[i]] + 1]++;
-          for (i = 0; i < nst; i++) count[i + 1] += count[i];
-          var start = count.slice(), fill = count.slice(0, nst), items = new Uint32Array(p.n);
-          for (i = 0; i < p.n; i++) items[fill[index[p.feat[i]]]++] = i;
-          return { start: start, items: items };
+        this._cols = null;
+        this.sidx = this.geom.parts.map(function (p) {
+          var s = new T(p.n);
+          for (var i = 0; i < p.n; i++) s[i] = index[p.feat[i]];
+          return s;
         });
         this.stats.features = index.length;
         this.labels = null;
@@ -308,7 +372,7 @@
 
       setOpacity: function (op) {
         this.opacity = op;
-        (this.styles || []).forEach(function (st) { delete st._px; });
+        this._cols = null;
         if (this._map) this.redraw();
       },
 
@@ -318,328 +382,262 @@
         return b[b.length - 1][1];
       },
 
-
       /* What is drawn: the layer's arrays, or the chunks of a file still
-       * being read (pieces: each its own arrays and style groups). */
+       * being read (pieces: each its own arrays and features' styles). */
       _pieces: function () {
         if (this.pieces) return this.pieces;
-        return this.geom ? [{ geom: this.geom, groups: this.groups }] : [];
+        return this.geom ? [{ geom: this.geom, sidx: this.sidx }] : [];
       },
 
-      _paint: function (ctx, frame) {
+      /* The styles' pixel colours, and how far past its box a feature may
+       * paint (outline, point radius, anti-aliasing), in device pixels. */
+      _look: function (r) {
+        if (this._cols) return this._cols;
+        var op = this.opacity, reach = 0;
+        var cols = (this.styles || []).map(function (st) {
+          reach = Math.max(reach, (st.radius || DEF.radius) + (st.weight == null ? DEF.weight : st.weight));
+          return R.colors(st, op);
+        });
+        cols.reach = (reach + 4) * r;
+        return (this._cols = cols);
+      },
+
+      /* Per zoom, as first seen: point parts with so many points in view
+       * that their discs would cover the canvas several times over get
+       * smaller raster dots (the density still reads, and each costs a few
+       * pixels, not a hundred). Decided once a zoom, so every tile agrees. */
+      _prepare: function (frame) {
+        var key = frame.z + "@" + frame.r;
+        if (this._zs[key] || this._shared) return;
+        var self = this, r = frame.r, look = this._look(r);
+        this._zs[key] = this._pieces().map(function (pc) {
+          var v = place(pc.geom, frame, frame);
+          return pc.geom.parts.map(function (p, pi) {
+            if (p.type !== "point") return 0;
+            var n = self._count(pc.geom, pi, pc.sidx[pi], v, look, look.reach / v.S);
+            return n > 4000 ? Math.max(1.5 * r, Math.sqrt(3 * frame.W * frame.H / (Math.PI * n))) : 0;
+          });
+        });
+      },
+
+      /* Features of a part whose box (plus m world units) meets a placed rectangle. */
+      _count: function (g, pi, sidx, v, look, m) {
+        var part = g.parts[pi], bbox = part.bbox, q = TILES.query(TILES.grid(part), v.x0 - m, v.y0 - m, v.x1 + m, v.y1 + m);
+        var buf = q[0], n = 0;
+        for (var c = 0; c < q[1]; c++) {
+          var i = buf[c], b = 4 * i;
+          if (look[sidx[i]].none) continue;
+          if (bbox[b + 2] + m < v.x0 || bbox[b] - m > v.x1 || bbox[b + 3] + m < v.y0 || bbox[b + 1] - m > v.y1) continue;
+          n++;
+        }
+        return n;
+      },
+
+      /* Features in the view last drawn (whose box meets the canvas; a point's disc). */
+      countInView: function () {
+        var f = this._frame || (this._shared && this._shared._frame), self = this;
+        if (!f) return 0;
+        var look = this._look(f.r), n = 0;
+        this._pieces().forEach(function (pc) {
+          var v = place(pc.geom, f, f);
+          pc.geom.parts.forEach(function (p, pi) {
+            var m = p.type === "point" ? ((self.styles[0] && self.styles[0].radius) || DEF.radius) * f.r / v.S + 2 / v.S : 0;
+            n += self._count(pc.geom, pi, pc.sidx[pi], v, look, m);
+          });
+        });
+        return n;
+      },
+
+      /* Draw onto targets (tiles, or the whole view): each one's raster
+       * buffer first, then the features big on screen as canvas paths, made
+       * once for all the targets together. targets[k].n counts what fell on it. */
+      _paint: function (targets, frame) {
         var pieces = this._pieces();
         if (!pieces.length) return; // arrays still loading: drawn when they arrive
-        var t0 = performance.now(), S = frame.S, z = frame.z, CW = frame.W, CH = frame.H;
-        var ras = this._shared ? null : this._raster(CW, CH);
-        var jobs = [], drawn = 0, view = null, setIndex = 0, k, pi, j;
-        for (k = 0; k < pieces.length; k++) {
-          var g = pieces[k].geom;
-          // coordinates are relative to the arrays' origin
-          var ax = g.origin[0] * S + frame.ox, ay = g.origin[1] * S + frame.oy;
-          view = { S: S, ax: ax, ay: ay, W: CW, H: CH, r: frame.r,
-            x0: -ax / S, x1: (CW - ax) / S, y0: -ay / S, y1: (CH - ay) / S };
-          setIndex = this._band(z, g);
-          var set = g.sets[setIndex], first = jobs.length;
-          for (pi = 0; pi < g.parts.length; pi++) {
-            drawn += this._rasterPart(ras, g.parts[pi], set[pi], pieces[k].groups[pi], view, jobs, pi);
+        var z = frame.z, r = frame.r, look = this._look(r), zs = this._zs[z + "@" + r] || [], self = this;
+        var ux0 = Infinity, uy0 = Infinity, ux1 = -Infinity, uy1 = -Infinity;
+        targets.forEach(function (t) {
+          ux0 = Math.min(ux0, t.nx); uy0 = Math.min(uy0, t.ny); ux1 = Math.max(ux1, t.nx + t.W); uy1 = Math.max(uy1, t.ny + t.H);
+        });
+        var union = { nx: ux0, ny: uy0, W: ux1 - ux0, H: uy1 - uy0 }, jobs = [];
+        targets.forEach(function (t) {
+          var ras = self._shared ? null : R.raster(t.W, t.H);
+          pieces.forEach(function (pc, k) {
+            var g = pc.geom, set = g.sets[self._band(z, g)], v = place(g, frame, t);
+            for (var pi = 0; pi < g.parts.length; pi++) {
+              t.n += self._sweep(ras, g, pi, set[pi], pc.sidx[pi], v, look, (zs[k] || [])[pi] || 0, null);
+            }
+          });
+          if (ras && ras.used) t.ctx.putImageData(ras.img, 0, 0);
+        });
+        // the big ones: found over all targets at once, in batches of the same style
+        pieces.forEach(function (pc, k) {
+          var g = pc.geom, set = g.sets[self._band(z, g)], v = place(g, frame, union);
+          for (var pi = 0; pi < g.parts.length; pi++) {
+            var items = [];
+            self._sweep(self._shared ? null : true, g, pi, set[pi], pc.sidx[pi], v, look, (zs[k] || [])[pi] || 0, items);
+            if (items.length) {
+              jobs.push({ part: g.parts[pi], geo: set[pi], v: v, sidx: pc.sidx[pi], items: items, raster: !self._shared,
+                fit: (zs[k] || [])[pi] || 0 });
+            }
           }
-          for (j = first; j < jobs.length; j++) { jobs[j].geo = set[jobs[j].part]; jobs[j].view = view; jobs[j].partOf = g.parts[jobs[j].part]; }
-        }
-        if (ras && ras.used) ctx.putImageData(ras.img, 0, 0);
-        for (j = 0; j < jobs.length; j++) this._vectorJob(ctx, jobs[j], jobs[j].partOf, jobs[j].geo, jobs[j].view);
-        this.stats.labels = this.labels && !this.pieces ? this._drawLabels(ctx, view, z, drawn) : 0;
-        this.stats.drawn = drawn;
-        this.stats.vector = jobs.reduce(function (a, b) { return a + b.items.length; }, 0);
-        this.stats.draws++;
+        });
+        jobs.forEach(function (job) { self._vector(job, targets, union); });
         this._lastPaint = performance.now();
-        if (!this.stats.firstDraw) this.stats.firstDraw = this._lastPaint;
-        this.stats.lastMs = this._lastPaint - t0;
-        this.stats.zoom = z;
-        this.stats.set = setIndex;
       },
 
-      /* One pixel buffer the size of the canvas, reused. */
-      _raster: function (w, h) {
-        var ras = this._ras;
-        if (!ras || ras.w !== w || ras.h !== h) {
-          var img = this._ctx.createImageData(w, h);
-          ras = this._ras = { w: w, h: h, img: img, px: new Uint32Array(img.data.buffer), used: false, xs: new Float64Array(256), sx: new Float64Array(1024), sy: new Float64Array(1024) };
-        } else if (ras.used) {
-          ras.px.fill(0);
-        }
-        ras.used = false;
-        return ras;
-      },
-
-      _colors: function (st) {
-        if (st._px) return st._px;
-        var op = this.opacity;
-        function rgb(c) {
-          var m = /^#?([0-9a-f]{6}|[0-9a-f]{3})$/i.exec(String(c || "").trim());
-          if (!m) return [59, 110, 165];
-          var h = m[1].length === 3 ? m[1].replace(/(.)/g, "$1$1") : m[1];
-          return [parseInt(h.slice(0, 2), 16), parseInt(h.slice(2, 4), 16), parseInt(h.slice(4, 6), 16)];
-        }
-        function pack(c, a) {
-          var v = rgb(c), al = Math.round(Math.max(0, Math.min(1, a)) * 255);
-          return ((al << 24) | (v[2] << 16) | (v[1] << 8) | v[0]) >>> 0;
-        }
-        var fo = st.fill === false ? 0 : (st.fillOpacity == null ? 0.3 : st.fillOpacity) * op;
-        var lo = st.stroke === false ? 0 : (st.opacity == null ? 1 : st.opacity) * op;
-        st._px = {
-          fill: pack(st.fillColor || st.color, fo),
-          line: pack(st.color, lo),
-          // a feature too small to show its outline: one colour between fill and outline
-          dot: pack(st.color, Math.min(1, fo + (lo - fo) * 0.25)),
-        };
-        return st._px;
-      },
-
-      /* Small features go straight into the pixel buffer (Canvas 2D pays
-       * microseconds per path contour in software: 100,000 contours take a
-       * second or more, however they are batched); big ones are left for
-       * anti-aliased canvas paths (jobs). Returns the features in view. */
-      _rasterPart: function (ras, part, geo, grp, v, jobs, pi) {
-        var bbox = part.bbox, type = part.type, drawn = 0, S = v.S, ax = v.ax, ay = v.ay;
-        var pointsInView = 0;
-        for (var k = 0; k < this.styles.length; k++) {
-          var s0 = grp.start[k], s1 = grp.start[k + 1];
-          if (s0 === s1) continue;
-          var st = this.styles[k], col = this._colors(st), big = [];
-          var radius = (st.radius || DEF.radius) * v.r, m = type === "point" ? (radius + 2) / S : 0;
-          for (var q = s0; q < s1; q++) {
-            var i = grp.items[q], b = 4 * i;
-            var bx0 = bbox[b] - m, by0 = bbox[b + 1] - m, bx1 = bbox[b + 2] + m, by1 = bbox[b + 3] + m;
-            if (bx1 < v.x0 || bx0 > v.x1 || by1 < v.y0 || by0 > v.y1) continue;
-            drawn++;
-            var w = (bx1 - bx0) * S, h = (by1 - by0) * S;
-            if (type === "point") { big.push(i); pointsInView++; continue; }
-            if (!ras) { big.push(i); continue; }
-            if (w < 1.5 && h < 1.5) { // a dot
-              this._rect(ras, bx0 * S + ax, by0 * S + ay, bx1 * S + ax, by1 * S + ay, col.dot);
-              continue;
-            }
-            if (type === "polygon" && w < 24 * v.r && h < 24 * v.r) {
-              this._fillPolygon(ras, geo, i, S, ax, ay, (w >= 4 * v.r && h >= 4 * v.r) || !(col.fill >>> 24) ? col : null, col);
-              continue;
-            }
-            if (type === "line" && w < 3 && h < 3) {
-              this._rect(ras, bx0 * S + ax, by0 * S + ay, bx1 * S + ax, by1 * S + ay, col.line);
-              continue;
-            }
-            big.push(i);
+      /* One part's features near a placed target: the small ones into ras
+       * (vec null), or the big ones' indices into vec (ras then only says
+       * whether there is a pixel buffer). Returns the features it drew. */
+      _sweep: function (ras, g, pi, geo, sidx, v, look, fit, vec) {
+        var part = g.parts[pi], bbox = part.bbox, type = part.type, S = v.S, r = v.r;
+        var m = look.reach / S, styles = this.styles;
+        var q = TILES.query(TILES.grid(part), v.x0 - m, v.y0 - m, v.x1 + m, v.y1 + m), buf = q[0], nq = q[1];
+        var gx = v.gx, gy = v.gy, nx = v.nx, ny = v.ny, drawn = 0, raster = !!ras;
+        for (var c = 0; c < nq; c++) {
+          var i = buf[c], k = sidx[i], col = look[k];
+          if (col.none) continue; // filtered out
+          var b = 4 * i, bx0 = bbox[b], by0 = bbox[b + 1], bx1 = bbox[b + 2], by1 = bbox[b + 3];
+          if (bx1 + m < v.x0 || bx0 - m > v.x1 || by1 + m < v.y0 || by0 - m > v.y1) continue;
+          var w = (bx1 - bx0) * S, h = (by1 - by0) * S, big = this._big(type, w, h, r, raster, fit);
+          if (vec) {
+            if (big) vec.push(i);
+            continue;
           }
-          if (big.length) jobs.push({ part: pi, style: k, items: big });
-        }
-        if (ras && type === "point" && pointsInView > 4000) { // many points: raster discs
-          // so many that their discs would cover the canvas several times over:
-          // smaller dots (the density still reads, and each costs a few pixels, not a hundred)
-          var fit = Math.max(1.5 * v.r, Math.sqrt(3 * ras.w * ras.h / (Math.PI * pointsInView)));
-          for (var j = jobs.length - 1; j >= 0; j--) {
-            if (jobs[j].part !== pi) continue;
-            var rad = Math.min((this.styles[jobs[j].style].radius || DEF.radius) * v.r, fit);
-            this._discs(ras, geo, jobs[j].items, this._colors(this.styles[jobs[j].style]), rad, S, ax, ay);
-            jobs.splice(j, 1);
-          }
+          if (big) continue;
+          drawn++;
+          if (type === "point") R.discs(ras, geo, i, col, Math.min((styles[k].radius || DEF.radius) * r, fit), v);
+          else if (w < 1.5 && h < 1.5) R.rect(ras, bx0 * S + gx - nx, by0 * S + gy - ny, bx1 * S + gx - nx, by1 * S + gy - ny, col.dot);
+          else if (type === "polygon") R.fillPolygon(ras, geo, i, v, (w >= 4 * r && h >= 4 * r) || !(col.fill >>> 24), col);
+          else R.rect(ras, bx0 * S + gx - nx, by0 * S + gy - ny, bx1 * S + gx - nx, by1 * S + gy - ny, col.line);
         }
         return drawn;
       },
 
-      _rect: function (ras, x0, y0, x1, y1, color) {
-        var W = ras.w, H = ras.h, px = ras.px;
-        var ia = Math.max(0, Math.floor(x0)), ib = Math.min(W - 1, Math.max(ia, Math.ceil(x1) - 1));
-        var ja = Math.max(0, Math.floor(y0)), jb = Math.min(H - 1, Math.max(ja, Math.ceil(y1) - 1));
-        for (var y = ja; y <= jb; y++) for (var x = ia; x <= ib; x++) px[y * W + x] = color;
-        ras.used = true;
+      /* Features big on screen as anti-aliased canvas paths, a path per
+       * style and run of 64 feature numbers (the same batches whatever the
+       * target, so a tile and the whole view blend alike), each path made
+       * once and painted onto every target it reaches. */
+      _vector: function (job, targets, union) {
+        var items = job.items, sidx = job.sidx;
+        items.sort(function (a, b) { return (sidx[a] - sidx[b]) || (a - b); });
+        for (var s = 0; s < items.length;) {
+          var k = sidx[items[s]], run = Math.floor(items[s] / 64), e = s + 1;
+          while (e < items.length && sidx[items[e]] === k && Math.floor(items[e] / 64) === run) e++;
+          var box = [Infinity, Infinity, -Infinity, -Infinity];
+          var path = this._path(job, k, items, s, e, box);
+          var st = this.styles[k];
+          for (var t = 0; t < targets.length; t++) {
+            var tg = targets[t], dx = union.nx - tg.nx, dy = union.ny - tg.ny;
+            if (box[2] + dx < 0 || box[0] + dx > tg.W || box[3] + dy < 0 || box[1] + dy > tg.H) continue;
+            tg.ctx.setTransform(1, 0, 0, 1, dx, dy);
+            this._stroke(tg.ctx, path, st, job.part.type, job.v.r);
+            tg.ctx.setTransform(1, 0, 0, 1, 0, 0);
+            tg.n++;
+          }
+          s = e;
+        }
       },
 
-      /* Even-odd scanline fill at pixel centres, then a 1-px outline. */
-      _fillPolygon: function (ras, geo, i, S, ax, ay, outline, col) {
-        var xy = geo.xy, rings = geo.rings, fr = geo.frings, W = ras.w, H = ras.h, px = ras.px;
-        var a0 = rings[fr[i]], a1 = rings[fr[i + 1]], n = a1 - a0;
-        if (n < 3) return;
-        if (ras.sx.length < n) { ras.sx = new Float64Array(n * 2); ras.sy = new Float64Array(n * 2); }
-        var sx = ras.sx, sy = ras.sy, ymin = 1e9, ymax = -1e9, j;
-        for (j = 0; j < n; j++) {
-          sx[j] = xy[2 * (a0 + j)] * S + ax;
-          var yy = (sy[j] = xy[2 * (a0 + j) + 1] * S + ay);
-          if (yy < ymin) ymin = yy;
-          if (yy > ymax) ymax = yy;
-        }
-        var ya = Math.max(0, Math.ceil(ymin - 0.5)), yb = Math.min(H - 1, Math.floor(ymax - 0.5));
-        var xs = ras.xs, fill = col.fill;
-        if (!(fill >>> 24)) yb = ya - 1; // outline only (fill: false): no rows to fill
-        for (var y = ya; y <= yb; y++) {
-          var yc = y + 0.5, cnt = 0;
+      /* Whether a feature w × h device pixels is a canvas path (not raster). */
+      _big: function (type, w, h, r, raster, fit) {
+        if (type === "point") return !(raster && fit);
+        if (!raster) return true;
+        if (w < 1.5 && h < 1.5) return false;
+        if (type === "polygon") return !(w < 24 * r && h < 24 * r);
+        return !(type === "line" && w < 3 && h < 3);
+      },
+
+      /* The path of items[s..e) placed on the union of the targets; box: its
+       * extent (plus the outline) in device pixels there. A run of vertices
+       * all beyond one edge of the union (plus a margin) draws nothing
+       * there: its first and last vertex will do (the straight line between
+       * them stays beyond that edge). Coordinates kept to 1/256 px, which a
+       * float32 holds exactly, so a path moved by whole pixels is the same path. */
+      _path: function (job, k, items, s, e, box) {
+        var st = this.styles[k], type = job.part.type, geo = job.geo, pv = job.v, r = pv.r;
+        var xy = geo.xy, rings = geo.rings, fr = geo.frings, S = pv.S, gx = pv.gx, gy = pv.gy, nx = pv.nx, ny = pv.ny;
+        var radius = (st.radius || DEF.radius) * r, weight = (st.weight == null ? DEF.weight : st.weight) * r;
+        var m = weight + 4 * r, X1 = pv.W + m, Y1 = pv.H + m, path = new Path2D();
+        var out = function (x, y) { return (x < -m ? 1 : x > X1 ? 2 : 0) | (y < -m ? 4 : y > Y1 ? 8 : 0); };
+        var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+        for (var q = s; q < e; q++) {
+          var i = items[q], b = 4 * i, bb = job.part.bbox;
+          x0 = Math.min(x0, bb[b] * S + gx - nx); y0 = Math.min(y0, bb[b + 1] * S + gy - ny);
+          x1 = Math.max(x1, bb[b + 2] * S + gx - nx); y1 = Math.max(y1, bb[b + 3] * S + gy - ny);
+          if (type === "point") {
+            for (var pt = fr[i]; pt < fr[i + 1]; pt++) {
+              var cx = Math.round((xy[2 * pt] * S + gx - nx) * 256) / 256, cy = Math.round((xy[2 * pt + 1] * S + gy - ny) * 256) / 256;
+              path.moveTo(cx + radius, cy);
+              path.arc(cx, cy, radius, 0, 6.283185307179586);
+            }
+            continue;
+          }
           for (var ri = fr[i]; ri < fr[i + 1]; ri++) {
-            var r0 = rings[ri] - a0, r1 = rings[ri + 1] - a0;
-            for (j = r0; j < r1; j++) {
-              var k = j + 1 < r1 ? j + 1 : r0;
-              var y0 = sy[j], y1 = sy[k];
-              if ((y0 <= yc) !== (y1 <= yc)) {
-                if (cnt >= xs.length) { var bigger = new Float64Array(xs.length * 2); bigger.set(xs); xs = ras.xs = bigger; }
-                xs[cnt++] = sx[j] + (yc - y0) * (sx[k] - sx[j]) / (y1 - y0);
+            var a = rings[ri], en = rings[ri + 1];
+            if (en <= a) continue;
+            var lx = Math.round((xy[2 * a] * S + gx - nx) * 256) / 256, ly = Math.round((xy[2 * a + 1] * S + gy - ny) * 256) / 256;
+            path.moveTo(lx, ly);
+            var run = out(lx, ly), px = 0, py = 0, held = false;
+            for (var j = a + 1; j < en; j++) {
+              var x = Math.round((xy[2 * j] * S + gx - nx) * 256) / 256, y = Math.round((xy[2 * j + 1] * S + gy - ny) * 256) / 256;
+              var c = out(x, y);
+              if (run & c) {
+                run &= c;
+                px = x; py = y; held = true;
+                continue;
               }
+              if (held) { path.lineTo(px, py); held = false; }
+              run = c;
+              path.lineTo(x, y);
             }
-          }
-          for (var p = 1; p < cnt; p++) { // insertion sort: a handful of crossings
-            var t = xs[p], q = p - 1;
-            while (q >= 0 && xs[q] > t) { xs[q + 1] = xs[q]; q--; }
-            xs[q + 1] = t;
-          }
-          var row = y * W;
-          for (p = 0; p + 1 < cnt; p += 2) {
-            var xa = Math.max(0, Math.ceil(xs[p] - 0.5)), xb = Math.min(W - 1, Math.floor(xs[p + 1] - 0.5));
-            for (var x = xa; x <= xb; x++) px[row + x] = fill;
+            if (held) path.lineTo(px, py);
+            if (type === "polygon") path.closePath();
           }
         }
-        if (outline) {
-          var line = col.line;
-          for (ri = fr[i]; ri < fr[i + 1]; ri++) {
-            r0 = rings[ri] - a0; r1 = rings[ri + 1] - a0;
-            for (j = r0; j < r1; j++) {
-              k = j + 1 < r1 ? j + 1 : r0;
-              this._line(ras, sx[j], sy[j], sx[k], sy[k], line);
-            }
-          }
-        } else if (yb < ya && ymax - ymin < 1) { // thinner than a pixel row: still show it
-          this._rect(ras, sx[0], ymin, sx[0] + 1, ymax, col.dot);
-        }
-        ras.used = true;
+        var grow = weight + radius + 2 * r;
+        box[0] = x0 - grow; box[1] = y0 - grow; box[2] = x1 + grow; box[3] = y1 + grow;
+        return path;
       },
 
-      _line: function (ras, x0, y0, x1, y1, color) {
-        var W = ras.w, H = ras.h, px = ras.px;
-        var dx = x1 - x0, dy = y1 - y0, n = Math.ceil(Math.max(Math.abs(dx), Math.abs(dy)));
-        if (n === 0) n = 1;
-        var sx = dx / n, sy = dy / n, x = x0, y = y0;
-        for (var s = 0; s <= n; s++) {
-          var ix = x | 0, iy = y | 0;
-          if (ix >= 0 && iy >= 0 && ix < W && iy < H) px[iy * W + ix] = color;
-          x += sx; y += sy;
-        }
-      },
-
-      _discs: function (ras, geo, items, col, radius, S, ax, ay) {
-        var xy = geo.xy, fr = geo.frings, W = ras.w, H = ras.h, px = ras.px;
-        var rr = Math.max(1, Math.round(radius)), span = [];
-        for (var dy = -rr; dy <= rr; dy++) span.push(Math.floor(Math.sqrt(rr * rr - dy * dy)));
-        if (rr <= 2) { // dots of a few pixels: a filled square with the outline colour's corners
-          for (var q2 = 0; q2 < items.length; q2++) {
-            var i2 = items[q2];
-            for (var pt2 = fr[i2]; pt2 < fr[i2 + 1]; pt2++) {
-              var x0 = Math.round(xy[2 * pt2] * S + ax) - rr + 1, y0 = Math.round(xy[2 * pt2 + 1] * S + ay) - rr + 1;
-              var n2 = 2 * rr - 1;
-              if (x0 < 0 || y0 < 0 || x0 + n2 > W || y0 + n2 > H) continue;
-              for (var yy = 0; yy < n2; yy++) {
-                var row = (y0 + yy) * W + x0;
-                for (var xx = 0; xx < n2; xx++) px[row + xx] = (yy === 0 || yy === n2 - 1) && (xx === 0 || xx === n2 - 1) ? col.line : col.fill;
-              }
-            }
-          }
-          ras.used = true;
-          return;
-        }
-        for (var q = 0; q < items.length; q++) {
-          var i = items[q];
-          for (var pt = fr[i]; pt < fr[i + 1]; pt++) {
-            var cx = Math.round(xy[2 * pt] * S + ax), cy = Math.round(xy[2 * pt + 1] * S + ay);
-            for (dy = -rr; dy <= rr; dy++) {
-              var y = cy + dy;
-              if (y < 0 || y >= H) continue;
-              var h = span[dy + rr], edge = Math.abs(dy) === rr;
-              for (var x = Math.max(0, cx - h); x <= Math.min(W - 1, cx + h); x++) {
-                px[y * W + x] = edge || x === cx - h || x === cx + h ? col.line : col.fill;
-              }
-            }
-          }
-        }
-        ras.used = true;
-      },
-
-      /* Anti-aliased canvas paths for features big on screen: a few hundred
-       * at most, batched 50 contours to a path (a longer path costs more
-       * than proportionally to fill in software). */
-      _vectorJob: function (ctx, job, part, geo, v) {
-        var st = this.styles[job.style], type = part.type, op = this.opacity;
-        var xy = geo.xy, rings = geo.rings, fr = geo.frings, S = v.S, ax = v.ax, ay = v.ay, r = v.r;
-        var radius = (st.radius || DEF.radius) * r;
+      _stroke: function (ctx, path, st, type, r) {
+        var op = this.opacity, rr = r || 1;
         var lineOp = (st.opacity == null ? 1 : st.opacity) * op;
         var fillOp = (st.fillOpacity == null ? 0.3 : st.fillOpacity) * op;
-        var weight = (st.weight == null ? DEF.weight : st.weight) * r;
+        var weight = (st.weight == null ? DEF.weight : st.weight) * rr;
         ctx.lineJoin = "round";
         ctx.lineCap = "round";
-        ctx.setLineDash(st.dashArray ? String(st.dashArray).split(/[ ,]+/).map(function (d) { return Number(d) * r; }) : []);
+        ctx.setLineDash(st.dashArray ? String(st.dashArray).split(/[ ,]+/).map(function (d) { return Number(d) * rr; }) : []);
         ctx.fillStyle = st.fillColor || st.color;
         ctx.strokeStyle = st.color;
         ctx.lineWidth = weight;
-        var items = job.items, contours = 0, q = 0;
-        var m = weight + 4 * r, X1 = v.W + m, Y1 = v.H + m;
-        var out = function (x, y) { // which canvas edges (plus the margin) a point lies beyond
-          return (x < -m ? 1 : x > X1 ? 2 : 0) | (y < -m ? 4 : y > Y1 ? 8 : 0);
-        };
-        var paint = function () {
-          if (type !== "line" && st.fill !== false) { ctx.globalAlpha = fillOp; ctx.fill("evenodd"); }
-          if (weight > 0 && st.stroke !== false) { ctx.globalAlpha = lineOp; ctx.stroke(); }
-        };
-        ctx.beginPath();
-        for (q = 0; q < items.length; q++) {
-          var i = items[q];
-          if (type === "point") {
-            for (var pt = fr[i]; pt < fr[i + 1]; pt++) {
-              var cx = xy[2 * pt] * S + ax, cy = xy[2 * pt + 1] * S + ay;
-              ctx.moveTo(cx + radius, cy);
-              ctx.arc(cx, cy, radius, 0, 6.283185307179586);
-              contours++;
-            }
-          } else {
-            for (var ri = fr[i]; ri < fr[i + 1]; ri++) {
-              var a = rings[ri], e = rings[ri + 1];
-              if (e <= a) continue;
-              var lx = xy[2 * a] * S + ax, ly = xy[2 * a + 1] * S + ay;
-              ctx.moveTo(lx, ly);
-              // A run of vertices all beyond one edge of the canvas (plus a
-              // margin) draws nothing there: its first and last vertex will
-              // do (the straight line between them stays beyond that edge, so
-              // no fill or stroke inside the canvas changes). Big neighbours
-              // of the view (provinces, a lake) shed most of their vertices.
-              var run = out(lx, ly), px = 0, py = 0, held = false;
-              for (var j = a + 1; j < e; j++) {
-                var x = xy[2 * j] * S + ax, y = xy[2 * j + 1] * S + ay;
-                var c = out(x, y);
-                if (run & c) {
-                  run &= c;
-                  px = x; py = y; held = true;
-                  continue;
-                }
-                if (held) { ctx.lineTo(px, py); lx = px; ly = py; held = false; }
-                run = c;
-                // skip vertices within a third of a pixel of the last one drawn
-                if (j < e - 1 && x - lx < 0.34 && lx - x < 0.34 && y - ly < 0.34 && ly - y < 0.34) continue;
-                ctx.lineTo(x, y);
-                lx = x; ly = y;
-              }
-              if (held) ctx.lineTo(px, py);
-              if (type === "polygon") ctx.closePath();
-              contours++;
-            }
-          }
-          if (contours >= 50) {
-            paint();
-            ctx.beginPath();
-            contours = 0;
-          }
-        }
-        if (contours) paint();
+        if (type !== "line" && st.fill !== false) { ctx.globalAlpha = fillOp; ctx.fill(path, "evenodd"); }
+        if (weight > 0 && st.stroke !== false) { ctx.globalAlpha = lineOp; ctx.stroke(path); }
         ctx.globalAlpha = 1;
         ctx.setLineDash([]);
       },
 
+      _overlay: function (ctx, frame) {
+        this._placed = this.labels && !this.pieces && this.geom ? this._drawLabels(ctx, place(this.geom, frame, frame), frame.z) : 0;
+      },
+
+      _drawn: function (frame, ms) {
+        var s = this.stats;
+        s.draws++;
+        s.lastMs = ms;
+        s.zoom = frame.z;
+        s.set = this.geom ? this._band(frame.z) : 0;
+        s.labels = this._placed || 0;
+        if (!this._shared) s.tiles = this._tiles.stats;
+        if (!s.firstDraw && this._pieces().length) s.firstDraw = performance.now();
+        this._lastPaint = performance.now();
+      },
+
       /* Labels of features in view, most room first come first; none overlap. */
-      _drawLabels: function (ctx, v, z, inView) {
-        var S = v.S, ax = v.ax, ay = v.ay, vx0 = v.x0, vx1 = v.x1, vy0 = v.y0, vy1 = v.y1, W = v.W, H = v.H;
+      _drawLabels: function (ctx, v, z) {
+        var S = v.S, gx = v.gx, gy = v.gy, nx = v.nx, ny = v.ny, vx0 = v.x0, vx1 = v.x1, vy0 = v.y0, vy1 = v.y1, W = v.W, H = v.H;
         var lab = this.labels, minZoom = lab.minZoom;
-        if (minZoom != null ? z < minZoom : inView > 3000) return 0;
+        if (minZoom != null ? z < minZoom : this.countInView() > 3000) return 0;
         var xy = lab.xy, texts = lab.texts, n = texts.length;
         var r = v.r;
         ctx.font = Math.round(LAB.size * r) + FONT;
@@ -654,7 +652,7 @@
           if (!t) continue;
           var rx = xy[2 * i], ry = xy[2 * i + 1];
           if (!(rx >= vx0 && rx <= vx1 && ry >= vy0 && ry <= vy1)) continue;
-          var x = rx * S + ax, y = ry * S + ay;
+          var x = rx * S + gx - nx, y = ry * S + gy - ny;
           var w = Math.min(ctx.measureText(t).width, 220 * r) + 6 * r, h = 16 * r;
           var c0 = Math.max(0, Math.floor((x - w / 2) / cell)), c1 = Math.floor((x + w / 2) / cell);
           var r0 = Math.max(0, Math.floor((y - h / 2) / cell)), r1 = Math.floor((y + h / 2) / cell);

@@ -1,0 +1,170 @@
+"""A big layer drawn from tiles (zjmap/web/tiles.js, issue 16): a pan draws
+only the tiles it uncovers, a zoom back to a zoom seen draws none, and the
+canvas put together from kept tiles is pixel for pixel the view drawn whole
+(``ZJ.bigCheck``: a seam or a stale tile would show as differing pixels).
+Restyling, opacity, a filter and removing the layer let its tiles go."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import zjmap.qt.userlayers as qul
+from zjmap.core import layercache
+from zjmap.core.layerfilter import with_filter
+from guitools import js, spin, wait_until
+from test_gui_userlayers import big_stats, drawn, wait_task
+from test_layercache import write_parcels
+
+
+@pytest.fixture(scope="module")
+def parcels(tmp_path_factory):
+    """6,000 wiggly 24-vertex parcels (60 × 100, 0.01° apart) in a GBK shapefile."""
+    return write_parcels(tmp_path_factory.mktemp("tiles") / "地块.shp", n=6000)
+
+
+def check(win, lid: str) -> dict:
+    return js(win.map, f"ZJ.bigCheck({json.dumps(lid)})")
+
+
+def tiles(win, lid: str) -> dict:
+    return big_stats(win, lid)["tiles"]
+
+
+def step(win, lid: str, code: str) -> dict:
+    """Pan or zoom at once, then the layer's tile counts of the view drawn."""
+    draws = big_stats(win, lid)["draws"]
+    js(win.map, code + "; 1")
+    assert wait_until(lambda: big_stats(win, lid)["draws"] > draws, 5000)
+    return tiles(win, lid)
+
+
+def exact(win, lid: str) -> dict:
+    """Pixel for pixel: parcels a few pixels across are written into pixel
+    buffers, the same pixels whatever the buffer."""
+    c = check(win, lid)
+    assert c["painted"] > 1000, c  # the parcels are on it: not two empty canvases
+    assert c["differ"] == 0, c
+    return c
+
+
+def alike(win, lid: str) -> dict:
+    """Parcels big on screen are anti-aliased canvas paths: Skia shades some
+    of an outline's edge pixels differently on a tile than on the whole
+    canvas (its choice of anti-aliasing follows the clip). Those are few and
+    anywhere; a seam would be a line of them along tiles' edges."""
+    c = check(win, lid)
+    assert c["painted"] > 1000, c
+    assert c["more"] < 0.01 * c["painted"] and c["edge"] <= 0.05 * c["more"] + 10, c
+    return c
+
+
+def test_pans_and_zooms_reuse_tiles_and_match_a_whole_drawing(win, parcels, monkeypatch):
+    monkeypatch.setattr(layercache, "enabled", False)
+    task = qul.add_layer_from_path(win.user_layers, parcels)
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    lid = task.layer_id
+    js(win.map, "ZJ.map.setView([30.5, 120.3], 10, {animate: false}); 1")
+    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 10, 20000)
+    spin(200)
+    first = exact(win, lid)
+    view = tiles(win, lid)["lastRendered"] + tiles(win, lid)["lastReused"]
+    assert view >= 20  # the canvas (view + 15 %) spans a few rows of 256-px tiles
+
+    # a pan draws the tiles it uncovers only; panning back draws none
+    t = step(win, lid, "ZJ.map.panBy([300, 150], {animate: false})")
+    assert 0 < t["lastRendered"] < view / 2 and t["lastReused"] > view / 2, t
+    exact(win, lid)
+    t = step(win, lid, "ZJ.map.panBy([-300, -150], {animate: false})")
+    assert t["lastRendered"] == 0, t
+    assert exact(win, lid)["mean"] == first["mean"]
+
+    # a zoom in draws the new zoom's tiles; zooming back draws none
+    t = step(win, lid, "ZJ.map.setZoom(11, {animate: false})")
+    assert t["lastRendered"] > 0
+    exact(win, lid)
+    t = step(win, lid, "ZJ.map.setZoom(10, {animate: false})")
+    assert t["lastRendered"] == 0, t
+    exact(win, lid)
+    # close in: parcels of 40+ px are canvas paths (anti-aliased), still alike tile for tile
+    step(win, lid, "ZJ.map.setView([30.43, 120.27], 13, {animate: false})")
+    alike(win, lid)
+    t = step(win, lid, "ZJ.map.panBy([-250, 120], {animate: false})")
+    assert t["lastReused"] > 0
+    alike(win, lid)
+    # far out: parcels of a pixel or two, written as dots
+    step(win, lid, "ZJ.map.setView([30.5, 120.3], 8, {animate: false})")
+    exact(win, lid)
+
+    # the check sees a stale tile: one kept tile scribbled on, the canvas put together again
+    js(win.map, f"""(function () {{ var g = ZJ.layers[{json.dumps(lid)}].group, hit = false;
+        g._tiles.view.forEach(function (k) {{ var t = g._tiles.tiles.get(k);
+          if (!hit && t.canvas) {{ t.canvas.getContext("2d").fillStyle = "#ff0000";
+            t.canvas.getContext("2d").fillRect(100, 100, 20, 20); hit = true; }} }});
+        g._draw(); return 1; }})()""")
+    stale = check(win, lid)
+    assert stale["differ"] >= 400 and stale["worst"] > 100, stale
+    js(win.map, f"ZJ.layers[{json.dumps(lid)}].group.redraw(); 1")
+    assert check(win, lid)["differ"] == 0
+    win.user_layers.remove(lid)
+
+
+def test_restyle_opacity_filter_and_removal_let_the_tiles_go(win, parcels, monkeypatch):
+    monkeypatch.setattr(layercache, "enabled", False)
+    task = qul.add_layer_from_path(win.user_layers, parcels)
+    wait_task(task)
+    lid = task.layer_id
+    js(win.map, "ZJ.map.setView([30.5, 120.3], 11, {animate: false}); 1")
+    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 11, 20000)
+    before = exact(win, lid)
+    layer = win.stack.layer(lid)
+
+    # opacity: every tile drawn again, fainter
+    draws = big_stats(win, lid)["draws"]
+    win.stack.set_opacity(lid, 0.3)
+    assert wait_until(lambda: big_stats(win, lid)["draws"] > draws, 5000)
+    t = tiles(win, lid)
+    assert t["lastReused"] == 0 and t["lastRendered"] > 0
+    faint = exact(win, lid)
+    assert faint["mean"][3] < 0.6 * before["mean"][3]
+    win.stack.set_opacity(lid, 1.0)
+
+    # a new colour: magenta where the parcels were blue-grey
+    dlg = win.user_layers.open_style(lid)
+    dlg.set_color("#ff00ff")
+    dlg.apply()
+    dlg.close()
+    assert wait_until(lambda: check(win, lid)["mean"][1] < before["mean"][1] - 40, 8000), check(win, lid)
+    magenta = exact(win, lid)
+    assert magenta["mean"][0] > magenta["mean"][1] + 60
+
+    # a filter leaving out half the parcels: half as much drawn
+    win.stack.set_style(lid, with_filter(layer.style, "面积 >= 4500"))
+    assert wait_until(lambda: check(win, lid)["painted"] < 0.8 * magenta["painted"], 8000), check(win, lid)
+    exact(win, lid)
+
+    # removed: its tiles go (only the base map's stay)
+    cached = js(win.map, "ZJ.tiles.cached()")
+    win.user_layers.remove(lid)
+    assert wait_until(lambda: big_stats(win, lid) is None, 5000)
+    assert js(win.map, "ZJ.tiles.cached()") < cached
+    assert not win.map.js_errors
+
+
+def test_the_shared_base_canvas_reuses_tiles_alike_but_for_antialiasing(win):
+    """The base map's layers share a canvas drawn from tiles too (canvas
+    paths only: its outlines shaded as alike() says)."""
+    win.zoom_home()
+    spin(300)
+    for code in ("ZJ.map.panBy([300, 150], {animate: false})", "ZJ.map.panBy([-300, -150], {animate: false})",
+                 "ZJ.map.setZoom(ZJ.map.getZoom() + 2, {animate: false})"):
+        t = step(win, "base_province", code)
+        c = check(win, "base_province")
+        assert c["painted"] > 0.1 * c["pixels"], c
+        assert c["more"] < 0.01 * c["painted"] and c["edge"] <= 0.05 * c["more"] + 10, c
+    assert t["lastRendered"] > 0
+    t = step(win, "base_province", "ZJ.map.setZoom(ZJ.map.getZoom() - 2, {animate: false})")
+    assert t["lastRendered"] == 0, t
+    win.zoom_home()
