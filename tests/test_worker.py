@@ -108,3 +108,39 @@ def test_nothing_else_in_the_qt_layer_starts_threads_or_progress_dialogs():
     found = [(p.name, b) for p in qt.glob("*.py") if p.name != "worker.py"
              for b in banned if b in p.read_text(encoding="utf-8")]
     assert found == []
+
+
+def test_a_worker_whose_parent_is_deleted_while_it_runs_ends_quietly(qapp, qtbot, monkeypatch):
+    """A window closed (or a layer removed) while its worker's thread still runs:
+    the worker's QObject goes with its parent, and the thread must end without
+    'RuntimeError: Signal source has been deleted' on stderr; the task is asked to stop."""
+    import shiboken6
+    from PySide6.QtCore import QObject
+
+    thread_errors: list[BaseException] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: thread_errors.append(args.exc_value))
+    parent = QObject()
+    blocked, release, after = threading.Event(), threading.Event(), threading.Event()
+    seen: dict[str, object] = {}
+    got: list[str] = []
+
+    def work(state):
+        blocked.set()
+        release.wait(5)
+        seen["cancelled"] = state.is_cancelled()
+        state.set_progress(0.5, "half")  # a progress report after the object is gone
+        after.set()
+        return 42
+
+    w = start_worker(work, name="zjmap-test-orphan", parent=parent,
+                     connect={"result": lambda v: got.append("result"), "finished": got.append})
+    assert blocked.wait(5)
+    shiboken6.delete(parent)  # the C++ parent and, with it, the worker's QObject
+    assert not shiboken6.isValid(w)
+    release.set()
+    w.thread.join(5)
+    assert not w.thread.is_alive() and after.is_set()
+    qtbot.wait(50)
+    assert thread_errors == []
+    assert seen["cancelled"] is True  # the task was told to stop when its object went
+    assert got == [] and w not in worker_module._RUNNING

@@ -68,11 +68,11 @@ class TaskState:
             raise Cancelled()
 
     def set_progress(self, fraction: float, message: str = "") -> None:
-        self._worker.progress.emit(float(fraction), str(message))
+        self._worker._emit("progress", float(fraction), str(message))
 
     def send(self, value: Any) -> None:
         """An intermediate value (napari's ``yielded``)."""
-        self._worker.yielded.emit(value)
+        self._worker._emit("yielded", value)
 
 
 class Worker(QObject):
@@ -105,6 +105,11 @@ class Worker(QObject):
         self._hooks_lock = threading.Lock()
         self.state = TaskState(self)
         self.thread: threading.Thread | None = None
+        #: set once the Qt object is gone (its parent deleted, the app shutting
+        #: down): the task is asked to stop and nothing more is emitted
+        self._gone = False
+        cancel = self._cancel
+        self.destroyed.connect(lambda *_: cancel.set())  # not a bound method: self is gone then
 
     @property
     def done(self) -> bool:
@@ -121,7 +126,7 @@ class Worker(QObject):
         self.finished.connect(self._forget)
         self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self.thread.start()
-        self.started.emit()
+        self._emit("started")
         return self
 
     def cancel(self) -> None:
@@ -175,21 +180,35 @@ class Worker(QObject):
             log.debug("worker %s failed", self.name, exc_info=True)
             self.error = exc
             self.status = "failed"
-            self.errored.emit(exc)
-            self.finished.emit("failed")
+            self._emit("errored", exc)
+            self._emit("finished", "failed")
             return
         if self._cancel.is_set() and not self.keep_late_result:
             self._end("cancelled")
             return
         self.value = value
         self.status = "done"
-        self.result.emit(value)
-        self.finished.emit("done")
+        self._emit("result", value)
+        self._emit("finished", "done")
 
     def _end(self, status: str) -> None:
         self.status = status
-        self.cancelled.emit()
-        self.finished.emit(status)
+        self._emit("cancelled")
+        self._emit("finished", status)
+
+    def _emit(self, signal: str, *args: Any) -> None:
+        """Emit unless the Qt object is gone: a worker whose parent was deleted
+        (its window closed, its layer removed) or whose app is shutting down
+        while its thread still runs ends quietly instead of raising
+        'Signal source has been deleted' on its thread."""
+        if self._gone:
+            return
+        try:
+            getattr(self, signal).emit(*args)
+        except RuntimeError:  # the C++ object was deleted under us
+            self._gone = True
+            self._cancel.set()
+            _RUNNING.discard(self)  # its finished will never be delivered to _forget
 
 
 def start_worker(fn: Callable[..., Any], *args: Any, name: str = "zjmap-worker",
