@@ -21,7 +21,9 @@ is missing, then prints, with the targets of issue 16 beside them:
   ``performance.now()`` to the second animation frame after it;
 * memory: what the layer adds to this process (resident after the load less
   before it, and the peak less before it) and the QtWebEngine helpers' total;
-* click on a feature → side panel.
+* click on a feature → side panel: once right after the layer is drawn (what
+  identify builds in the background may still be under way), three times
+  after the pans; the target holds for every click, the first included.
 
 Targets (issue 16): 100,000 polygons add ≤ 300 MB, web engine ≤ 400 MB, on the
 map within 1.5 s or 2 × plain read + 0.5 s, pans and zooms < 100 ms;
@@ -313,6 +315,23 @@ def main() -> None:
     best = min(runs, key=lambda r: r[0])
     tm = best[1].timings
     layer = win.stack.layer(task.layer_id)
+    got: list[str] = []
+    win.panel_updated.connect(got.append)
+    nfeat = len(layer.features)
+
+    def click_on(k: int) -> tuple[float, bool]:
+        """ms from a click fired in the page on feature ``k`` to the side panel showing it."""
+        f = layer.features[k]
+        p = f.geometry.representative_point()
+        n = len(got)
+        t = time.perf_counter()
+        win.map.page().runJavaScript(f"ZJ.map.fire('click', {{latlng: L.latLng({p.y}, {p.x})}})")
+        assert wait_until(lambda: len(got) > n, 20_000, 1)
+        return (time.perf_counter() - t) * 1000, win.panel.current_id == f.id
+
+    # the first click, as soon as the layer is drawn: whatever identify builds
+    # in the background after a layer is shown may still be under way
+    clicks = [click_on(nfeat // 5)]  # not one of the later three (a click on the selected feature changes nothing)
     # layers of millions of vertices get their zoom bands after they are shown
     bands_after = None
     if layer.display.bands_pending:
@@ -333,19 +352,8 @@ def main() -> None:
     spin(400)
     pans, zooms = steps(win, task.layer_id, args.steps)
 
-    # identify on the big layer: click → side panel (the first click may build an index)
-    clicks = []
-    got: list[str] = []
-    win.panel_updated.connect(got.append)
-    nfeat = len(layer.features)
-    for k in (50_000 % nfeat, nfeat // 3, (nfeat * 2) // 3):
-        f = layer.features[k]
-        p = f.geometry.representative_point()
-        n = len(got)
-        t = time.perf_counter()
-        win.map.page().runJavaScript(f"ZJ.map.fire('click', {{latlng: L.latLng({p.y}, {p.x})}})")
-        assert wait_until(lambda: len(got) > n, 20_000, 1)
-        clicks.append(((time.perf_counter() - t) * 1000, win.panel.current_id == f.id))
+    # identify on the big layer, later: click → side panel
+    clicks += [click_on(k) for k in (50_000 % nfeat, nfeat // 3, (nfeat * 2) // 3)]
 
     py_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -380,7 +388,7 @@ def main() -> None:
     tg = targets(nfeat, layer.geometry, floor)
     added = rss_after - rss_before
     pan_ms, zoom_ms = worst(pans, "frame"), worst(zooms, "frame")
-    click_ms = max(c[0] for c in clicks[1:])
+    click_ms = max(c[0] for c in clicks)  # every click, the first included
 
     def verdict(ok: bool) -> str:
         return "OK" if ok else "MISSED"
@@ -425,8 +433,10 @@ def main() -> None:
     print(f"{'web engine helpers (proportional set, sum)':44s} {rend_now:8.0f} MB   ≤ {tg['web_mb']:10.0f} MB  {verdict(oks['web'])}"
           f"   ({rend_before:.0f} MB before the load; resident sum {rend_rss:.0f} MB, peak {rend_peak:.0f} MB)")
     print(f"{'  REFERENCE plain read process peak':44s} {plain_rss:8.0f} MB")
-    print(f"{'click on a feature → panel (1st, then worst)':44s} {clicks[0][0]:6.0f}, {click_ms:.0f} ms   < {tg['click_ms']:10.0f} ms  "
+    print(f"{'click on a feature → panel (worst of all)':44s} {click_ms:10.0f} ms   < {tg['click_ms']:10.0f} ms  "
           f"{verdict(oks['click'])}  (showed the clicked feature: {all(ok for _t, ok in clicks)})")
+    print(f"{'  1st, right after the layer is drawn':44s} {clicks[0][0]:10.0f} ms   "
+          f"(later, after the pans: {', '.join(f'{c[0]:.0f}' for c in clicks[1:])} ms)")
     per = 0.3 * max(1.0, nfeat / 100_000)
     if reopen is None:
         print(f"{'reopened unchanged, from the cache':44s} {'not cached':>12s}")

@@ -116,6 +116,7 @@ class FeatureRows(Sequence[MapFeature]):
         self.name_field = name_field if name_field in self.keys else None
         self._add_name = self.name_field is not None and "name" not in self.keys
         self._getters: list[Callable[[int], Any]] | None = None
+        self._name_getters: list[Callable[[int], Any]] | None = None
 
     @property
     def geoms(self) -> np.ndarray:
@@ -182,6 +183,20 @@ class FeatureRows(Sequence[MapFeature]):
         if self._getters is None:
             self._getters = [_getter(self.table[c]) for c in self.table.columns]
         return self._props([get(k) for get in self._getters])
+
+    def name(self, k: int) -> str:
+        """Row ``k``'s :attr:`MapFeature.name` from its name columns alone (a
+        list of a county's features names hundreds of rows; making each
+        feature would read every column and make its geometry)."""
+        if self._name_getters is None:
+            cols = ["name_zh", self.name_field if self._add_name else "name", "name_en"]
+            self._name_getters = [_getter(self.table[self.table.columns[self.keys.index(c)]]) if c in self.keys
+                                  else (lambda i: None) for c in cols]
+        for get in self._name_getters:
+            v = get(k)
+            if v:
+                return str(v)
+        return self.prefix + str(k)
 
     def row_of(self, feature_id: str) -> int | None:
         """The row of one of this layer's feature ids, or None."""

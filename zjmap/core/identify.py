@@ -2,11 +2,16 @@
 
 Clicks arrive as lon/lat + zoom; an STRtree per layer answers them, so the
 answer is the same for seed and user layers and stays fast for big layers.
+A point table is answered from its coordinates (a distance test on the
+arrays, helped by a longitude order), no geometry made. Each layer's index
+can be built ahead (:meth:`Identifier.prepare`, on a worker right after the
+layer is shown) so that the first click does not pay for it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,28 +39,59 @@ class Identifier:
 
     def __init__(self, stack: LayerStack):
         self.stack = stack
-        self._trees: dict[str, tuple[STRtree, Sequence[MapFeature]]] = {}
+        #: per layer id: (the layer it was built for, its tree, its features)
+        self._trees: dict[str, tuple[MapLayer, STRtree, Sequence[MapFeature]]] = {}
+        self._building: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
         self._insets: dict[str, object] = {}
+        #: per base unit id: what each layer holds in it (:meth:`_inside`), until a layer comes or goes
+        self._contents: dict[str, list[tuple[Sequence[MapFeature], np.ndarray]]] = {}
         stack.subscribe(self._on_change)
 
     def _on_change(self, event: str, layer_id: str) -> None:
         if event in ("added", "removed"):
             self._trees.pop(layer_id, None)
+            self._contents.clear()
+
+    def prepare(self, layer: MapLayer, cancelled: Callable[[], bool] = lambda: False) -> None:
+        """Build what identifying ``layer`` needs now (safe on a worker thread):
+        a point table's longitude order, else the layer's tree; a big table's
+        column readers. A click that
+        comes meanwhile waits for the tree being built rather than building a
+        second one; a point click scans the coordinates until the order exists."""
+        if cancelled():
+            return
+        feats = layer.features
+        points = getattr(feats, "points", None)
+        if points is not None:
+            points.build_index()
+        else:
+            self._tree(layer)
+        if getattr(feats, "lazy", False) and len(feats) and not cancelled():
+            feats.name(0)  # a big table's column readers, which the panel's first row
+            feats.props(0)  # and place list would otherwise set up (~15 ms a text column)
 
     def _tree(self, layer: MapLayer) -> tuple[STRtree, Sequence[MapFeature]]:
         got = self._trees.get(layer.id)
-        if got is None:
-            feats = layer.features
-            col = getattr(feats, "column", None)
-            if hasattr(col, "query"):  # flat coordinates (zjmap.core.lazygeom): boxes first, shapes made per hit
-                got = (col, feats)
-            elif getattr(feats, "lazy", False):  # a big table: its geometry array, features made per hit
-                got = (STRtree(feats.geoms), feats)
-            else:
-                feats = list(feats)
-                got = (STRtree([f.geometry for f in feats]), feats)
-            self._trees[layer.id] = got
-        return got
+        if got is None or got[0] is not layer:
+            with self._locks_lock:
+                lock = self._building.setdefault(layer.id, threading.Lock())
+            with lock:
+                got = self._trees.get(layer.id)
+                if got is None or got[0] is not layer:
+                    feats = layer.features
+                    col = getattr(feats, "column", None)
+                    if hasattr(col, "query"):  # flat coordinates (zjmap.core.lazygeom): boxes first, shapes made per hit
+                        col.bounds()  # its boxes, computed once (what the tree is for the others)
+                        got = (layer, col, feats)
+                    elif getattr(feats, "lazy", False):  # a big table: its geometry array, features made per hit
+                        got = (layer, STRtree(feats.geoms), feats)
+                    else:
+                        feats = list(feats)
+                        got = (layer, STRtree([f.geometry for f in feats]), feats)
+                    if any(held is layer for held in self.stack):  # not removed while it was built
+                        self._trees[layer.id] = got
+        return got[1], got[2]
 
     def at(self, lon: float, lat: float, zoom: float, tolerance_px: float = 6.0) -> list[Hit]:
         """Thematic features (not base units) under the cursor, most specific first."""
@@ -68,10 +104,13 @@ class Identifier:
             points = getattr(layer.features, "points", None)
             if points is not None:  # a point table: a distance test on its coordinates, nearest first
                 feats = layer.features
-                for i in points.within(lon, lat, tol)[:MAX_HITS].tolist():
-                    f = feats[i]
-                    if f.id not in layer.hidden:
-                        hits.append(Hit(f, float(f.geometry.distance(pt))))
+                near = points.within(lon, lat, tol)
+                if layer.hidden:  # left out by the layer's filter: by id, before any feature is made
+                    p = feats.prefix
+                    near = np.array([i for i in near.tolist() if p + str(i) not in layer.hidden], dtype=np.int64)
+                near = near[:MAX_HITS]
+                d = np.hypot(points.xy[near, 0] - lon, points.xy[near, 1] - lat)
+                hits.extend(Hit(feats[i], dist) for i, dist in zip(near.tolist(), d.tolist()))
                 continue
             tree, feats = self._tree(layer)
             idx = tree.query(pt, predicate="dwithin", distance=tol)
@@ -134,6 +173,13 @@ class Identifier:
         return out
 
     def _inside(self, unit: MapFeature, inset_deg: float) -> list[tuple[Sequence[MapFeature], np.ndarray]]:
+        key = f"{unit.id}@{inset_deg}"
+        got = self._contents.get(key)
+        if got is None:
+            got = self._contents[key] = self._find_inside(unit, inset_deg)
+        return got
+
+    def _find_inside(self, unit: MapFeature, inset_deg: float) -> list[tuple[Sequence[MapFeature], np.ndarray]]:
         inner = self._insets.get(unit.id)
         if inner is None:
             inner = unit.geometry.buffer(-inset_deg)
@@ -149,10 +195,9 @@ class Identifier:
                 continue
             points = getattr(layer.features, "points", None)
             if points is not None:  # a point table: its coordinates tested, no tree of a million points
-                x, y = points.xy[:, 0], points.xy[:, 1]
-                w, s, e, n = whole.bounds
-                near = np.flatnonzero((x >= w) & (x <= e) & (y >= s) & (y <= n))
-                out.append((layer.features, near[shapely.intersects_xy(whole, x[near], y[near])]))
+                near = points.in_box(*whole.bounds)
+                xy = points.xy[near]
+                out.append((layer.features, near[shapely.intersects_xy(whole, xy[:, 0], xy[:, 1])]))
                 continue
             tree, feats = self._tree(layer)
             idx = tree.query(whole, predicate="intersects")

@@ -175,6 +175,15 @@ class LayerStack:
             raise KeyError(feature_id)
         return rows[k]
 
+    def feature_name(self, feature_id: str) -> tuple[str, str] | None:
+        """A feature's name and layer id, None for an unknown id; a big table's
+        row is not made into a feature for it (FeatureRows.name)."""
+        got = self._features.get(feature_id)
+        if got is not None:
+            return got.name, got.layer_id
+        rows, k = self._lazy_row(feature_id)
+        return (rows.name(k), rows.layer_id) if rows is not None else None
+
     def has_feature(self, feature_id: str) -> bool:
         return feature_id in self._features or self._lazy_row(feature_id)[0] is not None
 

@@ -26,6 +26,7 @@ from zjmap.core.selection import SelectionState
 from zjmap.core.shipped import load_shipped, shipped_stack
 from zjmap.qt.docviewer import DocumentDialog
 from zjmap.qt.hover import HoverTips
+from zjmap.qt.identify_index import IdentifyIndexer
 from zjmap.qt.export_dialog import ExportController, ExportSources
 from zjmap.qt.analysis_dialogs import AnalysisActions
 from zjmap.qt.measure_tool import MeasureTool
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.map.bridge.view_changed.connect(self._on_view)
         self.map.ready.connect(self._on_map_ready)
         self.hover = HoverTips(self.map, self.camera, self.explorer.identifier, self.stack)
+        self.identify_index = IdentifyIndexer(self.explorer.identifier, self.stack, self)
         self.panel.feature_chosen.connect(self.explorer.select)
         self.panel.document_requested.connect(self.open_document)
         self.search.chosen.connect(self.select_and_zoom)
@@ -258,6 +260,7 @@ class MainWindow(QMainWindow):
         # thread, so the first chart in the panel appears at once (reading
         # files warms up on intent instead: see userlayers.warm_up_reading)
         warm_import("zjmap.qt.charts", name="zjmap-warm-charts")
+        self.identify_index.prepare_all()  # the shipped layers' trees: the first click finds them built
 
     def _say_if_no_cjk_font(self) -> None:
         """Once, in the status bar: charts and exports would draw Chinese as boxes."""

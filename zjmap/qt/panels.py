@@ -91,12 +91,16 @@ class SidePanel(QWidget):
             if len(ids) > PLACE_LIST_MAX:
                 first = [state.focus] if state.focus in ids else []
                 ids = first + [i for i in ids[:PLACE_LIST_MAX] if i != state.focus][:PLACE_LIST_MAX - len(first)]
+            titles: dict[str, str] = {}
             for fid in ids:
-                if not self.stack.has_feature(fid):
+                got = self.stack.feature_name(fid)  # a big table's row is not made into a feature
+                if got is None:
                     continue
-                f = self.stack.feature(fid)
-                layer = self.stack.layer(f.layer_id)
-                it = QListWidgetItem(f"{f.name}  —  {layer.title}")
+                name, lid = got
+                title = titles.get(lid)
+                if title is None:
+                    title = titles[lid] = self.stack.layer(lid).title
+                it = QListWidgetItem(f"{name}  —  {title}")
                 it.setData(FEATURE_ROLE, fid)
                 self.place_list.addItem(it)
                 if fid == state.focus:
