@@ -124,7 +124,10 @@ def test_a_worker_whose_parent_is_deleted_while_it_runs_ends_quietly(qapp, qtbot
     seen: dict[str, object] = {}
     got: list[str] = []
 
+    hooked = threading.Event()
+
     def work(state):
+        state.on_cancel(hooked.set)  # a database statement would be stopped here
         blocked.set()
         release.wait(5)
         seen["cancelled"] = state.is_cancelled()
@@ -137,6 +140,7 @@ def test_a_worker_whose_parent_is_deleted_while_it_runs_ends_quietly(qapp, qtbot
     assert blocked.wait(5)
     shiboken6.delete(parent)  # the C++ parent and, with it, the worker's QObject
     assert not shiboken6.isValid(w)
+    assert hooked.is_set()  # the moment the object went, not at the task's next check
     release.set()
     w.thread.join(5)
     assert not w.thread.is_alive() and after.is_set()

@@ -108,8 +108,9 @@ class Worker(QObject):
         #: set once the Qt object is gone (its parent deleted, the app shutting
         #: down): the task is asked to stop and nothing more is emitted
         self._gone = False
-        cancel = self._cancel
-        self.destroyed.connect(lambda *_: cancel.set())  # not a bound method: self is gone then
+        event, hooks, lock = self._cancel, self._hooks, self._hooks_lock
+        # not a bound method: the wrapper's C++ side is gone by then
+        self.destroyed.connect(lambda *_: Worker._ask_cancel(event, hooks, lock))
 
     @property
     def done(self) -> bool:
@@ -134,11 +135,15 @@ class Worker(QObject):
         after the ask counts as cancelled (its result is dropped) unless
         ``keep_late_result`` (an export whose file is already written).
         Hooks from :meth:`TaskState.on_cancel` run now, on this thread."""
-        with self._hooks_lock:
-            self._cancel.set()
-            hooks = list(self._hooks)
-        for fn in hooks:
-            self._run_hook(fn)
+        self._ask_cancel(self._cancel, self._hooks, self._hooks_lock)
+
+    @staticmethod
+    def _ask_cancel(event: threading.Event, hooks: list[Callable[[], Any]], lock: Any) -> None:
+        with lock:
+            event.set()
+            now = list(hooks)
+        for fn in now:
+            Worker._run_hook(fn)
 
     def _on_cancel(self, fn: Callable[[], Any]) -> Callable[[], None]:
         with self._hooks_lock:
@@ -207,7 +212,7 @@ class Worker(QObject):
             getattr(self, signal).emit(*args)
         except RuntimeError:  # the C++ object was deleted under us
             self._gone = True
-            self._cancel.set()
+            self.cancel()
             _RUNNING.discard(self)  # its finished will never be delivered to _forget
 
 
