@@ -200,14 +200,18 @@ class Identifier:
                 out.append((layer.features, near[shapely.intersects_xy(whole, xy[:, 0], xy[:, 1])]))
                 continue
             tree, feats = self._tree(layer)
-            idx = tree.query(whole, predicate="intersects")
             if getattr(feats, "lazy", False):
+                # a big table: each candidate tested once (a polygon against the
+                # inset unit alone: meeting it means meeting the unit)
+                idx = tree.query(whole)
                 g = feats.column[idx]  # a column of flat coordinates makes only these
                 poly = np.isin(shapely.get_type_id(g), (3, 6))
-                keep = ~poly
+                keep = np.empty(len(idx), dtype=bool)
                 keep[poly] = shapely.intersects(inner, g[poly])
+                keep[~poly] = shapely.intersects(whole, g[~poly])
                 idx = idx[keep]
             else:
+                idx = tree.query(whole, predicate="intersects")
                 idx = np.array([i for i in idx if feats[int(i)].geometry.geom_type not in ("Polygon", "MultiPolygon")
                                 or inner.intersects(feats[int(i)].geometry)], dtype=np.int64)
             out.append((feats, idx))
