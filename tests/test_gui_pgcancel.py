@@ -4,7 +4,10 @@ summary works; a server that drops the query or refuses the login says so in pla
 
 from __future__ import annotations
 
+import geopandas as gpd
+import numpy as np
 import pytest
+import shapely
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QProgressDialog, QPushButton
 from shiboken6 import isValid
@@ -12,7 +15,7 @@ from shiboken6 import isValid
 from zjmap.core import postgis
 from zjmap.core.analysis import summarize
 from zjmap.core.analysis_io import open_layer, zones_of
-from zjmap.core.livelayer import live_layer
+from zjmap.core.livelayer import live_layer, live_of
 from zjmap.core.pgsource import parse_pg
 from zjmap.qt.analysis_dialogs import results_dir
 from guitools import wait_until
@@ -143,5 +146,79 @@ def test_a_dropped_query_and_a_refused_table_are_said_plainly(win, slow, quiet):
         finally:
             pg.sql("GRANT SELECT ON public.slow_discs TO zj_planner")
         assert win.stack.ids() == layers and len(a.loads) == loads
+    finally:
+        win.user_layers.remove(lid) if lid in win.stack else None
+
+
+SLEEPY_SQL = """
+CREATE VIEW public.sleepy_parcels AS SELECT gid, name, geom FROM public.parcels WHERE pg_sleep(0.005)::text = '';
+"""
+SLEEPY = "sleepy_parcels"
+
+
+def _sleepy_running(pg) -> int:
+    return pg.sql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'zjmap' AND state = 'active' "
+                  "AND position(%s in query) > 0", (SLEEPY,))[0][0]
+
+
+def test_a_newer_view_and_removing_the_layer_stop_the_server_query(win, pg, qtbot):
+    """A live view query that takes the server long (5 ms a parcel: ~15 s for all 3,000) is stopped by
+    the next view the planner moves to, and by removing the layer; the layer stays available."""
+    if not pg.sql("SELECT count(*) FROM pg_class WHERE relname = %s", (SLEEPY,))[0][0]:
+        pg.sql(SLEEPY_SQL)
+    postgis.forget_password(parse_pg(pg.uri)[0].server_key)
+    handle = postgis.open_layer(pg.uri.replace("postgres@", f"postgres:{PASSWORD}@") + f"?table=public.{SLEEPY}")
+    lid, ctl = "user_pgsleepy", win.server_layers
+    win.map.set_view(24.0, 113.0, 12)  # far from the parcels: a quick empty view
+    assert wait_until(lambda: win.view is not None and abs(win.view[0] - 113.0) < 1, 10000)
+    win.stack.add(live_layer(handle, handle.src.text, lid, view=tuple(win.view)))
+    refused: list = []
+    ctl.unavailable.connect(lambda *a: refused.append(a))
+    try:
+        win.map.set_view(30.3, 120.15, 9)  # all the parcels: the slow query
+        assert wait_until(lambda: _sleepy_running(pg) == 1, 10000)
+        with qtbot.waitSignal(ctl.refreshed, timeout=15000):
+            win.map.set_view(24.0, 113.0, 12)  # moved on before it came back
+            assert wait_until(lambda: _sleepy_running(pg) == 0, 2000), "the superseded query still runs"
+        layer = win.stack.layer(lid)
+        assert len(layer.features) == 0 and live_of(layer).available and abs(live_of(layer).bbox[0] - win.view[0]) < 1e-6
+        win.map.set_view(30.3, 120.15, 9)
+        assert wait_until(lambda: _sleepy_running(pg) == 1, 10000)
+        win.user_layers.remove(lid)
+        assert wait_until(lambda: _sleepy_running(pg) == 0, 2000), "the removed layer's query still runs"
+        assert wait_until(lambda: handle._conn is None, 5000)  # its connection closed once the worker let go
+        assert not refused and lid not in win.stack
+    finally:
+        win.user_layers.remove(lid) if lid in win.stack else None
+
+
+def test_cancel_a_save_to_postgis_then_save(win, pg):
+    from zjmap.core.userfiles import LoadedLayer
+    from zjmap.core.userlayers import user_layer
+
+    n = 60_000
+    rng = np.random.default_rng(3)
+    gdf = gpd.GeoDataFrame({"名称": [f"点{i}" for i in range(n)], "值": rng.uniform(0, 9, n)},
+                           geometry=shapely.points(rng.uniform(119, 121, n), rng.uniform(29, 31, n)), crs=4326)
+    loaded = LoadedLayer(name="点", gdf=gdf, driver="GPKG", source_crs="EPSG:4326", crs_guessed=False,
+                         crs_guess_reason=None, encoding="UTF-8", encoding_reason=None, repaired=0, skipped=0,
+                         geometry_types=["Point"], fields={"名称": "object", "值": "float64"},
+                         bounds_wgs84=tuple(float(v) for v in gdf.total_bounds), warnings=[])
+    lid = "user_pgsave_cancel"
+    win.stack.add(user_layer(loaded, lid, title="点"))
+    postgis.remember_password(parse_pg(pg.uri)[0].server_key, PASSWORD, keep=False)
+    try:
+        layers = win.stack.ids()
+        dlg = win.server_layers.save_dialog(lid)
+        dlg.target.setText(pg.uri + "?table=public.zj_points_cancel")
+        dlg.save()
+        [b for b in dlg.progress.findChildren(QPushButton) if "Cancel" in b.text()][0].click()  # its Cancel
+        assert wait_until(lambda: "nothing was written" in dlg.status.text(), 15000), dlg.status.text()
+        assert dlg.worker.status == "cancelled" and dlg.progress is None and dlg.buttons.isEnabled()
+        assert pg.sql("SELECT to_regclass('public.zj_points_cancel')")[0][0] is None
+        assert win.stack.ids() == layers
+        dlg.save()  # again, to its end
+        assert wait_until(lambda: dlg.written is not None or dlg.status.text().startswith("⚠"), 30000)
+        assert dlg.written == n == pg.sql("SELECT count(*) FROM public.zj_points_cancel")[0][0]
     finally:
         win.user_layers.remove(lid) if lid in win.stack else None

@@ -15,7 +15,7 @@ import shapely
 from psycopg import sql
 
 from zjmap.core.pgsource import PgSource
-from zjmap.core.pgsql import copy, execute
+from zjmap.core.pgsql import cancellable, copy, execute
 from zjmap.core.postgis import CancelFn, PgError, ProgressFn, _friendly, connect, source_of
 from zjmap.core.userfiles import LoadCancelled
 
@@ -41,6 +41,11 @@ def write_layer(gdf: Any, target: str | PgSource, mode: str = "create", progress
     spatial index; columns keep their types (integers, reals, booleans,
     dates; anything else as text). Rows are sent with ``COPY``. Returns the
     number of rows written.
+
+    All of it is one transaction: Cancel (``cancel``; the statement running
+    on the server is stopped too, :func:`zjmap.core.pgsql.cancellable`) or
+    a failure leaves the server as it was (a replaced table comes back) and
+    raises :class:`~zjmap.core.userfile_types.LoadCancelled` / :class:`PgError`.
     """
     if mode not in ("create", "replace", "append"):
         raise ValueError(f"mode must be create, replace or append, not {mode!r}")
@@ -56,7 +61,7 @@ def write_layer(gdf: Any, target: str | PgSource, mode: str = "create", progress
     conn = connect(src, read_only=False)
     n = 0
     try:
-        with conn.transaction():
+        with cancellable(conn, cancel), conn.transaction():
             exists = execute(conn, "SELECT to_regclass(%s) IS NOT NULL", [table.as_string(conn)]).fetchone()[0]
             if exists and mode == "create":
                 raise PgError(f"数据表已存在 {src.relation} already exists at {src.where}: choose replace or append.")

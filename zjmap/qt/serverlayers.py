@@ -3,7 +3,8 @@ view-driven refresh of live layers, Reconnect, and Save to PostGIS.
 
 A live layer (:mod:`zjmap.core.livelayer`) is asked for its features again
 whenever the page reports a new view (debounced; one query per layer at a
-time, the newest view wins). The query runs on a worker thread; its result
+time, the newest view or filter wins: the server stops the query it
+supersedes, as it does when the layer is removed). The query runs on a worker thread; its result
 replaces the layer in the stack at the same place with the same look. When
 the server goes away the layer keeps its last features, is marked
 unavailable in the layer tree (tooltip, status bar) and its menu offers
@@ -37,7 +38,7 @@ from zjmap.core.layers import MapLayer
 from zjmap.core.livelayer import live_of
 from zjmap.core.pgsource import is_pg, is_remote
 from zjmap.qt.prompts import ask_password, unlock
-from zjmap.qt.worker import start_worker, warm_import
+from zjmap.qt.worker import close_progress, progress_dialog, start_worker, warm_import
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class ServerLayerController(QObject):
         self._running: dict[str, Any] = {}
         self._again: set[str] = set()
         self._handles: dict[str, Any] = {}  # layer id → its server handle (closed when the layer goes)
+        self._close_after: dict[str, Any] = {}  # handles of removed layers whose query is being stopped
         self._swapping: str | None = None
         map_view.bridge.view_changed.connect(self._on_view)
         stack.subscribe(self._on_stack)
@@ -92,7 +94,12 @@ class ServerLayerController(QObject):
                 self.refresh(lid)  # the new filter goes to the server (live_layer sets it on the handle)
         elif event == "removed" and lid != self._swapping:
             handle = self._handles.pop(lid, None)
-            if handle is not None:
+            running = self._running.get(lid)
+            if running is not None:  # stop its query; the connection closes once the worker let go of it
+                running.cancel()
+                if handle is not None:
+                    self._close_after[lid] = handle
+            elif handle is not None:
                 handle.close()
 
     # -- live refresh ---------------------------------------------------------
@@ -112,17 +119,19 @@ class ServerLayerController(QObject):
     def refresh(self, lid: str) -> None:
         """Ask the server for the current view of layer ``lid`` (on a worker)."""
         from zjmap.core.livelayer import live_layer
+        from zjmap.core.userfile_types import LoadCancelled  # geopandas: not on the start-up path
 
         if lid in self._running:
-            self._again.add(lid)  # the newest view is asked once this one is back
+            self._again.add(lid)  # the newest view is asked once this one is back …
+            self._running[lid].cancel()  # … which the server stops now (pgsql.cancellable)
             return
         stack = self.stack
         old = stack.layer(lid)
         live = live_of(old)
         view = self.camera.as_tuple()
 
-        def work() -> MapLayer:
-            return live_layer(live.handle, live.text, lid, view=view, previous=old)
+        def work(state) -> MapLayer:
+            return live_layer(live.handle, live.text, lid, view=view, previous=old, cancel=state)
 
         def done(new: MapLayer) -> None:
             if lid not in stack or stack.layer(lid) is not old:
@@ -156,12 +165,16 @@ class ServerLayerController(QObject):
 
         def finished(*_: Any) -> None:
             self._running.pop(lid, None)
+            gone = self._close_after.pop(lid, None)
+            if gone is not None:
+                gone.close()
             if lid in self._again:
                 self._again.discard(lid)
                 if lid in stack and live_of(stack.layer(lid)).available:
                     self.refresh(lid)
 
-        self._running[lid] = start_worker(work, name=f"zjmap-live-{lid}", pass_state=False, parent=self,
+        self._running[lid] = start_worker(work, name=f"zjmap-live-{lid}", parent=self,
+                                          cancel_exceptions=(LoadCancelled,),
                                           connect={"result": done, "errored": failed, "finished": finished})
 
     def busy(self) -> bool:
@@ -357,9 +370,11 @@ class SaveDialog(QDialog):
         self.resize(560, 160)
         self.written: int | None = None
         self.worker = None
+        self.progress = None  # the progress dialog while it saves
 
     def save(self) -> None:
         from zjmap.core import pgwrite, postgis
+        from zjmap.core.userfile_types import LoadCancelled
 
         text = self.target.text().strip()
         if not is_pg(text):
@@ -369,21 +384,46 @@ class SaveDialog(QDialog):
         mode = self.mode.currentData()
         self.status.setText("正在保存 Saving…")
         self.buttons.setEnabled(False)
+        title = "保存到 PostGIS Saving to PostGIS"
+        jobs: list[Any] = []  # this save's worker (the dialog's Cancel stops it)
+        dlg = self.progress = progress_dialog(self, title, f"{title}: {len(gdf):,} 个要素 features…",
+                                              on_cancel=lambda: jobs[0].cancel() if jobs else None)
+
+        def work(state) -> int:
+            return pgwrite.write_layer(gdf, text, mode, progress=state.set_progress, cancel=state)
+
+        def moved(frac: float, msg: str) -> None:
+            if self.progress is dlg:
+                dlg.setLabelText(msg)
+                dlg.setValue(int(frac * 1000))
+
+        def end() -> None:
+            close_progress(dlg)
+            if self.progress is dlg:
+                self.progress = None
+            self.buttons.setEnabled(True)
 
         def done(n: int) -> None:
+            end()
             self.written = n
             self.ctl.status_bar.showMessage(f"已保存 Saved {n:,} 个要素 features to {text.split('?')[0]}", 10000)
             self.accept()
 
         def failed(exc: BaseException) -> None:
-            self.buttons.setEnabled(True)
+            end()
             if isinstance(exc, postgis.PgPasswordNeeded) and self.ctl.ask_password(exc.key, str(exc)):
                 self.save()
                 return
             self.status.setText(f"⚠ {exc}")
 
-        self.worker = start_worker(pgwrite.write_layer, gdf, text, mode, name="zjmap-save-pg", pass_state=False,
-                                   parent=self, connect={"result": done, "errored": failed})
+        def cancelled() -> None:
+            end()
+            self.status.setText("已取消 Cancelled: 未写入 nothing was written; the table is as it was.")
+
+        self.worker = start_worker(work, name="zjmap-save-pg", parent=self, cancel_exceptions=(LoadCancelled,),
+                                   connect={"progress": moved, "result": done, "errored": failed,
+                                            "cancelled": cancelled})
+        jobs.append(self.worker)
 
 
 __all__ = ["ServerDialog", "ServerLayerController", "SaveDialog"]

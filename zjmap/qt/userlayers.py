@@ -226,7 +226,7 @@ class LoadTask(QObject):
     # -- worker thread -------------------------------------------------------
     def _work(self, state: TaskState, color: str) -> "MapLayer | SourceInfo":
         req = self.req
-        cancelled = state.is_cancelled
+        cancelled = state  # answers "cancelled?"; a server stops its statement at once (pgsql.cancellable)
 
         def read_progress(f: float, msg: str) -> None:
             state.set_progress(0.85 * f, msg)
