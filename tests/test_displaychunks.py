@@ -87,7 +87,7 @@ def test_read_layer_hands_each_chunk_over_and_the_layer_uses_them(tmp_path):
     polys.to_file(path, driver="GPKG")
     enc = ChunkEncoder()
     chunks = []
-    loaded = read_layer(path, chunk_size=300, on_chunk=lambda g: chunks.append(enc.add(g)))
+    loaded = read_layer(path, chunk_size=300, on_chunk=lambda g, r: chunks.append(enc.add(g, r)))
     assert len(chunks) == -(-len(polys) // 300) and sum(c.n for c in chunks) == loaded.features
     layer = user_layer(loaded, "user_1", chunks=chunks, defer_bands=True)
     disp = layer.display.arrays

@@ -39,11 +39,11 @@ def held(monkeypatch):
     real = displaychunks.ChunkEncoder.add
     calls = []
 
-    def add(self, geoms):
+    def add(self, geoms, ragged=None):
         calls.append(len(geoms))
         if len(calls) == 3:
             gate.wait(30)
-        return real(self, geoms)
+        return real(self, geoms, ragged)
 
     monkeypatch.setattr(displaychunks.ChunkEncoder, "add", add)
     # and the read layer waits for ``gate.layer`` before it goes to the stack

@@ -160,18 +160,29 @@ def _families(geoms: np.ndarray) -> dict[str, np.ndarray]:
     return {k: v for k, v in out.items() if len(v)}
 
 
-def _encode(geoms: np.ndarray, family: str, origin: np.ndarray) -> _Geom:
-    """Flat arrays for one family: closing vertices of rings dropped (the
-    renderer closes them), coordinates relative to ``origin`` as float32."""
+def ragged_of(geoms: np.ndarray) -> tuple[int, np.ndarray, tuple[np.ndarray, ...]]:
+    """``shapely.to_ragged_array(geoms, include_z=False)`` (shapes of one
+    family), with a quicker way for the common case (parcels, grids: Polygons
+    of one ring each, 5x faster than to_ragged_array)."""
     types = shapely.get_type_id(geoms)
-    if family == "polygon" and len(geoms) and np.all(types == 3) and not shapely.get_num_interior_rings(geoms).any():
-        # the common case (parcels, grids): one ring per feature; 5x faster than to_ragged_array
+    if len(geoms) and np.all(types == 3) and not shapely.get_num_interior_rings(geoms).any():
         n = shapely.get_num_coordinates(geoms)
         coords = shapely.get_coordinates(geoms)
         ring_off = np.concatenate([[0], np.cumsum(n)])
-        offsets: tuple[np.ndarray, ...] = (ring_off, np.arange(len(geoms) + 1))
-    else:
-        _gt, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+        return 3, coords, (ring_off, np.arange(len(geoms) + 1))
+    gtype, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+    return int(gtype), coords, offsets
+
+
+def _encode(geoms: np.ndarray, family: str, origin: np.ndarray) -> _Geom:
+    """Flat arrays for one family: closing vertices of rings dropped (the
+    renderer closes them), coordinates relative to ``origin`` as float32."""
+    _gtype, coords, offsets = ragged_of(geoms)
+    return encode_ragged(coords, offsets, family, origin)
+
+
+def encode_ragged(coords: np.ndarray, offsets: tuple[np.ndarray, ...], family: str, origin: np.ndarray) -> _Geom:
+    """:func:`_encode` from a family's flat coordinates and offsets (:func:`ragged_of`)."""
     if family == "polygon":
         if len(offsets) == 2:  # all Polygon: (ring offsets, polygon offsets)
             ring_off, frings = offsets

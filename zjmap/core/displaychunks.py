@@ -21,6 +21,7 @@ import shapely
 
 from zjmap.core.bigdisplay import (
     COVERAGE_MAX_VERTICES, ZOOM_BANDS, BigDisplay, CancelFn, ProgressFn, _band_tolerance, _encode, _families,
+    encode_ragged,
     _Geom, _Part, _simplify, _world, check_cancel,
 )
 
@@ -57,17 +58,20 @@ class ChunkEncoder:
         self.start = 0
         self.usable = True
 
-    def add(self, geoms: np.ndarray) -> DisplayChunk | None:
-        """The chunk of the next ``len(geoms)`` rows (WGS-84, none missing or empty)."""
+    def add(self, geoms: np.ndarray, ragged: Any = None) -> DisplayChunk | None:
+        """The chunk of the next ``len(geoms)`` rows (WGS-84, none missing or
+        empty). ``ragged``: the same shapes' flat coordinates already taken
+        out (a :class:`~zjmap.core.lazygeom.RaggedPiece`: one family), used
+        instead of taking them out again."""
         start = self.start
         self.start += len(geoms)
         if not self.usable or len(geoms) == 0:
             return None
-        fams = _families(geoms)
+        fams = _families(geoms) if ragged is None else {ragged.family: np.arange(len(geoms))}
         if "collection" in fams:
             self.usable = False
             return None
-        b = shapely.bounds(geoms)
+        b = shapely.bounds(geoms) if ragged is None else ragged.bounds
         if self.origin is None:
             self.origin = np.floor(_world(np.array([[b[:, 0].min(), b[:, 3].max()]]))[0])
         origin = self.origin
@@ -80,7 +84,10 @@ class ChunkEncoder:
             w0 = _world(bb[:, [0, 3]])
             w1 = _world(bb[:, [2, 1]])
             parts.append(_Part(fam, idx.astype("<u4"), np.column_stack([w0 - origin, w1 - origin]).astype("<f4")))
-            out.append(_encode(geoms[idx], fam, origin))
+            if ragged is None:
+                out.append(_encode(geoms[idx], fam, origin))
+            else:
+                out.append(encode_ragged(ragged.coords, ragged.offsets, fam, origin))
         return DisplayChunk(start, len(geoms), origin, parts, out, (float(b[:, 1].min()), float(b[:, 3].max())))
 
 

@@ -29,12 +29,13 @@ import os
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["PREPARE_CHUNK", "PREPARE_MAX_VERTICES", "RaggedColumn", "RaggedSink", "map_npy"]
+__all__ = ["PREPARE_CHUNK", "PREPARE_MAX_VERTICES", "RaggedColumn", "RaggedPiece", "RaggedSink", "map_npy"]
 
 #: Geometries made per step when made in the background (a step holds the GIL).
 PREPARE_CHUNK = 5000
@@ -288,6 +289,17 @@ class RaggedColumn:
         self.__init__(state["gtype"], state["coords"], state["offsets"], state["single"], state["bounds"])
 
 
+@dataclass
+class RaggedPiece:
+    """One chunk's shapes of one family as flat coordinates (``to_ragged_array``'s
+    layout) and boxes: what the display encoder reads instead of the shapes."""
+
+    family: str
+    coords: np.ndarray
+    offsets: tuple[np.ndarray, ...]
+    bounds: np.ndarray
+
+
 class RaggedSink:
     """Collects a layer's cleaned geometry chunk by chunk (one thread calls
     :meth:`add`, in row order) as flat coordinates appended to a file, and
@@ -306,12 +318,15 @@ class RaggedSink:
         self.one_column = True
         self.type_ids: set[int] = set()
 
-    def add(self, geoms: np.ndarray) -> None:
-        """The next ``len(geoms)`` rows' shapes (WGS-84, 2D, none missing or empty)."""
+    def add(self, geoms: np.ndarray) -> RaggedPiece | None:
+        """The next ``len(geoms)`` rows' shapes (WGS-84, 2D, none missing or
+        empty); their flat coordinates (None: not one column any more)."""
         import shapely
 
+        from zjmap.core.bigdisplay import ragged_of
+
         if len(geoms) == 0:
-            return
+            return None
         t = shapely.get_type_id(geoms)
         self.type_ids.update(int(v) for v in np.unique(t))
         fams = {_FAMILY.get(int(v), "mixed") for v in np.unique(t)}
@@ -319,13 +334,16 @@ class RaggedSink:
             self.one_column = False
         if not self.one_column:
             self._pieces.append(("raw", geoms))
-            return
+            return None
         self._family = fams.pop()
-        gtype, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+        gtype, coords, offsets = ragged_of(geoms)
         coords = np.ascontiguousarray(coords, dtype="<f8")
+        offsets = tuple(np.asarray(o, np.int64) for o in offsets)
         self._fh.write(memoryview(coords).cast("B"))
-        self._pieces.append(("ragged", int(gtype), tuple(np.asarray(o, np.int64) for o in offsets), t, len(coords)))
-        self._bounds.append(shapely.bounds(geoms))
+        self._pieces.append(("ragged", int(gtype), offsets, t, len(coords)))
+        bounds = shapely.bounds(geoms)
+        self._bounds.append(bounds)
+        return RaggedPiece(self._family, coords, offsets, bounds)
 
     def discard(self) -> None:
         try:

@@ -133,7 +133,7 @@ def read_layer(
     cancel: CancelFn | None = None,
     *,
     chunk_size: int | None = None,
-    on_chunk: Callable[[np.ndarray], Any] | None = None,
+    on_chunk: Callable[[np.ndarray, Any], Any] | None = None,
 ) -> LoadedLayer:
     """Read one layer of a planner's file into EPSG:4326.
 
@@ -143,8 +143,10 @@ def read_layer(
     ``crs``: the data's coordinate system ("EPSG:4549", 4549, WKT or a pyproj
     CRS), overriding the file's own and any guess. ``progress(fraction,
     message)`` is called as the load moves; ``cancel()`` is polled between
-    chunks and makes this raise :class:`LoadCancelled`. ``on_chunk(geoms)``
-    is called with each chunk's cleaned WGS-84 geometries, in row order, on
+    chunks and makes this raise :class:`LoadCancelled`. ``on_chunk(geoms, ragged)``
+    is called with each chunk's cleaned WGS-84 geometries (and, for a layer
+    kept as flat coordinates, those coordinates: a
+    :class:`~zjmap.core.lazygeom.RaggedPiece`, else None), in row order, on
     the cleaning thread while the next chunk is read (the window encodes and
     shows them as they come: :mod:`zjmap.core.displaychunks`).
 
@@ -365,7 +367,7 @@ _TYPE_NAMES = {0: "Point", 1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "M
 
 
 def _clean(
-    raw: gpd.GeoDataFrame, transformer: Transformer | None, on_chunk: Callable[[np.ndarray], Any] | None = None,
+    raw: gpd.GeoDataFrame, transformer: Transformer | None, on_chunk: Callable[[np.ndarray, Any], Any] | None = None,
     sink: Any = None,
 ) -> tuple[Any, int, int, int, bool]:
     """2D, valid, in EPSG:4326. Returns (gdf, repaired, emptied, unconvertible, had_z);
@@ -403,11 +405,13 @@ def _clean(
         outside = int(bad.sum())
         keep &= ~bad
     kept = geoms[keep]
-    if on_chunk is not None:
-        on_chunk(kept)
     if sink is not None:
-        sink.add(kept)
+        piece = sink.add(kept)
+        if on_chunk is not None:
+            on_chunk(kept, piece)  # the display encoded from the coordinates taken out once
         return attrs.loc[keep], repaired, emptied, outside, had_z
+    if on_chunk is not None:
+        on_chunk(kept, None)
     out = gpd.GeoDataFrame(attrs.loc[keep], geometry=kept, crs=WGS84)
     return out, repaired, emptied, outside, had_z
 

@@ -266,8 +266,8 @@ class LoadTask(QObject):
 
             preview = not req.replace_id  # a layer read again in place keeps showing itself meanwhile
 
-            def on_chunk(geoms: Any) -> None:
-                c = encoder.add(geoms)
+            def on_chunk(geoms: Any, ragged: Any = None) -> None:
+                c = encoder.add(geoms, ragged)
                 chunks.append(c)
                 if preview and c is not None and (c.start > 0 or c.n >= uf.CHUNK_FEATURES):
                     state.send(chunk_spec(self.layer_id or "user_x", c, color))  # the file is written here
