@@ -242,6 +242,12 @@ def _batch_attrs(meta: dict[str, Any], batch: Any) -> tuple[Any, Any]:
     if name in names:
         col = batch.column(names.index(name))
         batch = batch.drop_columns([name])
+    # the attributes copied out of GDAL's batch: pandas' Arrow text columns would keep
+    # a view of it, and a view keeps the whole batch alive, its WKB too (420 MB of
+    # a million parcels' batches held by their attribute text)
+    import pyarrow as pa
+
+    batch = pa.RecordBatch.from_arrays([pa.concat_arrays([c]) for c in batch.columns], schema=batch.schema)
     df = batch.to_pandas()
     for dtype, column in zip(meta["dtypes"], meta["fields"]):
         if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]" and column in df:
