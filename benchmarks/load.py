@@ -4,7 +4,8 @@
     python benchmarks/load.py --n 1000000 --gpkg  # 1,000,000 of them (25 M vertices) in a GeoPackage
     python benchmarks/load.py --points [--gpkg]   # 1,000,000 points, a lon/lat CSV (or a GeoPackage)
     python benchmarks/load.py --path FILE         # any file
-    (--shape squares|hex: the old regular grids; --utf8: a UTF-8 .shp with .cpg)
+    (--shape squares|hex: the old regular grids; --utf8: a UTF-8 .shp with .cpg;
+     --eager: a shapely shape per row, the way before zjmap.core.lazygeom; --no-reopen: no cache reopen)
 
 Generates the file (benchmarks/make_big_shapefile.py) into a temp dir if it
 is missing, then prints, with the targets of issue 16 beside them:
@@ -210,6 +211,9 @@ def main() -> None:
     ap.add_argument("--loads", type=int, default=None,
                     help="load the file this many times, report the fastest (default 3; 1 for a million features)")
     ap.add_argument("--verbose", action="store_true", help="every step: ms to frame / synchronous / canvas redraw")
+    ap.add_argument("--eager", action="store_true",
+                    help="a shapely shape per row, as before the lazy geometry (zjmap.core.lazygeom): the old way to compare")
+    ap.add_argument("--no-reopen", action="store_true", help="skip the reopening from the cache (a second read)")
     args = ap.parse_args()
     path, encoding = bench_file(args)
     big = (args.n or (1_000_000 if args.points else 100_000)) >= 500_000
@@ -290,9 +294,11 @@ def main() -> None:
 
     # the machine's load varies: load several times (each replacing the last), keep the fastest;
     # each one reads the file (the cache for reopening is timed on its own at the end)
-    from zjmap.core import layercache
+    from zjmap.core import layercache, userfiles
 
     layercache.enabled = False
+    if args.eager:
+        userfiles.LAZY_MIN_FEATURES = None
     runs = []
     floors = [floor]
     for i in range(max(1, loads)):
@@ -361,7 +367,7 @@ def main() -> None:
     reopen = None
     layercache.enabled = True
     key = layercache.cache_key(path)
-    if key and nfeat >= layercache.MIN_FEATURES:
+    if key and nfeat >= layercache.MIN_FEATURES and not args.no_reopen:
         import shutil
 
         shutil.rmtree(layercache.cache_root() / key, ignore_errors=True)  # a run before left one

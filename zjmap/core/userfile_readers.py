@@ -247,7 +247,8 @@ def _batch_attrs(meta: dict[str, Any], batch: Any) -> tuple[Any, Any]:
     # a million parcels' batches held by their attribute text)
     import pyarrow as pa
 
-    batch = pa.RecordBatch.from_arrays([pa.concat_arrays([c]) for c in batch.columns], schema=batch.schema)
+    if batch.num_columns:  # (none: a shapefile without .dbf, whose rows the empty batch still counts)
+        batch = pa.RecordBatch.from_arrays([pa.concat_arrays([c]) for c in batch.columns], schema=batch.schema)
     df = batch.to_pandas()
     for dtype, column in zip(meta["dtypes"], meta["fields"]):
         if dtype is not None and dtype.startswith("datetime") and dtype != "datetime64[D]" and column in df:
