@@ -21,8 +21,8 @@ of their area.
 Geography columns are summarised the same way: the shape as lon/lat
 geometry is cut and tested as shapely does it (planar in lon/lat, as the
 Python path reads it), measured geodesically; the geography index finds the
-candidates (``ST_DWithin`` on the sphere, with a margin wider than the gap
-between a zone's lon/lat edges and the great circles through its corners).
+candidates (the zone's geography box widened by more than the gap between
+its lon/lat edges and the great circles through its corners).
 A generic ``geometry`` column (or a ``sql=`` query) is summarised as the
 one kind its rows hold (``GeometryType`` of each row, the layer's filter
 applied); rows of several kinds are refused as the Python path refuses them.
@@ -158,7 +158,9 @@ def _touches(layer: Any) -> sql.Composable:
     """The feature meets the zone (through the spatial index)."""
     g = sql.Identifier(layer.geom)
     if layer.geography:
-        return sql.SQL("ST_DWithin({}, z.zjmap_zoneg, z.zjmap_margin, false) "
+        # the index finds the boxes near the zone (_ST_Expand: PostGIS's own widening of a
+        # geography box, the index half of ST_DWithin, without its costly distance to the zone)
+        return sql.SQL("{} && _ST_Expand(z.zjmap_zoneg, z.zjmap_margin) "
                        "AND ST_Intersects({}::geometry, z.zjmap_zone84)").format(g, g)
     return sql.SQL("ST_Intersects({}, z.zjmap_zone)").format(g)
 
@@ -190,10 +192,12 @@ def _pieces(layer: Any, family: str, value: sql.Composable, where: sql.Composabl
         return sql.SQL("{}(ST_CollectionExtract({}, {})::geography) / {}").format(
             sql.SQL(part), x, sql.Literal(kind), sql.Literal(scale))
 
+    # OFFSET 0 keeps each measure a column computed once per row: without it the planner
+    # pulls the subqueries up and repeats ST_Area / ST_Intersection at every reference
     inner = sql.SQL(
         "SELECT {} AS zjmap_v, w.zjmap_whole, CASE WHEN ST_Covers({}, {}) THEN w.zjmap_whole "
-        "ELSE {} END AS zjmap_piece FROM {}, LATERAL (SELECT {} AS zjmap_whole) w "
-        "WHERE {} IS NOT NULL{} AND {}").format(
+        "ELSE {} END AS zjmap_piece FROM {}, LATERAL (SELECT {} AS zjmap_whole OFFSET 0) w "
+        "WHERE {} IS NOT NULL{} AND {} OFFSET 0").format(
         value, _zone_native(layer), _native(layer), measure(sql.SQL("ST_Intersection(z.zjmap_zone84, {})").format(g84)),
         layer.relation(), measure(g84), g, _filtered(where), _touches(layer))
     return sql.SQL("SELECT * FROM ({}) p WHERE p.zjmap_piece > 0").format(inner)
