@@ -3,6 +3,8 @@ names placed only near the view, in one pane, measured once."""
 
 from __future__ import annotations
 
+import json
+
 from guitools import js, show_only, spin, wait_until
 
 HANGZHOU = (30.25, 120.15)
@@ -83,4 +85,68 @@ def test_names_shown_from_their_zoom_and_thinned_again_after_a_pan(win):
     assert len(shown) > 10
     assert not [(a, b) for i, a in enumerate(shown) for b in shown[i + 1:]
                 if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]]
+    win.zoom_home()
+
+
+SEEDS = {"province_figures", "ms_26_counties", "demo_members", "ms_pairings", "cluster_zones"}
+
+COUNT_PROJECTIONS = """(function () {
+  window.zjProj = {}; window.zjBuilt = {};
+  [[L.Polyline.prototype, '_project', 'zjProj'], [L.CircleMarker.prototype, '_project', 'zjProj'],
+   [L.Polyline.prototype, '_update', 'zjBuilt'], [L.CircleMarker.prototype, '_update', 'zjBuilt']].forEach(function (t) {
+    var f = t[0][t[1]], name = t[2];
+    if (f._zjCounted) return;
+    t[0][t[1]] = function () { var box = window[name], id = L.stamp(this); box[id] = (box[id] || 0) + 1; return f.apply(this, arguments); };
+    t[0][t[1]]._zjCounted = f;
+  });
+})(); 1"""
+
+SEED_PATHS = """JSON.stringify((function () {
+  var out = [];
+  %s.forEach(function (id) {
+    ZJ.layers[id].group.eachLayer(function (l) { out.push(L.stamp(l)); });
+  });
+  return out;
+})())"""
+
+OUTLINES = """JSON.stringify((function () {
+  var out = {};
+  %s.forEach(function (id) {
+    ZJ.layers[id].group.eachLayer(function (l) { out[L.stamp(l)] = l._path.getAttribute('d'); });
+  });
+  return out;
+})())"""
+
+
+def test_a_zoom_projects_each_seed_path_once_and_outlines_stay_right(win):
+    """Leaflet projected every SVG path twice and rebuilt it three times a zoom
+    step; a pan rebuilt every outline. Now: once, and a pan rebuilds only the
+    paths the new bounds clip differently; every outline is the one Leaflet
+    itself makes for the view."""
+    show_only(win, SEEDS)
+    assert wait_until(lambda: all(js(win.map, f"ZJ.isShown('{i}')") for i in SEEDS))
+    go(win, 29.2, 120.5, 7)
+    ids = sorted(SEEDS)
+    paths = js(win.map, SEED_PATHS % json.dumps(ids))
+    assert len(paths) > 40
+    js(win.map, COUNT_PROJECTIONS)
+    for zoom in (8, 9, 8):
+        js(win.map, f"zjProj = {{}}; zjBuilt = {{}}; ZJ.map.setZoom({zoom}, {{animate: false}}); 1")
+        proj, built = js(win.map, "JSON.stringify(zjProj)"), js(win.map, "JSON.stringify(zjBuilt)")
+        assert all(proj.get(str(p)) == 1 for p in paths), (zoom, proj)
+        assert all(built.get(str(p)) == 1 for p in paths), (zoom, built)
+    js(win.map, "zjProj = {}; zjBuilt = {}; ZJ.map.panBy([120, 60], {animate: false}); 1")
+    proj, built = js(win.map, "JSON.stringify(zjProj)"), js(win.map, "JSON.stringify(zjBuilt)")
+    assert not proj  # a pan keeps every projection
+    assert 0 < len(built) < len(paths)  # and rebuilds only the outlines its bounds clip differently
+    # after zooms and pans, each outline is what Leaflet's own reset makes now
+    for step in ("ZJ.map.panBy([-400, 300], {animate: false})", "ZJ.map.setZoom(10, {animate: false})",
+                 "ZJ.map.panBy([500, -200], {animate: false})", "ZJ.map.setView([30.0, 120.8], 9, {animate: false})"):
+        js(win.map, step + "; 1")
+        ours = js(win.map, OUTLINES % json.dumps(ids))
+        js(win.map, """%s.forEach(function (id) {
+            ZJ.layers[id].group.eachLayer(function (l) { L.Path.prototype._reset.call(l); }); }); 1""" % json.dumps(ids))
+        assert js(win.map, OUTLINES % json.dumps(ids)) == ours, step
+    js(win.map, """[L.Polyline.prototype, L.CircleMarker.prototype].forEach(function (p) {
+        ['_project', '_update'].forEach(function (n) { if (p[n]._zjCounted) p[n] = p[n]._zjCounted; }); }); 1""")
     win.zoom_home()

@@ -356,6 +356,9 @@
   ZJ.init = function (map, layerSpecs, startBounds) {
     ZJ.timing = { initStart: performance.now() };
     ZJ.map = map;
+    // paths drawn by leansvg.js (Leaflet's SVG without its repeated work on a pan or zoom)
+    var LeanSVG = window.ZJ_leanSVG();
+    map._createRenderer = function (options) { return new LeanSVG(options); };
     applyLook();
     map.createPane("zjBase").style.zIndex = 350;
     map.createPane("zjLabels").style.zIndex = 640;
