@@ -33,29 +33,31 @@ def test_imports_run_while_the_event_loop_serves(qapp, tmp_path, monkeypatch):
     assert sys.getswitchinterval() == pytest.approx(0.005)
 
 
-def test_a_window_around_an_early_page_shows_the_start_view(qapp, win):
-    """`win` (built in one go) left the start-up cache; open_main_window's
-    view loads it hidden, is not ready until the window is shown, and then
-    shows the start bounds fitted to its size, with the keyboard focus; the
-    collector stays off until then."""
+def test_a_window_around_an_early_page_shows_the_start_view(qapp, win, monkeypatch):
+    """`win` (built in one go) left the start-up cache; open_main_window
+    shows the window's frame around the view loading it, so the page draws
+    at the view's own size from its first report (no refit to a new size);
+    the map is ready only once the window is complete, then shows the start
+    bounds fitted to its size, with the keyboard focus; the collector stays
+    off until then."""
     import gc
 
+    from zjmap.qt.mapview import MapView
     from zjmap.qt.startup import open_main_window
 
+    reports: list[tuple[int, int, int, int]] = []
+    seen = MapView._on_ready
+    monkeypatch.setattr(MapView, "_on_ready",
+                        lambda self, w, h: (reports.append((w, h, self.width(), self.height())), seen(self, w, h)))
     try:
         _, w = open_main_window(animate=False)
         view = w.map
         assert view.shipped_early
-        assert wait_until(lambda: sum(u.endswith(".bin") for u in view.interceptor.requested) >= 4, 20000), \
-            "the hidden page did not read its array files"
-        spin(300)
-        assert not view.is_ready  # drawn while hidden: not on screen, not ready
-        assert not gc.isenabled()
-        w.resize(1400, 860)
-        w.show()
+        assert w.isVisible()  # the frame went on screen before the parts were imported
         assert wait_until(lambda: w.map.is_ready, 30000), f"map never ready; JS errors: {w.map.js_errors}"
         spin(50)
         assert gc.isenabled()
+        assert reports and reports[0][:2] == reports[0][2:] == (view.width(), view.height()), reports
         v = js(w.map, "ZJ.view()")
         assert (v["width"], v["height"]) == (w.map.width(), w.map.height())
         west, south, east, north = ZHEJIANG_BOUNDS
@@ -68,3 +70,57 @@ def test_a_window_around_an_early_page_shows_the_start_view(qapp, win):
         close_window(w)
     finally:
         gc.enable()
+
+
+#: a fresh interpreter starting the app as `zjmap` does; it reports what
+#: there was when the parts began to be imported and when the map was ready
+FRESH_START = r"""
+import json, sys
+import zjmap.qt.startup as startup
+from PySide6.QtWidgets import QApplication, QMainWindow
+
+seen = {}
+serve = startup.import_while_serving
+def import_while_serving(module):
+    wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMainWindow)]
+    seen["parts"] = {"module": module, "already": module in sys.modules, "shown": [w.isVisible() for w in wins],
+                     "map": [[w.map.width(), w.map.height()] for w in wins]}
+    serve(module)
+startup.import_while_serving = import_while_serving
+app, w = startup.open_main_window(["zjmap-test"], animate=False)
+w.show()
+def done():
+    seen["ready"] = {"map": [w.map.width(), w.map.height()], "layers": w.tree.topLevelItemCount(),
+                     "tree": w.tree.isVisible(), "panel": w.panel.isVisible(), "menus": len(w.file_menu.actions()),
+                     "shipped_early": w.map.shipped_early}
+    print("SEEN " + json.dumps(seen), flush=True)
+    w.close()
+    app.quit()
+w.map.ready.connect(done)
+if w.map.is_ready:
+    done()
+else:
+    app.exec()
+"""
+
+
+def test_the_window_is_on_screen_while_its_parts_are_imported(win):
+    """In a fresh process (the cache left by `win`): the window, with the map
+    at its final size, is shown before the layer model and the controllers
+    are imported; at ready the tree and panel are there, the map unchanged."""
+    import json
+    import os
+    import subprocess
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    env.setdefault("QTWEBENGINE_CHROMIUM_FLAGS", "--no-sandbox --disable-gpu")
+    out = subprocess.run([sys.executable, "-c", FRESH_START], env=env, capture_output=True, text=True, timeout=120)
+    line = next((ln for ln in out.stdout.splitlines() if ln.startswith("SEEN ")), None)
+    assert line, out.stderr[-2000:]
+    seen = json.loads(line[5:])
+    parts, ready = seen["parts"], seen["ready"]
+    assert parts["module"] == "zjmap.qt.windowparts" and not parts["already"], parts
+    assert parts["shown"] == [True], parts
+    assert ready["shipped_early"] and ready["tree"] and ready["panel"] and ready["layers"] >= 2, ready
+    assert ready["menus"] >= 5, ready
+    assert parts["map"] == [ready["map"]], seen  # the page drew at the size the map keeps

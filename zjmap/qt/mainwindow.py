@@ -4,55 +4,83 @@ from __future__ import annotations
 
 import gc
 import time
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
+    QLineEdit,
     QMainWindow,
     QMessageBox,
     QSplitter,
     QToolBar,
     QWidget,
+    QWidgetAction,
 )
 
-from zjmap.core.camera import Camera
-from zjmap.core.catalogue import Catalogue, load_catalogue
-from zjmap.core.describe import Describer
-from zjmap.core.explorer import Explorer
-from zjmap.core.layers import LayerStack, layer_geometries
 from zjmap.core.mappage import ZHEJIANG_BOUNDS
-from zjmap.core.selection import SelectionState
-from zjmap.core.shipped import load_shipped, shipped_stack
-from zjmap.qt.docviewer import DocumentDialog
-from zjmap.qt.hover import HoverTips
-from zjmap.qt.identify_index import IdentifyIndexer
-from zjmap.qt.export_dialog import ExportController, ExportSources
-from zjmap.qt.analysis_dialogs import AnalysisActions
-from zjmap.qt.measure_tool import MeasureTool
-from zjmap.qt.layertree import LayerTree
 from zjmap.qt.mapview import MapView
-from zjmap.qt.panels import SidePanel
-from zjmap.qt.search import SearchBox
-from zjmap.qt.serverlayers import ServerLayerController
-from zjmap.qt.tables import TableController
-from zjmap.qt.userlayers import UserLayerController
-from zjmap.qt.workspace_actions import WindowHooks, WorkspaceController
-from zjmap.qt.workspace_menus import start_when_ready, workspace_menus
-from zjmap.qt.worker import warm_import
+from zjmap.qt.settings import make_settings
+
+if TYPE_CHECKING:
+    from zjmap.core.catalogue import Catalogue
+    from zjmap.core.layers import LayerStack
+    from zjmap.core.selection import SelectionState
+    from zjmap.qt.docviewer import DocumentDialog
+
+# The window's parts (the layer model, numpy and shapely, the controllers)
+# are imported where the window is completed, not here: the frame, with the
+# map in it, can be on screen while they are imported (zjmap/qt/startup.py,
+# which imports PARTS on a worker first).
+PARTS = "zjmap.qt.windowparts"
 
 
 class MainWindow(QMainWindow):
     panel_updated = Signal(str)  # feature id shown (benchmarks and tests wait on it)
 
     def __init__(self, stack: LayerStack | None = None, catalogue: Catalogue | None = None, animate: bool = True,
-                 map_view: MapView | None = None):
+                 map_view: MapView | None = None, complete: bool = True):
+        """complete=False: only the frame (the map between places kept for the
+        layer tree and the panel, the status bar), to be shown while the parts
+        are imported; :meth:`complete` builds the rest."""
         super().__init__()
         self.setWindowTitle("zjmap — 浙江 / 长三角 规划地图")
         self.resize(1400, 860)
         # map_view: one made (and its page started) before this module was imported (zjmap/qt/startup.py)
         self.map = map_view if map_view is not None else MapView(self, animate=animate)
         self.map.setParent(self)  # the window's first child, as one made here: first in the focus chain
+        self.map.hold_ready()  # not ready before the window around it is complete
+        split = QSplitter(Qt.Orientation.Horizontal, self)
+        for w in (QWidget(split), self.map, QWidget(split)):  # the tree's and the panel's places
+            split.addWidget(w)
+        split.setStretchFactor(1, 1)
+        split.setSizes(self.SPLIT_SIZES)
+        self.setCentralWidget(split)
+        self._make_bars()
+        self.coords = QLabel("经度 —  纬度 —", self)
+        self.coords.setMinimumWidth(240)
+        self.zoom_label = QLabel("", self)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+        self.statusBar().addPermanentWidget(self.coords)
+        self.statusBar().showMessage("正在加载地图… Loading map…")
+        geometry = make_settings().value("window/geometry")  # the last session's size (restored again later)
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if complete:
+            self.complete(stack, catalogue)
+
+    #: layer tree | map | side panel
+    SPLIT_SIZES = [280, 760, 380]
+
+    def complete(self, stack: LayerStack | None = None, catalogue: Catalogue | None = None) -> None:
+        """The layers, the tree, the panel, the menus and the controllers; the
+        map is ready (MapView.ready) once its page is drawn and this is done."""
+        from zjmap.qt.windowparts import (
+            Camera, Describer, Explorer, HoverTips, IdentifyIndexer, LayerTree, SearchBox, SidePanel, load_catalogue,
+            load_shipped, shipped_stack,
+        )
+
         self.camera = Camera()  # what the map shows; the page updates it (viewChanged)
         shipped = stack is None
         # the page starts loading (from the last run's cache) while Python reads the data
@@ -72,20 +100,12 @@ class MainWindow(QMainWindow):
 
         self.tree = LayerTree(self.stack, self)
         self.panel = SidePanel(self.describer, self)
-        split = QSplitter(Qt.Orientation.Horizontal, self)
-        split.addWidget(self.tree)
-        split.addWidget(self.map)
-        split.addWidget(self.panel)
-        split.setStretchFactor(1, 1)
-        split.setSizes([280, 760, 380])
-        self.setCentralWidget(split)
+        split = self.centralWidget()
+        sizes = split.sizes()
+        for i, w in ((0, self.tree), (2, self.panel)):
+            split.replaceWidget(i, w).deleteLater()
+        split.setSizes(sizes)  # the map keeps the size its page is drawn at
 
-        self.coords = QLabel("经度 —  纬度 —", self)
-        self.coords.setMinimumWidth(240)
-        self.zoom_label = QLabel("", self)
-        self.statusBar().addPermanentWidget(self.zoom_label)
-        self.statusBar().addPermanentWidget(self.coords)
-        self.statusBar().showMessage("正在加载地图… Loading map…")
 
         self.search = SearchBox(self.explorer, self)
         self._make_actions()
@@ -111,9 +131,10 @@ class MainWindow(QMainWindow):
             self.map.load_shipped(self.stack)
         else:
             self.map.sent = {layer.id for layer in self.stack if layer.visible}
+        self.map.release_ready()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt override)
-        if not self.workspace.may_close():  # "save the changes?" cancelled: stay open
+        if hasattr(self, "workspace") and not self.workspace.may_close():  # "save the changes?" cancelled: stay open
             event.ignore()
             return
         self.map.shutdown()
@@ -121,39 +142,56 @@ class MainWindow(QMainWindow):
         super().closeEvent(event)
 
     # -- actions ---------------------------------------------------------------
-    def _make_actions(self) -> None:
+    def _make_bars(self) -> None:
+        """The tool bar and the menu bar's menus, in the frame: the map has its
+        final height before its page draws (the menus are filled later)."""
         tb = QToolBar("主工具栏 Main", self)
         tb.setObjectName("main_toolbar")
         self.addToolBar(tb)
+        self.main_bar = tb
+        # the search box's place, as tall as it: the map's height does not change when it comes
+        self._search_place = QWidgetAction(tb)
+        self._search_place.setDefaultWidget(QLineEdit(tb))
+        tb.addAction(self._search_place)
+        m = self.menuBar()
+        self.file_menu = m.addMenu("文件 &File")
+        self.view_menu = m.addMenu("视图 &View")
+        # the menu bar's order is decided here; the controllers fill the menus they are given
+        self.analysis_menu = m.addMenu("分析 &Analysis")  # AnalysisActions fills it
+        self.bookmarks_menu = m.addMenu("书签 &Bookmarks")  # workspace_menus fills it
+        helpm = m.addMenu("帮助 &Help")
+        helpm.addAction(QAction("数据来源 Data sources", self, triggered=self._about))
+
+    def _make_actions(self) -> None:
+        tb = self.main_bar
         self.act_back = QAction("◀ 后退", self, shortcut=QKeySequence("Alt+Left"), triggered=self.explorer.selection.back)
         self.act_forward = QAction("前进 ▶", self, shortcut=QKeySequence("Alt+Right"), triggered=self.explorer.selection.forward)
         self.act_home = QAction("⌂ 浙江全图", self, shortcut=QKeySequence("Home"), triggered=self.zoom_home)
         self.act_clear = QAction("清除选择", self, shortcut=QKeySequence("Esc"), triggered=self.explorer.selection.clear)
         self.act_find = QAction("搜索", self, shortcut=QKeySequence("Ctrl+F"), triggered=self._focus_search)
         self.act_quit = QAction("退出 Quit", self, shortcut=QKeySequence("Ctrl+Q"), triggered=self.close)
-        for a in (self.act_back, self.act_forward, self.act_home, self.act_clear):
-            tb.addAction(a)
-        tb.addSeparator()
-        tb.addWidget(self.search)
+        place = self._search_place
+        tb.insertActions(place, [self.act_back, self.act_forward, self.act_home, self.act_clear])
+        tb.insertSeparator(place)
+        tb.insertWidget(place, self.search)
+        tb.removeAction(place)
+        place.defaultWidget().deleteLater()
         self.addAction(self.act_find)
         self.addAction(self.act_clear)
-        m = self.menuBar()
-        self.file_menu = m.addMenu("文件 &File")
         self.file_menu.addAction(self.act_quit)
-        view = m.addMenu("视图 &View")
         for a in (self.act_home, self.act_back, self.act_forward, self.act_clear, self.act_find):
-            view.addAction(a)
-        # the menu bar's order is decided here; the controllers fill the menus they are given
-        self.analysis_menu = m.addMenu("分析 &Analysis")  # AnalysisActions fills it
-        self.bookmarks_menu = m.addMenu("书签 &Bookmarks")  # workspace_menus fills it
-        helpm = m.addMenu("帮助 &Help")
-        helpm.addAction(QAction("数据来源 Data sources", self, triggered=self._about))
+            self.view_menu.addAction(a)
         self._make_controllers()
 
     def _make_controllers(self) -> None:
         """The controllers fill the menus they are given and hand back their
         actions; the window keeps them and connects them (no controller sets
         anything on the window: tests/test_architecture.py)."""
+        from zjmap.qt.windowparts import (
+            AnalysisActions, ExportController, ExportSources, MeasureTool, ServerLayerController, TableController,
+            UserLayerController, WindowHooks, WorkspaceController, start_when_ready, workspace_menus,
+        )
+
         self.export = ExportController(
             self, ExportSources(self.stack, self.map, self.camera, self.explorer, self.catalogue, self.statusBar()),
             self.file_menu, before=self.act_quit)
@@ -202,12 +240,21 @@ class MainWindow(QMainWindow):
         start_when_ready(self.workspace, self.map)
 
     def _drop_targets(self) -> list[QWidget]:
-        """Where files may be dropped: the window, the tree, the panel, the map and its inner widgets."""
-        targets: list[QWidget] = [self, self.map, self.tree, self.panel]
+        """Where files may be dropped: the window, the tree, the panel and the
+        map; the widgets inside them once the map is on screen (_drops_inside)."""
+        return [self, self.map, self.tree, self.panel]
+
+    def _drops_inside(self) -> None:
+        """The map's page widget (its focus proxy) and every widget inside the
+        drop targets take drops too (see UserLayerController.reach_inside)."""
+        inner: list[QWidget] = []
         proxy = self.map.focusProxy()
         if proxy is not None:
-            targets.append(proxy)
-        return targets + [w for w in self.map.findChildren(QWidget) if w is not None]
+            inner.append(proxy)
+        for target in self._drop_targets():
+            inner += [w for w in target.findChildren(QWidget) if w is not None and w not in inner]
+        self.user_layers.reach_inside(inner)
+        self.tables.reach_inside(inner)
 
     def _focus_search(self) -> None:
         self.search.setFocus()
@@ -251,6 +298,7 @@ class MainWindow(QMainWindow):
 
     def _on_map_ready(self) -> None:
         self.statusBar().showMessage("地图就绪 Map ready", 3000)
+        QTimer.singleShot(0, self._drops_inside)
         self._say_if_no_cjk_font()
         # the shipped layers and the widgets live as long as the window: keep
         # them out of the collector's full scans, which a big layer's load
@@ -259,6 +307,8 @@ class MainWindow(QMainWindow):
         # matplotlib takes about a second to import: do it now, off the UI
         # thread, so the first chart in the panel appears at once (reading
         # files warms up on intent instead: see userlayers.warm_up_reading)
+        from zjmap.qt.worker import warm_import
+
         warm_import("zjmap.qt.charts", name="zjmap-warm-charts")
         self.identify_index.prepare_all()  # the shipped layers' trees: the first click finds them built
 
@@ -303,6 +353,8 @@ class MainWindow(QMainWindow):
         import numpy as np
         import shapely
 
+        from zjmap.core.layers import layer_geometries
+
         geoms = layer_geometries(layer)
         if len(layer.hidden_rows) and len(layer.hidden_rows) < len(geoms):
             geoms = np.delete(geoms, np.asarray(layer.hidden_rows, dtype=int))
@@ -312,6 +364,8 @@ class MainWindow(QMainWindow):
         self.map.fit_bounds(float(w), float(s), float(e), float(n), 12)
 
     def open_document(self, seed: str, start: int, end: int) -> DocumentDialog:
+        from zjmap.qt.docviewer import DocumentDialog
+
         title = self.catalogue.seeds.get(seed, {}).get("title_zh", seed)
         dlg = DocumentDialog(f"seeds/{seed} — {title}", self.catalogue.seed_text(seed), start, end, self)
         dlg.show()

@@ -64,6 +64,8 @@ class MapView(QWebEngineView):
         self.is_ready = False
         self.shipped_early = False  # load_shipped_early started the shipped page
         self._page_gen = 0  # counts the pages loaded (a late check of an old one is dropped)
+        self._held = False  # hold_ready: a drawn page waits for release_ready
+        self._drawn: tuple[int, int] | None = None  # the size a held page said it was drawn at
         self.sent: set[str] = set()  # layers whose data the page has (others are stubs)
         self._tmp = tempfile.TemporaryDirectory(prefix="zjmap-page-")
         self.page_dir = Path(self._tmp.name)
@@ -116,11 +118,25 @@ class MapView(QWebEngineView):
         factor), the page is taken as it is a moment later."""
         if self.is_ready:
             return
+        if self._held:
+            self._drawn = (width, height)
+            return
         if abs(width - self.width()) > 1 or abs(height - self.height()) > 1:
             gen = self._page_gen
             QTimer.singleShot(STALE_READY_MS, lambda: self._take_page(gen))
             return
         self._take_page(self._page_gen)
+
+    def hold_ready(self) -> None:
+        """Not ready, even once the page is drawn, until :meth:`release_ready`
+        (the window around the view is being completed)."""
+        self._held = True
+
+    def release_ready(self) -> None:
+        self._held = False
+        drawn, self._drawn = self._drawn, None
+        if drawn is not None:
+            self._on_ready(*drawn)
 
     def _take_page(self, gen: int) -> None:
         if self.is_ready or gen != self._page_gen:  # taken already, or another page loads since
@@ -133,6 +149,7 @@ class MapView(QWebEngineView):
         self.is_ready = False
         self.shipped_early = False
         self._page_gen += 1
+        self._drawn = None
         self.sent = {layer.id for layer in stack if layer.visible}
         page = build_page(self.page_dir, stack, animate=self.animate)
         self.load(QUrl.fromLocalFile(str(page)))
@@ -151,6 +168,7 @@ class MapView(QWebEngineView):
         self.is_ready = False
         self.shipped_early = True
         self._page_gen += 1
+        self._drawn = None
         self.load(QUrl.fromLocalFile(str(page)))
         return True
 

@@ -23,8 +23,6 @@ import sys
 
 from zjmap.qt.app import make_application
 
-#: modules the window needs, imported while the page loads
-WINDOW_MODULE = "zjmap.qt.mainwindow"
 #: the collector is back on by then even if the map never says ready
 COLLECTOR_BACK_MS = 15000
 
@@ -69,17 +67,22 @@ def open_main_window(argv: list[str] | None = None, animate: bool = True):
         app = make_application(argv)
         from zjmap.qt.mapview import MapView
 
+        from zjmap.qt.mainwindow import PARTS, MainWindow
+
         view = MapView(animate=animate)
         view.load_shipped_early()  # no cache yet (first start): the window builds the page
-        import_while_serving(WINDOW_MODULE)
-        from zjmap.qt.mainwindow import MainWindow
-
-        win = MainWindow(animate=animate, map_view=view)
+        win = MainWindow(animate=animate, map_view=view, complete=False)
+        win.show()  # the frame: the page draws at the map's own size while the parts are imported
+        import_while_serving(PARTS)
+        win.complete()
     except BaseException:
         gc.enable()
         raise
     from PySide6.QtCore import QTimer
 
-    win.map.ready.connect(lambda: gc.enable())  # after the window's own handler (connected first): frozen by then
+    if win.map.is_ready:  # drawn while the window was completed: the window froze the start-up's objects
+        gc.enable()
+    else:
+        win.map.ready.connect(lambda: gc.enable())  # after the window's own handler (connected first): frozen by then
     QTimer.singleShot(COLLECTOR_BACK_MS, lambda: gc.enable())
     return app, win

@@ -595,7 +595,11 @@ class TableController(QObject):
         menu.insertAction(acts[idx] if idx < len(acts) else None, act)
         self.act_add_table = act
         self.drop_filter = _TableDropFilter(self)
-        for w in drop_targets:
+        self.reach_inside(drop_targets)
+
+    def reach_inside(self, widgets: list[QWidget]) -> None:
+        """Table files dropped on these widgets too (see UserLayerController.reach_inside)."""
+        for w in widgets:
             w.installEventFilter(self.drop_filter)
 
     def contribute_menu(self, menu, layer) -> None:

@@ -380,6 +380,16 @@ class UserLayerController(QObject):
         and a drop call; returns the task (``task.status``, ``task.finished``)."""
         return self.load(LoadRequest(str(path), layer, encoding, crs))
 
+    def reach_inside(self, widgets: list[QWidget]) -> None:
+        """Drops on these widgets inside the drop targets (the map's page
+        widget, line edits: they take drops themselves), and on any widget
+        added to them from now on. The window calls it once the map is on
+        screen: wrapping Qt's inner widgets for the first time costs PySide
+        some 50 ms of enum creation, which the first picture need not wait for."""
+        for w in widgets:
+            w.installEventFilter(self.drop_filter)
+        self.drop_filter.follow_children = True
+
     def busy(self) -> bool:
         return any(not t.done for t in self.tasks)
 
@@ -707,6 +717,7 @@ class _DropFilter(QObject):
     def __init__(self, ctl: UserLayerController):
         super().__init__(ctl)
         self.ctl = ctl
+        self.follow_children = False  # see UserLayerController.reach_inside
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802
         t = event.type()
@@ -726,7 +737,7 @@ class _DropFilter(QObject):
             for p in paths:
                 self.ctl.add_from_path(p)
             return True
-        if t == QEvent.Type.ChildAdded and isinstance(obj, QWidget):
+        if t == QEvent.Type.ChildAdded and self.follow_children and isinstance(obj, QWidget):
             child = event.child()
             if isinstance(child, QWidget):
                 child.installEventFilter(self)

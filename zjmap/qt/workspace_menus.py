@@ -121,7 +121,7 @@ def start_when_ready(ctl: WorkspaceController, map_view) -> None:
             map_view.ready.disconnect(on_ready)
         except (RuntimeError, TypeError):
             pass
-        ctl.startup()
+        QTimer.singleShot(0, ctl.startup)  # after the map's own ready handlers
 
     map_view.ready.connect(on_ready)
 

@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QLockFile, QSettings, QStandardPaths
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QLockFile, QStandardPaths
 
 from zjmap.core.workspace import SUFFIX
+from zjmap.qt.settings import make_settings  # noqa: F401  (the settings the session keeps)
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +40,6 @@ def sessions_dir() -> Path:
 
 def recovered_dir() -> Path:
     return app_data_dir() / "recovered"
-
-
-def make_settings() -> QSettings:
-    """The app's settings: an INI file in the user's config folder
-    (``$XDG_CONFIG_HOME/zjmap/zjmap.ini`` on Linux)."""
-    app = QApplication.instance()
-    org = (app.organizationName() if app else "") or "zjmap"
-    name = (app.applicationName() if app else "") or "zjmap"
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, org, name)
 
 
 # ---------------------------------------------------------------------------
