@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.tree = LayerTree(self.stack, self)
         self.panel = SidePanel(self.describer, self)
         split = self.centralWidget()
-        sizes = split.sizes()
+        sizes = split.sizes() if split.isVisible() else self.SPLIT_SIZES  # a hidden splitter has none yet
         for i, w in ((0, self.tree), (2, self.panel)):
             split.replaceWidget(i, w).deleteLater()
         split.setSizes(sizes)  # the map keeps the size its page is drawn at
