@@ -21,9 +21,7 @@
   ZJ.defineRenderer("canvas", install);
 
   function install(page) {
-    var LOOK = ZJ.look, DEF = LOOK.defaults.canvas, LAB = LOOK.labels.canvas;
-    var FONT = "px " + LOOK.font_families.map(function (f) { return f.indexOf(" ") >= 0 ? "'" + f + "'" : f; }).join(", ");
-    var MAX_LABELS = 400;
+    var LOOK = ZJ.look, DEF = LOOK.defaults.canvas;
 
     function decode(b64, Type) {
       var bin = atob(b64), n = bin.length, u8 = new Uint8Array(n);
@@ -174,6 +172,9 @@
 
       _forget: function () {},
 
+      /* Whether anything is drawn on the tile at device pixel (nx, ny) of a frame. */
+      _meets: function (frame, nx, ny) { return true; },
+
       /* Size and place the canvas, put the view's tiles on it (drawing
        * those missing), then the labels. */
       _draw: function () {
@@ -193,6 +194,8 @@
         this._zoom = map.getZoom();
         var t0 = performance.now(), z = map.getZoom(), po = map.getPixelOrigin();
         var frame = { z: z, S: Math.pow(2, z) * r, r: r, nx: Math.round((po.x + min.x) * r), ny: Math.round((po.y + min.y) * r), W: CW, H: CH };
+        // the part of the canvas on screen (the rest is margin for a drag)
+        frame.view = [Math.round(size.x * pad * r), Math.round(size.y * pad * r), Math.round(size.x * r), Math.round(size.y * r)];
         this._frame = frame;
         ctx.setTransform(1, 0, 0, 1, 0, 0);
         ctx.clearRect(0, 0, CW, CH);
@@ -200,35 +203,65 @@
         this._composite(ctx, frame);
         this._overlay(ctx, frame);
         this._drawn(frame, performance.now() - t0);
+        TILES.ahead(this, frame, this._later);
       },
 
-      /* The view's tiles onto the canvas; the missing ones drawn first, all at once. */
+      /* A tile drawn ahead of need (tiles.js); one of the view's margin goes on the canvas. */
+      _ahead: function (frame, cell, margin) {
+        this._render(frame, [cell]);
+        var t = this._tiles.tiles.get(this._tiles.key(frame.z, cell[0], cell[1], frame.r));
+        this._tiles.stats.ahead++;
+        if (margin && frame === this._frame && t && t.canvas) this._ctx.drawImage(t.canvas, cell[0] * SIZE - frame.nx, cell[1] * SIZE - frame.ny);
+      },
+
+      /* The view's tiles onto the canvas; the missing ones drawn first. */
       _composite: function (ctx, frame) {
         var cache = this._tiles, z = frame.z, r = frame.r, cells = TILES.cover(frame.nx, frame.ny, frame.W, frame.H);
         var keys = cells.map(function (t) { return cache.key(z, t[0], t[1], r); });
         cache.view = new Set(keys);
-        var got = keys.map(function (k) { return cache.get(k); }), missing = [], i;
+        var got = keys.map(function (k) { return cache.get(k); }), missing = [], i, vw = frame.view;
+        this._later = [];
         for (i = 0; i < cells.length; i++) {
           if (got[i]) continue;
-          var cv = TILES.canvas();
-          missing.push({ i: i, canvas: cv, ctx: cv.getContext("2d"), nx: cells[i][0] * SIZE - G, ny: cells[i][1] * SIZE - G,
-            W: SIZE + 2 * G, H: SIZE + 2 * G, n: 0 });
+          var x = cells[i][0] * SIZE - frame.nx, y = cells[i][1] * SIZE - frame.ny;
+          // on screen now; a tile only in the margin is drawn next, while the page is idle
+          if (x + SIZE > vw[0] && x < vw[0] + vw[2] && y + SIZE > vw[1] && y < vw[1] + vw[3]) missing.push(cells[i]);
+          else this._later.push(cells[i]);
         }
         if (missing.length) {
-          this._paint(missing, frame);
-          missing.forEach(function (m) {
-            if (!m.n) { TILES.release(m.canvas); m.canvas = null; } // nothing there
-            got[m.i] = cache.put(keys[m.i], m.canvas);
-          });
+          this._render(frame, missing);
+          got = keys.map(function (k) { return cache.tiles.get(k); });
         }
         cache.stats.lastRendered = missing.length;
-        cache.stats.lastReused = cells.length - missing.length;
+        cache.stats.lastReused = cells.length - missing.length - this._later.length;
         cache.stats.rendered += missing.length;
-        cache.stats.reused += cells.length - missing.length;
+        cache.stats.reused += cache.stats.lastReused;
         ctx.imageSmoothingEnabled = false;
         for (i = 0; i < cells.length; i++) {
-          if (got[i].canvas) ctx.drawImage(got[i].canvas, G, G, SIZE, SIZE, cells[i][0] * SIZE - frame.nx, cells[i][1] * SIZE - frame.ny, SIZE, SIZE);
+          if (got[i] && got[i].canvas) ctx.drawImage(got[i].canvas, cells[i][0] * SIZE - frame.nx, cells[i][1] * SIZE - frame.ny);
         }
+      },
+
+      /* Tiles drawn and kept: each rectangle of them drawn at once on one
+       * canvas (with a margin all round that is not kept: Skia clips strokes
+       * at a canvas's edge a little unlike a line going on), then cut up. */
+      _render: function (frame, cells) {
+        var cache = this._tiles, self = this;
+        TILES.rects(cells).forEach(function (rc) {
+          var W = (rc[2] - rc[0] + 1) * SIZE + 2 * G, H = (rc[3] - rc[1] + 1) * SIZE + 2 * G, sc = TILES.scratch(W, H);
+          var t = { ctx: sc.getContext("2d"), nx: rc[0] * SIZE - G, ny: rc[1] * SIZE - G, W: W, H: H, n: 0 };
+          self._paint([t], frame);
+          for (var ty = rc[1]; ty <= rc[3]; ty++) {
+            for (var tx = rc[0]; tx <= rc[2]; tx++) {
+              var cv = null;
+              if (t.n && self._meets(frame, tx * SIZE, ty * SIZE)) {
+                cv = TILES.canvas();
+                cv.getContext("2d").drawImage(sc, (tx - rc[0]) * SIZE + G, (ty - rc[1]) * SIZE + G, SIZE, SIZE, 0, 0, SIZE, SIZE);
+              }
+              cache.put(cache.key(frame.z, tx, ty, frame.r), cv);
+            }
+          }
+        });
       },
 
       /* The whole view drawn at once, as no tile is (probes.js compares the two). */
@@ -266,6 +299,7 @@
       },
 
       _forget: function () { this.members.forEach(function (m) { m._forget(); }); },
+      _meets: function (frame, nx, ny) { return this.members.some(function (m) { return m._meets(frame, nx, ny); }); },
       _prepare: function (frame) { this.members.forEach(function (m) { m._prepare(frame); }); },
       _paint: function (targets, frame) { this._sorted().forEach(function (m) { m._paint(targets, frame); }); },
       _overlay: function (ctx, frame) { this._sorted().forEach(function (m) { m._overlay(ctx, frame); }); },
@@ -421,14 +455,14 @@
       },
 
       /* Features of a part whose box (plus m world units) meets a placed rectangle. */
-      _count: function (g, pi, sidx, v, look, m) {
+      _count: function (g, pi, sidx, v, look, m, enough) {
         var part = g.parts[pi], bbox = part.bbox, q = TILES.query(TILES.grid(part), v.x0 - m, v.y0 - m, v.x1 + m, v.y1 + m);
         var buf = q[0], n = 0;
         for (var c = 0; c < q[1]; c++) {
           var i = buf[c], b = 4 * i;
           if (look[sidx[i]].none) continue;
           if (bbox[b + 2] + m < v.x0 || bbox[b] - m > v.x1 || bbox[b + 3] + m < v.y0 || bbox[b + 1] - m > v.y1) continue;
-          n++;
+          if (++n === enough) break;
         }
         return n;
       },
@@ -448,47 +482,38 @@
         return n;
       },
 
-      /* Draw onto targets (tiles, or the whole view): each one's raster
-       * buffer first, then the features big on screen as canvas paths, made
-       * once for all the targets together. targets[k].n counts what fell on it. */
+      _meets: function (frame, nx, ny) {
+        var look = this._look(frame.r), self = this, t = { nx: nx, ny: ny, W: SIZE, H: SIZE };
+        return this._pieces().some(function (pc) {
+          var v = place(pc.geom, frame, t), m = look.reach / v.S;
+          return pc.geom.parts.some(function (p, pi) { return self._count(pc.geom, pi, pc.sidx[pi], v, look, m, 1) > 0; });
+        });
+      },
+
+      /* Draw onto a target (a rectangle of tiles, or the whole view): the
+       * raster buffer first, then the features big on screen as canvas
+       * paths; t.n counts what fell on it. */
       _paint: function (targets, frame) {
-        var pieces = this._pieces();
+        var pieces = this._pieces(), t = targets[0];
         if (!pieces.length) return; // arrays still loading: drawn when they arrive
-        var z = frame.z, r = frame.r, look = this._look(r), zs = this._zs[z + "@" + r] || [], self = this;
-        var ux0 = Infinity, uy0 = Infinity, ux1 = -Infinity, uy1 = -Infinity;
-        targets.forEach(function (t) {
-          ux0 = Math.min(ux0, t.nx); uy0 = Math.min(uy0, t.ny); ux1 = Math.max(ux1, t.nx + t.W); uy1 = Math.max(uy1, t.ny + t.H);
-        });
-        var union = { nx: ux0, ny: uy0, W: ux1 - ux0, H: uy1 - uy0 }, jobs = [];
-        targets.forEach(function (t) {
-          var ras = self._shared ? null : R.raster(t.W, t.H);
-          pieces.forEach(function (pc, k) {
-            var g = pc.geom, set = g.sets[self._band(z, g)], v = place(g, frame, t);
-            for (var pi = 0; pi < g.parts.length; pi++) {
-              t.n += self._sweep(ras, g, pi, set[pi], pc.sidx[pi], v, look, (zs[k] || [])[pi] || 0, null);
-            }
-          });
-          if (ras && ras.used) t.ctx.putImageData(ras.img, 0, 0);
-        });
-        // the big ones: found over all targets at once, in batches of the same style
+        var z = frame.z, r = frame.r, look = this._look(r), zs = this._zs[z + "@" + r] || [], self = this, jobs = [];
+        var ras = this._shared ? null : R.raster(t.W, t.H);
         pieces.forEach(function (pc, k) {
-          var g = pc.geom, set = g.sets[self._band(z, g)], v = place(g, frame, union);
+          var g = pc.geom, set = g.sets[self._band(z, g)], v = place(g, frame, t);
           for (var pi = 0; pi < g.parts.length; pi++) {
-            var items = [];
-            self._sweep(self._shared ? null : true, g, pi, set[pi], pc.sidx[pi], v, look, (zs[k] || [])[pi] || 0, items);
-            if (items.length) {
-              jobs.push({ part: g.parts[pi], geo: set[pi], v: v, sidx: pc.sidx[pi], items: items, raster: !self._shared,
-                fit: (zs[k] || [])[pi] || 0 });
-            }
+            var items = [], fit = (zs[k] || [])[pi] || 0;
+            t.n += self._sweep(ras, g, pi, set[pi], pc.sidx[pi], v, look, fit, items);
+            if (items.length) jobs.push({ part: g.parts[pi], geo: set[pi], v: v, sidx: pc.sidx[pi], items: items });
           }
         });
-        jobs.forEach(function (job) { self._vector(job, targets, union); });
+        if (ras && ras.used) t.ctx.putImageData(ras.img, 0, 0);
+        jobs.forEach(function (job) { self._vector(job, targets); });
         this._lastPaint = performance.now();
       },
 
-      /* One part's features near a placed target: the small ones into ras
-       * (vec null), or the big ones' indices into vec (ras then only says
-       * whether there is a pixel buffer). Returns the features it drew. */
+      /* One part's features near a placed target: the small ones into the
+       * pixel buffer ras (if any), the big ones' indices into vec. Returns
+       * the features it put into ras. */
       _sweep: function (ras, g, pi, geo, sidx, v, look, fit, vec) {
         var part = g.parts[pi], bbox = part.bbox, type = part.type, S = v.S, r = v.r;
         var m = look.reach / S, styles = this.styles;
@@ -500,11 +525,7 @@
           var b = 4 * i, bx0 = bbox[b], by0 = bbox[b + 1], bx1 = bbox[b + 2], by1 = bbox[b + 3];
           if (bx1 + m < v.x0 || bx0 - m > v.x1 || by1 + m < v.y0 || by0 - m > v.y1) continue;
           var w = (bx1 - bx0) * S, h = (by1 - by0) * S, big = this._big(type, w, h, r, raster, fit);
-          if (vec) {
-            if (big) vec.push(i);
-            continue;
-          }
-          if (big) continue;
+          if (big) { vec.push(i); continue; }
           drawn++;
           if (type === "point") R.discs(ras, geo, i, col, Math.min((styles[k].radius || DEF.radius) * r, fit), v);
           else if (w < 1.5 && h < 1.5) R.rect(ras, bx0 * S + gx - nx, by0 * S + gy - ny, bx1 * S + gx - nx, by1 * S + gy - ny, col.dot);
@@ -516,23 +537,26 @@
 
       /* Features big on screen as anti-aliased canvas paths, a path per
        * style and run of 64 feature numbers (the same batches whatever the
-       * target, so a tile and the whole view blend alike), each path made
-       * once and painted onto every target it reaches. */
-      _vector: function (job, targets, union) {
-        var items = job.items, sidx = job.sidx;
+       * target, so a tile and the whole view blend alike), made for each
+       * target from the features that reach it: Skia strokes a whole path
+       * before it clips, so a path holds only what its tile shows. */
+      _vector: function (job, targets) {
+        var items = job.items, sidx = job.sidx, bb = job.part.bbox, v = job.v, S = v.S, gx = v.gx, gy = v.gy;
         items.sort(function (a, b) { return (sidx[a] - sidx[b]) || (a - b); });
         for (var s = 0; s < items.length;) {
           var k = sidx[items[s]], run = Math.floor(items[s] / 64), e = s + 1;
           while (e < items.length && sidx[items[e]] === k && Math.floor(items[e] / 64) === run) e++;
-          var box = [Infinity, Infinity, -Infinity, -Infinity];
-          var path = this._path(job, k, items, s, e, box);
-          var st = this.styles[k];
+          var st = this.styles[k], grow = ((st.weight == null ? DEF.weight : st.weight) + (st.radius || DEF.radius) + 2) * v.r;
           for (var t = 0; t < targets.length; t++) {
-            var tg = targets[t], dx = union.nx - tg.nx, dy = union.ny - tg.ny;
-            if (box[2] + dx < 0 || box[0] + dx > tg.W || box[3] + dy < 0 || box[1] + dy > tg.H) continue;
-            tg.ctx.setTransform(1, 0, 0, 1, dx, dy);
-            this._stroke(tg.ctx, path, st, job.part.type, job.v.r);
-            tg.ctx.setTransform(1, 0, 0, 1, 0, 0);
+            var tg = targets[t], sub = [];
+            for (var q = s; q < e; q++) {
+              var b = 4 * items[q];
+              if (bb[b + 2] * S + gx - tg.nx < -grow || bb[b] * S + gx - tg.nx > tg.W + grow ||
+                  bb[b + 3] * S + gy - tg.ny < -grow || bb[b + 1] * S + gy - tg.ny > tg.H + grow) continue;
+              sub.push(items[q]);
+            }
+            if (!sub.length) continue;
+            this._stroke(tg.ctx, this._path(job, k, sub, tg), st, job.part.type, v.r);
             tg.n++;
           }
           s = e;
@@ -548,23 +572,22 @@
         return !(type === "line" && w < 3 && h < 3);
       },
 
-      /* The path of items[s..e) placed on the union of the targets; box: its
-       * extent (plus the outline) in device pixels there. A run of vertices
-       * all beyond one edge of the union (plus a margin) draws nothing
-       * there: its first and last vertex will do (the straight line between
-       * them stays beyond that edge). Coordinates kept to 1/256 px, which a
-       * float32 holds exactly, so a path moved by whole pixels is the same path. */
-      _path: function (job, k, items, s, e, box) {
+      /* The path of some features on a target. A run of vertices all
+       * beyond one edge of the target (plus a margin) draws nothing there:
+       * its first and last vertex will do (the straight line between them
+       * stays beyond that edge); vertices within a third of a pixel of the
+       * last one drawn are skipped. Coordinates kept to 1/256 px. */
+      _path: function (job, k, members, tg) {
         var st = this.styles[k], type = job.part.type, geo = job.geo, pv = job.v, r = pv.r;
-        var xy = geo.xy, rings = geo.rings, fr = geo.frings, S = pv.S, gx = pv.gx, gy = pv.gy, nx = pv.nx, ny = pv.ny;
+        var xy = geo.xy, rings = geo.rings, fr = geo.frings, S = pv.S, gx = pv.gx, gy = pv.gy, nx = tg.nx, ny = tg.ny;
         var radius = (st.radius || DEF.radius) * r, weight = (st.weight == null ? DEF.weight : st.weight) * r;
-        var m = weight + 4 * r, X1 = pv.W + m, Y1 = pv.H + m, path = new Path2D();
+        var m = weight + 4 * r, X1 = tg.W + m, Y1 = tg.H + m, path = new Path2D();
         var out = function (x, y) { return (x < -m ? 1 : x > X1 ? 2 : 0) | (y < -m ? 4 : y > Y1 ? 8 : 0); };
-        var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-        for (var q = s; q < e; q++) {
-          var i = items[q], b = 4 * i, bb = job.part.bbox;
-          x0 = Math.min(x0, bb[b] * S + gx - nx); y0 = Math.min(y0, bb[b + 1] * S + gy - ny);
-          x1 = Math.max(x1, bb[b + 2] * S + gx - nx); y1 = Math.max(y1, bb[b + 3] * S + gy - ny);
+        // the same edges in world units, for runs of 64 vertices at once (chunkBoxes)
+        var cb = type === "point" ? null : TILES.chunkBoxes(geo);
+        var wx0 = (nx - m - gx) / S, wx1 = (nx + X1 - gx) / S, wy0 = (ny - m - gy) / S, wy1 = (ny + Y1 - gy) / S;
+        for (var q = 0; q < members.length; q++) {
+          var i = members[q];
           if (type === "point") {
             for (var pt = fr[i]; pt < fr[i + 1]; pt++) {
               var cx = Math.round((xy[2 * pt] * S + gx - nx) * 256) / 256, cy = Math.round((xy[2 * pt + 1] * S + gy - ny) * 256) / 256;
@@ -580,6 +603,17 @@
             path.moveTo(lx, ly);
             var run = out(lx, ly), px = 0, py = 0, held = false;
             for (var j = a + 1; j < en; j++) {
+              if (run && (j & 63) === 0 && j + 64 < en) { // 64 vertices all beyond an edge the run is beyond: held at once
+                var o = j >> 4; // 4 * (j / 64)
+                var code = (cb[o + 2] < wx0 ? 1 : cb[o] > wx1 ? 2 : 0) | (cb[o + 3] < wy0 ? 4 : cb[o + 1] > wy1 ? 8 : 0);
+                if (run & code) {
+                  run &= code;
+                  j += 63;
+                  px = Math.round((xy[2 * j] * S + gx - nx) * 256) / 256; py = Math.round((xy[2 * j + 1] * S + gy - ny) * 256) / 256;
+                  held = true;
+                  continue;
+                }
+              }
               var x = Math.round((xy[2 * j] * S + gx - nx) * 256) / 256, y = Math.round((xy[2 * j + 1] * S + gy - ny) * 256) / 256;
               var c = out(x, y);
               if (run & c) {
@@ -587,16 +621,16 @@
                 px = x; py = y; held = true;
                 continue;
               }
-              if (held) { path.lineTo(px, py); held = false; }
+              if (held) { path.lineTo(px, py); lx = px; ly = py; held = false; }
               run = c;
+              if (j < en - 1 && x - lx < 0.34 && lx - x < 0.34 && y - ly < 0.34 && ly - y < 0.34) continue;
               path.lineTo(x, y);
+              lx = x; ly = y;
             }
             if (held) path.lineTo(px, py);
             if (type === "polygon") path.closePath();
           }
         }
-        var grow = weight + radius + 2 * r;
-        box[0] = x0 - grow; box[1] = y0 - grow; box[2] = x1 + grow; box[3] = y1 + grow;
         return path;
       },
 
@@ -618,7 +652,7 @@
       },
 
       _overlay: function (ctx, frame) {
-        this._placed = this.labels && !this.pieces && this.geom ? this._drawLabels(ctx, place(this.geom, frame, frame), frame.z) : 0;
+        this._placed = this.labels && !this.pieces && this.geom ? ZJ.bigLabels.draw(ctx, this, place(this.geom, frame, frame), frame.z) : 0;
       },
 
       _drawn: function (frame, ms) {
@@ -633,43 +667,6 @@
         this._lastPaint = performance.now();
       },
 
-      /* Labels of features in view, most room first come first; none overlap. */
-      _drawLabels: function (ctx, v, z) {
-        var S = v.S, gx = v.gx, gy = v.gy, nx = v.nx, ny = v.ny, vx0 = v.x0, vx1 = v.x1, vy0 = v.y0, vy1 = v.y1, W = v.W, H = v.H;
-        var lab = this.labels, minZoom = lab.minZoom;
-        if (minZoom != null ? z < minZoom : this.countInView() > 3000) return 0;
-        var xy = lab.xy, texts = lab.texts, n = texts.length;
-        var r = v.r;
-        ctx.font = Math.round(LAB.size * r) + FONT;
-        ctx.textAlign = "center";
-        ctx.textBaseline = "middle";
-        ctx.lineJoin = "round";
-        ctx.globalAlpha = Math.max(0.35, this.opacity);
-        var cell = 24 * r, cols = Math.ceil(W / cell) + 1, taken = new Uint8Array(cols * (Math.ceil(H / cell) + 1));
-        var placed = 0;
-        for (var i = 0; i < n && placed < MAX_LABELS; i++) {
-          var t = texts[i];
-          if (!t) continue;
-          var rx = xy[2 * i], ry = xy[2 * i + 1];
-          if (!(rx >= vx0 && rx <= vx1 && ry >= vy0 && ry <= vy1)) continue;
-          var x = rx * S + gx - nx, y = ry * S + gy - ny;
-          var w = Math.min(ctx.measureText(t).width, 220 * r) + 6 * r, h = 16 * r;
-          var c0 = Math.max(0, Math.floor((x - w / 2) / cell)), c1 = Math.floor((x + w / 2) / cell);
-          var r0 = Math.max(0, Math.floor((y - h / 2) / cell)), r1 = Math.floor((y + h / 2) / cell);
-          var free = true, cc, rr;
-          for (rr = r0; rr <= r1 && free; rr++) for (cc = c0; cc <= c1; cc++) if (taken[rr * cols + cc]) { free = false; break; }
-          if (!free) continue;
-          for (rr = r0; rr <= r1; rr++) for (cc = c0; cc <= c1 && cc < cols; cc++) taken[rr * cols + cc] = 1;
-          ctx.strokeStyle = LAB.halo;
-          ctx.lineWidth = LAB.haloWidth * r;
-          ctx.strokeText(t, x, y, 220 * r);
-          ctx.fillStyle = LAB.color;
-          ctx.fillText(t, x, y, 220 * r);
-          placed++;
-        }
-        ctx.globalAlpha = 1;
-        return placed;
-      },
     });
 
     /* Canvases go above the SVG of seed layers, unless a seed layer lies

@@ -18,8 +18,8 @@
       firstDrawAgo: s.firstDraw ? performance.now() - s.firstDraw : null, joined: !!s.joined });
   };
 
-  /* The canvas a big layer is on, against the same view drawn whole with no
-   * tile: how many pixels differ at all, and by more than `shade` levels of
+  /* The canvas a big layer is on, where it is on screen, against the same
+   * view drawn whole with no tile: how many pixels differ at all, and by more than `shade` levels of
    * a premultiplied channel (Skia strokes an outline a level apart when it
    * lies elsewhere on a canvas); a seam or a stale tile shows as those. */
   ZJ.bigCheck = function (id) {
@@ -32,7 +32,7 @@
     c.height = f.H;
     var ctx = c.getContext("2d");
     s._paintView(ctx, f);
-    var a = s._ctx.getImageData(0, 0, f.W, f.H).data, b = ctx.getImageData(0, 0, f.W, f.H).data;
+    var vw = f.view, a = s._ctx.getImageData(vw[0], vw[1], vw[2], vw[3]).data, b = ctx.getImageData(vw[0], vw[1], vw[2], vw[3]).data;
     var T = ZJ.tiles.SIZE, edge = 0, differ = 0, shade = 2, more = 0, worst = 0, at = null, painted = 0, sum = [0, 0, 0, 0];
     for (var i = 0; i < a.length; i += 4) {
       if (a[i + 3]) { painted++; sum[0] += a[i]; sum[1] += a[i + 1]; sum[2] += a[i + 2]; sum[3] += a[i + 3]; }
@@ -42,10 +42,10 @@
       for (var k = 0; k < 3; k++) d = Math.max(d, Math.abs(a[i + k] * aa - b[i + k] * ba));
       if (d > shade) {
         more++;
-        var ex = ((i / 4) % f.W + f.nx) % T, ey = (Math.floor(i / 4 / f.W) + f.ny) % T;
+        var ex = ((i / 4) % vw[2] + vw[0] + f.nx) % T, ey = (Math.floor(i / 4 / vw[2]) + vw[1] + f.ny) % T;
         if (ex === 0 || ex === T - 1 || ey === 0 || ey === T - 1) edge++; // beside a tile's edge: a seam
       }
-      if (d > worst) { worst = d; at = [(i / 4) % f.W, Math.floor(i / 4 / f.W)]; }
+      if (d > worst) { worst = d; at = [(i / 4) % vw[2] + vw[0], Math.floor(i / 4 / vw[2]) + vw[1]]; }
     }
     var mean = sum.map(function (x) { return painted ? x / painted : 0; });
     return JSON.stringify({ pixels: a.length / 4, painted: painted, mean: mean, differ: differ, shade: shade, more: more, edge: edge,

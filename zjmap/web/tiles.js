@@ -17,9 +17,7 @@
   if (!ZJ) return;
 
   var SIZE = 256; // device pixels a side: 256 KB a tile
-  // drawn with a margin all round that is not shown: Skia clips strokes at a
-  // canvas's edge a little unlike a line going on (seen along tile edges)
-  var GUTTER = 8, FULL = SIZE + 2 * GUTTER;
+  var GUTTER = 8; // margin round what is drawn at once, not kept (biglayer.js _render)
   var CAP = 220; // tiles kept across all layers (64 MB): the web engine stays under 400 MB at 100k parcels
   var lru = new Map(); // "cache id|key" -> tile, least recently used first
   var pool = []; // canvases of tiles let go, to draw the next ones on
@@ -30,7 +28,7 @@
     this.id = nextId++;
     this.tiles = new Map();
     this.view = null; // keys of the view drawn last: never let go to make room
-    this.stats = { rendered: 0, reused: 0, lastRendered: 0, lastReused: 0 };
+    this.stats = { rendered: 0, reused: 0, lastRendered: 0, lastReused: 0, ahead: 0 };
   }
 
   Cache.prototype.key = function (z, tx, ty, r) { return z + "/" + tx + "/" + ty + "@" + r; };
@@ -83,17 +81,47 @@
   function canvas() {
     var c = pool.pop();
     if (c) {
-      c.getContext("2d").clearRect(0, 0, FULL, FULL);
+      c.getContext("2d").clearRect(0, 0, SIZE, SIZE);
       return c;
     }
     c = document.createElement("canvas");
-    c.width = FULL;
-    c.height = FULL;
+    c.width = SIZE;
+    c.height = SIZE;
     return c;
   }
 
   function release(c) {
     if (c && pool.length < 16) pool.push(c);
+  }
+
+  /* Tiles to draw as rectangles [tx0, ty0, tx1, ty1]: runs along each row,
+   * joined with the run below of the same columns (a pan's L: two). */
+  function rects(cells) {
+    var rows = {}, out = [];
+    cells.forEach(function (c) { (rows[c[1]] = rows[c[1]] || []).push(c[0]); });
+    var open = {};
+    Object.keys(rows).map(Number).sort(function (a, b) { return a - b; }).forEach(function (ty) {
+      var xs = rows[ty].sort(function (a, b) { return a - b; }), next = {};
+      for (var i = 0; i < xs.length;) {
+        var j = i;
+        while (j + 1 < xs.length && xs[j + 1] === xs[j] + 1) j++;
+        var key = xs[i] + ":" + xs[j], prev = open[key];
+        if (prev && prev[3] === ty - 1) { prev[3] = ty; next[key] = prev; }
+        else { var rc = [xs[i], ty, xs[j], ty]; out.push(rc); next[key] = rc; }
+        i = j + 1;
+      }
+      open = next;
+    });
+    return out;
+  }
+
+  var scratchCanvas = null;
+  /* One canvas w × h, cleared, to draw a rectangle of tiles on. */
+  function scratchOf(w, h) {
+    var c = scratchCanvas || (scratchCanvas = document.createElement("canvas"));
+    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
+    else c.getContext("2d").clearRect(0, 0, w, h);
+    return c;
   }
 
   /* The tiles (column, row) a rectangle of device pixels at a zoom covers. */
@@ -172,13 +200,90 @@
     return part._grid || (part._grid = buildGrid(part.bbox, part.n));
   }
 
+  /* The box of each run of 64 vertices of a set (j = 64 k … 64 k + 63), made once. */
+  function chunkBoxes(geo) {
+    if (geo._cb) return geo._cb;
+    var xy = geo.xy, n = xy.length / 2, cb = new Float32Array(4 * Math.ceil(n / 64));
+    for (var k = 0; 64 * k < n; k++) {
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (var j = 64 * k; j < Math.min(n, 64 * k + 64); j++) {
+        var x = xy[2 * j], y = xy[2 * j + 1];
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+      cb[4 * k] = x0; cb[4 * k + 1] = y0; cb[4 * k + 2] = x1; cb[4 * k + 3] = y1;
+    }
+    return (geo._cb = cb);
+  }
+
+  /* Tiles drawn ahead while the page is idle (from 200 ms after a view is
+   * drawn): the view's margin first, then the ring round the canvas (the
+   * next pan's), then the view one zoom in and one zoom out; a few
+   * milliseconds a slice, so a step never waits long behind them. */
+  var wishes = new Map(), timer = null, aheadOn = true, made = 0, IDLE = 200;
+
+  function ahead(surface, frame, margin) {
+    if (!aheadOn) return;
+    var map = surface._map, list = [];
+    list.push({ frame: frame, cells: (margin || []).slice(), margin: true, phase: 0 });
+    list.push({ frame: frame, cells: cover(frame.nx - SIZE, frame.ny - SIZE, frame.W + 2 * SIZE, frame.H + 2 * SIZE), phase: 1 });
+    [1, -1].forEach(function (dz, k) {
+      var z = frame.z + dz;
+      if (!map || z > map.getMaxZoom() || z < map.getMinZoom()) return;
+      var f = Math.pow(2, dz), cx = (frame.nx + frame.W / 2) * f, cy = (frame.ny + frame.H / 2) * f;
+      var fr = { z: z, S: frame.S * f, r: frame.r, W: frame.W, H: frame.H, nx: Math.round(cx - frame.W / 2), ny: Math.round(cy - frame.H / 2) };
+      list.push({ frame: fr, cells: cover(fr.nx, fr.ny, fr.W, fr.H), phase: 2 + k });
+    });
+    wishes.set(surface, list);
+    made = 0; // a new view: half the kept tiles may go to what it may want next
+    // only once the view has stayed a moment: a planner panning on is not kept waiting behind tiles
+    clearTimeout(timer);
+    timer = setTimeout(work, IDLE);
+  }
+
+  /* The next tile wished for: every surface's margin first, then their rings, then the zooms. */
+  function nextWish() {
+    var best = null;
+    wishes.forEach(function (list, surface) {
+      if (!surface._map || !surface._tiles) { wishes.delete(surface); return; }
+      while (list.length && !list[0].cells.length) list.shift();
+      if (!list.length) { wishes.delete(surface); return; }
+      if (!best || list[0].phase < best[1].phase) best = [surface, list[0]];
+    });
+    if (!best) return null;
+    var w = best[1];
+    if (!w.margin && made >= CAP / 2) { wishes.clear(); return null; } // the rest of the room for the views seen
+    return [best[0], w, w.cells.shift()];
+  }
+
+  function work() {
+    timer = null;
+    var t0 = performance.now();
+    while (performance.now() - t0 < 4) {
+      var next = nextWish();
+      if (!next) return;
+      var surface = next[0], w = next[1], cell = next[2];
+      if (surface._tiles.tiles.has(surface._tiles.key(w.frame.z, cell[0], cell[1], w.frame.r))) continue;
+      surface._ahead(w.frame, cell, w.margin);
+      made++;
+    }
+    timer = setTimeout(work, 0);
+  }
+
   ZJ.tiles = {
+    ahead: ahead,
+    setAhead: function (on) { aheadOn = !!on; if (!on) wishes.clear(); },
+    chunkBoxes: chunkBoxes,
     SIZE: SIZE,
     GUTTER: GUTTER,
     cache: function () { return new Cache(); },
     canvas: canvas,
     release: release,
     cover: cover,
+    rects: rects,
+    scratch: scratchOf,
     grid: gridOf,
     query: query,
     cached: function () { return lru.size; },
