@@ -92,6 +92,7 @@ def cancellable(conn: Any, cancel: Callable[[], bool] | None) -> Iterator[None]:
         return
     ended = threading.Event()
     asked = threading.Lock()
+    sending = threading.Lock()  # held while a request is on its way: the block ends after it
     sent: list[bool] = []
 
     def stop() -> None:
@@ -99,25 +100,28 @@ def cancellable(conn: Any, cancel: Callable[[], bool] | None) -> Iterator[None]:
             if sent or ended.is_set():
                 return
             sent.append(True)
-        threading.Thread(target=_cancel_until_done, args=(conn, ended), name="zjmap-pg-cancel", daemon=True).start()
+        threading.Thread(target=_cancel_until_done, args=(conn, ended, sending), name="zjmap-pg-cancel",
+                         daemon=True).start()
 
     hook = getattr(cancel, "on_cancel", None)
     remove = hook(stop) if callable(hook) else _poll(cancel, stop, ended)
     try:
         yield
     finally:
-        ended.set()
+        with sending:  # no request reaches the server after the block: the connection's next statement is safe
+            ended.set()
         remove()
 
 
-def _cancel_until_done(conn: Any, ended: threading.Event) -> None:
+def _cancel_until_done(conn: Any, ended: threading.Event, sending: threading.Lock) -> None:
     for _ in range(CANCEL_REPEATS):
-        if ended.is_set():
-            return
-        try:
-            conn.cancel_safe(timeout=CANCEL_TIMEOUT_S)
-        except Exception:  # noqa: BLE001 - closed or unreachable: the statement ends with the connection
-            return
+        with sending:
+            if ended.is_set():
+                return
+            try:
+                conn.cancel_safe(timeout=CANCEL_TIMEOUT_S)
+            except Exception:  # noqa: BLE001 - closed or unreachable: the statement ends with the connection
+                return
         if ended.wait(CANCEL_REPEAT_S):
             return
 
