@@ -34,7 +34,7 @@ def read_and_keep(path):
     loaded = read_layer(path)
     layer = user_layer(loaded, "user_1")
     assert len(layer.display.arrays.bands) >= 2
-    assert layercache.store(key, layercache.meta_of(loaded), loaded.gdf, layer.display.arrays) is not None
+    assert layercache.store(key, layercache.meta_of(loaded), layer.table, layer.display.arrays) is not None  # as the window does
     return key, loaded, layer
 
 
@@ -74,6 +74,10 @@ def test_an_unchanged_file_comes_back_from_the_cache_as_it_was_read(tmp_path):
     head = first.write().read_bytes()
     assert first.geometry_payload()["bytes"] == len(head) and 2 * len(head) <= len(a.write().read_bytes())
     assert head == a.write().read_bytes()[:len(head)]
+    # the rows' boxes kept with it (what a click tests first), and a click finds the parcel without making the rest
+    np.testing.assert_array_equal(got.table.column._bounds, shapely.bounds(np.asarray(loaded.gdf.geometry.array)))
+    p = layer.features[1234].geometry.representative_point()
+    assert 1234 in got.table.column.query(p, "dwithin", 1e-9).tolist()
     # one feature for the panel: its geometry alone
     assert again.features[1234].props == layer.features[1234].props
     assert again.features[1234].geometry.equals_exact(layer.features[1234].geometry, 0)
@@ -118,7 +122,7 @@ def test_points_and_lines_come_back_too(tmp_path):
         key = layercache.cache_key(path)
         loaded = read_layer(path)
         layer = user_layer(loaded, "user_1", defer_bands=False)
-        assert layercache.store(key, layercache.meta_of(loaded), loaded.gdf, layer.display.arrays) is not None
+        assert layercache.store(key, layercache.meta_of(loaded), layer.table, layer.display.arrays) is not None  # as the window does
         got = layercache.load(key)
         again = user_layer(got.loaded, "user_2", display=got.display, table=got.table)
         assert again.features[17].geometry.equals_exact(layer.features[17].geometry, 0)

@@ -224,6 +224,8 @@ def store(key: str, meta: dict[str, Any], gdf: Any, display: BigDisplay) -> Path
             n_offsets = len(offsets)
             if single is not None:
                 np.save(tmp / "single.npy", single)
+            if ragged is not None and ragged._bounds is not None:  # the rows' boxes: what identify tests first
+                np.save(tmp / "bounds.npy", ragged._bounds)
             attrs = gdf.attrs if flat is not None else gdf.drop(columns=gdf.geometry.name)
             feather.write_feather(pa.Table.from_pandas(attrs, preserve_index=False), tmp / "table.arrow",
                                   compression="uncompressed")
@@ -366,9 +368,10 @@ def load(key: str) -> Reopened | None:
             else:
                 coords, mapping = map_npy(d / "coords.npy")
                 single = np.load(d / "single.npy") if (d / "single.npy").is_file() else None
+                boxes = np.load(d / "bounds.npy", mmap_mode="r") if (d / "bounds.npy").is_file() else None
                 column = RaggedColumn(meta["geometry_type"], coords,
                                       tuple(np.load(d / f"offsets{i}.npy", mmap_mode="r") for i in range(meta["offsets"])),
-                                      single, mapping=mapping)
+                                      single, boxes, mapping=mapping)
         if len(attrs) != meta["features"] or len(column) != meta["features"]:
             raise ValueError("table and display disagree")
         disp, first = _display(d, key, meta)
