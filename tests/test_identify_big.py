@@ -172,3 +172,19 @@ def test_a_polygon_layers_tree_is_built_before_the_first_click(win, tmp_path, mo
     finally:
         _remove(win, lid)
     assert lid not in ident._trees
+
+
+def test_a_removed_layer_is_not_kept_alive_by_its_identify_job(win, tmp_path, monkeypatch):
+    """Its job ended, a layer that goes is freed (a finished job kept as the
+    indexer's child held it: every big layer ever loaded stayed in memory)."""
+    import gc
+    import weakref
+
+    from guitools import spin
+
+    monkeypatch.setattr(layercache, "enabled", False)
+    lid = _load(win, write_parcels(tmp_path / "地块.shp", n=2500))
+    assert wait_until(lambda: lid not in win.identify_index.jobs, 10_000)
+    ref = weakref.ref(win.stack.layer(lid))
+    _remove(win, lid)
+    assert wait_until(lambda: (spin(50), gc.collect(), ref() is None)[-1], 10_000)
