@@ -495,39 +495,9 @@ class BigDisplay:
         got = self._style_cache.get(key)  # the filter is part of the style
         if got is not None:
             return got
-        st = layer.styler
-        palette: dict[Any, int] = {}
-        reps: list[dict[str, Any]] = []
-        feats = layer.features
-        if st.looks_vary and hasattr(feats, "distinct_rows"):
-            # a big table: one look per distinct combination of the styled fields, not per row
-            fields = [f for f in dict.fromkeys((st.field, st.size_field)) if f]
-            combo, rows = feats.distinct_rows(fields)
-            looks = np.zeros(len(rows), dtype=np.uint32)
-            for c, props in enumerate(rows):
-                k = st.look_key(props)
-                j = palette.get(k)
-                if j is None:
-                    j = palette[k] = len(reps)
-                    reps.append(props)
-                looks[c] = j
-            index = looks[combo]
-        else:
-            index = np.zeros(len(feats), dtype=np.uint32)
-            for i, f in enumerate(feats if st.looks_vary else feats[:1]):  # one look: one style
-                k = st.look_key(f.props)
-                j = palette.get(k)
-                if j is None:
-                    j = palette[k] = len(reps)
-                    reps.append(f.props)
-                index[i] = j
-        styles = [st.feature_style(props) for props in reps]
-        rows = layer.hidden_rows  # what the layer's filter leaves out: drawn with nothing
-        if len(rows):
-            from zjmap.core.layerfilter import HIDDEN_STYLE
+        from zjmap.core.stylepalette import style_palette
 
-            index[rows] = len(styles)
-            styles.append(dict(HIDDEN_STYLE))
+        styles, index = style_palette(layer.styler, layer.features, layer.hidden_rows)
         dtype = "<u1" if len(styles) <= 255 else "<u2" if len(styles) <= 65535 else "<u4"
         got = {"styles": styles, "index": _b64(index.astype(dtype)), "bytes": np.dtype(dtype).itemsize}
         if len(self._style_cache) > 8:

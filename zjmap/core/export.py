@@ -53,9 +53,9 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from zjmap.core.layers import LayerStack, layer_geometries
+from zjmap.core.layers import LayerStack
 from zjmap.core.export_plan import BOUNDARY_SOURCE, CRS_TEXT, CancelFn, ExportCancelled, ExportError, ExportPlan, ExportResult, FORMATS, KM_PER_DEG, PAGE_SIZES_MM, PX, ProgressFn, SEA, WGS84_PRJ, check_out_path, plan_export  # noqa: F401 (re-exported)
-from zjmap.core.export_paths import _layer_geoms  # noqa: F401 (re-exported)
+from zjmap.core.export_paths import _layer_geoms, plan_geoms  # noqa: F401 (re-exported)
 from zjmap.core.export_fonts import _cjk_entry, _embed_fonts_for_pdf  # noqa: F401 (re-exported)
 from zjmap.core.export_render import _Renderer  # noqa: F401 (re-exported)
 
@@ -122,7 +122,8 @@ def render_plan(
             else:
                 metadata = {"Title": meta_title, "Description": source, "Software": "zjmap"}
             r.check()
-            r.report(0.8, f"Writing {path.name}")
+            r.writing = f"Writing {path.name}"
+            r.report(0.8, r.writing)
             tmp_out = path.with_name(f".{path.stem}.zjmap-tmp.{fmt}")
             try:
                 extra = {"pil_kwargs": {"compress_level": 3}} if fmt == "png" else {}
@@ -240,7 +241,7 @@ def warm_up(stack: Any = None) -> None:
             font_manager.get_font(e.fname)
     if stack is not None:
         for layer in stack.visible_layers():
-            _layer_geoms(layer_geometries(layer))
+            plan_geoms(layer.features)
 
 
 # ---------------------------------------------------------------------------

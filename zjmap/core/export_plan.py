@@ -48,14 +48,6 @@ class ExportCancelled(Exception):
 
 
 @dataclass
-class _Item:
-    """One feature ready to draw: geometry plus its decided style."""
-
-    geometry: BaseGeometry
-    style: dict[str, Any]
-
-
-@dataclass
 class _LayerPlan:
     """A layer as captured on the calling thread; ``fill()`` does the per-feature work later."""
 
@@ -65,7 +57,8 @@ class _LayerPlan:
     geometry: str
     opacity: float
     styler: Any  # the layer's LayerStyler at capture time
-    features: list[Any]  # MapFeature (frozen)
+    features: Any  # MapFeature (frozen) list, or a big table's FeatureRows
+    hidden_rows: Any  # positions in ``features`` the layer's filter leaves out
     legend: list[tuple[str, str, str]]  # (label, colour, shape)
     hatch: bool
     note: str
@@ -75,23 +68,36 @@ class _LayerPlan:
     seed: str
     defaults: dict[str, float]  # weight/radius of a style without them: those of the layer's renderer on screen
     fill_opacity: float = 0.35  # of its polygons, for the legend's swatches
-    items: list[_Item] = field(default_factory=list)
+    styles: list[dict[str, Any]] = field(default_factory=list)  # the layer's distinct looks…
+    index: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.uint32))  # …and each feature's
     labels: list[tuple[str, float, float]] = field(default_factory=list)  # (text, lon, lat)
     filled: bool = False
 
     def fill(self) -> None:
-        """Styles and label points of every feature (the slow part for big layers)."""
+        """Styles (one per distinct look, an index per feature) and label points."""
         if self.filled:
             return
-        style = self.styler.feature_style
-        self.items = [_Item(f.geometry, style(f.props)) for f in self.features]
+        from zjmap.core.stylepalette import style_palette
+
+        self.styles, self.index = style_palette(self.styler, self.features, self.hidden_rows)
         labels: list[tuple[str, float, float]] = []
-        if self.label_field:
-            labels = field_labels(self.features, self.label_field)
-        elif self.label_min_zoom is not None:
-            labels = name_labels(self.features, self.kind, self.label_skip)
+        if self.label_field or self.label_min_zoom is not None:
+            feats = self.features
+            if len(self.hidden_rows):
+                keep = np.ones(len(feats), dtype=bool)
+                keep[np.asarray(self.hidden_rows, dtype=np.int64)] = False
+                feats = [f for f, k in zip(feats, keep.tolist()) if k]
+            if self.label_field:
+                labels = field_labels(feats, self.label_field)
+            else:
+                labels = name_labels(feats, self.kind, self.label_skip)
         self.labels = labels
         self.filled = True
+
+    @property
+    def hidden_style(self) -> int:
+        """The index of the filter's hidden look (drawn with nothing), or -1."""
+        return len(self.styles) - 1 if len(self.hidden_rows) else -1
 
 
 @dataclass
@@ -236,8 +242,8 @@ def _layer_plan(layer: MapLayer) -> _LayerPlan:
         geometry=layer.geometry,
         opacity=float(layer.opacity),
         styler=styler,
-        features=([f for f in layer.features if f.id not in layer.hidden] if layer.hidden  # the filter applies
-                  else layer.features if getattr(layer.features, "lazy", False) else list(layer.features)),
+        features=layer.features if getattr(layer.features, "lazy", False) else list(layer.features),
+        hidden_rows=layer.hidden_rows,
         legend=[(r.label, r.color, r.shape) for r in layer.legend()],
         hatch=bool(layer.style.get("hatch")),
         note=note,
@@ -252,14 +258,16 @@ def _layer_plan(layer: MapLayer) -> _LayerPlan:
 
 def _legend_filter(plan: _LayerPlan, bbox: tuple[float, float, float, float]) -> None:
     """Keep only the legend rows whose colour is drawn inside the bbox (none: no rows)."""
-    if not plan.items:
+    from zjmap.core.export_paths import plan_geoms
+
+    if not len(plan.index):
         plan.legend, plan.note = [], ""
         return
-    b = shapely.bounds(np.array([it.geometry for it in plan.items], dtype=object))
+    b = plan_geoms(plan.features).bounds
     w, s, e, n = bbox
-    hit = ~((b[:, 2] < w) | (b[:, 0] > e) | (b[:, 3] < s) | (b[:, 1] > n))
-    items = plan.items
-    raw = {(items[k].style.get("fillColor"), items[k].style.get("color")) for k in np.flatnonzero(hit)}
+    hit = ~((b[:, 2] < w) | (b[:, 0] > e) | (b[:, 3] < s) | (b[:, 1] > n)) & ~np.isnan(b[:, 0])
+    looks = np.unique(plan.index[hit])
+    raw = {(plan.styles[k].get("fillColor"), plan.styles[k].get("color")) for k in looks.tolist() if k != plan.hidden_style}
     used = {str(c).lower() for pair in raw for c in pair if c}
     if not used:
         plan.legend, plan.note = [], ""

@@ -9,14 +9,11 @@ from typing import Any, Mapping
 import numpy as np
 
 from zjmap.core.look import label_look, load_look
-from zjmap.core.styling import DEFAULT_COLOR
 from zjmap.core.export_plan import BOUNDARY_SOURCE, CRS_TEXT, CancelFn, ExportCancelled, ExportPlan, KM_PER_DEG, PAGE_SIZES_MM, PX, ProgressFn, SEA, _LayerPlan, _extent_for
-from zjmap.core.export_paths import _Ragged, _layer_geoms, _to_geoms
+from zjmap.core.export_paths import _to_geoms
+from zjmap.core.export_draw import dashes as _dashes, draw_layer, rgba as _rgba
 from zjmap.core.export_fonts import _font_family
 from zjmap.core.export_text import _text_width_pt, _wrap
-
-
-MERGE_FEATURES = 2000  # layers this big draw one compound path per style
 
 
 @dataclass
@@ -24,43 +21,6 @@ class _Drawn:
     poly: Any
     line: Any
     points: np.ndarray | None
-
-
-_STYLE_FIELDS = ("color", "fillColor", "fillOpacity", "opacity", "weight", "dashArray", "fill", "stroke", "hatch", "radius")
-
-
-def _style_key(st: Mapping[str, Any]) -> Any:
-    g = st.get
-    return tuple(g(k) for k in _STYLE_FIELDS)
-
-
-def _rgba(color: Any, alpha: float) -> tuple[float, float, float, float]:
-    from matplotlib.colors import to_rgba
-
-    try:
-        r, g, b, _ = to_rgba(color)
-    except (ValueError, TypeError):
-        r, g, b, _ = to_rgba(DEFAULT_COLOR)
-    return (r, g, b, max(0.0, min(1.0, float(alpha))))
-
-
-def _dashes(dash: Any, lw_pt: float, unit: float) -> Any:
-    """A Leaflet dashArray ("4 3", screen pixels) as a matplotlib dash pattern."""
-    import matplotlib
-
-    if not dash:
-        return "solid"
-    try:
-        seq = [float(v) * unit for v in str(dash).replace(",", " ").split()]
-    except ValueError:
-        return "solid"
-    if not seq or not all(v > 0 for v in seq):
-        return "solid"
-    if len(seq) % 2:
-        seq = seq * 2
-    if matplotlib.rcParams["lines.scale_dashes"] and lw_pt > 0:
-        seq = [v / lw_pt for v in seq]  # matplotlib multiplies them back by the width
-    return (0.0, tuple(seq))
 
 
 class _Renderer:
@@ -76,6 +36,19 @@ class _Renderer:
     def check(self) -> None:
         if self.cancel is not None and self.cancel():
             raise ExportCancelled("export cancelled")
+
+    #: progress while the file is written: big layers' classes drawn of those made
+    ticks = 0
+    ticks_done = 0
+    writing = ""
+
+    def tick(self) -> None:
+        """A big layer's class is about to be drawn (inside savefig): a chance
+        to cancel, and the progress bar moves on while a big file is written."""
+        self.check()
+        self.ticks_done += 1
+        if self.ticks:
+            self.report(0.8 + 0.15 * min(1.0, self.ticks_done / self.ticks), self.writing)
 
     # -- figure and layout ----------------------------------------------------
     def setup(self) -> None:
@@ -186,101 +159,7 @@ class _Renderer:
         self._draw_labels()
 
     def _draw_layer(self, lp: _LayerPlan, index: int) -> None:
-        """One layer: areas, hatched areas and lines as path collections, points as one scatter.
-
-        Features keep their own paths (so overlapping features blend as on
-        the screen); styles are resolved once per distinct style. Layers of
-        MERGE_FEATURES features or more (planners' parcel or grid files) get
-        one compound path per style instead: a handful of paths rather than
-        100 000 keeps both Agg and the PDF writer fast.
-        """
-        from matplotlib.collections import PathCollection
-
-        u = self.unit
-        op = lp.opacity
-        dw, dr = lp.defaults["weight"], lp.defaults["radius"]
-        z = (1.0 if lp.kind == "base" else 2.0) + index * 0.001
-        if not lp.items:
-            return
-        G = _layer_geoms([it.geometry for it in lp.items])
-        w, s, e, n = self.extent
-        pad = 30 * self.deg_per_pt
-        b = G.bounds
-        vis = np.flatnonzero(~((b[:, 2] < w - pad) | (b[:, 0] > e + pad) | (b[:, 3] < s - pad) | (b[:, 1] > n + pad)))
-        if not len(vis):
-            return
-        memo: dict[Any, dict[str, Any]] = {}
-
-        def look(st: dict) -> dict[str, Any]:
-            key = _style_key(st)
-            got = memo.get(key)
-            if got is None:
-                lw = float(st.get("weight", dw)) * u
-                fill_colour = st.get("fillColor") or st.get("color") or DEFAULT_COLOR
-                got = memo[key] = {
-                    "key": key,
-                    "fc": _rgba(fill_colour, float(st.get("fillOpacity", 0.3)) * op)
-                    if st.get("fill", True) else (0.0, 0.0, 0.0, 0.0),
-                    "ec": _rgba(st.get("color") or DEFAULT_COLOR, float(st.get("opacity", 1.0)) * op)
-                    if st.get("stroke", True) else (0.0, 0.0, 0.0, 0.0),
-                    "hc": _rgba(fill_colour, op),
-                    "lw": lw,
-                    "ls": _dashes(st.get("dashArray"), lw, u),
-                    "r": float(st.get("radius", dr)),
-                    "hatch": bool(st.get("hatch")),
-                }
-            return got
-
-        S_of = [look(lp.items[k].style) for k in vis]
-        big = len(vis) >= MERGE_FEATURES
-
-        def collect(rag: _Ragged, want) -> tuple[list[Any], list[dict]]:
-            has = rag.counts()[vis] > 0
-            ks = [(k, S) for k, S, h in zip(vis, S_of, has) if h and want(S)]
-            if not ks:
-                return [], []
-            if not big:
-                return [rag.path(k) for k, _ in ks], [S for _, S in ks]
-            groups: dict[Any, tuple[dict, list[int]]] = {}
-            for k, S in ks:
-                groups.setdefault(S["key"], (S, []))[1].append(k)
-            return [rag.compound(np.array(kk)) for _, kk in groups.values()], [S for S, _ in groups.values()]
-
-        def add(paths: list[Any], Ss: list[dict], **kw: Any) -> Any:
-            coll = PathCollection(
-                paths, edgecolors=[S["ec"] for S in Ss], linewidths=[S["lw"] for S in Ss],
-                linestyles=[S["ls"] for S in Ss], zorder=z, **kw,
-            )
-            coll.set_transform(self.ax.transData)
-            self.ax.add_collection(coll, autolim=False)
-            return coll
-
-        paths, Ss = collect(G.poly, lambda S: not S["hatch"])
-        if paths:
-            add(paths, Ss, facecolors=[S["fc"] for S in Ss], capstyle="round", joinstyle="round")
-        paths, Ss = collect(G.poly, lambda S: S["hatch"])
-        if paths:
-            coll = add(paths, Ss, facecolors="none", hatch="/", hatchcolors=[S["hc"] for S in Ss])
-            coll.set_hatch_linewidth(3 * u)
-        paths, Ss = collect(G.line, lambda S: True)
-        if paths:
-            add(paths, Ss, facecolors="none", capstyle="round", joinstyle="round")
-        counts = G.pts.counts()[vis]
-        if counts.any():
-            sel = counts > 0
-            ks = vis[sel]
-            Sp = [S for S, h in zip(S_of, sel) if h]
-            reps = counts[sel]
-            xy = np.concatenate([G.pts.points(k) for k in ks])
-            r = np.repeat([S["r"] for S in Sp], reps)
-            fc = np.repeat([S["fc"] for S in Sp], reps, axis=0)
-            ec = np.repeat([S["ec"] for S in Sp], reps, axis=0)
-            lw = np.repeat([S["lw"] for S in Sp], reps)
-            # points above every area and line (Leaflet's marker pane)
-            self.ax.scatter(
-                xy[:, 0], xy[:, 1], s=(2 * r * u) ** 2, c=fc, edgecolors=ec, linewidths=lw,
-                marker="o", zorder=3.0 + index * 0.001, clip_on=True,
-            )
+        draw_layer(self, lp, index)
 
     def _draw_selection(self) -> None:
         from matplotlib.collections import PathCollection
