@@ -68,6 +68,30 @@ def test_a_tree_built_for_a_layer_removed_meanwhile_is_not_kept():
     assert "user_1" not in ident._trees
 
 
+def test_a_click_on_a_big_table_makes_only_the_features_it_reads_and_skips_filtered_ones(monkeypatch):
+    """At a provincial view thousands of a big table's points are within 6 px:
+    fifty hits come back nearest first, none made into a feature until read;
+    the filter's hidden rows are left out before the fifty are taken."""
+    stack = LayerStack()
+    rows = _rows(20_000)
+    layer = MapLayer("user_1", "点", "", "user", "point", rows)
+    stack.add(layer)
+    ident = Identifier(stack)
+    made: list[int] = []
+    real = FeatureRows.__getitem__
+    monkeypatch.setattr(FeatureRows, "__getitem__", lambda self, i: made.append(i) or real(self, i))
+    xy = rows.points.xy
+    d = np.hypot(xy[:, 0] - 120.25, xy[:, 1] - 30.25)
+    nearest = np.argsort(d, kind="stable")
+    hits = ident.at(120.25, 30.25, 7)
+    assert len(hits) == 50 and made == []
+    assert hits[0].feature.id == f"user_1:{nearest[0]}" and made == [nearest[0]]
+    assert [h.distance for h in hits] == sorted(h.distance for h in hits)
+    layer.hidden = frozenset(f"user_1:{k}" for k in nearest[:60].tolist())  # what a filter would leave out
+    hits = ident.at(120.25, 30.25, 7)
+    assert len(hits) == 50 and hits[0].feature.id == f"user_1:{nearest[60]}"
+
+
 @pytest.fixture(scope="module")
 def points_csv(tmp_path_factory):
     rng = np.random.default_rng(11)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property, partial
+from typing import Any
 
 import numpy as np
 import shapely
@@ -30,8 +32,22 @@ BASE_LEVELS = ("base_county", "base_prefecture", "base_province")
 
 @dataclass(frozen=True)
 class Hit:
-    feature: MapFeature
+    """One feature under the cursor. A big table's is made only when asked
+    for (:attr:`feature`): a click reads the first of up to fifty, a hover one."""
+
     distance: float  # degrees; 0 inside a polygon
+    rank: int  # 0 a point, 1 a line, 2 an area: the most specific first
+    area: float
+    layer_id: str
+    make: Callable[[], MapFeature] = field(repr=False, compare=False)
+
+    @cached_property
+    def feature(self) -> MapFeature:
+        return self.make()
+
+    @classmethod
+    def of(cls, f: MapFeature, distance: float) -> "Hit":
+        return cls(float(distance), _RANK.get(f.geometry.geom_type, 2), float(f.geometry.area), f.layer_id, lambda: f)
 
 
 class Identifier:
@@ -43,15 +59,16 @@ class Identifier:
         self._trees: dict[str, tuple[MapLayer, STRtree, Sequence[MapFeature]]] = {}
         self._building: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
-        self._insets: dict[str, object] = {}
-        #: per base unit id: what each layer holds in it (:meth:`_inside`), until a layer comes or goes
-        self._contents: dict[str, list[tuple[Sequence[MapFeature], np.ndarray]]] = {}
+        self._insets: dict[str, tuple[Any, Any]] = {}
+        #: (layer id, base unit id, inset): (the layer, its features, the rows it holds in the unit)
+        self._contents: dict[tuple[str, str, float], tuple[MapLayer, Sequence[MapFeature], np.ndarray]] = {}
         stack.subscribe(self._on_change)
 
     def _on_change(self, event: str, layer_id: str) -> None:
         if event in ("added", "removed"):
             self._trees.pop(layer_id, None)
-            self._contents.clear()
+            for key in [k for k in self._contents if k[0] == layer_id]:
+                self._contents.pop(key, None)
 
     def prepare(self, layer: MapLayer, cancelled: Callable[[], bool] = lambda: False) -> None:
         """Build what identifying ``layer`` needs now (safe on a worker thread):
@@ -101,42 +118,44 @@ class Identifier:
         for layer in reversed(self.stack.visible_layers()):
             if layer.kind == "base":
                 continue
-            points = getattr(layer.features, "points", None)
+            feats = layer.features
+            points = getattr(feats, "points", None)
             if points is not None:  # a point table: a distance test on its coordinates, nearest first
-                feats = layer.features
-                near = points.within(lon, lat, tol)
-                if layer.hidden:  # left out by the layer's filter: by id, before any feature is made
-                    p = feats.prefix
-                    near = np.array([i for i in near.tolist() if p + str(i) not in layer.hidden], dtype=np.int64)
-                near = near[:MAX_HITS]
+                near = self._shown(layer, points.within(lon, lat, tol))[:MAX_HITS]
                 d = np.hypot(points.xy[near, 0] - lon, points.xy[near, 1] - lat)
-                hits.extend(Hit(feats[i], dist) for i, dist in zip(near.tolist(), d.tolist()))
+                hits.extend(Hit(dist, 0, 0.0, layer.id, partial(feats.__getitem__, i))
+                            for i, dist in zip(near.tolist(), d.tolist()))
                 continue
             tree, feats = self._tree(layer)
             idx = tree.query(pt, predicate="dwithin", distance=tol)
-            if getattr(feats, "lazy", False) and len(idx) > MAX_HITS:
-                # a big table: rank the candidates on its geometry array and make
-                # features only for the nearest (a click on a million points at a
-                # provincial view is within 6 px of thousands)
-                g = feats.column[idx]  # a column of flat coordinates makes only these
-                rank = np.select([shapely.get_type_id(g) <= 0, shapely.get_type_id(g) == 4,
-                                  np.isin(shapely.get_type_id(g), (1, 2, 5))], [0, 0, 1], 2)
-                keep = np.lexsort((shapely.area(g), shapely.distance(g, pt), rank))[:MAX_HITS]
-                idx = idx[keep]
+            if getattr(feats, "lazy", False):
+                # a big table: the candidates ranked on its geometry (a column of
+                # flat coordinates makes only these), features made for none of
+                # them yet (at a provincial view thousands are within 6 px)
+                idx = self._shown(layer, idx)
+                g = feats.column[idx]
+                tid = shapely.get_type_id(g)
+                rank = np.select([tid <= 0, tid == 4, np.isin(tid, (1, 2, 5))], [0, 0, 1], 2)
+                dist, area = shapely.distance(g, pt), shapely.area(g)
+                for j in np.lexsort((area, dist, rank))[:MAX_HITS].tolist():
+                    hits.append(Hit(float(dist[j]), int(rank[j]), float(area[j]), layer.id,
+                                    partial(feats.__getitem__, int(idx[j]))))
+                continue
             for i in idx:
                 f = feats[int(i)]
                 if f.id not in layer.hidden:  # left out by the layer's filter
-                    hits.append(Hit(f, float(f.geometry.distance(pt))))
+                    hits.append(Hit.of(f, f.geometry.distance(pt)))
         order = {lid: n for n, lid in enumerate(reversed(self.stack.ids()))}
-        hits.sort(
-            key=lambda h: (
-                _RANK.get(h.feature.geometry.geom_type, 2),
-                h.distance,
-                h.feature.geometry.area,
-                order.get(h.feature.layer_id, 0),
-            )
-        )
+        hits.sort(key=lambda h: (h.rank, h.distance, h.area, order.get(h.layer_id, 0)))
         return hits
+
+    @staticmethod
+    def _shown(layer: MapLayer, rows: np.ndarray) -> np.ndarray:
+        """The rows of a big table its filter keeps (by id: no feature made)."""
+        if not layer.hidden:
+            return rows
+        p = layer.features.prefix
+        return np.array([i for i in rows.tolist() if p + str(i) not in layer.hidden], dtype=np.int64)
 
     def base_unit_at(self, lon: float, lat: float) -> MapFeature | None:
         """The smallest base unit (county, then city, then province) under a point."""
@@ -173,32 +192,42 @@ class Identifier:
         return out
 
     def _inside(self, unit: MapFeature, inset_deg: float) -> list[tuple[Sequence[MapFeature], np.ndarray]]:
-        key = f"{unit.id}@{inset_deg}"
-        got = self._contents.get(key)
-        if got is None:
-            got = self._contents[key] = self._find_inside(unit, inset_deg)
-        return got
-
-    def _find_inside(self, unit: MapFeature, inset_deg: float) -> list[tuple[Sequence[MapFeature], np.ndarray]]:
-        inner = self._insets.get(unit.id)
-        if inner is None:
-            inner = unit.geometry.buffer(-inset_deg)
-            if inner.is_empty:  # a unit smaller than the inset (an islet)
-                inner = unit.geometry
-            shapely.prepare(inner)
-            self._insets[unit.id] = inner
-        whole = unit.geometry
-        shapely.prepare(whole)
         out = []
         for layer in reversed(list(self.stack)):
-            if layer.kind == "base":
-                continue
-            points = getattr(layer.features, "points", None)
-            if points is not None:  # a point table: its coordinates tested, no tree of a million points
-                near = points.in_box(*whole.bounds)
-                xy = points.xy[near]
-                out.append((layer.features, near[shapely.intersects_xy(whole, xy[:, 0], xy[:, 1])]))
-                continue
+            if layer.kind != "base":
+                out.append(self._layer_inside(layer, unit, inset_deg))
+        return out
+
+    def _unit_shapes(self, unit: MapFeature, inset_deg: float) -> tuple[Any, Any]:
+        """The unit and the unit drawn in by ``inset_deg``, both prepared (made once)."""
+        key = f"{unit.id}@{inset_deg}"
+        got = self._insets.get(key)
+        if got is None:
+            whole = unit.geometry
+            inner = whole.buffer(-inset_deg)
+            if inner.is_empty:  # a unit smaller than the inset (an islet)
+                inner = whole
+            shapely.prepare(inner)
+            shapely.prepare(whole)
+            got = self._insets[key] = (whole, inner)
+        return got
+
+    def _layer_inside(self, layer: MapLayer, unit: MapFeature, inset_deg: float
+                      ) -> tuple[Sequence[MapFeature], np.ndarray]:
+        """What one layer holds in a unit, kept until that layer comes or goes."""
+        key = (layer.id, unit.id, inset_deg)
+        got = self._contents.get(key)
+        if got is not None and got[0] is layer:
+            return got[1], got[2]
+        points = getattr(layer.features, "points", None)
+        if points is not None:  # a point table: its coordinates tested, no tree of a million points
+            whole = unit.geometry
+            shapely.prepare(whole)
+            near = points.in_box(*whole.bounds)
+            xy = points.xy[near]
+            feats, idx = layer.features, near[shapely.intersects_xy(whole, xy[:, 0], xy[:, 1])]
+        else:
+            whole, inner = self._unit_shapes(unit, inset_deg)
             tree, feats = self._tree(layer)
             if getattr(feats, "lazy", False):
                 # a big table: each candidate tested once (a polygon against the
@@ -214,5 +243,6 @@ class Identifier:
                 idx = tree.query(whole, predicate="intersects")
                 idx = np.array([i for i in idx if feats[int(i)].geometry.geom_type not in ("Polygon", "MultiPolygon")
                                 or inner.intersects(feats[int(i)].geometry)], dtype=np.int64)
-            out.append((feats, idx))
-        return out
+        self._contents[key] = (layer, feats, idx)
+        return feats, idx
+

@@ -96,13 +96,13 @@ class PointColumn:
                 self._x_order = order  # last: a reader that sees it sees both
 
     def _x_band(self, west: float, east: float) -> np.ndarray | None:
-        """Rows with ``west <= x <= east`` in ascending row order, from the index;
+        """Rows with ``west <= x <= east`` (in longitude order), from the index;
         None before it is built (then the caller scans every row)."""
         order, xs = self._x_order, self._x_sorted
         if order is None or xs is None:
             return None
         lo, hi = int(np.searchsorted(xs, west, side="left")), int(np.searchsorted(xs, east, side="right"))
-        return np.sort(order[lo:hi]).astype(np.int64, copy=False)
+        return order[lo:hi]
 
     def in_box(self, west: float, south: float, east: float, north: float) -> np.ndarray:
         """Rows inside the box (edges included), ascending."""
@@ -111,7 +111,7 @@ class PointColumn:
         if band is None:
             return np.flatnonzero((x >= west) & (x <= east) & (y >= south) & (y <= north))
         yb = y[band]
-        return band[(yb >= south) & (yb <= north)]
+        return np.sort(band[(yb >= south) & (yb <= north)]).astype(np.int64, copy=False)
 
     def within(self, lon: float, lat: float, tol: float) -> np.ndarray:
         """Rows within ``tol`` degrees of (lon, lat), nearest first: a vectorized
