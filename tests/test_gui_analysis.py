@@ -87,15 +87,15 @@ def test_filter_on_a_user_layer_shows_in_the_attribute_table(win, analysis, tmp_
     assert wait_until(lambda: task.done and task.layer_id in win.stack, 30000)
     lid = task.layer_id
     table = win.user_layers.open_table(lid)
-    assert table.proxy.rowCount() == 60
+    assert table.model.rowCount() == 60
     dlg = analysis.open_filter(lid)
     dlg.text.setText("产值 >= 50 and 名称 like '厂1%'")
     dlg.apply()
     want = int(((df["产值"] >= 50) & df["名称"].str.startswith("厂1")).sum())
     assert 0 < want < 60
-    assert table.proxy.rowCount() == want
+    assert table.model.rowCount() == want
     assert f"{want:,} / 60" in table.count.text()
-    names = {table.proxy.index(r, 0).data() for r in range(want)}
+    names = {table.model.index(r, 0).data() for r in range(want)}
     assert names == set(df.loc[(df["产值"] >= 50) & df["名称"].str.startswith("厂1"), "名称"])
     win.user_layers.close_table(lid)
     win.user_layers.remove(lid)

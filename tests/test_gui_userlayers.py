@@ -165,11 +165,11 @@ def test_attribute_table_rename_reorder_and_menu(win):
     tbl = win.user_layers.tables[lid]
     m = tbl.model
     assert m.rowCount() == 2 and [m.headerData(i, Qt.Orientation.Horizontal) for i in range(m.columnCount())] == ["名称", "地级市", "人口"]
-    assert tbl.proxy.index(1, 0).data() == "松阳县"
+    assert tbl.model.index(1, 0).data() == "松阳县"
     tbl.filter.setText("松阳")
     tbl._apply_filter()
-    assert tbl.proxy.rowCount() == 1 and tbl.feature_id(0) == f"{lid}:1"
-    tbl._activate(tbl.proxy.index(0, 0))  # double-click: select it on the map
+    assert tbl.model.rowCount() == 1 and tbl.feature_id(0) == f"{lid}:1"
+    tbl._activate(tbl.model.index(0, 0))  # double-click: select it on the map
     assert wait_until(lambda: win.panel.current_id == f"{lid}:1")
     # the tree's check box hides and shows it on the map
     win.tree.item_for(lid).setCheckState(0, Qt.CheckState.Unchecked)

@@ -26,7 +26,7 @@ import numpy as np
 from zjmap.core.layers import MapFeature, feature_id
 from zjmap.core.pointcolumn import PointColumn
 
-__all__ = ["FeatureRows", "column_values"]
+__all__ = ["FeatureRows", "column_values", "value_getter"]
 
 
 def column_values(s: Any) -> list[Any]:
@@ -71,7 +71,7 @@ def _plain(v: Any) -> Any:
     return str(v)
 
 
-def _getter(s: Any) -> Callable[[int], Any]:
+def value_getter(s: Any) -> Callable[[int], Any]:
     """One row's plain value of a column, without converting the whole column."""
     import pandas as pd
 
@@ -181,7 +181,7 @@ class FeatureRows(Sequence[MapFeature]):
 
     def props(self, k: int) -> dict[str, Any]:
         if self._getters is None:
-            self._getters = [_getter(self.table[c]) for c in self.table.columns]
+            self._getters = [value_getter(self.table[c]) for c in self.table.columns]
         return self._props([get(k) for get in self._getters])
 
     def name(self, k: int) -> str:
@@ -190,7 +190,7 @@ class FeatureRows(Sequence[MapFeature]):
         feature would read every column and make its geometry)."""
         if self._name_getters is None:
             cols = ["name_zh", self.name_field if self._add_name else "name", "name_en"]
-            self._name_getters = [_getter(self.table[self.table.columns[self.keys.index(c)]]) if c in self.keys
+            self._name_getters = [value_getter(self.table[self.table.columns[self.keys.index(c)]]) if c in self.keys
                                   else (lambda i: None) for c in cols]
         for get in self._name_getters:
             v = get(k)

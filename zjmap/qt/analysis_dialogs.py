@@ -264,7 +264,7 @@ class SummaryWindow(QDialog):
     """The summary as a sortable table: copy, save as CSV or XLSX."""
 
     def __init__(self, parent, result, title: str):
-        from zjmap.qt.userlayer_dialogs import GdfModel
+        from zjmap.qt.tablerows import GdfModel
 
         super().__init__(parent)
         self.setWindowFlag(Qt.WindowType.Window, True)

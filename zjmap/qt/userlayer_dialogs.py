@@ -8,8 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QModelIndex, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -35,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 from zjmap.core.layers import MapLayer, feature_id
+from zjmap.qt.tablerows import RowsModel
 from zjmap.core.userlayers import (
     USER_COLORS,
     category_fields,
@@ -311,63 +311,6 @@ class StyleDialog(QDialog):
         self.accept()
 
 
-class GdfModel(QAbstractTableModel):
-    """The attribute table of a GeoDataFrame, read lazily column by column."""
-
-    def __init__(self, gdf, parent=None):
-        super().__init__(parent)
-        self.gdf = gdf  # a GeoDataFrame, or a point layer's attribute frame (no geometry column)
-        geom = getattr(gdf, "_geometry_column_name", None)
-        self.cols = [c for c in gdf.columns if c != geom]
-        self._cache: dict[int, list[Any]] = {}
-
-    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.gdf)
-
-    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
-        return 0 if parent.isValid() else len(self.cols)
-
-    def _col(self, c: int) -> list[Any]:
-        got = self._cache.get(c)
-        if got is None:
-            got = self._cache[c] = self.gdf[self.cols[c]].tolist()
-        return got
-
-    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
-            return None
-        v = self._col(index.column())[index.row()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            if v is None or (isinstance(v, float) and v != v):
-                return ""
-            if isinstance(v, float):
-                return f"{v:.6g}" if abs(v) < 1e15 else str(v)
-            return str(v)
-        if role == Qt.ItemDataRole.UserRole:  # sort key
-            if isinstance(v, (int, float)) and not (isinstance(v, float) and v != v):
-                return float(v)
-            return "" if v is None or (isinstance(v, float) and v != v) else str(v)
-        if role == Qt.ItemDataRole.TextAlignmentRole and isinstance(v, (int, float)):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        return None
-
-    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation == Qt.Orientation.Horizontal:
-            return str(self.cols[section])
-        return str(section + 1)
-
-
-class _RowProxy(QSortFilterProxyModel):
-    """The text filter of the table, less the rows the layer's filter hides."""
-
-    hidden_rows: frozenset[int] = frozenset()
-
-    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802 (Qt override)
-        return row not in self.hidden_rows and super().filterAcceptsRow(row, parent)
-
-
 class AttributeTable(QDialog):
     """Every feature's attributes; double-click a row to select it on the map."""
 
@@ -378,12 +321,7 @@ class AttributeTable(QDialog):
         self.setWindowTitle(f"属性表 Attribute table — {layer.title}")
         self.setWindowFlag(Qt.WindowType.Window, True)
         gdf = layer.table.attributes  # a point layer's: no geometry made for the table
-        self.model = GdfModel(gdf, self)
-        self.proxy = _RowProxy(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
-        self.proxy.setFilterKeyColumn(-1)
-        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.model = RowsModel(gdf, self)  # filtered and sorted with whole columns, not per row
         lay = QVBoxLayout(self)
         top = QHBoxLayout()
         self.filter = QLineEdit(self)
@@ -394,9 +332,9 @@ class AttributeTable(QDialog):
         top.addWidget(self.count)
         lay.addLayout(top)
         self.view = QTableView(self)
-        self.view.setModel(self.proxy)
+        self.view.setModel(self.model)
+        self.view.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # the file's order first
         self.view.setSortingEnabled(True)
-        self.view.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.view.verticalHeader().setDefaultSectionSize(22)
@@ -413,20 +351,18 @@ class AttributeTable(QDialog):
     def show_filtered(self) -> None:
         """Only the rows the layer's filter keeps (Analysis → Filter…)."""
         layer = self.ctl.stack.layer(self.layer_id)
-        self.proxy.hidden_rows = frozenset(np.asarray(layer.hidden_rows, dtype=int).tolist())
-        self.proxy.invalidate()
+        self.model.set_hidden(layer.hidden_rows)
         self._update_count()
 
     def _apply_filter(self) -> None:
-        self.proxy.setFilterFixedString(self.filter.text().strip())
+        self.model.set_text(self.filter.text().strip())
         self._update_count()
 
     def _update_count(self) -> None:
-        self.count.setText(f"{self.proxy.rowCount():,} / {self.model.rowCount():,} 行 rows")
+        self.count.setText(f"{self.model.rowCount():,} / {self.model.total():,} 行 rows")
 
-    def feature_id(self, proxy_row: int) -> str:
-        src = self.proxy.mapToSource(self.proxy.index(proxy_row, 0)).row()
-        return feature_id(self.layer_id, src)
+    def feature_id(self, row: int) -> str:
+        return feature_id(self.layer_id, self.model.order[row])
 
     def _activate(self, index: QModelIndex) -> None:
         fid = self.feature_id(index.row())
