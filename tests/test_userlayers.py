@@ -145,6 +145,19 @@ def _zones() -> gpd.GeoDataFrame:
     )
 
 
+def test_category_fields_of_a_big_table_count_every_row(monkeypatch):
+    """The first rows tell a field of too many values; a field they hold few of is counted whole."""
+    import zjmap.core.userlayers as ul
+
+    monkeypatch.setattr(ul, "_SAMPLE_ROWS", 10)
+    gdf = _zones()  # 30 rows
+    gdf["late"] = ["甲"] * 20 + [f"乙{i}" for i in range(10)]  # 1 value in the first 10 rows, 11 in all
+    layer = user_layer(_loaded(gdf), "user_1")
+    got = dict(category_fields(layer, limit=10))
+    assert "late" not in got and "名称" not in got and got["类型"] == 3
+    assert dict(category_fields(layer, limit=11))["late"] == 11
+
+
 def test_style_choices():
     layer = user_layer(_zones().pipe(_loaded), "user_1")
     assert layer.style["kind"] == "single"

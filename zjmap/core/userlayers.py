@@ -299,6 +299,10 @@ def numeric_fields(layer: MapLayer) -> list[str]:
     return out
 
 
+#: rows looked at first to tell a field of too many values (category_fields)
+_SAMPLE_ROWS = 5_000
+
+
 def category_fields(layer: MapLayer, limit: int = MAX_CATEGORIES) -> list[tuple[str, int]]:
     """(field, number of distinct values) for fields worth colouring by category:
     2 to ``limit`` distinct values. Fields with more are left out."""
@@ -306,7 +310,12 @@ def category_fields(layer: MapLayer, limit: int = MAX_CATEGORIES) -> list[tuple[
     out = []
     for c in fields_of(layer):
         if gdf is not None and c in gdf.columns:
-            n = int(gdf[c].nunique(dropna=True))
+            col = gdf[c]
+            # the first rows already hold more than ``limit`` values (a name, an
+            # id): so does the column, without hashing a million of them
+            n = int(col.iloc[:_SAMPLE_ROWS].nunique(dropna=True))
+            if n <= limit and len(col) > _SAMPLE_ROWS:
+                n = int(col.nunique(dropna=True))
         else:
             n = len({str(v) for v in _values(layer, c) if v is not None})
         if 2 <= n <= limit:
