@@ -199,3 +199,58 @@ def test_the_shared_base_canvas_reuses_tiles_alike_but_for_antialiasing(win, no_
     t = step(win, "base_province", "ZJ.map.setZoom(ZJ.map.getZoom() - 2, {animate: false})")
     assert t["lastRendered"] == 0, t
     win.zoom_home()
+
+
+def test_many_points_as_dots_equal_the_drawing_point_by_point(win, tmp_path, monkeypatch, no_ahead):
+    """Thousands of points in view are stamped as dots from coordinates kept
+    in grid order (bigraster.gridDots / gridCount): the same pixels, tiles
+    or whole view, as drawing them one call per point in the query's order
+    (R.discs), hidden ones (a filter) included."""
+    import numpy as np
+
+    monkeypatch.setattr(layercache, "enabled", False)
+    rng = np.random.default_rng(16)
+    n = 200_000  # so many that each is a dot of 3 × 3 px (stamped in gridDots itself)
+    lon, lat = rng.uniform(119.7, 120.7, n), rng.uniform(29.9, 30.7, n)
+    path = tmp_path / "网点.csv"
+    rows = [f"网点{i},{i % 7},{x:.6f},{y:.6f}" for i, (x, y) in enumerate(zip(lon, lat))]
+    path.write_text("名称,等级,lon,lat\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    task = qul.add_layer_from_path(win.user_layers, path)
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    lid = task.layer_id
+    layer = win.stack.layer(lid)
+    compare = f"""(function () {{
+        var s = ZJ.layers[{json.dumps(lid)}].group, f = s._frame, R = ZJ.bigRaster;
+        function paint() {{
+          var c = document.createElement("canvas"); c.width = f.W; c.height = f.H;
+          var ctx = c.getContext("2d"); s._paintView(ctx, f); return ctx.getImageData(0, 0, f.W, f.H).data;
+        }}
+        var fast = paint(), dots = R.gridDots, count = R.gridCount, fit = s._zs[f.z + "@" + f.r][0][0] / f.r;
+        R.gridDots = null; R.gridCount = null; s._zs = {{}};
+        try {{ var slow = paint(); }} finally {{ R.gridDots = dots; R.gridCount = count; s._zs = {{}}; }}
+        var differ = 0, painted = 0;
+        for (var i = 0; i < fast.length; i += 4) {{
+          if (fast[i + 3]) painted++;
+          if (fast[i] !== slow[i] || fast[i + 1] !== slow[i + 1] || fast[i + 2] !== slow[i + 2] || fast[i + 3] !== slow[i + 3]) differ++;
+        }}
+        return JSON.stringify({{ differ: differ, painted: painted, grid: !!s._pieces()[0].geom.parts[0]._grid._xy,
+          fit: fit }});
+      }})()"""
+    for zoom in (9, 10):
+        js(win.map, f"ZJ.map.setView([30.3, 120.2], {zoom}, {{animate: false}}); 1")
+        assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == zoom, 20000)
+        exact(win, lid)  # tiles put together = the view drawn whole
+        got = js(win.map, compare)
+        assert got["grid"] and got["painted"] > 20_000 and got["differ"] == 0, got
+        assert 1 <= got["fit"] < 2.5, got  # dots of a few pixels
+    # a filter hiding most points: the dots left are still the same pixels
+    shown = big_stats(win, lid)["drawn"]
+    win.stack.set_style(lid, with_filter(layer.style, "等级 >= 5"))  # 2 points in 7 left
+    assert wait_until(lambda: big_stats(win, lid)["drawn"] < 0.4 * shown, 8000), (shown, big_stats(win, lid))
+    got = js(win.map, compare)
+    assert got["painted"] > 5_000 and got["differ"] == 0, got
+    step(win, lid, "ZJ.map.panBy([200, 100], {animate: false})")
+    exact(win, lid)
+    win.user_layers.remove(lid)
+    assert not win.map.js_errors

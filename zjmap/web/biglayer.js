@@ -456,8 +456,11 @@
 
       /* Features of a part whose box (plus m world units) meets a placed rectangle. */
       _count: function (g, pi, sidx, v, look, m, enough) {
-        var part = g.parts[pi], bbox = part.bbox, q = TILES.query(TILES.grid(part), v.x0 - m, v.y0 - m, v.x1 + m, v.y1 + m);
-        var buf = q[0], n = 0;
+        var part = g.parts[pi], bbox = part.bbox, full = g.sets[g.sets.length - 1][pi];
+        if (R.gridCount && part.type === "point" && g.sets.length === 1 && full.xy.length === 2 * part.n) {
+          return R.gridCount(TILES.grid(part), full, sidx, look, v, m, enough);
+        }
+        var q = TILES.query(TILES.grid(part), v.x0 - m, v.y0 - m, v.x1 + m, v.y1 + m), buf = q[0], n = 0;
         for (var c = 0; c < q[1]; c++) {
           var i = buf[c], b = 4 * i;
           if (look[sidx[i]].none) continue;
@@ -517,6 +520,10 @@
       _sweep: function (ras, g, pi, geo, sidx, v, look, fit, vec) {
         var part = g.parts[pi], bbox = part.bbox, type = part.type, S = v.S, r = v.r;
         var m = look.reach / S, styles = this.styles;
+        if (R.gridDots && type === "point" && ras && fit && g.sets.length === 1 && geo.xy.length === 2 * part.n) { // single points: R.gridDots
+          var rad = styles.map(function (st) { return Math.min((st.radius || DEF.radius) * r, fit); });
+          return R.gridDots(ras, TILES.grid(part), geo, sidx, look, rad, v, m);
+        }
         var q = TILES.query(TILES.grid(part), v.x0 - m, v.y0 - m, v.x1 + m, v.y1 + m), buf = q[0], nq = q[1];
         var gx = v.gx, gy = v.gy, nx = v.nx, ny = v.ny, drawn = 0, raster = !!ras;
         for (var c = 0; c < nq; c++) {

@@ -156,6 +156,92 @@
     ras.used = true;
   }
 
+  /* The coordinates and style numbers of a part's single points in the
+   * grid's order (made once per geometry and per style). */
+  function sortByCell(grid, geo, sidx) {
+    var items = grid.items, n = items.length, q, i;
+    if (grid._xyOf !== geo) {
+      var xy = geo.xy, sorted = new Float32Array(2 * n);
+      for (q = 0; q < n; q++) { i = items[q]; sorted[2 * q] = xy[2 * i]; sorted[2 * q + 1] = xy[2 * i + 1]; }
+      grid._xy = sorted;
+      grid._xyOf = geo;
+    }
+    if (grid._kOf !== sidx) {
+      var ks = new Uint32Array(n);
+      for (q = 0; q < n; q++) ks[q] = sidx[items[q]];
+      grid._k = ks;
+      grid._kOf = sidx;
+    }
+  }
+
+  /* The cells of a grid query's rectangle, row by row: [c0, c1, r0, r1]. */
+  function cellRange(grid, x0, y0, x1, y1) {
+    var cs = grid.cs;
+    return [Math.max(0, Math.floor((x0 - grid.X0) / cs) - 1), Math.min(grid.cols - 1, Math.floor((x1 - grid.X0) / cs)),
+      Math.max(0, Math.floor((y0 - grid.Y0) / cs) - 1), Math.min(grid.rows - 1, Math.floor((y1 - grid.Y0) / cs))];
+  }
+
+  /* How many of a part's single points lie within m of the placed
+   * rectangle v and are drawn (stops at enough): as gridDots reads them. */
+  function gridCount(grid, geo, sidx, look, v, m, enough) {
+    sortByCell(grid, geo, sidx);
+    var xy = grid._xy, kk = grid._k, n = 0, cr = cellRange(grid, v.x0 - m, v.y0 - m, v.x1 + m, v.y1 + m);
+    for (var q = 0; q < grid.big.length; q++) if (!look[sidx[grid.big[q]]].none && ++n === enough) return n;
+    for (var row = cr[2]; row <= cr[3]; row++) {
+      var a = grid.start[row * grid.cols + cr[0]], e = grid.start[row * grid.cols + cr[1] + 1];
+      for (q = a; q < e; q++) {
+        if (look[kk[q]].none) continue;
+        var x = xy[2 * q], y = xy[2 * q + 1];
+        if (x + m < v.x0 || x - m > v.x1 || y + m < v.y0 || y - m > v.y1) continue;
+        if (++n === enough) return n;
+      }
+    }
+    return n;
+  }
+
+  /* The dots of a part of single points, in the order a grid query gives
+   * them, read from a copy of the coordinates (and style numbers) sorted by
+   * grid cell: the same pixels as discs called per point, without a random
+   * read of 24 MB of arrays per point (cache misses were most of the first
+   * zoom to a level with a million points). rad: each style's radius. */
+  function gridDots(ras, grid, geo, sidx, look, rad, v, m) {
+    sortByCell(grid, geo, sidx);
+    var items = grid.items, q, i;
+    var xy = grid._xy, kk = grid._k, W = ras.w, H = ras.h, px = ras.px, S = v.S;
+    var gx = v.gx, gy = v.gy, nx = v.nx, ny = v.ny, drawn = 0;
+    var X0 = v.x0, X1 = v.x1, Y0 = v.y0, Y1 = v.y1;
+    for (q = 0; q < grid.big.length; q++) { // none for points (kept for the query's order)
+      i = grid.big[q];
+      var bx = geo.xy[2 * geo.frings[i]], by = geo.xy[2 * geo.frings[i] + 1];
+      if (look[sidx[i]].none || bx + m < X0 || bx - m > X1 || by + m < Y0 || by - m > Y1) continue;
+      drawn++;
+      discs(ras, geo, i, look[sidx[i]], rad[sidx[i]], v);
+    }
+    var cr = cellRange(grid, X0 - m, Y0 - m, X1 + m, Y1 + m), c0 = cr[0], c1 = cr[1], r0 = cr[2], r1 = cr[3];
+    for (var row = r0; row <= r1; row++) {
+      // the cells c0..c1 of a row are one run of the sorted arrays
+      var a = grid.start[row * grid.cols + c0], e = grid.start[row * grid.cols + c1 + 1];
+      for (q = a; q < e; q++) {
+        var k = kk[q], col = look[k];
+        if (col.none) continue; // filtered out
+        var x = xy[2 * q], y = xy[2 * q + 1];
+        if (x + m < X0 || x - m > X1 || y + m < Y0 || y - m > Y1) continue;
+        drawn++;
+        var rr = Math.max(1, Math.round(rad[k]));
+        if (rr > 2) { discs(ras, geo, items[q], col, rad[k], v); continue; }
+        var n2 = 2 * rr - 1, fill = col.fill, line = col.line;
+        var x0 = Math.round(x * S + gx - nx) - rr + 1, y0 = Math.round(y * S + gy - ny) - rr + 1;
+        if (x0 + n2 <= 0 || y0 + n2 <= 0 || x0 >= W || y0 >= H) continue;
+        for (var yy = Math.max(0, -y0); yy < n2 && y0 + yy < H; yy++) {
+          var at = (y0 + yy) * W + x0, edgeY = yy === 0 || yy === n2 - 1;
+          for (var xx = Math.max(0, -x0); xx < n2 && x0 + xx < W; xx++) px[at + xx] = edgeY && (xx === 0 || xx === n2 - 1) ? line : fill;
+        }
+      }
+    }
+    if (drawn) ras.used = true;
+    return drawn;
+  }
+
   /* A style's colours packed as pixels (RGBA little-endian), at a layer opacity. */
   function colors(st, op) {
     function rgb(c) {
@@ -180,5 +266,5 @@
     return out;
   }
 
-  ZJ.bigRaster = { raster: raster, rect: rect, fillPolygon: fillPolygon, discs: discs, colors: colors };
+  ZJ.bigRaster = { raster: raster, rect: rect, fillPolygon: fillPolygon, discs: discs, gridDots: gridDots, gridCount: gridCount, colors: colors };
 })();
