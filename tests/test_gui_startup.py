@@ -3,6 +3,7 @@ the window built around it shows what a window built in one go shows."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 import pytest
@@ -15,7 +16,8 @@ from zjmap.core.mappage import ZHEJIANG_BOUNDS
 def test_imports_run_while_the_event_loop_serves(qapp, tmp_path, monkeypatch):
     from zjmap.qt.startup import import_while_serving
 
-    (tmp_path / "zj_slow_import.py").write_text("import time\ntime.sleep(0.4)\nVALUE = 7\n", encoding="utf-8")
+    (tmp_path / "zj_slow_import.py").write_text(
+        "import os, time\ntime.sleep(0.4)\nVALUE = 7\nPOLICY = os.sched_getscheduler(0)\n", encoding="utf-8")
     (tmp_path / "zj_broken_import.py").write_text("raise ImportError('broken on purpose')\n", encoding="utf-8")
     monkeypatch.syspath_prepend(str(tmp_path))
     ticks: list[int] = []
@@ -27,10 +29,41 @@ def test_imports_run_while_the_event_loop_serves(qapp, tmp_path, monkeypatch):
     finally:
         timer.stop()
     assert sys.modules["zj_slow_import"].VALUE == 7
+    # on a thread that yields to the page's renderer and the GUI thread
+    assert sys.modules["zj_slow_import"].POLICY == os.SCHED_IDLE
     assert len(ticks) >= 5, "the GUI thread's event loop did not run during the import"
     with pytest.raises(ImportError, match="broken on purpose"):
         import_while_serving("zj_broken_import")
     assert sys.getswitchinterval() == pytest.approx(0.005)
+
+
+def test_a_held_map_says_it_is_on_screen_before_it_is_ready(qapp, win):
+    """MapView.shown: the page is drawn on screen at the view's size while
+    the window around it is still being completed (hold_ready); ready
+    comes only with release_ready."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from zjmap.qt.mapview import MapView
+
+    frame = QMainWindow()
+    view = MapView(animate=False)
+    frame.setCentralWidget(view)
+    frame.resize(900, 600)
+    shown: list[bool] = []
+    view.shown.connect(lambda: shown.append(view.is_ready))
+    view.hold_ready()
+    assert view.load_shipped_early()  # the cache `win` left
+    frame.show()
+    try:
+        assert wait_until(lambda: shown, 30000), f"never shown; JS errors: {view.js_errors}"
+        spin(300)
+        assert shown == [False] and not view.is_ready
+        view.release_ready()
+        assert view.is_ready and shown == [False]  # shown once, not again at ready
+    finally:
+        view.shutdown()
+        frame.close()
+        frame.deleteLater()
 
 
 def test_a_window_around_an_early_page_shows_the_start_view(qapp, win, monkeypatch):
@@ -87,7 +120,10 @@ def import_while_serving(module):
                      "map": [[w.map.width(), w.map.height()] for w in wins]}
     serve(module)
 startup.import_while_serving = import_while_serving
-app, w = startup.open_main_window(["zjmap-test"], animate=False)
+def on_shown():  # the map on screen: the window around it may still be a frame
+    wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMainWindow)]
+    seen.setdefault("shown", []).append({"ready": [w.map.is_ready for w in wins], "map": [[w.map.width(), w.map.height()] for w in wins]})
+app, w = startup.open_main_window(["zjmap-test"], animate=False, on_shown=on_shown)
 w.show()
 def done():
     seen["ready"] = {"map": [w.map.width(), w.map.height()], "layers": w.tree.topLevelItemCount(),
@@ -107,7 +143,8 @@ else:
 def test_the_window_is_on_screen_while_its_parts_are_imported(win):
     """In a fresh process (the cache left by `win`): the window, with the map
     at its final size, is shown before the layer model and the controllers
-    are imported; at ready the tree and panel are there, the map unchanged."""
+    are imported; the map says it is on screen before the window is
+    complete; at ready the tree and panel are there, the map unchanged."""
     import json
     import os
     import subprocess
@@ -124,3 +161,6 @@ def test_the_window_is_on_screen_while_its_parts_are_imported(win):
     assert ready["shipped_early"] and ready["tree"] and ready["panel"] and ready["layers"] >= 2, ready
     assert ready["menus"] >= 5, ready
     assert parts["map"] == [ready["map"]], seen  # the page drew at the size the map keeps
+    # MapView.shown: once, before the window was complete (ready), at the same size
+    assert len(seen["shown"]) == 1 and seen["shown"][0]["ready"] == [False], seen
+    assert seen["shown"][0]["map"] == [ready["map"]], seen

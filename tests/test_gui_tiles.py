@@ -254,3 +254,27 @@ def test_many_points_as_dots_equal_the_drawing_point_by_point(win, tmp_path, mon
     exact(win, lid)
     win.user_layers.remove(lid)
     assert not win.map.js_errors
+
+
+def test_the_base_map_is_drawn_from_its_coarse_sets_then_reads_the_finer(win):
+    """The start page's base map (bigdisplay.HEAD_ZOOM): the page draws once
+    the files of its coarse sets are read and says ready; the finer sets are
+    asked for only after that, and a deep zoom then draws from the finest."""
+    drawn_at = js(win.map, "JSON.stringify(ZJ.timing.drawn)")
+    split = 0
+    for lid in ("base_province", "base_water", "base_prefecture", "base_county"):
+        g = js(win.map, f"JSON.stringify(window.ZJ_LAYERS.filter(function (l) {{ return l.id === {json.dumps(lid)}; }})[0].big.geometry)")
+        if not g["more"]:
+            continue
+        split += 1
+        assert 0 < g["more"]["from"] < len(g["sets"]), g["more"]
+        assert wait_until(lambda: big_stats(win, lid)["partial"] is False, 10000), big_stats(win, lid)
+        s = big_stats(win, lid)
+        assert s["sets"] == len(g["sets"]) and s["finerAsked"] >= drawn_at, (lid, s, drawn_at)
+    assert split >= 3
+    lid = "base_county"
+    js(win.map, "ZJ.map.setView([30.25, 120.15], 12, {animate: false}); 1")
+    assert wait_until(lambda: big_stats(win, lid)["zoom"] == 12, 10000)
+    assert big_stats(win, lid)["set"] == big_stats(win, lid)["sets"] - 1
+    exact(win, lid)
+    win.zoom_home()

@@ -347,3 +347,33 @@ def test_bands_can_come_later():
     assert g["features"] == 20 and g["bands"][-1] == [99, len(later.geoms) - 1]
     # the default: defer only for layers of millions of vertices
     assert not user_layer(_loaded(gdf), "user_2").display.bands_pending
+
+
+def test_a_page_of_its_own_gets_the_coarse_sets_in_a_first_file(tmp_path):
+    """Written into a page's directory (the start page), the sets the zooms up
+    to HEAD_ZOOM draw from are one file and the finer sets another, which
+    the page reads after it has drawn: each array where the payload says."""
+    from zjmap.core.bigdisplay import HEAD_ZOOM
+
+    t = np.linspace(0, 2 * np.pi, 800, endpoint=False)
+    polys = [shapely.Polygon(np.column_stack([120 + i * 0.2 + 0.08 * np.cos(t), 30 + 0.08 * np.sin(t)])) for i in range(20)]
+    layer = user_layer(_loaded(gpd.GeoDataFrame({"名称": [f"圈{i}" for i in range(20)]}, geometry=polys, crs=4326)), "user_1")
+    disp = layer.display.arrays
+    assert len(disp.geoms) >= 3, disp.bands
+    g = disp.geometry_payload(tmp_path)
+    head_sets = g["more"]["from"]
+    # the sets of the zooms up to HEAD_ZOOM, and no more
+    used = {i for mz, i in disp.bands if mz <= HEAD_ZOOM} | {min(i for mz, i in disp.bands if mz >= HEAD_ZOOM)}
+    assert head_sets == max(used) + 1 < len(disp.geoms)
+    head, tail = tmp_path / g["url"], tmp_path / g["more"]["url"]
+    assert head.stat().st_size == g["bytes"] and tail.stat().st_size == g["more"]["bytes"]
+    assert g["bytes"] < g["more"]["bytes"]  # the finer sets weigh most
+    for k, sets in enumerate(g["sets"]):
+        raw = (head if k < head_sets else tail).read_bytes()
+        for i, where in enumerate(sets):
+            xy = np.frombuffer(raw, dtype="<f4", count=where["xy"][1], offset=where["xy"][0])
+            assert np.array_equal(xy, disp.geoms[k][i].xy.ravel()), (k, i)
+    feat = g["parts"][0]["feat"]
+    assert np.frombuffer(head.read_bytes(), "<u4", count=feat[1], offset=feat[0]).tolist() == list(range(20))
+    # a layer's own temporary file (added to a running page) stays whole
+    assert disp.geometry_payload()["more"] is None

@@ -65,6 +65,12 @@ ZOOM_BANDS = (8, 10, 12)
 #: and get their simplified zoom bands afterwards (simplifying millions of
 #: vertices takes seconds; the canvas draws full resolution fast enough meanwhile).
 DEFER_VERTICES = 1_000_000
+#: A page's own array files (the start page with the base map) come in two:
+#: the geometry sets of the zooms up to this one, which the page reads before
+#: it first draws (the start view is at zoom 7 in a usual window: one step
+#: in is there too), and the finer sets, read after it has drawn (the base
+#: map's finer sets are 80 % of its bytes).
+HEAD_ZOOM = 8
 #: Largest polygon set (total vertices) for which coverage_simplify is used.
 COVERAGE_MAX_VERTICES = 150_000
 
@@ -269,7 +275,7 @@ class BigDisplay:
     key: str = field(default_factory=lambda: uuid.uuid4().hex)  # the page keeps decoded arrays per key
     _encoded: dict[Path | None, dict[str, Any]] = field(default_factory=dict)  # per directory
     _path: Path | None = None
-    _where: dict[tuple, list[int]] = field(default_factory=dict)
+    _where: dict[tuple, list[int]] = field(default_factory=dict)  # (array key) → [offset, length] in its file
     _fam_geoms: list[np.ndarray] = field(default_factory=list)  # full geometries of each part
     _lat: float = 30.0
     #: how far (screen pixels at a band's deepest zoom) a band may stray from
@@ -422,11 +428,15 @@ class BigDisplay:
         """
         got = self._encoded.get(directory)
         if got is None:
-            path = self.write(directory)
+            head_sets = self._head_sets() if directory is not None else len(self.geoms)
+            path, *more = self._write_files(directory, head_sets)
+            tail = more[0] if more else None
             got = self._encoded[directory] = {
                 "key": self.key,
                 "url": path.name if directory is not None else path.as_uri(),
                 "bytes": path.stat().st_size,
+                # the finer sets, in a file of their own read after the first drawing
+                "more": None if tail is None else {"url": tail.name, "bytes": tail.stat().st_size, "from": head_sets},
                 "origin": [float(self.origin[0]), float(self.origin[1])],
                 "typical": self.typical_px,
                 "features": int(max((int(p.feat.max()) + 1 for p in self.parts if len(p.feat)), default=0)),
@@ -448,42 +458,71 @@ class BigDisplay:
             }
         return got
 
-    def _layout(self) -> tuple[list[np.ndarray], dict[tuple, list[int]]]:
-        """The arrays in file order and where each lies (offset, length), 4-byte aligned."""
-        chunks: list[np.ndarray] = []
+    def _head_sets(self) -> int:
+        """How many sets (coarsest first) the zooms up to HEAD_ZOOM draw from:
+        all of them unless exactly the first few do."""
+        used = {i for _, i in self._bands_to(HEAD_ZOOM)}
+        k = max(used, default=len(self.geoms) - 1) + 1
+        return k if used == set(range(k)) else len(self.geoms)
+
+    def _bands_to(self, zoom: int) -> list[tuple[int, int]]:
+        """The bands a zoom of at most ``zoom`` is drawn with (the page picks the
+        first band whose deepest zoom is at least the view's)."""
+        out = []
+        for mz, i in sorted(self.bands):
+            out.append((mz, i))
+            if mz >= zoom:
+                break
+        return out
+
+    def _layout(self, head_sets: int) -> tuple[list[list[np.ndarray]], dict[tuple, list[int]]]:
+        """The arrays of each file in file order and where each lies in its file
+        (offset, length), 4-byte aligned: the parts' feature numbers and the
+        first ``head_sets`` sets, then (a second file) the rest, if any."""
+        files: list[list[np.ndarray]] = [[]]
         where: dict[tuple, list[int]] = {}
         offset = 0
 
         def put(key: tuple, arr: np.ndarray) -> None:
             nonlocal offset
             where[key] = [offset, int(arr.size)]
-            chunks.append(arr)
+            files[-1].append(arr)
             offset += arr.nbytes
 
         for i, p in enumerate(self.parts):
             put(("feat", i), p.feat.astype("<u4", copy=False))
         for k, s in enumerate(self.geoms):
+            if k == head_sets:
+                files.append([])
+                offset = 0
             for i, g in enumerate(s):
                 put(("xy", k, i), g.xy)
                 if g.rings is not None:
                     put(("rings", k, i), g.rings)
                 put(("frings", k, i), g.frings)
-        return chunks, where
+        return files, where
 
     def write(self, directory: Path | None = None) -> Path:
         """The arrays, one after another (little-endian), in ``directory`` or
         else in a temporary file deleted with this object (or at exit)."""
+        return self._write_files(directory, len(self.geoms))[0]
+
+    def _write_files(self, directory: Path | None, head_sets: int) -> list[Path]:
+        """:meth:`write`, with the sets from ``head_sets`` on in a second file
+        (if there are any)."""
         if directory is None and self._path is not None:
-            return self._path
-        chunks, self._where = self._layout()
+            return [self._path]
+        files, self._where = self._layout(head_sets)
         path = (directory if directory is not None else _big_dir()) / f"{self.key}.bin"
-        with open(path, "wb") as fh:
-            for arr in chunks:
-                fh.write(memoryview(np.ascontiguousarray(arr)).cast("B"))  # no copy of 200 MB of coordinates
+        paths = [path, path.with_name(f"{self.key}.more.bin")][:len(files)]
+        for p, chunks in zip(paths, files):
+            with open(p, "wb") as fh:
+                for arr in chunks:
+                    fh.write(memoryview(np.ascontiguousarray(arr)).cast("B"))  # no copy of 200 MB of coordinates
         if directory is None:
             self._path = path
             weakref.finalize(self, _unlink, str(path))
-        return path
+        return paths
 
     def __getstate__(self) -> dict[str, Any]:
         # files written by this process are not the next one's

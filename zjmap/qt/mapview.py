@@ -56,12 +56,14 @@ class _Page(QWebEnginePage):
 
 
 class MapView(QWebEngineView):
-    ready = Signal()
+    ready = Signal()  # the page is on screen and the window around it complete
+    shown = Signal()  # the page is on screen at the view's size (the window may still be completing)
 
     def __init__(self, parent=None, animate: bool = True):
         super().__init__(parent)
         self.animate = animate
         self.is_ready = False
+        self.is_shown = False
         self.shipped_early = False  # load_shipped_early started the shipped page
         self._page_gen = 0  # counts the pages loaded (a late check of an old one is dropped)
         self._held = False  # hold_ready: a drawn page waits for release_ready
@@ -118,14 +120,22 @@ class MapView(QWebEngineView):
         factor), the page is taken as it is a moment later."""
         if self.is_ready:
             return
+        stale = abs(width - self.width()) > 1 or abs(height - self.height()) > 1
         if self._held:
             self._drawn = (width, height)
+            if not stale:
+                self._say_shown()
             return
-        if abs(width - self.width()) > 1 or abs(height - self.height()) > 1:
+        if stale:
             gen = self._page_gen
             QTimer.singleShot(STALE_READY_MS, lambda: self._take_page(gen))
             return
         self._take_page(self._page_gen)
+
+    def _say_shown(self) -> None:
+        if not self.is_shown:
+            self.is_shown = True
+            self.shown.emit()
 
     def hold_ready(self) -> None:
         """Not ready, even once the page is drawn, until :meth:`release_ready`
@@ -142,11 +152,13 @@ class MapView(QWebEngineView):
         if self.is_ready or gen != self._page_gen:  # taken already, or another page loads since
             return
         self.call("started")
+        self._say_shown()
         self.is_ready = True
         self.ready.emit()
 
     def load_stack(self, stack: LayerStack) -> Path:
-        self.is_ready = False
+        self.is_ready = self.is_shown = False
+        self.is_shown = False
         self.shipped_early = False
         self._page_gen += 1
         self._drawn = None
@@ -165,7 +177,7 @@ class MapView(QWebEngineView):
             page = build_page(self.page_dir, None, animate=self.animate, cached=cached)
         except OSError:
             return False
-        self.is_ready = False
+        self.is_ready = self.is_shown = False
         self.shipped_early = True
         self._page_gen += 1
         self._drawn = None

@@ -9,22 +9,35 @@ local-only interceptor) are served by the GUI thread's event loop.
 
 So the map view is made first and its cached page starts loading; the rest
 of the app is imported on a worker thread while the GUI thread's event loop
-serves the page (the web engine's renderer process parses and decodes on the
-other core); then the window is built around the view. The page reports
-ready only once it has drawn and two frames have run (zjmap.js), which a
-hidden view never runs, so "ready" still means on screen in a whole window.
+serves the page (the web engine's renderer process parses and draws on the
+other core); that thread runs only when a core is free (SCHED_IDLE), so the
+page's work goes first. Then the window is built around the view. The page
+says it is drawn once it has drawn and two frames have run (zjmap.js),
+which a hidden view never runs: MapView.shown, the map on screen in the
+window's frame; MapView.ready once the window around it is complete too.
 """
 
 from __future__ import annotations
 
 import gc
 import importlib
+import os
 import sys
 
 from zjmap.qt.app import make_application
 
 #: the collector is back on by then even if the map never says ready
 COLLECTOR_BACK_MS = 15000
+
+
+def _import_in_idle_time(module: str) -> None:
+    """Import on a thread that runs only when a core is free (SCHED_IDLE,
+    Linux): the page's renderer and this process's GUI thread go first."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread only (pid 0)
+    except (AttributeError, OSError):  # not Linux: an ordinary thread
+        pass
+    importlib.import_module(module)
 
 
 def import_while_serving(module: str) -> None:
@@ -42,7 +55,7 @@ def import_while_serving(module: str) -> None:
     interval = sys.getswitchinterval()
     sys.setswitchinterval(0.0005)
     try:
-        worker = start_worker(importlib.import_module, module, name="zjmap-start-imports", pass_state=False,
+        worker = start_worker(_import_in_idle_time, module, name="zjmap-start-imports", pass_state=False,
                               connect={"finished": lambda *_: loop.quit()})
         if not worker.done:
             loop.exec()
@@ -51,9 +64,11 @@ def import_while_serving(module: str) -> None:
     importlib.import_module(module)  # done: from sys.modules; failed: raises the error here
 
 
-def open_main_window(argv: list[str] | None = None, animate: bool = True):
+def open_main_window(argv: list[str] | None = None, animate: bool = True, on_shown=None):
     """The application and its main window (not yet shown), the map's page
-    loading since before most of the app was imported.
+    loading since before most of the app was imported. ``on_shown`` is
+    called once the map is on screen (MapView.shown), which may be before
+    this returns.
 
     The cyclic collector is off until the map is ready: start-up makes
     hundreds of thousands of objects that all live as long as the window
@@ -70,6 +85,8 @@ def open_main_window(argv: list[str] | None = None, animate: bool = True):
         from zjmap.qt.mainwindow import PARTS, MainWindow
 
         view = MapView(animate=animate)
+        if on_shown is not None:
+            view.shown.connect(on_shown)
         view.load_shipped_early()  # no cache yet (first start): the window builds the page
         win = MainWindow(animate=animate, map_view=view, complete=False)
         win.show()  # the frame: the page draws at the map's own size while the parts are imported

@@ -23,77 +23,7 @@
   function install(page) {
     var LOOK = ZJ.look, DEF = LOOK.defaults.canvas;
 
-    function decode(b64, Type) {
-      var bin = atob(b64), n = bin.length, u8 = new Uint8Array(n);
-      for (var i = 0; i < n; i++) u8[i] = bin.charCodeAt(i);
-      return new Type(u8.buffer);
-    }
-
-    /* The geometry of a payload: typed-array views of the binary file it
-     * names (one XMLHttpRequest, no copy), or base64 strings given inline. */
-    function loadGeometry(g, done, fail) {
-      if (!g.url) {
-        done(decodeGeometry(g));
-        return;
-      }
-      var x = new XMLHttpRequest();
-      x.open("GET", g.url);
-      x.responseType = "arraybuffer";
-      x.onload = function () {
-        var buf = x.response;
-        if (!buf || buf.byteLength !== g.bytes) {
-          fail("the layer's array file is incomplete (" + (buf ? buf.byteLength : 0) + " of " + g.bytes + " bytes)");
-          return;
-        }
-        done(viewGeometry(g, buf));
-      };
-      x.onerror = function () { fail("cannot read " + g.url); };
-      x.send();
-    }
-
-    /* Typed arrays of a payload: views of the file read (no copy), or decoded base64. */
-    function viewGeometry(g, buf) {
-      return makeGeometry(g, function (w, T) { return new T(buf, w[0], w[1]); });
-    }
-
-    function decodeGeometry(g) { return makeGeometry(g, decode); }
-
-    function makeGeometry(g, v) {
-      var out = {
-        key: g.key,
-        features: g.features,
-        origin: g.origin,
-        typical: g.typical || 0,
-        bands: g.bands,
-        parts: g.parts.map(function (p) { return { type: p.type, n: p.n, feat: v(p.feat, Uint32Array), bbox: null }; }),
-        sets: g.sets.map(function (set) {
-          return set.map(function (s) {
-            return { xy: v(s.xy, Float32Array), rings: s.rings ? v(s.rings, Uint32Array) : null, frings: v(s.frings, Uint32Array) };
-          });
-        }),
-      };
-      var full = out.sets[out.sets.length - 1];
-      out.parts.forEach(function (p, i) { p.bbox = bboxes(p, full[i]); });
-      return out;
-    }
-
-    /* Each feature's bounding box (x0, y0, x1, y1) from its full-resolution points. */
-    function bboxes(part, geo) {
-      var n = part.n, bb = new Float32Array(4 * n), xy = geo.xy, fr = geo.frings, rings = geo.rings;
-      for (var i = 0; i < n; i++) {
-        var a = rings ? rings[fr[i]] : fr[i], e = rings ? rings[fr[i + 1]] : fr[i + 1];
-        var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-        for (var j = a; j < e; j++) {
-          var x = xy[2 * j], y = xy[2 * j + 1];
-          if (x < x0) x0 = x;
-          if (x > x1) x1 = x;
-          if (y < y0) y0 = y;
-          if (y > y1) y1 = y;
-        }
-        bb[4 * i] = x0; bb[4 * i + 1] = y0; bb[4 * i + 2] = x1; bb[4 * i + 3] = y1;
-      }
-      return bb;
-    }
+    var FILES = ZJ.bigFiles, decode = FILES.decode;
 
     var TILES = ZJ.tiles, R = ZJ.bigRaster, SIZE = TILES.SIZE, G = TILES.GUTTER;
 
@@ -171,6 +101,18 @@
       },
 
       _forget: function () {},
+
+      /* Redrawn once the files the page reads are in: layers read together
+       * (the base map at start) draw once, not once each. */
+      redrawSoon: function () {
+        if (this._queued) return;
+        this._queued = true;
+        var self = this;
+        page.whenLoaded(function () {
+          self._queued = false;
+          if (self._map) self.redraw();
+        });
+      },
 
       /* Whether anything is drawn on the tile at device pixel (nx, ny) of a frame. */
       _meets: function (frame, nx, ny) { return true; },
@@ -358,6 +300,11 @@
         return this;
       },
 
+      redrawSoon: function () {
+        if (this._shared) this._shared.redrawSoon();
+        else Surface.prototype.redrawSoon.call(this);
+      },
+
       _forget: function () {
         this._zs = {};
         this._cols = null;
@@ -367,7 +314,7 @@
         this.geom = geom;
         this.pieces = null; // the chunks shown while the file was read give way
         this.setStyle(this._style, this._labels);
-        if (this._map) this.redraw();
+        if (this._map) this.redrawSoon();
       },
 
       /* One more chunk of a file still being read, in the first style;
@@ -410,11 +357,7 @@
         if (this._map) this.redraw();
       },
 
-      _band: function (z, geom) {
-        var b = (geom || this.geom).bands;
-        for (var i = 0; i < b.length; i++) if (z <= b[i][0]) return b[i][1];
-        return b[b.length - 1][1];
-      },
+      _band: function (z, geom) { return FILES.band(geom || this.geom, z); },
 
       /* What is drawn: the layer's arrays, or the chunks of a file still
        * being read (pieces: each its own arrays and features' styles). */
@@ -708,7 +651,7 @@
       }
       // a restyle sends the same geometry again: keep the decoded arrays
       var prev = old && old.big ? old.group.geom : null;
-      var reuse = prev && geom.key && prev.key === geom.key ? prev : null;
+      var reuse = prev && geom.key && prev.key === geom.key && !prev.partial ? prev : null;
       // new arrays for the same features (zoom bands added, CRS fixed): keep
       // drawing the old ones until the new file is read, so nothing blinks
       var shown = reuse || (prev && geom.features && prev.features === geom.features ? prev : null);
@@ -726,23 +669,31 @@
         layer.setGeometry(joined);
       } else if (!reuse) {
         page.loadStarted();
-        loadGeometry(geom, function (decoded) {
+        var first = true; // the page is drawn once the first file is in; the finer sets follow (bigfiles.js)
+        FILES.load(geom, function (decoded) {
           try {
-            layer.stats.decodeMs = performance.now() - t0;
+            if (first) layer.stats.decodeMs = performance.now() - t0;
             var cur = ZJ.layers[spec.id];
             if (cur && cur.group === layer) layer.setGeometry(decoded); // not removed or replaced meanwhile
           } finally {
-            page.loadEnded();
+            if (first) page.loadEnded();
+            first = false;
           }
         }, function (msg) {
-          page.loadEnded();
+          if (first) page.loadEnded();
+          first = false;
           layer.stats.error = msg;
           var cur = ZJ.layers[spec.id];
           // a layer removed meanwhile takes its file with it: not an error
           if (cur && cur.group === layer) console.error("zjmap big layer " + spec.id + ": " + msg);
-        });
+        }, function (read) { afterStart(function () { layer.stats.finerAsked = performance.now(); read(); }); });
       }
       return entry(layer, spec, t0);
+    }
+
+    /* The finer sets of the page's own files are read once it is drawn and idle. */
+    function afterStart(fn) {
+      page.whenLoaded(function () { requestIdleCallback(fn, { timeout: 500 }); });
     }
 
     function entry(layer, spec, t0) {
@@ -759,8 +710,8 @@
       setOpacity: function (l, opacity) { l.group.setOpacity(opacity); },
       restacked: function (change, added) {
         placeCanvases();
-        if (change === "order" || (change === "add" && added && added.big)) {
-          Object.keys(surfaces).forEach(function (k) { surfaces[k].redraw(); }); // the order on a shared canvas
+        if (change === "order" || (change === "add" && added && added.big)) { // the order on a shared canvas
+          Object.keys(surfaces).forEach(function (k) { surfaces[k].redraw(); });
         }
       },
     };
@@ -778,7 +729,7 @@
       }
       if (!l.big || !l.group.pieces || l.group.geom) return false; // the layer itself is there
       var layer = l.group;
-      loadGeometry(spec.big.chunk, function (decoded) {
+      FILES.load(spec.big.chunk, function (decoded) {
         var cur = ZJ.layers[spec.id];
         if (cur && cur.group === layer && layer.pieces && !layer.geom) layer.addPiece(decoded);
       }, function (msg) { layer.stats.error = msg; });

@@ -12,7 +12,7 @@
     var s = l.group.stats;
     return JSON.stringify({ draws: s.draws, drawn: l.group.countInView(), tiles: s.tiles || null, lastMs: s.lastMs, addMs: s.addMs, decodeMs: s.decodeMs, labels: s.labels,
       loaded: !!l.group.geom, error: s.error || null, key: l.group.geom ? l.group.geom.key : null,
-      sets: l.group.geom ? l.group.geom.sets.length : 0, set: s.set,
+      sets: l.group.geom ? l.group.geom.sets.length : 0, set: s.set, partial: l.group.geom ? !!l.group.geom.partial : null, finerAsked: s.finerAsked || null,
       shared: !!l.group._shared, pieces: l.group.pieces ? l.group.pieces.length : 0,
       features: s.features, zoom: s.zoom, onMap: ZJ.map.hasLayer(l.group),
       firstDrawAgo: s.firstDraw ? performance.now() - s.firstDraw : null, joined: !!s.joined });

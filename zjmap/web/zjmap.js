@@ -180,7 +180,7 @@
    * once Leaflet is loaded, and gets the page's helpers. */
   var renderers = {}, factories = [];
   var helpers = { labelLayer: labelLayer, refreshLabels: refreshLabels, loadStarted: loadStarted, loadEnded: loadEnded,
-    onMap: onMap };
+    whenLoaded: whenLoaded, onMap: onMap };
   ZJ.defineRenderer = function (name, factory) {
     factories.push([name, factory]);
     if (ZJ.map) installRenderers();
