@@ -82,3 +82,11 @@ def test_start_page_cache_keeps_its_arrays_and_drops_stale_versions(tmp_path, mo
     again = tmp_path / "again"
     build_page(again, None, cached=saved)
     assert (again / url).is_file() and (again / "layers.js").read_text(encoding="utf-8") == text
+    # linked, not copied; the same page rebuilt from the stack writes its own files, not through the links
+    assert (again / url).is_symlink() and not (again / "layers.js").is_symlink()
+    real = (saved / url).read_bytes()
+    (saved / url).write_bytes(b"marked")  # were the cache written through the link, the mark would go
+    stack.layer(stack.ids()[0]).display.arrays._encoded.clear()  # written again, as another page would
+    build_page(again, stack)
+    assert not (again / url).is_symlink() and (again / url).read_bytes() == real
+    assert (saved / url).read_bytes() == b"marked"

@@ -516,6 +516,7 @@ class BigDisplay:
         path = (directory if directory is not None else _big_dir()) / f"{self.key}.bin"
         paths = [path, path.with_name(f"{self.key}.more.bin")][:len(files)]
         for p, chunks in zip(paths, files):
+            p.unlink(missing_ok=True)  # a link to a cached file (mappage.build_page) is not written through
             with open(p, "wb") as fh:
                 for arr in chunks:
                     fh.write(memoryview(np.ascontiguousarray(arr)).cast("B"))  # no copy of 200 MB of coordinates

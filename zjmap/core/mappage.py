@@ -228,10 +228,25 @@ def build_page(
         write_layers_js(out_dir, [layer_payload(lyr, out_dir) if lyr.visible else layer_stub(lyr) for lyr in stack])
     else:
         for f in cached.iterdir():
-            shutil.copy2(f, out_dir / f.name)
+            if f.suffix == ".bin":
+                _link_or_copy(f, out_dir / f.name)
+            else:
+                shutil.copy2(f, out_dir / f.name)
     page = out_dir / "index.html"
     page.write_text(page_html(animate, bounds), encoding="utf-8")
     return page
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """A cached array file in a page's directory: linked (the start page's
+    arrays are megabytes, copied on every start), else copied. Whatever
+    writes a file of that name there later unlinks it first
+    (BigDisplay._write_files): the cache is never written through it."""
+    try:
+        dst.unlink(missing_ok=True)
+        os.symlink(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def shipped_layers_key() -> str:
