@@ -77,20 +77,24 @@
 
   /* Each feature's bounding box (x0, y0, x1, y1) from the finest points read. */
   function bboxes(part, geo) {
-    var n = part.n, bb = new Float32Array(4 * n), xy = geo.xy, fr = geo.frings, rings = geo.rings;
+    var n = part.n, bb = new Float32Array(4 * n), fr = geo.frings, rings = geo.rings;
     for (var i = 0; i < n; i++) {
-      var a = rings ? rings[fr[i]] : fr[i], e = rings ? rings[fr[i + 1]] : fr[i + 1];
-      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-      for (var j = a; j < e; j++) {
-        var x = xy[2 * j], y = xy[2 * j + 1];
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-      bb[4 * i] = x0; bb[4 * i + 1] = y0; bb[4 * i + 2] = x1; bb[4 * i + 3] = y1;
+      extent(geo.xy, rings ? rings[fr[i]] : fr[i], rings ? rings[fr[i + 1]] : fr[i + 1], bb, i);
     }
     return bb;
+  }
+
+  /* The box (x0, y0, x1, y1) of points a … e - 1 of xy, into out[4k … 4k + 3]. */
+  function extent(xy, a, e, out, k) {
+    var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (var j = a; j < e; j++) {
+      var x = xy[2 * j], y = xy[2 * j + 1];
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+    out[4 * k] = x0; out[4 * k + 1] = y0; out[4 * k + 2] = x1; out[4 * k + 3] = y1;
   }
 
   /* The set a zoom is drawn with: its band's, or the finest read so far. */
@@ -100,5 +104,5 @@
     return Math.min(b[b.length - 1][1], last);
   }
 
-  ZJ.bigFiles = { decode: decode, load: load, band: band };
+  ZJ.bigFiles = { decode: decode, load: load, band: band, extent: extent };
 })();

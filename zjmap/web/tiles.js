@@ -203,18 +203,8 @@
   /* The box of each run of 64 vertices of a set (j = 64 k … 64 k + 63), made once. */
   function chunkBoxes(geo) {
     if (geo._cb) return geo._cb;
-    var xy = geo.xy, n = xy.length / 2, cb = new Float32Array(4 * Math.ceil(n / 64));
-    for (var k = 0; 64 * k < n; k++) {
-      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-      for (var j = 64 * k; j < Math.min(n, 64 * k + 64); j++) {
-        var x = xy[2 * j], y = xy[2 * j + 1];
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-      cb[4 * k] = x0; cb[4 * k + 1] = y0; cb[4 * k + 2] = x1; cb[4 * k + 3] = y1;
-    }
+    var xy = geo.xy, n = xy.length / 2, cb = new Float32Array(4 * Math.ceil(n / 64)), extent = ZJ.bigFiles.extent;
+    for (var k = 0; 64 * k < n; k++) extent(xy, 64 * k, Math.min(n, 64 * k + 64), cb, k);
     return (geo._cb = cb);
   }
 
