@@ -164,3 +164,38 @@ def test_the_window_is_on_screen_while_its_parts_are_imported(win):
     # MapView.shown: once, before the window was complete (ready), at the same size
     assert len(seen["shown"]) == 1 and seen["shown"][0]["ready"] == [False], seen
     assert seen["shown"][0]["map"] == [ready["map"]], seen
+
+
+def test_a_smaller_window_of_the_last_session_keeps_a_map_of_its_share(qapp, win):
+    """The window opens at the last session's size; a smaller one than the
+    default scales the tree, the map and the panel alike (the splitter's
+    stretch gave the map all the loss: 130 px of a 798-px window)."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from zjmap.qt.mainwindow import MainWindow, split_sizes
+    from zjmap.qt.settings import make_settings
+
+    assert split_sizes([280, 760, 380], 1420) == [280, 760, 380]
+    assert split_sizes([280, 760, 380], 2000) == [280, 1340, 380]
+    small = split_sizes([280, 760, 380], 710)
+    assert sum(small) == 710 and small[1] == 380, small
+    probe = QMainWindow()
+    probe.resize(800, 700)
+    settings = make_settings()
+    before = settings.value("window/geometry")
+    settings.setValue("window/geometry", probe.saveGeometry())
+    settings.sync()
+    try:
+        w = MainWindow(stack=win.stack, catalogue=win.catalogue, animate=False, complete=False)
+        split = w.centralWidget()
+        assert abs(w.width() - 800) <= 2, w.size()
+        tree, map_, panel = split.sizes()
+        assert map_ >= 0.45 * sum(split.sizes()) and tree > 100 and panel > 150, split.sizes()
+        w.map.shutdown()
+        w.deleteLater()
+    finally:
+        if before is None:
+            settings.remove("window/geometry")
+        else:
+            settings.setValue("window/geometry", before)
+        settings.sync()

@@ -36,6 +36,18 @@ if TYPE_CHECKING:
 PARTS = "zjmap.qt.windowparts"
 
 
+def split_sizes(shares: list[int], width: int) -> list[int]:
+    """The layer tree, the map and the panel across ``width`` px: the shares
+    as they are where they fit (the map takes the rest), else all scaled
+    alike (a small window keeps a map as wide as its share)."""
+    tree, map_, panel = shares
+    if width >= tree + map_ + panel:
+        return [tree, width - tree - panel, panel]
+    k = max(width, 0) / (tree + map_ + panel)
+    tree, panel = round(tree * k), round(panel * k)
+    return [tree, max(width, 0) - tree - panel, panel]
+
+
 class MainWindow(QMainWindow):
     panel_updated = Signal(str)  # feature id shown (benchmarks and tests wait on it)
 
@@ -55,7 +67,6 @@ class MainWindow(QMainWindow):
         for w in (QWidget(split), self.map, QWidget(split)):  # the tree's and the panel's places
             split.addWidget(w)
         split.setStretchFactor(1, 1)
-        split.setSizes(self.SPLIT_SIZES)
         self.setCentralWidget(split)
         self._make_bars()
         self.coords = QLabel("经度 —  纬度 —", self)
@@ -67,6 +78,11 @@ class MainWindow(QMainWindow):
         geometry = make_settings().value("window/geometry")  # the last session's size (restored again later)
         if geometry is not None:
             self.restoreGeometry(geometry)
+        # the splitter at the window's width before its shares are set: set on a
+        # splitter of another size, a smaller window (the last session's) took all
+        # it lacked from the map (760 px at 1420, 130 px at 798)
+        self.layout().activate()
+        split.setSizes(split_sizes(self.SPLIT_SIZES, split.width() - split.handleWidth() * 2))
         if complete:
             self.complete(stack, catalogue)
 
@@ -101,7 +117,9 @@ class MainWindow(QMainWindow):
         self.tree = LayerTree(self.stack, self)
         self.panel = SidePanel(self.describer, self)
         split = self.centralWidget()
-        sizes = split.sizes() if split.isVisible() else self.SPLIT_SIZES  # a hidden splitter has none yet
+        sizes = split.sizes()
+        if not any(sizes):
+            sizes = split_sizes(self.SPLIT_SIZES, split.width())
         for i, w in ((0, self.tree), (2, self.panel)):
             split.replaceWidget(i, w).deleteLater()
         split.setSizes(sizes)  # the map keeps the size its page is drawn at
