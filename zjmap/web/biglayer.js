@@ -590,7 +590,7 @@
         var radius = (st.radius || DEF.radius) * r, weight = (st.weight == null ? DEF.weight : st.weight) * r;
         var m = weight + 4 * r, X1 = tg.W + m, Y1 = tg.H + m, path = new Path2D();
         var out = function (x, y) { return (x < -m ? 1 : x > X1 ? 2 : 0) | (y < -m ? 4 : y > Y1 ? 8 : 0); };
-        // the same edges in world units, for runs of 64 vertices at once (chunkBoxes)
+        // the same edges in world units, for runs of 64 vertices at once (chunkBox)
         var cb = type === "point" ? null : TILES.chunkBoxes(geo);
         var wx0 = (nx - m - gx) / S, wx1 = (nx + X1 - gx) / S, wy0 = (ny - m - gy) / S, wy1 = (ny + Y1 - gy) / S;
         for (var q = 0; q < members.length; q++) {
@@ -611,7 +611,7 @@
             var run = out(lx, ly), px = 0, py = 0, held = false;
             for (var j = a + 1; j < en; j++) {
               if (run && (j & 63) === 0 && j + 64 < en) { // 64 vertices all beyond an edge the run is beyond: held at once
-                var o = j >> 4; // 4 * (j / 64)
+                var o = TILES.chunkBox(geo, j >> 6);
                 var code = (cb[o + 2] < wx0 ? 1 : cb[o] > wx1 ? 2 : 0) | (cb[o + 3] < wy0 ? 4 : cb[o + 1] > wy1 ? 8 : 0);
                 if (run & code) {
                   run &= code;
