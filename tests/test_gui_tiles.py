@@ -254,3 +254,57 @@ def test_many_points_as_dots_equal_the_drawing_point_by_point(win, tmp_path, mon
     exact(win, lid)
     win.user_layers.remove(lid)
     assert not win.map.js_errors
+
+
+def test_a_first_deep_zoom_boxes_only_the_runs_of_vertices_it_draws(win, tmp_path, monkeypatch, no_ahead):
+    """Rings far bigger than a tile: a run of 64 vertices all beyond one edge
+    of a tile is held at once (biglayer.js _path), by its box. The boxes are
+    made as a path first asks for them (tiles.chunkBox), not for the whole
+    set at a first zoom to it (a million parcels' 25 M vertices took longer
+    than the drawing); the pixels are those of a path made vertex by vertex."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    monkeypatch.setattr(layercache, "enabled", False)
+    i = np.arange(2000)
+    centres = shapely.points(119.0 + (i % 50) * 0.05, 29.0 + (i // 50) * 0.05)
+    rings = shapely.buffer(centres, 0.02, quad_segs=100)  # 400 vertices a ring: 6 runs of 64 and a bit
+    path = tmp_path / "圆.gpkg"
+    gpd.GeoDataFrame({"名称": [f"圆{k}" for k in i]}, geometry=rings, crs=4326).to_file(path, driver="GPKG")
+    task = qul.add_layer_from_path(win.user_layers, path)
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    lid = task.layer_id
+    # on the rim of one circle, at a zoom where a circle is some 1,900 px across
+    js(win.map, "ZJ.map.setView([29.5, 120.02], 16, {animate: false}); 1")
+    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 16, 20000)
+    spin(200)
+    alike(win, lid)
+    boxed = js(win.map, f"""(function () {{
+        var g = ZJ.layers[{json.dumps(lid)}].group, sets = g.geom.sets, full = sets[sets.length - 1][0], made = 0;
+        for (var k = 0; k < full._cbMade.length; k++) made += full._cbMade[k];
+        return JSON.stringify({{ made: made, runs: full._cbMade.length, set: g._band(16), last: sets.length - 1 }});
+      }})()""")
+    assert boxed["set"] == boxed["last"], boxed  # the full-resolution set
+    assert 0 < boxed["made"] < 0.02 * boxed["runs"], boxed  # some runs held at once; most never looked at
+    same = js(win.map, f"""(function () {{
+        var s = ZJ.layers[{json.dumps(lid)}].group, f = s._frame, T = ZJ.tiles;
+        function paint() {{
+          var c = document.createElement("canvas"); c.width = f.W; c.height = f.H;
+          var ctx = c.getContext("2d"); s._paintView(ctx, f); return ctx.getImageData(0, 0, f.W, f.H).data;
+        }}
+        var held = paint(), boxes = T.chunkBoxes, box = T.chunkBox, all = new Float32Array([-1e30, -1e30, 1e30, 1e30]);
+        T.chunkBoxes = function () {{ return all; }};  // a box meeting everything: vertex by vertex
+        T.chunkBox = function () {{ return 0; }};
+        try {{ var each = paint(); }} finally {{ T.chunkBoxes = boxes; T.chunkBox = box; }}
+        var differ = 0, painted = 0;
+        for (var i = 0; i < held.length; i += 4) {{
+          if (held[i + 3]) painted++;
+          if (held[i] !== each[i] || held[i + 1] !== each[i + 1] || held[i + 2] !== each[i + 2] || held[i + 3] !== each[i + 3]) differ++;
+        }}
+        return JSON.stringify({{ differ: differ, painted: painted }});
+      }})()""")
+    assert same["painted"] > 10_000 and same["differ"] == 0, same
+    win.user_layers.remove(lid)
+    assert not win.map.js_errors
