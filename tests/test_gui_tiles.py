@@ -308,3 +308,43 @@ def test_a_first_deep_zoom_boxes_only_the_runs_of_vertices_it_draws(win, tmp_pat
     assert same["painted"] > 10_000 and same["differ"] == 0, same
     win.user_layers.remove(lid)
     assert not win.map.js_errors
+
+
+def test_fills_under_an_outline_go_into_the_pixel_buffer_and_look_as_canvas_fills(win, parcels, monkeypatch, no_ahead):
+    """Parcels big enough to be canvas paths, with a solid outline: their
+    fills are written into the pixel buffer (bigraster.fillsUnder) and the
+    canvas path only strokes. The picture is the one Skia's fills give but
+    along the outlines (Skia blends two neighbours' edges; the buffer gives
+    each pixel to one parcel), and tiles still put together the whole view."""
+    monkeypatch.setattr(layercache, "enabled", False)
+    task = qul.add_layer_from_path(win.user_layers, parcels)
+    wait_task(task)
+    lid = task.layer_id
+    js(win.map, "ZJ.map.setView([30.43, 120.27], 13, {animate: false}); 1")
+    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 13, 20000)
+    spin(200)
+    alike(win, lid)
+    got = js(win.map, f"""(function () {{
+        var s = ZJ.layers[{json.dumps(lid)}].group, f = s._frame, R = ZJ.bigRaster, fill = R.fillPolygon, under = R.fillsUnder, n = 0;
+        function paint() {{
+          var c = document.createElement("canvas"); c.width = f.W; c.height = f.H;
+          var ctx = c.getContext("2d"); s._paintView(ctx, f); return ctx.getImageData(0, 0, f.W, f.H).data;
+        }}
+        R.fillPolygon = function () {{ n++; return fill.apply(this, arguments); }};
+        try {{ var buffer = paint(), filled = n; R.fillsUnder = function () {{ return false; }}; n = 0; var skia = paint(); }}
+        finally {{ R.fillPolygon = fill; R.fillsUnder = under; }}
+        var painted = 0, differ = 0, alpha = [0, 0];
+        for (var i = 0; i < buffer.length; i += 4) {{
+          if (buffer[i + 3]) painted++;
+          alpha[0] += buffer[i + 3]; alpha[1] += skia[i + 3];
+          var d = Math.max(Math.abs(buffer[i] - skia[i]), Math.abs(buffer[i + 1] - skia[i + 1]),
+                           Math.abs(buffer[i + 2] - skia[i + 2]), Math.abs(buffer[i + 3] - skia[i + 3]));
+          if (d > 3) differ++;
+        }}
+        return JSON.stringify({{ filled: filled, after: n, painted: painted, differ: differ, alpha: alpha }});
+      }})()""")
+    assert got["filled"] > 50 and got["after"] == 0, got  # the parcels in view filled in the buffer, then none
+    assert got["painted"] > 100_000, got
+    assert got["differ"] < 0.04 * got["painted"], got  # along the outlines only
+    assert abs(got["alpha"][0] - got["alpha"][1]) < 0.005 * got["alpha"][1], got
+    win.user_layers.remove(lid)

@@ -73,26 +73,8 @@
         }),
       };
       var full = out.sets[out.sets.length - 1];
-      out.parts.forEach(function (p, i) { p.bbox = bboxes(p, full[i]); });
+      out.parts.forEach(function (p, i) { p.bbox = TILES.bboxes(p, full[i]); });
       return out;
-    }
-
-    /* Each feature's bounding box (x0, y0, x1, y1) from its full-resolution points. */
-    function bboxes(part, geo) {
-      var n = part.n, bb = new Float32Array(4 * n), xy = geo.xy, fr = geo.frings, rings = geo.rings;
-      for (var i = 0; i < n; i++) {
-        var a = rings ? rings[fr[i]] : fr[i], e = rings ? rings[fr[i + 1]] : fr[i + 1];
-        var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
-        for (var j = a; j < e; j++) {
-          var x = xy[2 * j], y = xy[2 * j + 1];
-          if (x < x0) x0 = x;
-          if (x > x1) x1 = x;
-          if (y < y0) y0 = y;
-          if (y > y1) y1 = y;
-        }
-        bb[4 * i] = x0; bb[4 * i + 1] = y0; bb[4 * i + 2] = x1; bb[4 * i + 3] = y1;
-      }
-      return bb;
     }
 
     var TILES = ZJ.tiles, R = ZJ.bigRaster, SIZE = TILES.SIZE, G = TILES.GUTTER;
@@ -506,7 +488,7 @@
           for (var pi = 0; pi < g.parts.length; pi++) {
             var items = [], fit = (zs[k] || [])[pi] || 0;
             t.n += self._sweep(ras, g, pi, set[pi], pc.sidx[pi], v, look, fit, items);
-            if (items.length) jobs.push({ part: g.parts[pi], geo: set[pi], v: v, sidx: pc.sidx[pi], items: items });
+            if (items.length) jobs.push({ part: g.parts[pi], geo: set[pi], v: v, sidx: pc.sidx[pi], items: items, under: !!ras });
           }
         });
         if (ras && ras.used) t.ctx.putImageData(ras.img, 0, 0);
@@ -532,7 +514,11 @@
           var b = 4 * i, bx0 = bbox[b], by0 = bbox[b + 1], bx1 = bbox[b + 2], by1 = bbox[b + 3];
           if (bx1 + m < v.x0 || bx0 - m > v.x1 || by1 + m < v.y0 || by0 - m > v.y1) continue;
           var w = (bx1 - bx0) * S, h = (by1 - by0) * S, big = this._big(type, w, h, r, raster, fit);
-          if (big) { vec.push(i); continue; }
+          if (big) { // a fill its outline covers the edge of goes into ras (_vector strokes it only)
+            if (raster && col.under && type === "polygon" && R.fillsUnder(geo, i, h)) R.fillPolygon(ras, geo, i, v, false, col);
+            vec.push(i);
+            continue;
+          }
           drawn++;
           if (type === "point") R.discs(ras, geo, i, col, Math.min((styles[k].radius || DEF.radius) * r, fit), v);
           else if (w < 1.5 && h < 1.5) R.rect(ras, bx0 * S + gx - nx, by0 * S + gy - ny, bx1 * S + gx - nx, by1 * S + gy - ny, col.dot);
@@ -554,17 +540,17 @@
           var k = sidx[items[s]], run = Math.floor(items[s] / 64), e = s + 1;
           while (e < items.length && sidx[items[e]] === k && Math.floor(items[e] / 64) === run) e++;
           var st = this.styles[k], grow = ((st.weight == null ? DEF.weight : st.weight) + (st.radius || DEF.radius) + 2) * v.r;
+          var under = job.under && job.part.type === "polygon" && this._look(v.r)[k].under;
           for (var t = 0; t < targets.length; t++) {
-            var tg = targets[t], sub = [];
+            var tg = targets[t], sub = [], bare = [];
             for (var q = s; q < e; q++) {
               var b = 4 * items[q];
               if (bb[b + 2] * S + gx - tg.nx < -grow || bb[b] * S + gx - tg.nx > tg.W + grow ||
                   bb[b + 3] * S + gy - tg.ny < -grow || bb[b + 1] * S + gy - tg.ny > tg.H + grow) continue;
-              sub.push(items[q]);
+              (under && R.fillsUnder(job.geo, items[q], (bb[b + 3] - bb[b + 1]) * S) ? bare : sub).push(items[q]);
             }
-            if (!sub.length) continue;
-            this._stroke(tg.ctx, this._path(job, k, sub, tg), st, job.part.type, v.r);
-            tg.n++;
+            if (sub.length) { this._stroke(tg.ctx, this._path(job, k, sub, tg), st, job.part.type, v.r); tg.n++; }
+            if (bare.length) { this._stroke(tg.ctx, this._path(job, k, bare, tg), st, job.part.type, v.r, true); tg.n++; }
           }
           s = e;
         }
@@ -641,7 +627,8 @@
         return path;
       },
 
-      _stroke: function (ctx, path, st, type, r) {
+      /* bare: the fill is in the pixel buffer already (_sweep). */
+      _stroke: function (ctx, path, st, type, r, bare) {
         var op = this.opacity, rr = r || 1;
         var lineOp = (st.opacity == null ? 1 : st.opacity) * op;
         var fillOp = (st.fillOpacity == null ? 0.3 : st.fillOpacity) * op;
@@ -652,7 +639,7 @@
         ctx.fillStyle = st.fillColor || st.color;
         ctx.strokeStyle = st.color;
         ctx.lineWidth = weight;
-        if (type !== "line" && st.fill !== false) { ctx.globalAlpha = fillOp; ctx.fill(path, "evenodd"); }
+        if (type !== "line" && st.fill !== false && !bare) { ctx.globalAlpha = fillOp; ctx.fill(path, "evenodd"); }
         if (weight > 0 && st.stroke !== false) { ctx.globalAlpha = lineOp; ctx.stroke(path); }
         ctx.globalAlpha = 1;
         ctx.setLineDash([]);

@@ -197,6 +197,24 @@
     return [out, k];
   }
 
+  /* Each feature's bounding box (x0, y0, x1, y1) from its full-resolution points. */
+  function bboxes(part, geo) {
+    var n = part.n, bb = new Float32Array(4 * n), xy = geo.xy, fr = geo.frings, rings = geo.rings;
+    for (var i = 0; i < n; i++) {
+      var a = rings ? rings[fr[i]] : fr[i], e = rings ? rings[fr[i + 1]] : fr[i + 1];
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+      for (var j = a; j < e; j++) {
+        var x = xy[2 * j], y = xy[2 * j + 1];
+        if (x < x0) x0 = x;
+        if (x > x1) x1 = x;
+        if (y < y0) y0 = y;
+        if (y > y1) y1 = y;
+      }
+      bb[4 * i] = x0; bb[4 * i + 1] = y0; bb[4 * i + 2] = x1; bb[4 * i + 3] = y1;
+    }
+    return bb;
+  }
+
   /* The grid of a part's boxes (made once per part). */
   function gridOf(part) {
     return part._grid || (part._grid = buildGrid(part.bbox, part.n));
@@ -290,6 +308,7 @@
   ZJ.tiles = {
     ahead: ahead,
     setAhead: function (on) { aheadOn = !!on; if (!on) wishes.clear(); },
+    bboxes: bboxes,
     chunkBoxes: chunkBoxes,
     chunkBox: chunkBox,
     SIZE: SIZE,
