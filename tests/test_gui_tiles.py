@@ -79,7 +79,7 @@ def test_pans_and_zooms_reuse_tiles_and_match_a_whole_drawing(win, parcels, monk
     spin(200)
     first = exact(win, lid)
     view = tiles(win, lid)["lastRendered"] + tiles(win, lid)["lastReused"]
-    assert view >= 12  # the view spans a few rows of 256-px tiles (those only in the canvas's margin wait)
+    assert view >= 30  # the view spans a few rows of 128-px tiles (those only in the canvas's margin wait)
 
     # a pan draws the tiles it uncovers only; panning back draws none
     t = step(win, lid, "ZJ.map.panBy([300, 150], {animate: false})")
@@ -299,4 +299,98 @@ def test_a_first_picture_is_the_view_painted_whole_and_its_tiles_follow(win, par
     t = step(win, lid, "ZJ.map.panBy([120, 60], {animate: false})")
     assert t["lastReused"] > 0 and t["direct"] == first["direct"], t  # from the kept tiles
     exact(win, lid)
+    win.user_layers.remove(lid)
+
+
+def test_a_first_deep_zoom_boxes_only_the_runs_of_vertices_it_draws(win, tmp_path, monkeypatch, no_ahead):
+    """Rings far bigger than a tile: a run of 64 vertices all beyond one edge
+    of a tile is held at once (biglayer.js _path), by its box. The boxes are
+    made as a path first asks for them (tiles.chunkBox), not for the whole
+    set at a first zoom to it (a million parcels' 25 M vertices took longer
+    than the drawing); the pixels are those of a path made vertex by vertex."""
+    import geopandas as gpd
+    import numpy as np
+    import shapely
+
+    monkeypatch.setattr(layercache, "enabled", False)
+    i = np.arange(2000)
+    centres = shapely.points(119.0 + (i % 50) * 0.05, 29.0 + (i // 50) * 0.05)
+    rings = shapely.buffer(centres, 0.02, quad_segs=100)  # 400 vertices a ring: 6 runs of 64 and a bit
+    path = tmp_path / "圆.gpkg"
+    gpd.GeoDataFrame({"名称": [f"圆{k}" for k in i]}, geometry=rings, crs=4326).to_file(path, driver="GPKG")
+    task = qul.add_layer_from_path(win.user_layers, path)
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    lid = task.layer_id
+    # on the rim of one circle, at a zoom where a circle is some 1,900 px across
+    js(win.map, "ZJ.map.setView([29.5, 120.02], 16, {animate: false}); 1")
+    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 16, 20000)
+    spin(200)
+    alike(win, lid)
+    boxed = js(win.map, f"""(function () {{
+        var g = ZJ.layers[{json.dumps(lid)}].group, sets = g.geom.sets, full = sets[sets.length - 1][0], made = 0;
+        for (var k = 0; k < full._cbMade.length; k++) made += full._cbMade[k];
+        return JSON.stringify({{ made: made, runs: full._cbMade.length, set: g._band(16), last: sets.length - 1 }});
+      }})()""")
+    assert boxed["set"] == boxed["last"], boxed  # the full-resolution set
+    assert 0 < boxed["made"] < 0.02 * boxed["runs"], boxed  # some runs held at once; most never looked at
+    same = js(win.map, f"""(function () {{
+        var s = ZJ.layers[{json.dumps(lid)}].group, f = s._frame, T = ZJ.tiles;
+        function paint() {{
+          var c = document.createElement("canvas"); c.width = f.W; c.height = f.H;
+          var ctx = c.getContext("2d"); s._paintView(ctx, f); return ctx.getImageData(0, 0, f.W, f.H).data;
+        }}
+        var held = paint(), boxes = T.chunkBoxes, box = T.chunkBox, all = new Float32Array([-1e30, -1e30, 1e30, 1e30]);
+        T.chunkBoxes = function () {{ return all; }};  // a box meeting everything: vertex by vertex
+        T.chunkBox = function () {{ return 0; }};
+        try {{ var each = paint(); }} finally {{ T.chunkBoxes = boxes; T.chunkBox = box; }}
+        var differ = 0, painted = 0;
+        for (var i = 0; i < held.length; i += 4) {{
+          if (held[i + 3]) painted++;
+          if (held[i] !== each[i] || held[i + 1] !== each[i + 1] || held[i + 2] !== each[i + 2] || held[i + 3] !== each[i + 3]) differ++;
+        }}
+        return JSON.stringify({{ differ: differ, painted: painted }});
+      }})()""")
+    assert same["painted"] > 10_000 and same["differ"] == 0, same
+    win.user_layers.remove(lid)
+    assert not win.map.js_errors
+
+
+def test_fills_under_an_outline_go_into_the_pixel_buffer_and_look_as_canvas_fills(win, parcels, monkeypatch, no_ahead):
+    """Parcels big enough to be canvas paths, with a solid outline: their
+    fills are written into the pixel buffer (bigraster.fillsUnder) and the
+    canvas path only strokes. The picture is the one Skia's fills give but
+    along the outlines (Skia blends two neighbours' edges; the buffer gives
+    each pixel to one parcel), and tiles still put together the whole view."""
+    monkeypatch.setattr(layercache, "enabled", False)
+    task = qul.add_layer_from_path(win.user_layers, parcels)
+    wait_task(task)
+    lid = task.layer_id
+    js(win.map, "ZJ.map.setView([30.43, 120.27], 13, {animate: false}); 1")
+    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 13, 20000)
+    spin(200)
+    alike(win, lid)
+    got = js(win.map, f"""(function () {{
+        var s = ZJ.layers[{json.dumps(lid)}].group, f = s._frame, R = ZJ.bigRaster, fill = R.fillPolygon, under = R.fillsUnder, n = 0;
+        function paint() {{
+          var c = document.createElement("canvas"); c.width = f.W; c.height = f.H;
+          var ctx = c.getContext("2d"); s._paintView(ctx, f); return ctx.getImageData(0, 0, f.W, f.H).data;
+        }}
+        R.fillPolygon = function () {{ n++; return fill.apply(this, arguments); }};
+        try {{ var buffer = paint(), filled = n; R.fillsUnder = function () {{ return false; }}; n = 0; var skia = paint(); }}
+        finally {{ R.fillPolygon = fill; R.fillsUnder = under; }}
+        var painted = 0, differ = 0, alpha = [0, 0];
+        for (var i = 0; i < buffer.length; i += 4) {{
+          if (buffer[i + 3]) painted++;
+          alpha[0] += buffer[i + 3]; alpha[1] += skia[i + 3];
+          var d = Math.max(Math.abs(buffer[i] - skia[i]), Math.abs(buffer[i + 1] - skia[i + 1]),
+                           Math.abs(buffer[i + 2] - skia[i + 2]), Math.abs(buffer[i + 3] - skia[i + 3]));
+          if (d > 3) differ++;
+        }}
+        return JSON.stringify({{ filled: filled, after: n, painted: painted, differ: differ, alpha: alpha }});
+      }})()""")
+    assert got["filled"] > 50 and got["after"] == 0, got  # the parcels in view filled in the buffer, then none
+    assert got["painted"] > 100_000, got
+    assert got["differ"] < 0.04 * got["painted"], got  # along the outlines only
+    assert abs(got["alpha"][0] - got["alpha"][1]) < 0.005 * got["alpha"][1], got
     win.user_layers.remove(lid)

@@ -459,7 +459,7 @@
           for (var pi = 0; pi < g.parts.length; pi++) {
             var items = [], fit = (zs[k] || [])[pi] || 0;
             t.n += self._sweep(ras, g, pi, set[pi], pc.sidx[pi], v, look, fit, items);
-            if (items.length) jobs.push({ part: g.parts[pi], geo: set[pi], v: v, sidx: pc.sidx[pi], items: items });
+            if (items.length) jobs.push({ part: g.parts[pi], geo: set[pi], v: v, sidx: pc.sidx[pi], items: items, under: !!ras });
           }
         });
         if (ras && ras.used) t.ctx.putImageData(ras.img, 0, 0);
@@ -485,7 +485,11 @@
           var b = 4 * i, bx0 = bbox[b], by0 = bbox[b + 1], bx1 = bbox[b + 2], by1 = bbox[b + 3];
           if (bx1 + m < v.x0 || bx0 - m > v.x1 || by1 + m < v.y0 || by0 - m > v.y1) continue;
           var w = (bx1 - bx0) * S, h = (by1 - by0) * S, big = this._big(type, w, h, r, raster, fit);
-          if (big) { vec.push(i); continue; }
+          if (big) { // a fill its outline covers the edge of goes into ras (_vector strokes it only)
+            if (raster && col.under && type === "polygon" && R.fillsUnder(geo, i, h)) R.fillPolygon(ras, geo, i, v, false, col);
+            vec.push(i);
+            continue;
+          }
           drawn++;
           if (type === "point") R.discs(ras, geo, i, col, Math.min((styles[k].radius || DEF.radius) * r, fit), v);
           else if (w < 1.5 && h < 1.5) R.rect(ras, bx0 * S + gx - nx, by0 * S + gy - ny, bx1 * S + gx - nx, by1 * S + gy - ny, col.dot);
@@ -507,17 +511,17 @@
           var k = sidx[items[s]], run = Math.floor(items[s] / 64), e = s + 1;
           while (e < items.length && sidx[items[e]] === k && Math.floor(items[e] / 64) === run) e++;
           var st = this.styles[k], grow = ((st.weight == null ? DEF.weight : st.weight) + (st.radius || DEF.radius) + 2) * v.r;
+          var under = job.under && job.part.type === "polygon" && this._look(v.r)[k].under;
           for (var t = 0; t < targets.length; t++) {
-            var tg = targets[t], sub = [];
+            var tg = targets[t], sub = [], bare = [];
             for (var q = s; q < e; q++) {
               var b = 4 * items[q];
               if (bb[b + 2] * S + gx - tg.nx < -grow || bb[b] * S + gx - tg.nx > tg.W + grow ||
                   bb[b + 3] * S + gy - tg.ny < -grow || bb[b + 1] * S + gy - tg.ny > tg.H + grow) continue;
-              sub.push(items[q]);
+              (under && R.fillsUnder(job.geo, items[q], (bb[b + 3] - bb[b + 1]) * S) ? bare : sub).push(items[q]);
             }
-            if (!sub.length) continue;
-            this._stroke(tg.ctx, this._path(job, k, sub, tg), st, job.part.type, v.r);
-            tg.n++;
+            if (sub.length) { this._stroke(tg.ctx, this._path(job, k, sub, tg), st, job.part.type, v.r); tg.n++; }
+            if (bare.length) { this._stroke(tg.ctx, this._path(job, k, bare, tg), st, job.part.type, v.r, true); tg.n++; }
           }
           s = e;
         }
@@ -543,7 +547,7 @@
         var radius = (st.radius || DEF.radius) * r, weight = (st.weight == null ? DEF.weight : st.weight) * r;
         var m = weight + 4 * r, X1 = tg.W + m, Y1 = tg.H + m, path = new Path2D();
         var out = function (x, y) { return (x < -m ? 1 : x > X1 ? 2 : 0) | (y < -m ? 4 : y > Y1 ? 8 : 0); };
-        // the same edges in world units, for runs of 64 vertices at once (chunkBoxes)
+        // the same edges in world units, for runs of 64 vertices at once (chunkBox)
         var cb = type === "point" ? null : TILES.chunkBoxes(geo);
         var wx0 = (nx - m - gx) / S, wx1 = (nx + X1 - gx) / S, wy0 = (ny - m - gy) / S, wy1 = (ny + Y1 - gy) / S;
         for (var q = 0; q < members.length; q++) {
@@ -564,7 +568,7 @@
             var run = out(lx, ly), px = 0, py = 0, held = false;
             for (var j = a + 1; j < en; j++) {
               if (run && (j & 63) === 0 && j + 64 < en) { // 64 vertices all beyond an edge the run is beyond: held at once
-                var o = j >> 4; // 4 * (j / 64)
+                var o = TILES.chunkBox(geo, j >> 6);
                 var code = (cb[o + 2] < wx0 ? 1 : cb[o] > wx1 ? 2 : 0) | (cb[o + 3] < wy0 ? 4 : cb[o + 1] > wy1 ? 8 : 0);
                 if (run & code) {
                   run &= code;
@@ -594,7 +598,8 @@
         return path;
       },
 
-      _stroke: function (ctx, path, st, type, r) {
+      /* bare: the fill is in the pixel buffer already (_sweep). */
+      _stroke: function (ctx, path, st, type, r, bare) {
         var op = this.opacity, rr = r || 1;
         var lineOp = (st.opacity == null ? 1 : st.opacity) * op;
         var fillOp = (st.fillOpacity == null ? 0.3 : st.fillOpacity) * op;
@@ -605,7 +610,7 @@
         ctx.fillStyle = st.fillColor || st.color;
         ctx.strokeStyle = st.color;
         ctx.lineWidth = weight;
-        if (type !== "line" && st.fill !== false) { ctx.globalAlpha = fillOp; ctx.fill(path, "evenodd"); }
+        if (type !== "line" && st.fill !== false && !bare) { ctx.globalAlpha = fillOp; ctx.fill(path, "evenodd"); }
         if (weight > 0 && st.stroke !== false) { ctx.globalAlpha = lineOp; ctx.stroke(path); }
         ctx.globalAlpha = 1;
         ctx.setLineDash([]);
