@@ -210,7 +210,7 @@ def test_many_points_as_dots_equal_the_drawing_point_by_point(win, tmp_path, mon
 
     monkeypatch.setattr(layercache, "enabled", False)
     rng = np.random.default_rng(16)
-    n = 200_000  # so many that each is a dot of 3 × 3 px (stamped in gridDots itself)
+    n = 260_000  # so many that each is a dot of 3 × 3 px (stamped in gridDots itself) in a map of any width here
     lon, lat = rng.uniform(119.7, 120.7, n), rng.uniform(29.9, 30.7, n)
     path = tmp_path / "网点.csv"
     rows = [f"网点{i},{i % 7},{x:.6f},{y:.6f}" for i, (x, y) in enumerate(zip(lon, lat))]
