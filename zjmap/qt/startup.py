@@ -23,6 +23,7 @@ import gc
 import importlib
 import os
 import sys
+import threading
 
 from zjmap.qt.app import make_application
 
@@ -30,14 +31,32 @@ from zjmap.qt.app import make_application
 COLLECTOR_BACK_MS = 15000
 
 
+#: the native id of the thread importing the parts while it runs in idle time
+_idle_importer: list[int] = []
+
+
 def _import_in_idle_time(module: str) -> None:
     """Import on a thread that runs only when a core is free (SCHED_IDLE,
-    Linux): the page's renderer and this process's GUI thread go first."""
+    Linux) until the map is on screen (full_speed_imports): the page's
+    renderer and this process's GUI thread go first."""
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread only (pid 0)
+        _idle_importer.append(threading.get_native_id())
     except (AttributeError, OSError):  # not Linux: an ordinary thread
         pass
-    importlib.import_module(module)
+    try:
+        importlib.import_module(module)
+    finally:
+        _idle_importer.clear()
+
+
+def full_speed_imports() -> None:
+    """The map is on screen: the parts' import runs as any thread again."""
+    for tid in list(_idle_importer):
+        try:
+            os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
+        except (AttributeError, OSError):  # ended meanwhile
+            pass
 
 
 def import_while_serving(module: str) -> None:
@@ -85,6 +104,7 @@ def open_main_window(argv: list[str] | None = None, animate: bool = True, on_sho
         from zjmap.qt.mainwindow import PARTS, MainWindow
 
         view = MapView(animate=animate)
+        view.shown.connect(full_speed_imports)
         if on_shown is not None:
             view.shown.connect(on_shown)
         view.load_shipped_early()  # no cache yet (first start): the window builds the page

@@ -706,9 +706,9 @@
       return entry(layer, spec, t0);
     }
 
-    /* The finer sets of the page's own files are read once it is drawn and idle. */
+    /* The finer sets of the page's own files are read once it is drawn, the window is complete and the page idle. */
     function afterStart(fn) {
-      page.whenLoaded(function () { requestIdleCallback(fn, { timeout: 500 }); });
+      page.whenLoaded(function () { ZJ.whenStarted(function () { requestIdleCallback(fn, { timeout: 500 }); }); });
     }
 
     function entry(layer, spec, t0) {

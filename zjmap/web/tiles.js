@@ -228,7 +228,7 @@
    * drawn): the view's margin first, then the ring round the canvas (the
    * next pan's), then the view one zoom in and one zoom out; a few
    * milliseconds a slice, so a step never waits long behind them. */
-  var wishes = new Map(), timer = null, aheadOn = true, made = 0, IDLE = 200;
+  var wishes = new Map(), timer = null, aheadOn = true, made = 0, IDLE = 200, workAsked = false;
 
   function ahead(surface, frame, margin) {
     if (!aheadOn) return;
@@ -266,6 +266,13 @@
 
   function work() {
     timer = null;
+    if (ZJ.isStarted && !ZJ.isStarted()) { // not while the window around the page is being completed
+      if (!workAsked) {
+        workAsked = true;
+        ZJ.whenStarted(function () { workAsked = false; if (!timer) timer = setTimeout(work, 0); });
+      }
+      return;
+    }
     var t0 = performance.now();
     while (performance.now() - t0 < 4) {
       var next = nextWish();

@@ -227,6 +227,23 @@
     },
   };
 
+  /* Work the page can leave for later (the base map's finer sets, tiles
+   * drawn ahead) waits until Python has taken the page (ZJ.started: the
+   * window around it is complete), so the two do not share the cores. */
+  var START_WAIT_MS = 3000, started = false, afterStart = [];
+  function runWhenStarted() {
+    if (started) return;
+    started = true;
+    var q = afterStart;
+    afterStart = [];
+    q.forEach(function (fn) { fn(); });
+  }
+  ZJ.isStarted = function () { return started; };
+  ZJ.whenStarted = function (fn) {
+    if (started) fn();
+    else afterStart.push(fn);
+  };
+
   var starting = false; // ZJ.init is adding the start layers
   ZJ.addLayer = function (spec, index) {
     var r = rendererFor(spec), old = ZJ.layers[spec.id];
@@ -392,8 +409,10 @@
     ZJ.started = function () {
       startFit = false;
       map.off("resize", refit);
+      runWhenStarted();
       return true;
     };
+    setTimeout(runWhenStarted, START_WAIT_MS); // should Python never say so
     map.on("click", function (e) {
       send("mapClicked", [e.latlng.lng, e.latlng.lat, map.getZoom()]);
     });
