@@ -103,6 +103,8 @@ EVENTS: dict[str, Message] = {m.name: m for m in (
 #: Page → page: how a renderer script (biglayer.js) joins zjmap.js. Not a command.
 PAGE_HOOKS: dict[str, str] = {
     "defineRenderer": "ZJ.defineRenderer(name, factory): factory(helpers) → {build, setOpacity, realise?, restacked?}",
+    "whenStarted": "ZJ.whenStarted(fn): fn once Python has taken the page (started), for work that can wait (finer sets, tiles ahead)",
+    "isStarted": "ZJ.isStarted(): whether Python has taken the page",
 }
 
 

@@ -175,7 +175,8 @@ class Worker(QObject):
         intermittent crash in QObject::event."""
         t = self.thread
         if t is not None and t.is_alive() and t is not threading.current_thread():
-            QTimer.singleShot(5, self._forget)
+            # not self's slot: a worker deleted meanwhile (deleteLater by its owner) is still let go of
+            QTimer.singleShot(5, lambda: self._forget())
             return
         _RUNNING.discard(self)
 
