@@ -280,29 +280,6 @@ def test_the_base_map_is_drawn_from_its_coarse_sets_then_reads_the_finer(win):
     win.zoom_home()
 
 
-def test_a_first_picture_is_the_view_painted_whole_and_its_tiles_follow(win, parcels, monkeypatch):
-    """A layer with no tile kept yet paints the view itself (not the bigger
-    rectangle of tiles round it); its tiles are drawn while the page is
-    idle, and the next pan reuses them."""
-    monkeypatch.setattr(layercache, "enabled", False)
-    win.zoom_home()
-    task = qul.add_layer_from_path(win.user_layers, parcels)
-    wait_task(task)
-    lid = task.layer_id
-    assert wait_until(lambda: drawn(win, lid), 20000)
-    first = tiles(win, lid)
-    assert first["direct"] >= 1 and first["rendered"] == 0, first
-    exact(win, lid)
-    # the view's tiles and the margin's, drawn while idle
-    assert wait_until(lambda: tiles(win, lid)["ahead"] >= 12, 20000), tiles(win, lid)
-    spin(300)
-    before = tiles(win, lid)["direct"]
-    t = step(win, lid, "ZJ.map.panBy([120, 60], {animate: false})")
-    assert t["lastReused"] > 0 and t["direct"] == before, t  # from the kept tiles
-    exact(win, lid)
-    win.user_layers.remove(lid)
-
-
 def test_a_first_deep_zoom_boxes_only_the_runs_of_vertices_it_draws(win, tmp_path, monkeypatch, no_ahead):
     """Rings far bigger than a tile: a run of 64 vertices all beyond one edge
     of a tile is held at once (biglayer.js _path), by its box. The boxes are

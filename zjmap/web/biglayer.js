@@ -170,16 +170,6 @@
           if (x + SIZE > vw[0] && x < vw[0] + vw[2] && y + SIZE > vw[1] && y < vw[1] + vw[3]) missing.push(cells[i]);
           else this._later.push(cells[i]);
         }
-        if (missing.length && !cache.tiles.size && !this.pieces && TILES.aheadOn()) {
-          // a first picture (no tile kept yet): the view itself painted, about half the pixels
-          // of the tiles round it; its tiles are drawn while the page is idle, as the margin's
-          this._later = missing.concat(this._later);
-          var sc = TILES.scratch(vw[2], vw[3]);
-          this._paint([{ ctx: sc.getContext("2d"), nx: frame.nx + vw[0], ny: frame.ny + vw[1], W: vw[2], H: vw[3], n: 0 }], frame);
-          ctx.drawImage(sc, vw[0], vw[1]);
-          cache.stats.direct++;
-          missing = [];
-        }
         if (missing.length) {
           this._render(frame, missing);
           got = keys.map(function (k) { return cache.tiles.get(k); });

@@ -30,7 +30,7 @@
     this.id = nextId++;
     this.tiles = new Map();
     this.view = null; // keys of the view drawn last: never let go to make room
-    this.stats = { rendered: 0, reused: 0, lastRendered: 0, lastReused: 0, ahead: 0, direct: 0 };
+    this.stats = { rendered: 0, reused: 0, lastRendered: 0, lastReused: 0, ahead: 0 };
   }
 
   Cache.prototype.key = function (z, tx, ty, r) { return z + "/" + tx + "/" + ty + "@" + r; };
@@ -288,7 +288,6 @@
   ZJ.tiles = {
     ahead: ahead,
     setAhead: function (on) { aheadOn = !!on; if (!on) wishes.clear(); },
-    aheadOn: function () { return aheadOn; },
     chunkBoxes: chunkBoxes,
     chunkBox: chunkBox,
     SIZE: SIZE,
