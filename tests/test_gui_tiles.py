@@ -24,6 +24,17 @@ def parcels(tmp_path_factory):
     return write_parcels(tmp_path_factory.mktemp("tiles") / "地块.shp", n=6000)
 
 
+def add_and_view(win, path, lat: float, lon: float, zoom: int) -> str:
+    """Add the file as a layer, show it at (lat, lon, zoom), and wait for its drawing there."""
+    task = qul.add_layer_from_path(win.user_layers, path)
+    wait_task(task)
+    assert task.status == "loaded", task.message
+    lid = task.layer_id
+    js(win.map, f"ZJ.map.setView([{lat}, {lon}], {zoom}, {{animate: false}}); 1")
+    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == zoom, 20000)
+    return lid
+
+
 def check(win, lid: str) -> dict:
     return js(win.map, f"ZJ.bigCheck({json.dumps(lid)})")
 
@@ -70,12 +81,7 @@ def no_ahead(win):
 
 def test_pans_and_zooms_reuse_tiles_and_match_a_whole_drawing(win, parcels, monkeypatch, no_ahead):
     monkeypatch.setattr(layercache, "enabled", False)
-    task = qul.add_layer_from_path(win.user_layers, parcels)
-    wait_task(task)
-    assert task.status == "loaded", task.message
-    lid = task.layer_id
-    js(win.map, "ZJ.map.setView([30.5, 120.3], 10, {animate: false}); 1")
-    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 10, 20000)
+    lid = add_and_view(win, parcels, 30.5, 120.3, 10)
     spin(200)
     first = exact(win, lid)
     view = tiles(win, lid)["lastRendered"] + tiles(win, lid)["lastReused"]
@@ -122,11 +128,7 @@ def test_pans_and_zooms_reuse_tiles_and_match_a_whole_drawing(win, parcels, monk
 
 def test_restyle_opacity_filter_and_removal_let_the_tiles_go(win, parcels, monkeypatch, no_ahead):
     monkeypatch.setattr(layercache, "enabled", False)
-    task = qul.add_layer_from_path(win.user_layers, parcels)
-    wait_task(task)
-    lid = task.layer_id
-    js(win.map, "ZJ.map.setView([30.5, 120.3], 11, {animate: false}); 1")
-    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 11, 20000)
+    lid = add_and_view(win, parcels, 30.5, 120.3, 11)
     before = exact(win, lid)
     layer = win.stack.layer(lid)
 
@@ -166,11 +168,7 @@ def test_tiles_drawn_ahead_while_idle_serve_the_next_pan_and_zoom(win, parcels, 
     """While the page is idle it draws the tiles round the view and those of
     the zooms either side: then a pan or a zoom step has none left to draw."""
     monkeypatch.setattr(layercache, "enabled", False)
-    task = qul.add_layer_from_path(win.user_layers, parcels)
-    wait_task(task)
-    lid = task.layer_id
-    js(win.map, "ZJ.map.setView([30.5, 120.3], 10, {animate: false}); 1")
-    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 10, 20000)
+    lid = add_and_view(win, parcels, 30.5, 120.3, 10)
     # the ring round the canvas and a view at 9 and at 11: some 30 + 2 × 30 tiles
     assert wait_until(lambda: tiles(win, lid)["ahead"] >= 60, 20000), tiles(win, lid)
     spin(500)
@@ -296,13 +294,7 @@ def test_a_first_deep_zoom_boxes_only_the_runs_of_vertices_it_draws(win, tmp_pat
     rings = shapely.buffer(centres, 0.02, quad_segs=100)  # 400 vertices a ring: 6 runs of 64 and a bit
     path = tmp_path / "圆.gpkg"
     gpd.GeoDataFrame({"名称": [f"圆{k}" for k in i]}, geometry=rings, crs=4326).to_file(path, driver="GPKG")
-    task = qul.add_layer_from_path(win.user_layers, path)
-    wait_task(task)
-    assert task.status == "loaded", task.message
-    lid = task.layer_id
-    # on the rim of one circle, at a zoom where a circle is some 1,900 px across
-    js(win.map, "ZJ.map.setView([29.5, 120.02], 16, {animate: false}); 1")
-    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 16, 20000)
+    lid = add_and_view(win, path, 29.5, 120.02, 16)  # on the rim of one circle, some 1,900 px across
     spin(200)
     alike(win, lid)
     boxed = js(win.map, f"""(function () {{
@@ -341,11 +333,7 @@ def test_fills_under_an_outline_go_into_the_pixel_buffer_and_look_as_canvas_fill
     along the outlines (Skia blends two neighbours' edges; the buffer gives
     each pixel to one parcel), and tiles still put together the whole view."""
     monkeypatch.setattr(layercache, "enabled", False)
-    task = qul.add_layer_from_path(win.user_layers, parcels)
-    wait_task(task)
-    lid = task.layer_id
-    js(win.map, "ZJ.map.setView([30.43, 120.27], 13, {animate: false}); 1")
-    assert wait_until(lambda: drawn(win, lid) and big_stats(win, lid)["zoom"] == 13, 20000)
+    lid = add_and_view(win, parcels, 30.43, 120.27, 13)
     spin(200)
     alike(win, lid)
     got = js(win.map, f"""(function () {{
