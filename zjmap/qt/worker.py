@@ -183,6 +183,12 @@ class Worker(QObject):
     # -- worker thread --------------------------------------------------------
     def _run(self) -> None:
         try:
+            self._run_fn()
+        finally:  # what the task held (a layer, a table) is not kept by a finished worker
+            self.fn, self.args, self.kwargs = None, (), {}
+
+    def _run_fn(self) -> None:
+        try:
             args = (self.state, *self.args) if self.pass_state else self.args
             value = self.fn(*args, **self.kwargs)
         except self.cancel_exceptions:
