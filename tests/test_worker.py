@@ -148,24 +148,3 @@ def test_a_worker_whose_parent_is_deleted_while_it_runs_ends_quietly(qapp, qtbot
     assert thread_errors == []
     assert seen["cancelled"] is True  # the task was told to stop when its object went
     assert got == [] and w not in worker_module._RUNNING
-
-
-def test_a_finished_worker_is_let_go_of_on_the_gui_thread_only(qapp, qtbot, monkeypatch):
-    """Until its thread has ended, a finished worker stays referenced
-    (worker._RUNNING), so the last reference to it, and with it the Qt
-    object, never goes on the worker's own thread (here the thread lingers
-    a moment after its last signal, as a real one may)."""
-    run = Worker._run
-
-    def run_then_linger(self):
-        run(self)
-        time.sleep(0.3)
-
-    monkeypatch.setattr(Worker, "_run", run_then_linger)
-    got: list[str] = []
-    w = start_worker(lambda: 1, pass_state=False, connect={"finished": got.append})
-    qtbot.waitUntil(lambda: got == ["done"], timeout=5000)
-    qtbot.wait(50)  # the worker's own handler of finished has run
-    assert w.thread.is_alive() and w in worker_module._RUNNING
-    qtbot.waitUntil(lambda: w not in worker_module._RUNNING, timeout=5000)
-    assert not w.thread.is_alive()

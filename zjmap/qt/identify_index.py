@@ -5,7 +5,8 @@ longitude order of a million points; :meth:`zjmap.core.identify.Identifier.prepa
 used to be built by the first click on it, which then took three to ten
 times as long as the next. Here each layer's index is built on a worker as
 soon as the layer is on the stack (the shipped layers once the map is ready);
-removing the layer cancels its job, and closing the window cancels them all. A click that comes first still works: a point
+removing the layer cancels its job, and the worker is a child of this object,
+so it goes with the window. A click that comes first still works: a point
 click scans the coordinates meanwhile; a tree click waits for the tree in
 progress instead of building another.
 """
@@ -13,7 +14,6 @@ progress instead of building another.
 from __future__ import annotations
 
 import logging
-import weakref
 
 from PySide6.QtCore import QObject
 
@@ -31,9 +31,6 @@ class IdentifyIndexer(QObject):
         self.stack = stack
         self.jobs: dict[str, Worker] = {}
         stack.subscribe(self._on_stack)
-        # the window closing: its jobs stop (not by a reference to this object: it is gone by then)
-        jobs = self.jobs
-        self.destroyed.connect(lambda *_: [job.cancel() for job in set(jobs.values())])
 
     def prepare_all(self) -> None:
         """Every layer on the stack that has no job yet (the shipped ones at map
@@ -53,31 +50,28 @@ class IdentifyIndexer(QObject):
     def _start(self, *layer_ids: str) -> None:
         layers = [self.stack.layer(i) for i in layer_ids]
         jobs = self.jobs
-        mine: list[weakref.ref] = []  # the job, weakly: nothing here keeps it (and its layers) alive
 
         def work(state) -> None:
             for layer in layers:
                 if state.is_cancelled():
                     return
-                if jobs.get(layer.id) is not mine[0]():  # removed, or added again (a job of its own) meanwhile
+                if jobs.get(layer.id) is not job:  # removed, or added again (a job of its own) meanwhile
                     continue
                 try:
                     self.identifier.prepare(layer, state.is_cancelled)
                 except Exception as exc:  # noqa: BLE001 - the first click builds it instead; the others go on
                     log.warning("identify index of %s: %s", layer.id, exc)
 
-        # no Qt parent, no deleteLater: a worker deleted on this thread while its own thread still
-        # ran crashed Qt's event delivery; the worker module lets go of it once its thread ended
-        job = Worker(work, name=f"zjmap-identify-{layer_ids[0]}")
-        mine.append(weakref.ref(job))
-        job.finished.connect(lambda _status: self._ended(mine[0]()))
+        job = Worker(work, name=f"zjmap-identify-{layer_ids[0]}", parent=self)
+        job.finished.connect(lambda _status: self._ended(job))
         for i in layer_ids:
             jobs[i] = job
         job.start()
 
-    def _ended(self, job: Worker | None) -> None:
+    def _ended(self, job: Worker) -> None:
         for i in [i for i, j in self.jobs.items() if j is job]:
             del self.jobs[i]
+        job.deleteLater()  # a child kept by this object would keep its layers alive (its work holds them)
 
     def _cancel(self, layer_id: str) -> None:
         job = self.jobs.pop(layer_id, None)

@@ -25,7 +25,7 @@ import logging
 import threading
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
 log = logging.getLogger(__name__)
@@ -168,26 +168,10 @@ class Worker(QObject):
             log.debug("cancel hook failed", exc_info=True)
 
     def _forget(self, *_: Any) -> None:
-        """Let go of a finished worker, but only once its thread has let go of
-        it too: the last reference then drops here, on the GUI thread. Dropped
-        on the worker's thread (the thread's target is the last to go), the Qt
-        object was deleted there while this thread delivered events to it: an
-        intermittent crash in QObject::event."""
-        t = self.thread
-        if t is not None and t.is_alive() and t is not threading.current_thread():
-            # not self's slot: a worker deleted meanwhile (deleteLater by its owner) is still let go of
-            QTimer.singleShot(5, lambda: self._forget())
-            return
         _RUNNING.discard(self)
 
     # -- worker thread --------------------------------------------------------
     def _run(self) -> None:
-        try:
-            self._run_fn()
-        finally:  # what the task held (a layer, a table) is not kept by a finished worker
-            self.fn, self.args, self.kwargs = None, (), {}
-
-    def _run_fn(self) -> None:
         try:
             args = (self.state, *self.args) if self.pass_state else self.args
             value = self.fn(*args, **self.kwargs)
