@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from PySide6.QtCore import QObject, QStandardPaths, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -39,10 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-# zjmap.core.export (matplotlib's side of the app, its fonts) is imported when
-# an export is asked for or warmed up, not with the window (start-up, issue 16)
-if TYPE_CHECKING:
-    from zjmap.core.export import ExportResult
+from zjmap.core.export import ExportCancelled, ExportError, ExportResult, plan_export, render_plan, warm_up
 from zjmap.page.protocol import parse_view
 from zjmap.qt.worker import TaskState, Worker, close_progress, progress_dialog, start_worker
 
@@ -53,15 +50,7 @@ SCALES = [1, 2, 4]
 _WARM: Worker | None = None
 
 
-def _warm_up(visible: Any) -> None:
-    from zjmap.core.export import warm_up
-
-    warm_up(visible)
-
-
 def _render_after_warm_up(state: TaskState, plan: Any, path: Path) -> ExportResult:
-    from zjmap.core.export import render_plan
-
     warm = _WARM
     if warm is not None and warm.thread is not None:
         warm.thread.join()
@@ -205,8 +194,6 @@ class ExportJob(QObject):
         if o.get("selection", True) and self.sources.explorer is not None:
             selection = self.sources.explorer.highlight_geojson()
         bbox = (float(view["w"]), float(view["s"]), float(view["e"]), float(view["n"]))
-        from zjmap.core.export import ExportCancelled, ExportError, plan_export
-
         try:
             if o["layout"] == "view":
                 plan = plan_export(
@@ -246,8 +233,6 @@ class ExportJob(QObject):
         self._dialog = None
 
     def _on_errored(self, exc: BaseException) -> None:
-        from zjmap.core.export import ExportError
-
         if isinstance(exc, ExportError):
             self._finish_failed(str(exc))
         else:  # show the planner, don't lose the window
@@ -374,7 +359,7 @@ class ExportDialog(QDialog):
         # (the stack's layer list is copied here, on the UI thread)
         visible = LayerListSnapshot(sources.stack) if sources.stack is not None else None
         global _WARM
-        _WARM = start_worker(_warm_up, visible, name="zjmap-export-warm", pass_state=False)
+        _WARM = start_worker(warm_up, visible, name="zjmap-export-warm", pass_state=False)
 
     # -- widgets ---------------------------------------------------------------
     @staticmethod
