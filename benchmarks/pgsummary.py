@@ -32,17 +32,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
+from pgparcels import LAND_USE, WIGGLY_PARCEL, centres  # noqa: E402
+
 FILL_SQL = """
 SELECT setseed(0.42);
 CREATE TABLE public.parcels (gid serial PRIMARY KEY, 用地 text, area_ha double precision, geom geometry(Polygon, 4490));
 INSERT INTO public.parcels (用地, area_ha, geom)
-SELECT (ARRAY['居住用地', '工业用地', '商业用地', '绿地', '耕地'])[1 + i % 5], round((random() * 5)::numeric, 2),
-       ST_SetSRID(ST_MakePolygon(ST_MakeLine(ARRAY(
-           SELECT ST_MakePoint(x + r * (0.65 + 0.35 * sin((k % 24) * 2.3 + i)) * cos(2 * pi() * (k % 24) / 24),
-                               y + r * (0.65 + 0.35 * sin((k % 24) * 2.3 + i)) * sin(2 * pi() * (k % 24) / 24))
-           FROM generate_series(0, 24) k))), 4490)
-FROM (SELECT i, 118.2 + random() * 4.5 AS x, 27.2 + random() * 3.8 AS y, 0.002 + random() * 0.01 AS r
-      FROM generate_series(1, %(n)s) i) p;
+SELECT {LAND_USE}, round((random() * 5)::numeric, 2),
+       {WIGGLY_PARCEL}
+FROM {CENTRES};
 CREATE INDEX parcels_geom ON public.parcels USING gist (geom);
 CREATE TABLE public.parcels_geog AS SELECT gid, 用地, area_ha, ST_SetSRID(geom, 4326)::geography(Polygon, 4326) AS geog
     FROM public.parcels;
@@ -73,7 +71,7 @@ def main() -> int:
     srv = PgServer.create()
     try:
         t0 = time.perf_counter()
-        srv.sql(FILL_SQL.replace("%(n)s", str(int(args.n))))
+        srv.sql(FILL_SQL.format(LAND_USE=LAND_USE, WIGGLY_PARCEL=WIGGLY_PARCEL, CENTRES=centres(args.n, 0.002, 0.01)))
         print(f"{args.n:,} parcels in three column kinds, filled in {time.perf_counter() - t0:.1f} s; "
               f"{len(zones.geoms)} counties")
         base = srv.uri.replace("postgres@", f"postgres:{PASSWORD}@") + "?table="

@@ -40,18 +40,16 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from load import pss_mb, renderer_pids, rss_mb  # noqa: E402
 
+from pgparcels import LAND_USE, WIGGLY_PARCEL, centres  # noqa: E402
+
 FILL_SQL = """
 SELECT setseed(0.42);
 CREATE TABLE public.parcels (gid serial PRIMARY KEY, name text, 用地 text, area_ha double precision,
                              geom geometry(Polygon, 4490));
 INSERT INTO public.parcels (name, 用地, area_ha, geom)
-SELECT '地块' || i, (ARRAY['居住用地', '工业用地', '商业用地', '绿地', '耕地'])[1 + i % 5], round((random() * 5)::numeric, 2),
-       ST_SetSRID(ST_MakePolygon(ST_MakeLine(ARRAY(
-           SELECT ST_MakePoint(x + r * (0.65 + 0.35 * sin((k % 24) * 2.3 + i)) * cos(2 * pi() * (k % 24) / 24),
-                               y + r * (0.65 + 0.35 * sin((k % 24) * 2.3 + i)) * sin(2 * pi() * (k % 24) / 24))
-           FROM generate_series(0, 24) k))), 4490)
-FROM (SELECT i, 118.2 + random() * 4.5 AS x, 27.2 + random() * 3.8 AS y, 0.0008 + random() * 0.0015 AS r
-      FROM generate_series(1, %(n)s) i) p;
+SELECT '地块' || i, {LAND_USE}, round((random() * 5)::numeric, 2),
+       {WIGGLY_PARCEL}
+FROM {CENTRES};
 CREATE INDEX parcels_geom ON public.parcels USING gist (geom);
 ANALYZE public.parcels;
 """
@@ -102,7 +100,7 @@ def main() -> None:
     srv = PgServer.create()
     try:
         t = time.perf_counter()
-        srv.sql(FILL_SQL.replace("%(n)s", str(int(args.n))))
+        srv.sql(FILL_SQL.format(LAND_USE=LAND_USE, WIGGLY_PARCEL=WIGGLY_PARCEL, CENTRES=centres(args.n, 0.0008, 0.0015)))
         print(f"table: {args.n:,} polygons (~24 vertices, EPSG:4490) made in {time.perf_counter() - t:.0f} s")
         run(srv, PASSWORD, args)
     finally:

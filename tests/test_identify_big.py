@@ -212,23 +212,3 @@ def test_a_removed_layer_is_not_kept_alive_by_its_identify_job(win, tmp_path, mo
     ref = weakref.ref(win.stack.layer(lid))
     _remove(win, lid)
     assert wait_until(lambda: (spin(50), gc.collect(), ref() is None)[-1], 10_000)
-
-
-def test_the_shipped_layers_indexes_are_built_one_after_another_on_one_worker(qapp, win):
-    """prepare_all (the shipped layers at map ready): one worker for them all,
-    not a thread per layer; each layer's tree is there at the end."""
-    from zjmap.core.identify import Identifier
-    from zjmap.core.layers import LayerStack
-    from zjmap.qt.identify_index import IdentifyIndexer
-
-    stack = LayerStack()
-    for layer in list(win.stack)[:8]:
-        stack.add(layer)
-    ident = Identifier(stack)
-    indexer = IdentifyIndexer(ident, stack)
-    indexer.prepare_all()
-    assert len(indexer.jobs) == 8 and len(set(indexer.jobs.values())) == 1
-    assert wait_until(lambda: not indexer.jobs, 20_000)
-    assert all(layer.id in ident._trees for layer in stack if layer.features is not None and
-               getattr(layer.features, "points", None) is None), (list(ident._trees), stack.ids())
-    indexer.deleteLater()

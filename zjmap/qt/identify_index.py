@@ -33,12 +33,10 @@ class IdentifyIndexer(QObject):
         stack.subscribe(self._on_stack)
 
     def prepare_all(self) -> None:
-        """Every layer on the stack that has no job yet (the shipped ones at map
-        ready), one after another on one worker: a thread per layer cost the
-        window's start a millisecond each to start (30 layers)."""
-        ids = [layer.id for layer in self.stack if layer.id not in self.jobs]
-        if ids:
-            self._start(*ids)
+        """Every layer on the stack that has no job yet (the shipped ones at map ready)."""
+        for layer in self.stack:
+            if layer.id not in self.jobs:
+                self._start(layer.id)
 
     def _on_stack(self, event: str, layer_id: str) -> None:
         if event == "added":
@@ -47,33 +45,27 @@ class IdentifyIndexer(QObject):
         elif event == "removed":
             self._cancel(layer_id)
 
-    def _start(self, *layer_ids: str) -> None:
-        layers = [self.stack.layer(i) for i in layer_ids]
-        jobs = self.jobs
+    def _start(self, layer_id: str) -> None:
+        layer = self.stack.layer(layer_id)
+
+        def failed(exc: BaseException) -> None:  # the first click builds it instead
+            log.warning("identify index of %s: %s", layer_id, exc)
 
         def work(state) -> None:
-            for layer in layers:
-                if state.is_cancelled():
-                    return
-                if jobs.get(layer.id) is not job:  # removed, or added again (a job of its own) meanwhile
-                    continue
-                try:
-                    self.identifier.prepare(layer, state.is_cancelled)
-                except Exception as exc:  # noqa: BLE001 - the first click builds it instead; the others go on
-                    log.warning("identify index of %s: %s", layer.id, exc)
+            self.identifier.prepare(layer, state.is_cancelled)
 
-        job = Worker(work, name=f"zjmap-identify-{layer_ids[0]}", parent=self)
-        job.finished.connect(lambda _status: self._ended(job))
-        for i in layer_ids:
-            jobs[i] = job
+        job = Worker(work, name=f"zjmap-identify-{layer_id}", parent=self)
+        job.errored.connect(failed)
+        job.finished.connect(lambda _status: self._ended(layer_id, job))
+        self.jobs[layer_id] = job
         job.start()
 
-    def _ended(self, job: Worker) -> None:
-        for i in [i for i, j in self.jobs.items() if j is job]:
-            del self.jobs[i]
-        job.deleteLater()  # a child kept by this object would keep its layers alive (its work holds them)
+    def _ended(self, layer_id: str, job: Worker) -> None:
+        if self.jobs.get(layer_id) is job:
+            del self.jobs[layer_id]
+        job.deleteLater()  # a child kept by this object would keep its layer alive (its work holds it)
 
     def _cancel(self, layer_id: str) -> None:
         job = self.jobs.pop(layer_id, None)
-        if job is not None and job not in self.jobs.values():  # no other layer's index still to come from it
+        if job is not None:
             job.cancel()

@@ -82,12 +82,16 @@ class MainWindow(QMainWindow):
         # splitter of another size, a smaller window (the last session's) took all
         # it lacked from the map (760 px at 1420, 130 px at 798)
         self.layout().activate()
-        split.setSizes(split_sizes(self.SPLIT_SIZES, split.width() - split.handleWidth() * 2))
+        split.setSizes(self._split_sizes())
         if complete:
             self.complete(stack, catalogue)
 
     #: layer tree | map | side panel
     SPLIT_SIZES = [280, 760, 380]
+
+    def _split_sizes(self) -> list[int]:
+        split = self.centralWidget()
+        return split_sizes(self.SPLIT_SIZES, split.width() - split.handleWidth() * (split.count() - 1))
 
     def complete(self, stack: LayerStack | None = None, catalogue: Catalogue | None = None) -> None:
         """The layers, the tree, the panel, the menus and the controllers; the
@@ -117,9 +121,7 @@ class MainWindow(QMainWindow):
         self.tree = LayerTree(self.stack, self)
         self.panel = SidePanel(self.describer, self)
         split = self.centralWidget()
-        sizes = split.sizes()
-        if not any(sizes):
-            sizes = split_sizes(self.SPLIT_SIZES, split.width())
+        sizes = split.sizes() if any(split.sizes()) else self._split_sizes()
         for i, w in ((0, self.tree), (2, self.panel)):
             split.replaceWidget(i, w).deleteLater()
         split.setSizes(sizes)  # the map keeps the size its page is drawn at

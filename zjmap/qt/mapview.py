@@ -157,14 +157,9 @@ class MapView(QWebEngineView):
         self.ready.emit()
 
     def load_stack(self, stack: LayerStack) -> Path:
-        self.is_ready = self.is_shown = False
-        self.is_shown = False
-        self.shipped_early = False
-        self._page_gen += 1
-        self._drawn = None
         self.sent = {layer.id for layer in stack if layer.visible}
         page = build_page(self.page_dir, stack, animate=self.animate)
-        self.load(QUrl.fromLocalFile(str(page)))
+        self._load_page(page, shipped_early=False)
         return page
 
     def load_shipped_early(self) -> bool:
@@ -177,12 +172,16 @@ class MapView(QWebEngineView):
             page = build_page(self.page_dir, None, animate=self.animate, cached=cached)
         except OSError:
             return False
+        self._load_page(page, shipped_early=True)
+        return True
+
+    def _load_page(self, page: Path, shipped_early: bool) -> None:
+        """A new page: neither shown nor ready until it says it is drawn."""
         self.is_ready = self.is_shown = False
-        self.shipped_early = True
+        self.shipped_early = shipped_early
         self._page_gen += 1
         self._drawn = None
         self.load(QUrl.fromLocalFile(str(page)))
-        return True
 
     def load_shipped(self, stack: LayerStack) -> None:
         """Load the shipped stack and keep its layers for the next start."""

@@ -24,6 +24,7 @@ import importlib
 import os
 import sys
 import threading
+from typing import Callable
 
 from zjmap.qt.app import make_application
 
@@ -83,7 +84,8 @@ def import_while_serving(module: str) -> None:
     importlib.import_module(module)  # done: from sys.modules; failed: raises the error here
 
 
-def open_main_window(argv: list[str] | None = None, animate: bool = True, on_shown=None):
+def open_main_window(argv: list[str] | None = None, animate: bool = True,
+                     on_shown: Callable[[], object] | None = None):
     """The application and its main window (not yet shown), the map's page
     loading since before most of the app was imported. ``on_shown`` is
     called once the map is on screen (MapView.shown), which may be before
