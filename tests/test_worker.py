@@ -138,13 +138,98 @@ def test_a_worker_whose_parent_is_deleted_while_it_runs_ends_quietly(qapp, qtbot
     w = start_worker(work, name="zjmap-test-orphan", parent=parent,
                      connect={"result": lambda v: got.append("result"), "finished": got.append})
     assert blocked.wait(5)
-    shiboken6.delete(parent)  # the C++ parent and, with it, the worker's QObject
-    assert not shiboken6.isValid(w)
-    assert hooked.is_set()  # the moment the object went, not at the task's next check
+    shiboken6.delete(parent)
+    assert shiboken6.isValid(w)  # not freed under its running thread
+    assert hooked.is_set()  # the moment the parent went, not at the task's next check
     release.set()
     w.thread.join(5)
     assert not w.thread.is_alive() and after.is_set()
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: not shiboken6.isValid(w), timeout=2000)  # freed once its thread returned
     assert thread_errors == []
-    assert seen["cancelled"] is True  # the task was told to stop when its object went
+    assert seen["cancelled"] is True  # the task was told to stop when its parent went
     assert got == [] and w not in worker_module._RUNNING
+
+
+def test_a_worker_is_freed_on_the_gui_thread_once_its_thread_returned(qapp, qtbot, monkeypatch):
+    """Its finished is delivered while its thread is still returning: the
+    worker is kept (alive, referenced) until the thread has ended, then its
+    QObject is deleted on the GUI thread, not on the worker's thread and not
+    left to the cyclic collector (which may run on any thread)."""
+    import gc
+
+    import shiboken6
+    from PySide6.QtCore import Qt
+
+    returned = threading.Event()
+    plain_run = Worker._run
+
+    def slow_return(self):
+        plain_run(self)
+        returned.wait(5)  # the thread lingers after finished was emitted
+
+    monkeypatch.setattr(Worker, "_run", slow_return)
+    freed_on: list[str] = []
+    at_finish: list[tuple[bool, bool]] = []
+    was_enabled = gc.isenabled()
+    gc.disable()  # only reference counting may free it here
+    try:
+        w = Worker(lambda state: 7, name="zjmap-test-free")
+        w.destroyed.connect(lambda *_: freed_on.append(threading.current_thread().name),
+                            Qt.ConnectionType.DirectConnection)
+        # a slot holding its worker, as callers' slots do: freed with the QObject's connections
+        w.finished.connect(lambda _s, w=w: at_finish.append((shiboken6.isValid(w), w in worker_module._RUNNING)))
+        thread = w.start().thread
+        del w
+        qtbot.waitUntil(lambda: bool(at_finish), timeout=5000)
+        qtbot.wait(30)
+        assert at_finish == [(True, True)] and freed_on == []  # its thread has not returned yet
+        returned.set()
+        thread.join(5)
+        qtbot.waitUntil(lambda: bool(freed_on), timeout=2000)
+        assert freed_on == [threading.main_thread().name]
+    finally:
+        returned.set()
+        if was_enabled:
+            gc.enable()
+
+
+def test_cyclic_garbage_is_collected_on_the_gui_thread_only(qapp, qtbot):
+    """A worker making heaps of cyclic garbage (a big layer's bands) never
+    runs the collector on its own thread; the GUI thread's timer collects it."""
+    import gc
+    import weakref
+
+    from zjmap.core.memory import release_free_memory
+    from zjmap.qt import collector
+
+    assert collector.install() and not gc.isenabled()
+
+    class Node:
+        pass
+
+    collecting_on: list[str] = []
+
+    def note(phase, info):
+        if phase == "start":
+            collecting_on.append(threading.current_thread().name)
+
+    probes: list[weakref.ref] = []
+
+    def make_cycles(state):
+        for i in range(300_000):  # some 400 times gen 0's threshold
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            if i % 50_000 == 0:
+                probes.append(weakref.ref(a))
+        release_free_memory()  # on a worker: no collection
+        return len(probes)
+
+    gc.callbacks.append(note)
+    try:
+        w = start_worker(make_cycles, name="zjmap-test-cycles")
+        _wait(qtbot, w, 30_000)
+        assert w.value == 6
+        qtbot.waitUntil(lambda: all(p() is None for p in probes), timeout=5000)  # collected all the same
+    finally:
+        gc.callbacks.remove(note)
+    assert collecting_on and set(collecting_on) == {threading.main_thread().name}

@@ -21,6 +21,7 @@ import ctypes
 import ctypes.util
 import gc
 import sys
+import threading
 
 __all__ = ["release_free_memory"]
 
@@ -56,8 +57,11 @@ _big_blocks_mapped()
 
 
 def release_free_memory() -> None:
-    """Collect cycles, then return free heap and Arrow pool memory to the system."""
-    gc.collect()
+    """Collect cycles, then return free heap and Arrow pool memory to the
+    system. Cycles only on the main thread: garbage may hold Qt objects,
+    which must be freed by the thread they live in (zjmap.qt.collector)."""
+    if threading.current_thread() is threading.main_thread():
+        gc.collect()
     pa = sys.modules.get("pyarrow")  # only if a reader imported it
     if pa is not None:
         try:

@@ -32,6 +32,9 @@ def make_application(argv: list[str] | None = None):
         app = QApplication(argv or sys.argv[:1] or ["zjmap"])
         app.setApplicationName("zjmap")
         app.setOrganizationName("zjmap")
+    from zjmap.qt import collector
+
+    collector.install()  # cycles collected on this thread only, never a worker's
     families = set(QFontDatabase.families())
     for fam in ("Noto Sans CJK SC", "WenQuanYi Zen Hei", "Noto Sans SC"):
         if fam in families:

@@ -62,8 +62,7 @@ class IdentifyIndexer(QObject):
 
     def _ended(self, layer_id: str, job: Worker) -> None:
         if self.jobs.get(layer_id) is job:
-            del self.jobs[layer_id]
-        job.deleteLater()  # a child kept by this object would keep its layer alive (its work holds it)
+            del self.jobs[layer_id]  # the worker frees itself once its thread returned (its work holds the layer)
 
     def _cancel(self, layer_id: str) -> None:
         job = self.jobs.pop(layer_id, None)

@@ -19,13 +19,13 @@ window's frame; MapView.ready once the window around it is complete too.
 
 from __future__ import annotations
 
-import gc
 import importlib
 import os
 import sys
 import threading
 from typing import Callable
 
+from zjmap.qt import collector
 from zjmap.qt.app import make_application
 
 #: the collector is back on by then even if the map never says ready
@@ -91,14 +91,23 @@ def open_main_window(argv: list[str] | None = None, animate: bool = True,
     called once the map is on screen (MapView.shown), which may be before
     this returns.
 
-    The cyclic collector is off until the map is ready: start-up makes
+    The cyclic collector is held off until the map is ready: start-up makes
     hundreds of thousands of objects that all live as long as the window
     (modules, the shipped stack, widgets), and its full scans of them were
     about a tenth of the start-up's Python time. The window freezes them
-    when the map is ready (MainWindow._on_map_ready); the collector comes
-    back on right after, or after COLLECTOR_BACK_MS should the page fail.
+    when the map is ready (MainWindow._on_map_ready); collection comes back
+    right after (on the GUI thread: zjmap.qt.collector), or after
+    COLLECTOR_BACK_MS should the page fail.
     """
-    gc.disable()
+    collector.hold()
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        if not released:
+            released = True
+            collector.release()
+
     try:
         app = make_application(argv)
         from zjmap.qt.mapview import MapView
@@ -115,13 +124,13 @@ def open_main_window(argv: list[str] | None = None, animate: bool = True,
         import_while_serving(PARTS)
         win.complete()
     except BaseException:
-        gc.enable()
+        release()
         raise
     from PySide6.QtCore import QTimer
 
     if win.map.is_ready:  # drawn while the window was completed: the window froze the start-up's objects
-        gc.enable()
+        release()
     else:
-        win.map.ready.connect(lambda: gc.enable())  # after the window's own handler (connected first): frozen by then
-    QTimer.singleShot(COLLECTOR_BACK_MS, lambda: gc.enable())
+        win.map.ready.connect(release)  # after the window's own handler (connected first): frozen by then
+    QTimer.singleShot(COLLECTOR_BACK_MS, release)
     return app, win

@@ -17,21 +17,34 @@ Signals are emitted from the worker thread and, by Qt's automatic
 connection, delivered queued on the thread the receivers live in (the GUI
 thread). Exactly one of ``result``, ``errored`` and ``cancelled`` is emitted,
 then ``finished``.
+
+A worker's QObject lives in the GUI thread and must be freed there, and
+never while its thread may still emit: Qt leaves a QObject deleted during
+another thread's emit undefined, and one freed by a worker thread (the last
+reference dropped, or the cyclic collector run, there) can be mid-delivery
+on the GUI thread. So a worker is never a Qt child (a ``parent`` only asks it
+to stop and fall silent when the parent goes), keeps itself referenced until
+its thread has returned, and is then let go on the GUI thread
+(:func:`_let_go`); the cyclic collector runs on the GUI thread only
+(:mod:`zjmap.qt.collector`).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QMetaObject, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
+
+from zjmap.qt import collector
 
 log = logging.getLogger(__name__)
 
-#: Workers alive now: a worker keeps itself referenced until it finished,
-#: so callers may drop theirs (fire-and-forget warm-ups, zoom bands).
+#: Workers alive now: a worker keeps itself referenced until its thread has
+#: returned, so callers may drop theirs (fire-and-forget warm-ups, zoom bands).
 _RUNNING: set["Worker"] = set()
 
 
@@ -89,7 +102,7 @@ class Worker(QObject):
     def __init__(self, fn: Callable[..., Any], *args: Any, name: str = "zjmap-worker",
                  cancel_exceptions: tuple[type[BaseException], ...] = (), pass_state: bool = True,
                  keep_late_result: bool = False, parent: QObject | None = None, **kwargs: Any):
-        super().__init__(parent)
+        super().__init__()  # not a Qt child: a parent's deletion must not free it under its thread
         self.keep_late_result = keep_late_result
         self.fn = fn
         self.args = args
@@ -103,14 +116,25 @@ class Worker(QObject):
         self._cancel = threading.Event()
         self._hooks: list[Callable[[], Any]] = []
         self._hooks_lock = threading.Lock()
-        self.state = TaskState(self)
         self.thread: threading.Thread | None = None
-        #: set once the Qt object is gone (its parent deleted, the app shutting
-        #: down): the task is asked to stop and nothing more is emitted
-        self._gone = False
-        event, hooks, lock = self._cancel, self._hooks, self._hooks_lock
-        # not a bound method: the wrapper's C++ side is gone by then
+        #: set once the parent is gone (its window closed, its layer removed)
+        #: or the Qt object was deleted: the task is asked to stop and nothing more is emitted
+        self._gone = threading.Event()
+        event, hooks, lock, gone = self._cancel, self._hooks, self._hooks_lock, self._gone
+        # not bound methods: they must not keep the worker alive, and its wrapper's C++ side may be gone
         self.destroyed.connect(lambda *_: Worker._ask_cancel(event, hooks, lock))
+        self._parent_link: QMetaObject.Connection | None = None
+        if parent is not None:
+            me = weakref.ref(self)
+
+            def parent_gone(*_: Any) -> None:
+                gone.set()
+                Worker._ask_cancel(event, hooks, lock)
+                worker = me()
+                if worker is not None and worker.status == "running":
+                    _let_go(worker)  # its finished will not be delivered
+
+            self._parent_link = parent.destroyed.connect(parent_gone)
 
     @property
     def done(self) -> bool:
@@ -123,6 +147,7 @@ class Worker(QObject):
         if self.status != "queued":
             return self
         self.status = "running"
+        collector.install()
         _RUNNING.add(self)
         self.finished.connect(self._forget)
         self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
@@ -168,12 +193,12 @@ class Worker(QObject):
             log.debug("cancel hook failed", exc_info=True)
 
     def _forget(self, *_: Any) -> None:
-        _RUNNING.discard(self)
+        _let_go(self)
 
     # -- worker thread --------------------------------------------------------
     def _run(self) -> None:
         try:
-            args = (self.state, *self.args) if self.pass_state else self.args
+            args = (TaskState(self), *self.args) if self.pass_state else self.args
             value = self.fn(*args, **self.kwargs)
         except self.cancel_exceptions:
             self._end("cancelled")
@@ -206,14 +231,36 @@ class Worker(QObject):
         (its window closed, its layer removed) or whose app is shutting down
         while its thread still runs ends quietly instead of raising
         'Signal source has been deleted' on its thread."""
-        if self._gone:
+        if self._gone.is_set():
             return
         try:
             getattr(self, signal).emit(*args)
-        except RuntimeError:  # the C++ object was deleted under us
-            self._gone = True
+        except RuntimeError:  # the C++ object was deleted (shiboken.delete, the app's end)
+            self._gone.set()
             self.cancel()
             _RUNNING.discard(self)  # its finished will never be delivered to _forget
+
+
+def _let_go(worker: Worker) -> None:
+    """On the GUI thread: once the worker's thread has returned, stop
+    keeping it and delete its QObject, which frees the slots connected to it
+    (a lambda holding the worker would otherwise keep it for good). Until
+    then, look again in a moment: its thread is only returning."""
+    thread = worker.thread
+    if thread is not None and thread.is_alive():
+        QTimer.singleShot(2, lambda: _let_go(worker))
+        return
+    with worker._hooks_lock:
+        worker._hooks.clear()  # its deletion asks for cancel: nothing is left to stop
+    if worker._parent_link is not None:
+        QObject.disconnect(worker._parent_link)
+        worker._parent_link = None
+    if worker in _RUNNING:
+        _RUNNING.discard(worker)
+        try:
+            worker.deleteLater()
+        except RuntimeError:  # already deleted
+            pass
 
 
 def start_worker(fn: Callable[..., Any], *args: Any, name: str = "zjmap-worker",
