@@ -233,3 +233,39 @@ def test_cyclic_garbage_is_collected_on_the_gui_thread_only(qapp, qtbot):
     finally:
         gc.callbacks.remove(note)
     assert collecting_on and set(collecting_on) == {threading.main_thread().name}
+
+
+EXIT_CHILD = r"""
+import sys, time
+from pathlib import Path
+from PySide6.QtCore import QCoreApplication
+from zjmap.qt.worker import start_worker
+app = QCoreApplication([])
+out = Path(sys.argv[1])
+def work(state):
+    out.write_text("running")
+    try:
+        while not state.is_cancelled():
+            time.sleep(0.01)
+        time.sleep(0.2)  # winding down, as a read closing its file does
+    finally:
+        out.write_text("ended")
+w = start_worker(work, name="zjmap-test-exit")
+while not (out.exists() and out.read_text() == "running"):
+    time.sleep(0.01)
+sys.exit(0)  # the app quits while the task still runs
+"""
+
+
+def test_quitting_while_a_task_runs_asks_it_to_stop_and_waits_for_it(tmp_path):
+    """A thread left running as the interpreter finalizes crashed the app at
+    quit (matplotlib's font loading in the warm-up): at exit, running tasks
+    are told to stop and their threads are waited for."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "state.txt"
+    p = subprocess.run([sys.executable, "-c", EXIT_CHILD, str(out)], capture_output=True, text=True, timeout=60,
+                       env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert out.read_text() == "ended"  # its finally ran: the thread was not cut off mid-work
