@@ -11,7 +11,7 @@ GUI-thread timer that collects each generation once its count passes
 Python's own threshold. Written here, not imported: it is one small class
 inside a plotting library zjmap does not otherwise need.
 
-Start-up holds collection off altogether (:func:`hold`/:func:`release`):
+Start-up holds collection off altogether (:func:`hold`):
 its hundreds of thousands of long-lived objects are frozen once the map is
 ready (``MainWindow._on_map_ready``), and scanning them before was about a
 tenth of the start-up's Python time.
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from typing import Callable
 
 #: how often the GUI thread looks at the collector's counts
 INTERVAL_MS = 100
@@ -75,16 +76,22 @@ def collect_due() -> int:
     return gc.collect(generation)
 
 
-def hold() -> None:
-    """No collection at all until :func:`release` (start-up)."""
+def hold() -> Callable[[], None]:
+    """No collection at all until the returned call ends the hold (start-up);
+    that call may come from several paths: only its first counts."""
     global _held
     _held += 1
     gc.disable()
+    ended = False
 
+    def release() -> None:
+        global _held
+        nonlocal ended
+        if ended:
+            return
+        ended = True
+        _held = max(0, _held - 1)
+        if not _held and _timer is None:
+            gc.enable()
 
-def release() -> None:
-    """End a :func:`hold`: collection is back, on the GUI thread if installed."""
-    global _held
-    _held = max(0, _held - 1)
-    if not _held and _timer is None:
-        gc.enable()
+    return release

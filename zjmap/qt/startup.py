@@ -99,15 +99,7 @@ def open_main_window(argv: list[str] | None = None, animate: bool = True,
     right after (on the GUI thread: zjmap.qt.collector), or after
     COLLECTOR_BACK_MS should the page fail.
     """
-    collector.hold()
-    released = False
-
-    def release() -> None:
-        nonlocal released
-        if not released:
-            released = True
-            collector.release()
-
+    release = collector.hold()  # ended by whichever of the paths below comes first
     try:
         app = make_application(argv)
         from zjmap.qt.mapview import MapView
