@@ -363,3 +363,25 @@ def test_fills_under_an_outline_go_into_the_pixel_buffer_and_look_as_canvas_fill
     assert got["differ"] < 0.04 * got["painted"], got  # along the outlines only
     assert abs(got["alpha"][0] - got["alpha"][1]) < 0.005 * got["alpha"][1], got
     win.user_layers.remove(lid)
+
+
+def test_a_big_layer_whose_arrays_are_not_in_yet_makes_no_tiles(win):
+    """Until a big layer's arrays are read there is nothing to draw: no
+    tiles of nothing are made and kept (the base map at start spent ~10 ms
+    on them while its files were still coming). A chunk whose file cannot
+    be read leaves the layer with nothing to draw."""
+    lid = "t_nothing_yet"
+    spec = {"id": lid, "kind": "user", "geometry": "polygon", "visible": True, "opacity": 1.0, "interactive": False,
+            "big": {"style": {"styles": [{"color": "#e31a1c"}]},
+                    "chunk": {"key": "nothing", "url": "no-such-chunk.bin", "bytes": 64, "origin": [0, 0], "features": 1,
+                              "parts": [{"type": "polygon", "n": 1, "feat": [0, 1]}], "sets": [[]], "bands": [[99, 0]]}}}
+    js(win.map, f"ZJ.addChunk({json.dumps(spec)}, null); 1")
+    try:
+        assert wait_until(lambda: (big_stats(win, lid) or {}).get("error"), 5000), big_stats(win, lid)
+        js(win.map, "ZJ.map.panBy([40, 20], {animate: false}); 1")  # a moveend: the layer's canvas is asked to draw
+        spin(200)
+        s = big_stats(win, lid)
+        assert s["onMap"] and s["pieces"] == 0, s
+        assert s["draws"] == 0 and s["tiles"] is None, s  # drawn nothing, kept no tile
+    finally:
+        js(win.map, f"ZJ.removeLayer({json.dumps(lid)}); ZJ.map.panBy([-40, -20], {{animate: false}}); 1")

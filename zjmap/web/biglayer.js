@@ -114,12 +114,20 @@
         });
       },
 
+      /* Whether there is nothing to draw yet. */
+      _empty: function () { return false; },
+
       /* Whether anything is drawn on the tile at device pixel (nx, ny) of a frame. */
       _meets: function (frame, nx, ny) { return true; },
 
       /* Size and place the canvas, put the view's tiles on it (drawing
        * those missing), then the labels. */
       _draw: function () {
+        if (this._empty()) { // arrays still loading (the base map at start): no tiles of nothing; drawn once they are in
+          if (this._frame) this._ctx.clearRect(0, 0, this._canvas.width, this._canvas.height);
+          this._frame = null;
+          return;
+        }
         var map = this._map, pad = this.options.padding, size = map.getSize();
         var min = map.containerPointToLayerPoint(size.multiplyBy(-pad)).round();
         var W = Math.round(size.x * (1 + 2 * pad)), H = Math.round(size.y * (1 + 2 * pad));
@@ -241,6 +249,7 @@
       },
 
       _forget: function () { this.members.forEach(function (m) { m._forget(); }); },
+      _empty: function () { return this.members.every(function (m) { return m._empty(); }); },
       _meets: function (frame, nx, ny) { return this.members.some(function (m) { return m._meets(frame, nx, ny); }); },
       _prepare: function (frame) { this.members.forEach(function (m) { m._prepare(frame); }); },
       _paint: function (targets, frame) { this._sorted().forEach(function (m) { m._paint(targets, frame); }); },
@@ -358,6 +367,8 @@
       },
 
       _band: function (z, geom) { return FILES.band(geom || this.geom, z); },
+
+      _empty: function () { return !this.geom && !(this.pieces && this.pieces.length); },
 
       /* What is drawn: the layer's arrays, or the chunks of a file still
        * being read (pieces: each its own arrays and features' styles). */
