@@ -6,7 +6,9 @@ after two frames, nothing else) measured in the same run, interleaved.
 
 The app runs with a cache folder of its own (XDG_CACHE_HOME), filled by one
 warm-up start as a planner's first start fills theirs (with the compiled
-modules, __pycache__): other checkouts on the machine keep their own
+modules, __pycache__, and the base map's start tiles, which the page sends
+once it has been idle a moment: two warm-up starts, as a planner's first two
+sessions, each open 5 s): other checkouts on the machine keep their own
 start-up caches and cannot spoil this one. Its settings and autosaves are
 its own too (XDG_CONFIG_HOME, XDG_DATA_HOME): the window opens at the size
 the warm-up start left, and no other run's unfinished session is offered.
@@ -28,19 +30,21 @@ import time
 RUNS = 7
 
 CHILD = r"""
-import sys
+import os, sys
+from PySide6.QtCore import QTimer
 from zjmap.qt.startup import open_main_window  # what `zjmap` / `make run` does (qt/app.py run_app)
 app, w = open_main_window(["zjmap-bench"], on_shown=lambda: print("SHOWN", flush=True))
 w.show()
 def done():
     print("READY", flush=True)
-    w.close()
-    app.quit()
+    def tiles(used):
+        print(f"TILES {used}", flush=True)
+        QTimer.singleShot(int(os.environ.get("ZJMAP_BENCH_STAY_MS", "0")), lambda: (w.close(), app.quit()))
+    QTimer.singleShot(0, lambda: w.map.run_js("ZJ.startTiles.state ? ZJ.startTiles.state.used : 0", tiles))
 w.map.ready.connect(done)
 if w.map.is_ready:
     done()
-else:
-    app.exec()
+app.exec()
 """
 
 
@@ -76,9 +80,13 @@ shutil.rmtree(d, ignore_errors=True)
 """
 
 
-def one_run(child: str = CHILD, cache: str | None = None) -> tuple[float, float]:
-    """Seconds to the map on screen (SHOWN; the bare page: READY) and to READY."""
+def one_run(child: str = CHILD, cache: str | None = None, stay_ms: int = 0) -> tuple[float, float, int]:
+    """Seconds to the map on screen (SHOWN; the bare page: READY) and to READY,
+    and how many of the base map's kept start tiles the page drew from;
+    the app stays open ``stay_ms`` more (the warm-up: long enough for the page,
+    idle, to send the start tiles it keeps, zjmap/core/starttiles.py)."""
     env = dict(os.environ)
+    env["ZJMAP_BENCH_STAY_MS"] = str(stay_ms)
     # a planner's Python keeps the compiled modules (__pycache__) from the first
     # start; this machine's shells switch that off, which made every measured
     # start compile the whole app again
@@ -100,20 +108,31 @@ def one_run(child: str = CHILD, cache: str | None = None) -> tuple[float, float]
             break
     else:
         raise RuntimeError("the app never reported the map ready")
-    p.wait(timeout=30)
-    return (elapsed if shown is None else shown), elapsed
+    used = 0
+    for line in p.stdout:
+        if line.startswith("TILES "):
+            try:
+                used = int(float(line.split()[1]))
+            except (IndexError, ValueError):  # the page gave no count
+                used = 0
+    p.wait(timeout=30 + stay_ms / 1000)
+    return (elapsed if shown is None else shown), elapsed, used
 
 
 def main() -> None:
     cache = tempfile.mkdtemp(prefix="zjmap-bench-cache-")
     try:
-        one_run(cache=cache)  # fills the start-up cache and the OS file cache, as a planner's first start would
+        # a planner's first two sessions: the first fills the start-up cache and the OS file cache and
+        # leaves the window's size; the second, at that size, keeps the start tiles of its first picture
+        for _ in range(2):
+            one_run(cache=cache, stay_ms=5000)
         one_run(BARE)
-        shown, whole, bare = [], [], []
+        shown, whole, bare, seeded = [], [], [], []
         for _ in range(RUNS):  # interleaved: both see the same stretch of this machine's load
-            s, w = one_run(cache=cache)
+            s, w, used = one_run(cache=cache)
             shown.append(s)
             whole.append(w)
+            seeded.append(used)
             bare.append(one_run(BARE)[1])
     finally:
         shutil.rmtree(cache, ignore_errors=True)
@@ -121,6 +140,8 @@ def main() -> None:
     runs = lambda xs: ", ".join(f"{r:.2f}" for r in xs)  # noqa: E731
     print(f"startup: process start -> map on screen, {RUNS} runs: {runs(shown)} s")
     print(f"startup: process start -> window complete (tree, panel, menus), {RUNS} runs: {runs(whole)} s")
+    print(f"startup: the base map's first picture from the kept start tiles (zjmap/core/starttiles.py) in "
+          f"{sum(1 for n in seeded if n)} of {RUNS} runs ({', '.join(map(str, seeded))} tiles)")
     print(f"REFERENCE bare Leaflet page in QtWebEngine, {RUNS} runs: {runs(bare)} s")
     print(f"startup: window complete, median {med_whole:.2f} s (target < 2.0 s on {os.cpu_count()} cores: "
           f"{'OK' if med_whole < 2.0 else 'MISSED'}); {med_whole / ref:.2f} × the bare page")

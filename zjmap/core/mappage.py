@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
+from zjmap.core import starttiles
 from zjmap.core.look import look_js
 from zjmap.core.paths import web_dir
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 # Zhejiang's extent (W, S, E, N): the view the app opens on.
 ZHEJIANG_BOUNDS = (118.0, 27.0, 123.2, 31.2)
 CENTER = (29.15, 120.4)
-CACHE_VERSION = 2  # bump when the page skeleton changes
+CACHE_VERSION = 3  # bump when the page skeleton changes
 
 
 def leaflet_dir() -> Path:
@@ -165,6 +166,7 @@ def render_page_html(animate: bool, bounds: Iterable[float]) -> str:
     root.header.add_child(Element('<link rel="stylesheet" href="zjmap.css"/>'), name="zjmap_css")
     root.header.add_child(Element('<script src="qrc:///qtwebchannel/qwebchannel.js"></script>'), name="qwebchannel")
     root.header.add_child(Element('<script src="look.js"></script>'), name="zjmap_look")  # geodata/look.json
+    root.header.add_child(Element(f'<script src="{starttiles.SCRIPT}"></script>'), name="zjmap_start_view")
     for n, name in enumerate(_scripts()):
         root.header.add_child(Element(f'<script src="{name}"></script>'), name=f"zjmap_js_{n}")
     root.header.add_child(Element('<script src="layers.js"></script>'), name="zjmap_layers")
@@ -213,25 +215,30 @@ def build_page(
     animate: bool = True,
     bounds: Iterable[float] = ZHEJIANG_BOUNDS,
     cached: Path | None = None,
+    keep_start_tiles: bool = False,
 ) -> Path:
     """Writes index.html, layers.js (with the array files of the layers the
     canvas draws) and the assets into out_dir; returns the page.
 
     `cached`: a directory saved by `save_layers_cache` whose files are used
-    as they are; without it the layers are serialised from `stack`.
+    as they are (and its start tiles, zjmap.core.starttiles); without it
+    the layers are serialised from `stack`. `keep_start_tiles`: the page is
+    the shipped start page and sends its start tiles to be kept.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     _copy_assets(out_dir)
     (out_dir / "look.js").write_text(look_js(), encoding="utf-8")
+    tiles = starttiles.kept(cached)
     if cached is None:
         assert stack is not None
         write_layers_js(out_dir, [layer_payload(lyr, out_dir) if lyr.visible else layer_stub(lyr) for lyr in stack])
     else:
         for f in cached.iterdir():
-            if f.suffix == ".bin":
+            if f.suffix == ".bin" or (tiles and f.name == tiles["image"]):
                 _link_or_copy(f, out_dir / f.name)
-            else:
+            elif f.name == "layers.js":
                 shutil.copy2(f, out_dir / f.name)
+    (out_dir / starttiles.SCRIPT).write_text(starttiles.view_script(tiles, keep_start_tiles), encoding="utf-8")
     page = out_dir / "index.html"
     page.write_text(page_html(animate, bounds), encoding="utf-8")
     return page

@@ -32,6 +32,11 @@ SHAPES: dict[str, str] = {
         "zjmap.core.displaychunks.chunk_spec"
     ),
     "LabelPoints": '{"minZoom", "points": [[name, lat, lon], ...], "priority"}',
+    "StartTiles": (
+        '{"fp" (what the tiles were drawn from), "z", "r" (pixel ratio), "x0", "y0" (the first tile\'s column, row), '
+        '"cols", "rows", "cells": one of "t" (in the image), "e" (empty), "-" (not drawn) per tile, row by row} as '
+        "JSON text - zjmap/web/starttiles.js; kept with \"image\" and \"stamp\" as window.ZJ_START_VIEW.tiles"
+    ),
     "FeatureCollection": "GeoJSON FeatureCollection in EPSG:4326 (a feature's properties.role may be \"place\")",
     "View": '{"w", "s", "e", "n", "zoom", "lat", "lon", "width", "height"} as JSON text (CSS pixels)',
     "TileCheck": (
@@ -98,6 +103,9 @@ EVENTS: dict[str, Message] = {m.name: m for m in (
     _m("mapClicked", "lon:float;lat:float;zoom:float", doc="Python hit-tests it (zjmap.core.identify)."),
     _m("mouseMoved", "lon:float;lat:float", doc="At most every 40 ms."),
     _m("viewChanged", "w:float;s:float;e:float;n:float;zoom:float", doc="After every pan or zoom (moveend)."),
+    _m("startTiles", "meta:StartTiles;png:str",
+       doc="The shipped start page, idle after a start not all drawn from kept tiles: the base map's tiles of the "
+           "start view as one PNG (base64), kept for the next start (zjmap.core.starttiles)."),
 )}
 
 #: Page → page: how a renderer script (biglayer.js) joins zjmap.js. Not a command.

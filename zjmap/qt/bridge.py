@@ -10,6 +10,7 @@ class Bridge(QObject):
     clicked = Signal(float, float, float)  # lon, lat, zoom
     moved = Signal(float, float)  # lon, lat
     view_changed = Signal(float, float, float, float, float)  # w, s, e, n, zoom
+    start_tiles = Signal(str, str)  # the start tiles' description (JSON), the PNG (base64)
 
     @Slot(int, int)
     def pageReady(self, width: int, height: int) -> None:  # noqa: N802 (called from JS)
@@ -26,3 +27,7 @@ class Bridge(QObject):
     @Slot(float, float, float, float, float)
     def viewChanged(self, w: float, s: float, e: float, n: float, zoom: float) -> None:  # noqa: N802
         self.view_changed.emit(w, s, e, n, zoom)
+
+    @Slot(str, str)
+    def startTiles(self, meta: str, png: str) -> None:  # noqa: N802
+        self.start_tiles.emit(meta, png)

@@ -8,6 +8,9 @@ the app works (and is tested to work) with no network.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -22,6 +25,7 @@ from PySide6.QtWebEngineCore import (
 )
 from PySide6.QtWebEngineWidgets import QWebEngineView
 
+from zjmap.core import starttiles
 from zjmap.core.mappage import build_page, layer_payload, save_layers_cache, shipped_layers_cache, shipped_layers_key
 from zjmap.page.protocol import Raw, js_call
 from zjmap.qt.bridge import Bridge
@@ -88,6 +92,7 @@ class MapView(QWebEngineView):
         self.channel.registerObject("bridge", self.bridge)
         page.setWebChannel(self.channel)
         self.bridge.ready.connect(self._on_ready)
+        self.bridge.start_tiles.connect(self._keep_start_tiles)
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt override)
         """The page gets the view's new size at once: the widget the web engine
@@ -156,9 +161,10 @@ class MapView(QWebEngineView):
         self.is_ready = True
         self.ready.emit()
 
-    def load_stack(self, stack: LayerStack) -> Path:
+    def load_stack(self, stack: LayerStack, shipped: bool = False) -> Path:
+        """`shipped`: the stack is the shipped one as it starts (its page keeps its start tiles)."""
         self.sent = {layer.id for layer in stack if layer.visible}
-        page = build_page(self.page_dir, stack, animate=self.animate)
+        page = build_page(self.page_dir, stack, animate=self.animate, keep_start_tiles=shipped)
         self._load_page(page, shipped_early=False)
         return page
 
@@ -169,7 +175,7 @@ class MapView(QWebEngineView):
         if cached is None:
             return False
         try:
-            page = build_page(self.page_dir, None, animate=self.animate, cached=cached)
+            page = build_page(self.page_dir, None, animate=self.animate, cached=cached, keep_start_tiles=True)
         except OSError:
             return False
         self._load_page(page, shipped_early=True)
@@ -185,8 +191,18 @@ class MapView(QWebEngineView):
 
     def load_shipped(self, stack: LayerStack) -> None:
         """Load the shipped stack and keep its layers for the next start."""
-        self.load_stack(stack)
+        self.load_stack(stack, shipped=True)
         save_layers_cache(self.page_dir, shipped_layers_key())
+
+    def _keep_start_tiles(self, meta: str, png: str) -> None:
+        """The shipped page's start tiles, for the next start (zjmap.core.starttiles)."""
+        cache = shipped_layers_cache(shipped_layers_key())
+        if cache is None:
+            return
+        try:
+            starttiles.save(cache, json.loads(meta), base64.b64decode(png, validate=True))
+        except (ValueError, binascii.Error):  # not what the page sends: nothing kept
+            pass
 
     # -- Python → JS ----------------------------------------------------------
     def run_js(self, code: str, callback: Callable[[Any], None] | None = None) -> None:

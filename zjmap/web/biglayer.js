@@ -93,7 +93,9 @@
       },
 
       /* What is drawn changed: every tile goes. */
-      redraw: function () {
+      redraw: function (arrival) {
+        if (!arrival) this._gen = (this._gen || 0) + 1; // the drawing changed (style, order, ...): starttiles.js
+        this._seeded = false;
         if (this._tiles) this._tiles.clear();
         this._forget();
         if (this._map && this._canvas) this._draw();
@@ -103,14 +105,22 @@
       _forget: function () {},
 
       /* Redrawn once the files the page reads are in: layers read together
-       * (the base map at start) draw once, not once each. */
+       * (the base map at start) draw once, not once each. Tiles of the start
+       * view kept from the last start (starttiles.js) are these arrays'
+       * drawing: they stay, and only what they lack is drawn. */
       redrawSoon: function () {
         if (this._queued) return;
         this._queued = true;
         var self = this;
         page.whenLoaded(function () {
           self._queued = false;
-          if (self._map) self.redraw();
+          if (!self._map) return;
+          var start = self._start; // the base map's first picture (starttiles.js): its kept tiles go in first
+          self._start = null;
+          if (start) start.before();
+          if (!self._seeded) self.redraw(true);
+          else if (self._canvas) { self._seeded = false; self._draw(); }
+          if (start) start.after();
         });
       },
 
@@ -279,6 +289,7 @@
       /* geom: decoded geometry, or null while the array file loads (setGeometry). */
       initialize: function (spec, geom) {
         this.id = spec.id;
+        this._key = spec.big.geometry ? spec.big.geometry.key : null; // what its arrays are (starttiles.js)
         this._shared = spec.kind === "base" ? sharedSurface("zjBase") : null;
         this.geom = null;
         this.opacity = spec.opacity == null ? 1 : spec.opacity;
@@ -303,9 +314,9 @@
         return this._shared ? {} : Surface.prototype.getEvents.call(this);
       },
 
-      redraw: function () {
-        if (this._shared) this._shared.redraw();
-        else Surface.prototype.redraw.call(this);
+      redraw: function (arrival) {
+        if (this._shared) this._shared.redraw(arrival);
+        else Surface.prototype.redraw.call(this, arrival);
         return this;
       },
 
@@ -723,6 +734,7 @@
 
     var renderer = {
       build: build,
+      startView: function () { if (surfaces.zjBase && ZJ.startTiles) ZJ.startTiles.use(surfaces.zjBase, page); },
       setOpacity: function (l, opacity) { l.group.setOpacity(opacity); },
       restacked: function (change, added) {
         placeCanvases();

@@ -175,12 +175,13 @@
   /* Renderers by name. A renderer: build(spec, old) → the layer's entry
    * ({group, labels, minZoom, labelPriority, spec, visible, opacity});
    * setOpacity(entry, opacity); optional realise(entry) (a lazy entry gets
-   * its drawing on first show) and restacked(change, added). A script adds
+   * its drawing on first show), restacked(change, added) and startView()
+   * (the start layers are in and the start view fitted). A script adds
    * one with ZJ.defineRenderer(name, factory): the factory runs in ZJ.init,
    * once Leaflet is loaded, and gets the page's helpers. */
   var renderers = {}, factories = [];
   var helpers = { labelLayer: labelLayer, refreshLabels: refreshLabels, loadStarted: loadStarted, loadEnded: loadEnded,
-    whenLoaded: whenLoaded, onMap: onMap };
+    whenLoaded: whenLoaded, onMap: onMap, send: send };
   ZJ.defineRenderer = function (name, factory) {
     factories.push([name, factory]);
     if (ZJ.map) installRenderers();
@@ -394,6 +395,9 @@
       starting = false;
     }
     map.fitBounds(startBounds);
+    Object.keys(renderers).forEach(function (name) {
+      if (renderers[name].startView) renderers[name].startView();
+    });
     // A page loaded before its window was laid out (zjmap/qt/startup.py)
     // starts at the hidden view's size, and the web engine may run a frame or
     // two at the old size after the window is shown: until Python saw the
