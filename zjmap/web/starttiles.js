@@ -21,12 +21,12 @@
   if (!ZJ) return;
 
   var KEEP_AFTER_MS = 2500; // after Python took the page: the start's own work is done
-  var MAX_CELLS = 400; // tiles in one image (128 px each: 25 MB decoded at most)
+  var MAX_CELLS = 720; // tiles in one image (128 px each: 47 MB decoded at most, a big window at pixel ratio 2)
 
   /* What the tiles of a surface at zoom z and pixel ratio r are drawn from. */
   function fingerprint(surface, z, r) {
     return JSON.stringify([ZJ.tiles.SIZE, r, z, ZJ.look.defaults.canvas, surface._sorted().map(function (m) {
-      return [m.id, m._key, m.opacity, m._style ? m._style.styles : null];
+      return [m.id, m._key, m.opacity, m._style ? [m._style.styles, m._style.index] : null];
     })]);
   }
 
