@@ -181,3 +181,37 @@ def test_a_big_read_answers_as_the_eager_read_does(parcels, tmp_path, monkeypatc
     np.testing.assert_array_equal(np.asarray(backs[0].hidden_rows), np.asarray(eg.hidden_rows))
     assert shapely.equals_identical(backs[0].features.geoms, np.asarray(eager.gdf.geometry.array, dtype=object)).all()
     assert backs[0].features[19_999].props == eg.features[19_999].props
+
+
+def test_what_a_place_holds_of_a_big_layer_makes_shapes_only_along_its_edge(parcels, monkeypatch):
+    """Identifier.ids_in on a column of polygons: a parcel whose box lies in
+    the inset place counts and one whose box is clear of it does not, without
+    its shape; only the parcels whose boxes cross the place's edge are made
+    and tested. The answer is the eager read's."""
+    from zjmap.core.identify import Identifier
+    from zjmap.core.layers import LayerStack, MapFeature
+
+    lazy = read_layer(parcels)
+    eager = read_eager(parcels, monkeypatch)
+    idents = []
+    for loaded in (lazy, eager):
+        stack = LayerStack()
+        stack.add(user_layer(loaded, "user_1", title="地块", source={"path": str(parcels)}))
+        idents.append(Identifier(stack))
+    col = idents[0].stack.layer("user_1").features.column
+    assert isinstance(col, RaggedColumn) and col.family == "polygon"
+    made: list[int] = []
+    rows = col.rows
+    monkeypatch.setattr(col, "rows", lambda idx: made.append(len(idx)) or rows(idx))
+    # a round place over ~900 of the parcels: shapes made only along its edge
+    unit = MapFeature("county:round", "base_county", {}, shapely.Point(120.3, 30.9).buffer(0.17, 64))
+    lz, eg = (sorted(ident.ids_in(unit, inset_deg=0.0001)) for ident in idents)
+    assert lz == eg and len(lz) >= 500, (len(lz), len(eg))
+    assert 0 < sum(made) < 0.3 * len(lz), (made, len(lz))
+    # a strip through one row of parcels: every one of them across its edge, each made and tested
+    made.clear()
+    unit = MapFeature("county:strip", "base_county", {}, shapely.box(119.99, 29.99, 120.61, 30.0039))
+    lz, eg = (sorted(ident.ids_in(unit, inset_deg=0.0001)) for ident in idents)
+    assert lz == eg == sorted(f"user_1:{k}" for k in range(60)), (len(lz), len(eg))
+    assert sum(made) >= 60
+    assert not col.built

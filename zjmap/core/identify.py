@@ -233,16 +233,38 @@ class Identifier:
                 # a big table: each candidate tested once (a polygon against the
                 # inset unit alone: meeting it means meeting the unit)
                 idx = tree.query(whole)
-                g = feats.column[idx]  # a column of flat coordinates makes only these
-                poly = np.isin(shapely.get_type_id(g), (3, 6))
-                keep = np.empty(len(idx), dtype=bool)
-                keep[poly] = shapely.intersects(inner, g[poly])
-                keep[~poly] = shapely.intersects(whole, g[~poly])
-                idx = idx[keep]
+                col = feats.column
+                if getattr(col, "family", None) == "polygon":
+                    idx = self._polygons_meeting(col, idx, inner)
+                else:
+                    g = col[idx]  # a column of flat coordinates makes only these
+                    poly = np.isin(shapely.get_type_id(g), (3, 6))
+                    keep = np.empty(len(idx), dtype=bool)
+                    keep[poly] = shapely.intersects(inner, g[poly])
+                    keep[~poly] = shapely.intersects(whole, g[~poly])
+                    idx = idx[keep]
             else:
                 idx = tree.query(whole, predicate="intersects")
                 idx = np.array([i for i in idx if feats[int(i)].geometry.geom_type not in ("Polygon", "MultiPolygon")
                                 or inner.intersects(feats[int(i)].geometry)], dtype=np.int64)
         self._contents[key] = (layer, feats, idx)
         return feats, idx
+
+    @staticmethod
+    def _polygons_meeting(col: Any, idx: np.ndarray, inner: Any) -> np.ndarray:
+        """The rows of a column of polygons (zjmap.core.lazygeom) among ``idx``
+        that meet ``inner``, prepared: a box inside it holds a polygon that
+        meets it, a box clear of it one that does not; shapes are made only
+        for the boxes across its edge (a county of a million parcels: the
+        few hundred along its border, not its ten thousand)."""
+        if len(idx) == 0:
+            return idx
+        b = col.bounds()[idx]
+        solid = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])  # not a box of no area (a sliver, an empty shape: NaN)
+        boxes = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
+        keep = solid & shapely.contains_properly(inner, boxes)
+        edge = np.flatnonzero(~keep & (~solid | shapely.intersects(inner, boxes)))
+        if len(edge):
+            keep[edge] = shapely.intersects(inner, col.rows(idx[edge]))
+        return idx[keep]
 
