@@ -87,3 +87,26 @@ def test_at_another_zoom_the_kept_tiles_are_not_used(qapp, win, kept):
         assert view.js_errors == []
     finally:
         close(frame, view)
+
+
+def test_a_kept_image_that_cannot_be_read_leaves_the_map_drawn_from_its_arrays(qapp, win, kept):
+    """A damaged image, cut short or with its data garbled (the engine would
+    draw either as far as it can read it: blank tiles), is not given to the
+    page: it draws its base map from the arrays as if nothing were kept,
+    with no error on the page."""
+    path = shipped_layers_cache(shipped_layers_key()) / kept["image"]
+    whole = path.read_bytes()
+    garbled = whole[:60] + bytes(len(whole) - 72) + whole[-12:]  # a PNG's head and end, nothing readable between
+    try:
+        for damaged in (whole[: len(whole) // 3], garbled):
+            path.write_bytes(damaged)
+            frame, view = start_page(win.map.size())
+            try:
+                s = state(view)
+                assert s["used"] == 0 and s["why"] == "none kept" and s["lacked"] > 0, (len(damaged), s)
+                alike(view)
+                assert view.js_errors == []
+            finally:
+                close(frame, view)
+    finally:
+        path.write_bytes(whole)

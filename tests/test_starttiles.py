@@ -50,7 +50,14 @@ def test_tiles_drawn_by_other_scripts_or_another_engine_are_not_given(tmp_path, 
     assert starttiles.kept(tmp_path) is None
     monkeypatch.undo()
     got = starttiles.kept(tmp_path)
-    (tmp_path / got["image"]).unlink()
+    image = tmp_path / got["image"]
+    image.write_bytes(png())  # written again, the same bytes: still given
+    assert starttiles.kept(tmp_path) is not None
+    image.write_bytes(png()[:20] + b"\x00" * (len(png()) - 32) + png()[-12:])  # a PNG's head and end, its data lost
+    assert starttiles.kept(tmp_path) is None
+    image.write_bytes(png()[:30])  # cut short
+    assert starttiles.kept(tmp_path) is None
+    image.unlink()
     assert starttiles.kept(tmp_path) is None  # the description without its image
 
 

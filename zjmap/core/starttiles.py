@@ -27,6 +27,8 @@ from zjmap.core.paths import web_dir
 META = "start-tiles.json"
 SCRIPT = "startview.js"  # window.ZJ_START_VIEW, loaded by the page before zjmap.js
 MAX_PNG_BYTES = 16 << 20
+PNG_HEAD = b"\x89PNG\r\n\x1a\n"
+PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the IEND chunk: no data, its CRC
 #: the fields the page's image description has (starttiles.js keep())
 FIELDS = {"fp": str, "z": int, "r": (int, float), "x0": int, "y0": int, "cols": int, "rows": int, "cells": str}
 
@@ -58,9 +60,10 @@ def save(cache: Path, meta: dict, png: bytes) -> bool:
     """Keep the page's start tiles in a shipped layers' cache directory;
     False (nothing written) for anything that is not a whole description
     and a PNG, or a cache that cannot be written."""
-    if not _valid(meta) or not png.startswith(b"\x89PNG\r\n\x1a\n") or len(png) > MAX_PNG_BYTES or not cache.is_dir():
+    if (not _valid(meta) or not png.startswith(PNG_HEAD) or not png.endswith(PNG_END) or len(png) > MAX_PNG_BYTES
+            or not cache.is_dir()):
         return False
-    image = f"start-tiles-{hashlib.sha1(png).hexdigest()[:12]}.png"  # a page never pairs a description with another image
+    image = _image_name(png)  # a page never pairs a description with another image, nor with a damaged one
     kept = {k: meta[k] for k in FIELDS} | {"image": image, "stamp": stamp()}
     try:
         for name, data in ((image, png), (META, json.dumps(kept).encode())):  # the description last: it names the image
@@ -86,7 +89,23 @@ def kept(cache: Path | None) -> dict | None:
         return None
     if not _valid(meta) or meta.get("stamp") != stamp() or not isinstance(meta.get("image"), str):
         return None
-    return meta if (cache / meta["image"]).is_file() else None
+    return meta if _intact(cache / meta["image"]) else None
+
+
+def _intact(path: Path) -> bool:
+    """The image as it was kept: its name holds its bytes' hash. The engine
+    draws a PNG cut short, or one whose data is garbled, as far as it can
+    read it: blank tiles, where the arrays would draw the map."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return False
+    return path.name == _image_name(data)
+
+
+def _image_name(png: bytes) -> str:
+    return f"start-tiles-{hashlib.sha1(png).hexdigest()[:12]}.png"
+
 
 
 def view_script(tiles: dict | None, keep: bool) -> str:

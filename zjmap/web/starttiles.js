@@ -52,7 +52,11 @@
     page.loadStarted(); // the page is drawn once it is in, as once its files are
     var im = new Image();
     im.src = meta.image;
-    im.decode().then(function () { img = im; }, function () { st.why = "the image cannot be read"; })
+    im.decode().then(function () {
+      var S = ZJ.tiles.SIZE;
+      if (im.naturalWidth === meta.cols * S && im.naturalHeight === meta.rows * S) img = im;
+      else st.why = "the image is not the size its description says";
+    }, function () { st.why = "the image cannot be read"; })
       .then(function () { page.loadEnded(); });
   }
 
