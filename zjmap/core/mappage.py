@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from zjmap.core import starttiles
 from zjmap.core.look import look_js
-from zjmap.core.paths import web_dir
+from zjmap.core.paths import files_stamp, web_dir
 
 if TYPE_CHECKING:
     from zjmap.core.layers import LayerStack, MapLayer
@@ -267,14 +267,7 @@ def shipped_layers_key() -> str:
         [*g.glob("layers/*.geojson"), *g.glob("base/display_*.geojson"), g / "base" / "layers.json",
          g / "view.json", g / "catalogue.json"]
     ) + [here / n for n in ("mappage.py", "bigdisplay.py", "styling.py", "layers.py", "layermodel.py", "labels.py", "display.py", "shipped.py", "catalogue.py")]
-    h = hashlib.sha1(str(CACHE_VERSION).encode())
-    for f in files:
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        h.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
+    return files_stamp(files, str(CACHE_VERSION))
 
 
 def shipped_layers_cache(key: str) -> Path | None:

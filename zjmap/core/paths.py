@@ -28,3 +28,19 @@ def seeds_dir() -> Path:
 def web_dir() -> Path:
     """Static JS/CSS of the map page that ship inside the package."""
     return Path(__file__).resolve().parents[1] / "web"
+
+
+def files_stamp(files, salt: str = "") -> str:
+    """A short hash of files' paths, sizes and mtimes (a missing file left
+    out): what a cache keyed on them depends on changes, and reading them
+    is not needed to tell."""
+    import hashlib
+
+    h = hashlib.sha1(salt.encode())
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            continue
+        h.update(f"{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]

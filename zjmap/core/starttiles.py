@@ -22,7 +22,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from zjmap.core.paths import web_dir
+from zjmap.core.paths import files_stamp, web_dir
 
 META = "start-tiles.json"
 SCRIPT = "startview.js"  # window.ZJ_START_VIEW, loaded by the page before zjmap.js
@@ -36,18 +36,11 @@ FIELDS = {"fp": str, "z": int, "r": (int, float), "x0": int, "y0": int, "cols": 
 def stamp() -> str:
     """What drew the tiles besides their data and styles: the page's scripts
     and the web engine (PySide6's package file), by size and mtime."""
-    h = hashlib.sha1()
     files = sorted(web_dir().glob("*.js"))
     spec = importlib.util.find_spec("PySide6")
     if spec is not None and spec.origin:
         files.append(Path(spec.origin))
-    for f in files:
-        try:
-            st = f.stat()
-        except OSError:
-            continue
-        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
-    return h.hexdigest()[:16]
+    return files_stamp(files)
 
 
 def _valid(meta: Any) -> bool:
