@@ -212,3 +212,39 @@ def test_a_removed_layer_is_not_kept_alive_by_its_identify_job(win, tmp_path, mo
     ref = weakref.ref(win.stack.layer(lid))
     _remove(win, lid)
     assert wait_until(lambda: (spin(50), gc.collect(), ref() is None)[-1], 10_000)
+
+
+def test_the_shipped_layers_are_prepared_on_one_worker_and_a_layer_gone_is_skipped(qapp, monkeypatch):
+    """prepare_all (at map ready): one job for every layer on the stack, not
+    a thread each; a layer removed while it waits is skipped, the others
+    are still prepared, and the job then ends."""
+    from zjmap.core.shipped import shipped_stack
+    from zjmap.qt.identify_index import IdentifyIndexer
+
+    stack = shipped_stack()
+    ident = Identifier(stack)
+    gate = threading.Event()
+    real = Identifier.prepare
+    seen: list[str] = []
+
+    def slow_prepare(self, layer, cancelled=lambda: False):
+        gate.wait(10)
+        seen.append(layer.id)
+        return real(self, layer, cancelled)
+
+    monkeypatch.setattr(Identifier, "prepare", slow_prepare)
+    indexer = IdentifyIndexer(ident, stack)
+    indexer.prepare_all()
+    ids = [layer.id for layer in stack]
+    assert len(ids) > 20 and set(indexer.jobs) == set(ids)
+    assert len({id(j) for j in indexer.jobs.values()}) == 1  # one worker
+    job = indexer.jobs[ids[0]]
+    gone = ids[-1]
+    stack.remove(gone)
+    assert gone not in indexer.jobs and not job.is_cancelled()  # the others go on
+    gate.set()
+    assert wait_until(lambda: job.done, 20_000) and job.status == "done"
+    assert gone not in seen and seen == [i for i in ids if i != gone]
+    assert indexer.jobs == {}
+    polygons = [layer.id for layer in stack if layer.geometry == "polygon" and layer.kind != "base"]
+    assert polygons and all(lid in ident._trees for lid in polygons)
