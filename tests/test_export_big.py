@@ -196,6 +196,28 @@ def test_big_points_keep_their_marker_size_and_colours(monkeypatch, tmp_path):
     assert 12 <= row.sum() <= 15  # 2 × (6 px + half the 1.5 px outline)
 
 
+def test_dense_points_print_as_the_screen_draws_them(tmp_path):
+    """50,000 points in the frame would cover it many times over at their
+    style's 6 px: the export draws them at the radius the page does
+    (look.json dense_points; 2.3 px for 50,000 in 600 × 450), so a point on
+    its own is a small disc, as on screen."""
+    from zjmap.core.look import dense_point_radius
+
+    w, s, e, n = BBOX
+    rng = np.random.default_rng(7)
+    xs = np.concatenate([rng.uniform(w, w + 0.1, 50_000), [120.45]])
+    ys = np.concatenate([rng.uniform(s, s + 0.08, 50_000), [30.3]])
+    p = tmp_path / "dense.csv"
+    p.write_text("lon,lat\n" + "".join(f"{x:.6f},{y:.6f}\n" for x, y in zip(xs, ys)), encoding="utf-8")
+    layer = user_layer(read_layer(p), "u1", title="点", source=None, color="#e41a1c")
+    fit = dense_point_radius(len(xs), 600, 450)
+    assert fit is not None and 2.0 < fit < 2.6 and dense_point_radius(4000, 600, 450) is None
+    img, res = _png(_stack(layer), tmp_path / "dense.png")
+    c, r = lonlat_to_pixel(res.affine, 120.45, 30.3)
+    row = np.abs(img[r, c - 9:c + 10] - _hex(SEA)).max(axis=1) > 8
+    assert 3 <= row.sum() <= 2 * fit + 2, row.sum()  # was 12-15: 2 × (6 px + half the outline)
+
+
 def test_the_filter_hides_features_of_a_big_layer(monkeypatch, tmp_path):
     geoms = _cells()
     layer = _user_layer(tmp_path, geoms, 编号=list(range(len(geoms))))

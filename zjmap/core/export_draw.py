@@ -227,17 +227,38 @@ def _draw_classes(r: Any, G: Any, vis: np.ndarray, looks_of_vis: np.ndarray, loo
             outline(path, looks[k])
     marker = MarkerStyle("o")
     circle = marker.get_path().transformed(marker.get_transform())
-    for k, ks in classes:  # points: one marker per class, stamped at each position
+    points = []
+    for k, ks in classes:
         ks = ks[G.pts.counts()[ks] > 0]
-        if not len(ks):
-            continue
-        xy = G.pts.compound(ks).vertices
+        if len(ks):
+            points.append((k, G.pts.compound(ks).vertices))
+    fit = _dense_radius(r, points)
+    for k, xy in points:  # points: one marker per class, stamped at each position
         S = looks[k]
-        coll = Coll([circle], sizes=[(2 * S["r"] * r.unit) ** 2], offsets=xy, offset_transform=ax.transData,
-                    facecolors=[S["fc"]], edgecolors=[S["ec"]], linewidths=[S["lw"]], zorder=zp)
+        rad = S["r"] if fit is None else min(S["r"], fit)
+        lw = S["lw"] * rad / S["r"] if S["r"] else S["lw"]
+        coll = Coll([circle], sizes=[(2 * rad * r.unit) ** 2], offsets=xy, offset_transform=ax.transData,
+                    facecolors=[S["fc"]], edgecolors=[S["ec"]], linewidths=[lw], zorder=zp)
         coll.set_transform(_identity())
         coll.set_snap(False)  # at the point itself, as a scatter of many colours is (Agg would round it to a pixel)
         ax.add_collection(coll, autolim=False)
+
+
+def _dense_radius(r: Any, points: list[tuple[int, np.ndarray]]) -> float | None:
+    """The radius (CSS px) the screen draws this many points in the map's
+    frame at (look.dense_point_radius: discs that would cover the frame many
+    times over get smaller, as on the page), or None."""
+    from zjmap.core.look import dense_point_radius
+
+    if not points:
+        return None
+    (x0, x1), (y0, y1) = r.ax.get_xlim(), r.ax.get_ylim()
+    n = 0
+    for _k, xy in points:
+        n += int(np.count_nonzero((xy[:, 0] >= min(x0, x1)) & (xy[:, 0] <= max(x0, x1))
+                                  & (xy[:, 1] >= min(y0, y1)) & (xy[:, 1] <= max(y0, y1))))
+    _x, _y, w_pt, h_pt = r.map_box
+    return dense_point_radius(n, w_pt / r.unit, h_pt / r.unit)
 
 
 def _identity() -> Any:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from typing import Any
 
 from zjmap.core.paths import geodata_dir
@@ -43,3 +44,13 @@ def cjk_families() -> list[str]:
 def look_js() -> str:
     """The look as a script the page loads before zjmap.js."""
     return "window.ZJ_LOOK = " + json.dumps(load_look(), ensure_ascii=False) + ";\n"
+
+
+def dense_point_radius(n: int, width_css: float, height_css: float) -> float | None:
+    """The radius (CSS px) at most that ``n`` points of a big layer in a view
+    of that size are drawn at (look.json's dense_points), or None when they
+    are few enough for their style's own."""
+    d = load_look()["dense_points"]
+    if n <= d["from"]:
+        return None
+    return max(d["min_radius"], math.sqrt(d["cover"] * width_css * height_css / (math.pi * n)))

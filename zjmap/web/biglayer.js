@@ -21,7 +21,7 @@
   ZJ.defineRenderer("canvas", install);
 
   function install(page) {
-    var LOOK = ZJ.look, DEF = LOOK.defaults.canvas;
+    var LOOK = ZJ.look, DEF = LOOK.defaults.canvas, DENSE = LOOK.dense_points;
 
     var FILES = ZJ.bigFiles, decode = FILES.decode;
 
@@ -414,7 +414,7 @@
           return pc.geom.parts.map(function (p, pi) {
             if (p.type !== "point") return 0;
             var n = self._count(pc.geom, pi, pc.sidx[pi], v, look, look.reach / v.S);
-            return n > 4000 ? Math.max(1.5 * r, Math.sqrt(3 * frame.W * frame.H / (Math.PI * n))) : 0;
+            return n > DENSE.from ? Math.max(DENSE.min_radius * r, Math.sqrt(DENSE.cover * frame.W * frame.H / (Math.PI * n))) : 0;
           });
         });
       },
