@@ -31,6 +31,33 @@ def test_collection_in_a_bbox_matches_sql(oapif, pg):
     assert few.thinned and few.shown == 50
 
 
+def test_a_read_goes_a_page_at_a_time_and_cancel_stops_it_before_the_next(oapif, monkeypatch):
+    """The service's pages come as they are read (progress hears each);
+    a cancel stops the reading before the next page is asked for, and a
+    view wanting few features asks for no more pages than it needs."""
+    from zjmap.core.userfiles import LoadCancelled
+
+    monkeypatch.setattr(wf, "PAGE_SIZE", 100)
+    layer = wf.open_web("OAPIF:" + oapif.collection("parcels_gpkg"))
+    seen: list[int] = []
+    whole = layer.read(progress=seen.append)
+    assert len(whole) == 800 and seen == list(range(100, 801, 100))  # 8 pages, one at a time
+    seen.clear()
+    with pytest.raises(LoadCancelled):
+        layer.read(cancel=lambda: len(seen) >= 2, progress=seen.append)
+    assert seen == [100, 200]  # stopped before the third page
+    seen.clear()
+    few = layer.read(max_features=150, progress=seen.append)
+    assert len(few) == 150 and seen == [100, 200]
+    assert list(few["id"]) == list(whole["id"].iloc[:150])
+    # the whole path a planner's load takes: cancelled there too, with its progress text
+    said: list[str] = []
+    with pytest.raises(LoadCancelled):
+        wf.read_layer("OAPIF:" + oapif.collection("parcels_gpkg"), progress=lambda f, t: said.append(t),
+                      cancel=lambda: any("200 features" in t for t in said))
+    assert said[-1].endswith("200 features"), said
+
+
 @pytest.mark.parametrize("crs", ["CRS84", "EPSG:4326", "EPSG:4490"])
 def test_crs_negotiation_lands_in_the_same_place(oapif, crs):
     layer = wf.open_web("OAPIF:" + oapif.collection("parcels_pg") + f"?crs={crs}")

@@ -140,25 +140,49 @@ class WebLayer:
             return opts
         return {}  # GDAL's WFS pages by itself where the server offers it (its config OGR_WFS_PAGE_SIZE)
 
-    def _read(self, bbox: tuple[float, float, float, float] | None, max_features: int | None):
+    def _read(self, bbox: tuple[float, float, float, float] | None, max_features: int | None,
+              cancel: Any = None, progress: Any = None):
+        """The features, read as GDAL pages through the service: a batch at a
+        time (pyogrio's Arrow stream), so ``cancel`` stops the reading before
+        the next page and ``progress(n)`` hears of each one."""
+        import geopandas as gpd
+        import pyarrow as pa
         import pyogrio
         from pyogrio.errors import DataLayerError, DataSourceError
 
         kw: dict[str, Any] = {}
         if bbox is not None:
             kw["bbox"] = self._bbox_in_layer_crs(bbox)
-        if max_features is not None:
-            kw["max_features"] = int(max_features)
         layer = self.src.name if self.src.kind == "WFS" else None
         try:
             asked = None if self.request_crs == self.storage_crs else self.request_crs  # the default needs no asking
-            gdf = pyogrio.read_dataframe(self.src.gdal_with(asked), layer=layer, fid_as_index=True, **kw,
-                                         **self._open_options())
-        except (DataSourceError, DataLayerError, RuntimeError) as exc:
+            with pyogrio.open_arrow(self.src.gdal_with(asked), layer=layer, return_fids=True, use_pyarrow=True,
+                                    batch_size=PAGE_SIZE, **kw, **self._open_options()) as (meta, reader):
+                batches, n = [], 0
+                for batch in reader:
+                    if cancel is not None and cancel():
+                        raise LoadCancelled("Reading was cancelled.")
+                    batches.append(batch)
+                    n += batch.num_rows
+                    if progress is not None:
+                        progress(n)
+                    if max_features is not None and n >= max_features:  # enough: no page more is asked for
+                        break
+                table = pa.Table.from_batches(batches, schema=reader.schema)
+                if max_features is not None:
+                    table = table.slice(0, int(max_features))
+        except (DataSourceError, DataLayerError, RuntimeError, OSError, pa.ArrowException) as exc:
             self.available = False
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise WebError(f"无法读取 The web feature service at {self.src.where} did not deliver "
                            f"{self.src.name}: {detail}") from None
+        gdf = gpd.GeoDataFrame.from_arrow(table)
+        if meta.get("crs"):
+            gdf = gdf.set_crs(meta["crs"], allow_override=True)
+        fid = meta.get("fid_column") or "OGC_FID"
+        if fid in gdf.columns:
+            gdf = gdf.set_index(fid)
+            gdf.index.name = None
         self.available = True
         if "gml_id" in gdf.columns:  # GDAL's WFS: the feature's gml:id (the index is GDAL's row number)
             gdf = gdf.reset_index(drop=True)
@@ -187,14 +211,16 @@ class WebLayer:
     def reconnect(self) -> None:
         self.available = True
 
-    def read(self, bbox: tuple[float, float, float, float] | None = None, max_features: int | None = None):
-        return self._read(bbox, max_features)
+    def read(self, bbox: tuple[float, float, float, float] | None = None, max_features: int | None = None,
+             cancel: Any = None, progress: Any = None):
+        return self._read(bbox, max_features, cancel, progress)
 
     def view(self, bbox: tuple[float, float, float, float], zoom: float, max_features: int = VIEW_FEATURES,
              cancel: Any = None):
-        """What a view needs: the service is asked for the bbox only, up to ``max_features``."""
+        """What a view needs: the service is asked for the bbox only, up to
+        ``max_features``; a view panned away from stops at the next page."""
         t0 = time.perf_counter()
-        gdf = self._read(bbox, max_features + 1)
+        gdf = self._read(bbox, max_features + 1, cancel)
         more = len(gdf) > max_features
         if more:
             gdf = gdf.iloc[:max_features]
@@ -313,11 +339,13 @@ def _open_wfs(src: WebSource, wanted: str | None) -> WebLayer:
 def read_layer(text: str, progress: Any = None, cancel: Any = None,
                bbox: tuple[float, float, float, float] | None = None, crs: str | None = None) -> LoadedLayer:
     layer = open_web(text, crs=crs)
+    what = f"Reading {layer.src.name} from {layer.src.where}"
     if progress is not None:
-        progress(0.05, f"Reading {layer.src.name} from {layer.src.where}")
-    gdf = layer.read(bbox)
+        progress(0.05, what)
     if cancel is not None and cancel():
         raise LoadCancelled()
+    step = None if progress is None else (lambda n: progress(0.05 + 0.85 * n / (n + 5 * PAGE_SIZE), f"{what}: {n:,} features"))
+    gdf = layer.read(bbox, cancel=cancel, progress=step)
     if len(gdf) == 0:
         raise WebError(f"{layer.src.name} at {layer.src.where} has no features" + (" in that area." if bbox else "."))
     geoms = np.asarray(gdf.geometry.array, dtype=object)
