@@ -60,6 +60,35 @@ def test_pushed_down_summary_equals_the_python_path(source, counties, where):
         np.testing.assert_allclose(pushed[col].to_numpy(float), here[col].to_numpy(float), rtol=1e-9, equal_nan=True)
 
 
+def test_the_server_summary_moves_the_progress_bar_zone_batch_by_zone_batch(source, counties, monkeypatch):
+    """The zones go to the server a batch at a time (ZONE_STATEMENTS): the
+    progress moves after each, and the rows are the one statement's."""
+    layer = postgis.open_layer(source)
+    try:
+        monkeypatch.setattr(pgsummary, "ZONE_STATEMENTS", 1)
+        whole = pgsummary.summarize_on_server(layer, counties, "人口", STATS)
+        monkeypatch.setattr(pgsummary, "ZONE_STATEMENTS", 10)
+        seen: list[tuple[float, str]] = []
+        batched = pgsummary.summarize_on_server(layer, counties, "人口", STATS, progress=lambda f, t: seen.append((f, t)))
+        # Cancel between two statements: the next one is not sent
+        from zjmap.core.userfile_types import LoadCancelled
+
+        some: list[float] = []
+        with pytest.raises(LoadCancelled):
+            pgsummary.summarize_on_server(layer, counties, "人口", STATS, cancel=lambda: len(some) >= 3,
+                                          progress=lambda f, t: some.append(f))
+        assert len(some) == 3
+    finally:
+        layer.close()
+    nz = len(counties.geoms)
+    assert nz > 50 and 9 <= len(seen) <= 11, (nz, len(seen))
+    fracs = [f for f, _t in seen]
+    assert fracs == sorted(fracs) and fracs[0] < 0.2 and fracs[-1] == pytest.approx(0.95)
+    assert seen[-1][1].endswith(f"{nz} of {nz} zones")
+    pd.testing.assert_frame_equal(batched.drop(columns="geometry"), whole.drop(columns="geometry"))
+    assert whole["count"].sum() > 100
+
+
 def test_cli_summarize_of_points_runs_on_the_server(source, pg, capsys, monkeypatch):
     def no_reading(*a, **k):  # the only monkeypatch: proof that no row is read into Python
         raise AssertionError("the table was read into Python")

@@ -108,10 +108,17 @@ def _margins(zones: ZoneLayer) -> list[float]:
     return [float(v) for v in np.nan_to_num(width ** 2 / (4 * _RADIUS_M) + 1000.0, nan=1000.0)]
 
 
+#: the zones go to the server in about this many statements: the progress bar
+#: moves between them (a zone's row depends on that zone alone)
+ZONE_STATEMENTS = 10
+
+
 def summarize_on_server(layer: Any, zones: ZoneLayer, field: str | None = None,
-                        stats: Sequence[str] | None = None, cancel: Any = None) -> gpd.GeoDataFrame | None:
+                        stats: Sequence[str] | None = None, cancel: Any = None,
+                        progress: Any = None) -> gpd.GeoDataFrame | None:
     """The summary :func:`~zjmap.core.analysis.summarize` gives, computed in SQL;
-    None when this layer's statistics cannot be pushed down (see module doc)."""
+    None when this layer's statistics cannot be pushed down (see module doc).
+    ``progress(fraction, text)`` after each statement's zones."""
     family = family_of(layer, cancel)
     if family is None:
         return None
@@ -134,15 +141,25 @@ def summarize_on_server(layer: Any, zones: ZoneLayer, field: str | None = None,
     q = sql.SQL(
         "WITH z AS (SELECT u.ord AS zjmap_ord, ST_GeomFromWKB(u.w, 4326) AS zjmap_zone84, {} AS zjmap_zone, "
         "ST_GeomFromWKB(u.w, 4326)::geography AS zjmap_zoneg, u.margin AS zjmap_margin "
-        "FROM unnest(%s::bytea[], %s::text[], %s::float8[]) WITH ORDINALITY AS u(w, id, margin, ord)) "
+        "FROM unnest(%s::bytea[], %s::text[], %s::float8[], %s::int[]) AS u(w, id, margin, ord)) "
         "SELECT z.zjmap_ord, {} FROM z LEFT JOIN LATERAL ({}) t ON true GROUP BY z.zjmap_ord").format(
         zone, sql.SQL(", ").join(aggs[s] for s in stat_list), rows_of)
     wkb = [shapely.to_wkb(gm) for gm in zones.geoms]
-    rows = layer._run(q, [wkb, [str(i) for i in zones.ids], _margins(zones), *params], cancel)
+    ids, margins = [str(i) for i in zones.ids], _margins(zones)
     nz = len(zones.geoms)
     got = np.full((nz, len(stat_list)), np.nan)
-    for r in rows:
-        got[int(r[0]) - 1] = [np.nan if v is None else float(v) for v in r[1:]]
+    step = max(1, -(-nz // ZONE_STATEMENTS))
+    for a in range(0, nz, step):
+        b = min(nz, a + step)
+        if a and cancel is not None and cancel():  # between statements: the next one is not sent
+            from zjmap.core.userfile_types import LoadCancelled
+
+            raise LoadCancelled("Cancelled.")
+        rows = layer._run(q, [wkb[a:b], ids[a:b], list(margins[a:b]), list(range(a, b)), *params], cancel)
+        for r in rows:
+            got[int(r[0])] = [np.nan if v is None else float(v) for v in r[1:]]
+        if progress is not None:
+            progress(0.05 + 0.9 * b / nz, f"由数据库汇总 Summarising on the server: {b} of {nz} zones")
     out: dict[str, Any] = {zones.id_column: zones.ids, "name": zones.names}
     for k, st in enumerate(stat_list):
         col = got[:, k]
@@ -221,7 +238,7 @@ def _aggregates(family: str) -> dict[str, sql.Composable]:
 
 
 def _pushed(source: str, zones: ZoneLayer, field: str | None, stats: Sequence[str] | None, where: str | None,
-            cancel: Any = None, counted: bool = False) -> tuple[gpd.GeoDataFrame, int | None] | None:
+            cancel: Any = None, counted: bool = False, progress: Any = None) -> tuple[gpd.GeoDataFrame, int | None] | None:
     from zjmap.core.postgis import PgError, open_layer
 
     try:
@@ -230,7 +247,7 @@ def _pushed(source: str, zones: ZoneLayer, field: str | None, stats: Sequence[st
         raise AnalysisError(f"data: {exc}") from None
     try:
         layer.set_filter(where)
-        result = summarize_on_server(layer, zones, field, stats, cancel=cancel)
+        result = summarize_on_server(layer, zones, field, stats, cancel=cancel, progress=progress)
         if result is None:
             return None
         return result, (layer.count() if counted else None)
@@ -261,7 +278,7 @@ def summarize_table(source: str, zones: ZoneLayer, field: str | None, stats: Seq
 
     if progress is not None:
         progress(0.05, "由数据库汇总 Summarising on the server")
-    pushed = _pushed(source, zones, field, stats, where, cancel)
+    pushed = _pushed(source, zones, field, stats, where, cancel, progress=progress)
     if pushed is not None:
         return pushed[0]
     try:
