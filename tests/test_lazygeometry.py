@@ -208,6 +208,13 @@ def test_what_a_place_holds_of_a_big_layer_makes_shapes_only_along_its_edge(parc
     lz, eg = (sorted(ident.ids_in(unit, inset_deg=0.0001)) for ident in idents)
     assert lz == eg and len(lz) >= 500, (len(lz), len(eg))
     assert 0 < sum(made) < 0.3 * len(lz), (made, len(lz))
+    # a place with holes (parcels wholly inside them are not in it) and a notch narrower than a parcel
+    holes = [shapely.Point(120.25 + 0.05 * k, 30.85).buffer(0.012 + 0.004 * k, 16).exterior.coords for k in range(3)]
+    notch = shapely.box(120.1, 30.9, 120.52, 30.9008)
+    odd = shapely.Polygon(shapely.box(120.05, 30.7, 120.55, 31.1).exterior.coords, holes).difference(notch)
+    unit = MapFeature("county:odd", "base_county", {}, odd)
+    lz, eg = (sorted(ident.ids_in(unit, inset_deg=0.0001)) for ident in idents)
+    assert lz == eg and 1000 < len(lz) < 3000, (len(lz), len(eg))
     # a strip through one row of parcels: every one of them across its edge, each made and tested
     made.clear()
     unit = MapFeature("county:strip", "base_county", {}, shapely.box(119.99, 29.99, 120.61, 30.0039))

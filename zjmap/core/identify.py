@@ -253,18 +253,74 @@ class Identifier:
     @staticmethod
     def _polygons_meeting(col: Any, idx: np.ndarray, inner: Any) -> np.ndarray:
         """The rows of a column of polygons (zjmap.core.lazygeom) among ``idx``
-        that meet ``inner``, prepared: a box inside it holds a polygon that
-        meets it, a box clear of it one that does not; shapes are made only
-        for the boxes across its edge (a county of a million parcels: the
-        few hundred along its border, not its ten thousand)."""
+        that meet ``inner``, prepared. A box clear of its boundary (no cell
+        of :func:`_boundary_cells` under it) lies wholly inside or outside,
+        which one corner tells: inside holds a polygon that meets it, outside
+        one that does not. Only the boxes near the boundary are tested as
+        boxes, and only those across it have their shapes made (a county of
+        a million parcels: the few hundred along its border, not its
+        hundred thousand candidates)."""
         if len(idx) == 0:
             return idx
         b = col.bounds()[idx]
         solid = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])  # not a box of no area (a sliver, an empty shape: NaN)
-        boxes = shapely.box(b[:, 0], b[:, 1], b[:, 2], b[:, 3])
-        keep = solid & shapely.contains_properly(inner, boxes)
-        edge = np.flatnonzero(~keep & (~solid | shapely.intersects(inner, boxes)))
+        keep = np.zeros(len(idx), dtype=bool)
+        near = ~solid.copy()
+        if solid.any():
+            near[solid] = _boundary_cells(inner, b[solid]).under(b[solid])
+        clear = np.flatnonzero(~near)
+        keep[clear] = shapely.contains_xy(inner, b[clear, 0], b[clear, 1])
+        k = np.flatnonzero(near & solid)
+        boxes = shapely.box(b[k, 0], b[k, 1], b[k, 2], b[k, 3])
+        inside = shapely.contains_properly(inner, boxes)
+        keep[k[inside]] = True
+        edge = np.concatenate([k[~inside & shapely.intersects(inner, boxes)], np.flatnonzero(~solid)])
         if len(edge):
             keep[edge] = shapely.intersects(inner, col.rows(idx[edge]))
         return idx[keep]
 
+
+class _Cells:
+    """A grid over a shape's box with the cells its boundary passes through
+    marked, as a summed-area table: how many marked cells a box covers is
+    four lookups."""
+
+    def __init__(self, x0: float, y0: float, cell: float, marked: np.ndarray):
+        self.x0, self.y0, self.cell = x0, y0, cell
+        self.ny, self.nx = marked.shape
+        self.sat = np.zeros((self.ny + 1, self.nx + 1), dtype=np.int32)
+        self.sat[1:, 1:] = marked.astype(np.int32).cumsum(0).cumsum(1)
+
+    def under(self, b: np.ndarray) -> np.ndarray:
+        """Whether each box (west, south, east, north) covers a marked cell."""
+        i0 = np.clip(np.floor((b[:, 0] - self.x0) / self.cell).astype(np.int64), 0, self.nx - 1)
+        i1 = np.clip(np.floor((b[:, 2] - self.x0) / self.cell).astype(np.int64), 0, self.nx - 1)
+        j0 = np.clip(np.floor((b[:, 1] - self.y0) / self.cell).astype(np.int64), 0, self.ny - 1)
+        j1 = np.clip(np.floor((b[:, 3] - self.y0) / self.cell).astype(np.int64), 0, self.ny - 1)
+        s = self.sat
+        return (s[j1 + 1, i1 + 1] - s[j0, i1 + 1] - s[j1 + 1, i0] + s[j0, i0]) > 0
+
+
+#: cells at most in a boundary grid (the cells grow for a big shape)
+MAX_CELLS = 2_000_000
+
+
+def _boundary_cells(shape: Any, boxes: np.ndarray) -> _Cells:
+    """The cells (about a box's size) a shape's boundary passes through.
+    Hand-written: GEOS tests one box at a time. The boundary is sampled at
+    under half a cell and each sample marks its cell and the eight around
+    it, so every point of the boundary lies in a marked cell: a box that
+    covers none is clear of the boundary (conservative: never the reverse)."""
+    x0, y0, x1, y1 = shape.bounds
+    size = float(np.median(np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])))
+    cell = max(size, np.sqrt(max((x1 - x0) * (y1 - y0), 1e-18) / MAX_CELLS), 1e-9)
+    x0, y0 = x0 - cell, y0 - cell
+    nx, ny = int((x1 + cell - x0) / cell) + 1, int((y1 + cell - y0) / cell) + 1
+    pts = shapely.get_coordinates(shapely.segmentize(shapely.boundary(shape), cell / 2))
+    marked = np.zeros((ny, nx), dtype=bool)
+    i = np.clip(((pts[:, 0] - x0) / cell).astype(np.int64), 0, nx - 1)
+    j = np.clip(((pts[:, 1] - y0) / cell).astype(np.int64), 0, ny - 1)
+    for dj in (-1, 0, 1):
+        for di in (-1, 0, 1):
+            marked[np.clip(j + dj, 0, ny - 1), np.clip(i + di, 0, nx - 1)] = True
+    return _Cells(x0, y0, cell, marked)
