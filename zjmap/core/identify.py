@@ -265,7 +265,7 @@ class Identifier:
         b = col.bounds()[idx]
         solid = (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1])  # not a box of no area (a sliver, an empty shape: NaN)
         keep = np.zeros(len(idx), dtype=bool)
-        near = ~solid.copy()
+        near = ~solid  # a box of no area: always tested as a shape
         if solid.any():
             near[solid] = _boundary_cells(inner, b[solid]).under(b[solid])
         clear = np.flatnonzero(~near)
