@@ -218,3 +218,42 @@ def test_overlapping_labels_are_thinned_by_priority(win):
         if h["seed"]:  # and a seed name only makes way for another seed name
             assert any(overlap(h, s, 4) and s["seed"] for s in shown), h["text"]
     win.zoom_home()
+
+
+def test_seed_outlines_are_drawn_simplified_when_zoomed_out(win):
+    """The demonstration zone's outlines are drawn from their simplified copy
+    up to its zoom (mappage.coarse_outlines), from the file's own outlines
+    when zoomed in further, and from the first copy again, not a rebuilt
+    one, when zoomed back out."""
+    import json
+
+    from zjmap.core.mappage import layer_payload
+
+    spec = json.loads(layer_payload(win.stack.layer("demo_members")))
+
+    def ring_vertices(g):
+        polys = g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]]
+        return sum(len(ring) - 1 for poly in polys for ring in poly)
+
+    only_layers(win, {"demo_members"})
+    full = sum(ring_vertices(f["geometry"]) for f in spec["data"]["features"])
+    coarse = sum(ring_vertices(g) for g in spec["coarse"]["geometries"])
+    probe = ("(function(){var l = ZJ.layers.demo_members, n = 0;"
+             "function c(a){return a.length && a[0] instanceof L.LatLng ? a.length : a.reduce(function(s, x){return s + c(x);}, 0);}"
+             "l.group.eachLayer(function(p){n += c(p.getLatLngs());});"
+             "var paths = 0; l.group.eachLayer(function(p){if (p._path && p._path.parentNode) paths++;});"
+             "if (!window.zjFirstCoarse) window.zjFirstCoarse = l.bands.coarse;"
+             "return JSON.stringify({band: l.band, n: n, paths: paths, zoom: ZJ.map.getZoom(), same: l.bands.coarse === window.zjFirstCoarse});})()")
+    win.zoom_home()
+    assert wait_until(lambda: js(win.map, probe)["zoom"] <= spec["coarse"]["upTo"])
+    s = js(win.map, probe)
+    assert s["band"] == "coarse" and s["n"] == coarse and s["paths"] == len(spec["data"]["features"]), s
+    js(win.map, "ZJ.map.setView([31.0, 120.9], 11, {animate: false}); 1")
+    assert wait_until(lambda: js(win.map, probe)["band"] == "full")
+    s = js(win.map, probe)
+    assert s["n"] == full and s["paths"] == len(spec["data"]["features"]), s
+    js(win.map, "ZJ.map.setView([31.0, 120.9], 8, {animate: false}); 1")
+    assert wait_until(lambda: js(win.map, probe)["band"] == "coarse")
+    s = js(win.map, probe)
+    assert s["n"] == coarse and s["same"] and s["paths"] == len(spec["data"]["features"]), s
+    win.zoom_home()

@@ -49,3 +49,42 @@ def test_layers_js_carries_every_layer_with_styles(tmp_path, base_stack):
     county = next(s for s in specs if s["id"] == "base_county")
     assert "嘉善县" in {p[0] for p in county["labels"]["points"]}
     assert all(st.get("fill") is False for st in county["big"]["style"]["styles"])
+
+
+def _ring_vertices(geometry: dict) -> int:
+    """Vertices as Leaflet holds them: a ring without its closing repeat."""
+    polys = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    return sum(len(ring) - 1 for poly in polys for ring in poly)
+
+
+def test_heavy_seed_outlines_go_to_the_page_simplified_for_the_low_zooms():
+    """The demonstration zone (3,754 vertices) goes with a copy simplified
+    within look.json's pixels at its zoom, far fewer vertices; a layer of a
+    few dozen vertices goes without one."""
+    import json
+    import math
+
+    import shapely
+    from shapely.geometry import shape
+
+    from zjmap.core.look import load_look
+    from zjmap.core.mappage import layer_payload
+    from zjmap.core.shipped import load_shipped
+
+    rule = load_look()["coarse_outlines"]
+    _, stack = load_shipped(use_cache=False)
+    spec = json.loads(layer_payload(stack.layer("demo_members")))
+    coarse = spec["coarse"]
+    assert coarse["upTo"] == rule["up_to_zoom"]
+    features = spec["data"]["features"]
+    assert len(coarse["geometries"]) == len(features)
+    full = sum(_ring_vertices(f["geometry"]) for f in features)
+    fewer = sum(_ring_vertices(g) for g in coarse["geometries"])
+    assert full > 3000 and fewer <= (1 - rule["min_saved"]) * full, (full, fewer)
+    # no point of either outline strays further from the other than the rule's pixels at that zoom
+    px = 360.0 / (256 * 2 ** rule["up_to_zoom"])
+    for f, g in zip(features, coarse["geometries"]):
+        a, b = shape(f["geometry"]), shape(g)
+        assert b.is_valid and not b.is_empty
+        assert shapely.hausdorff_distance(a, b) <= rule["pixels"] * px * math.cos(math.radians(27)), f["id"]
+    assert "coarse" not in json.loads(layer_payload(stack.layer("ms_pairings")))

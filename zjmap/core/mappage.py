@@ -102,14 +102,47 @@ def layer_payload(layer: MapLayer, directory: Path | None = None) -> str:
         if spec["big"]["labels"] is None:
             spec["labels"] = _label_points(layer)
         return json.dumps(spec, ensure_ascii=False, separators=(",", ":"))
-    geoms = shapely.to_geojson([f.geometry for f in layer.features]) if layer.features else []
+    shapes = [f.geometry for f in layer.features]
+    geoms = shapely.to_geojson(shapes) if shapes else []
     parts = []
     for f, g in zip(layer.features, geoms):
         props = json.dumps({"id": f.id, "name": f.name, "s": layer.feature_style(f)}, ensure_ascii=False, separators=(",", ":"))
         parts.append(f'{{"type":"Feature","id":{json.dumps(f.id, ensure_ascii=False)},"properties":{props},"geometry":{g}}}')
     head = {**page_head(layer), "labels": _label_points(layer)}
     head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
-    return head_json[:-1] + ',"data":{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}}"
+    coarse = coarse_outlines(shapes)
+    coarse_json = "" if coarse is None else f',"coarse":{{"upTo":{coarse[0]},"geometries":[{",".join(coarse[1])}]}}'
+    return head_json[:-1] + coarse_json + ',"data":{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}}"
+
+
+def coarse_outlines(shapes: list) -> tuple[int, list[str]] | None:
+    """The zoom up to which the page may draw ``shapes`` simplified, and
+    their GeoJSON so simplified (look.json's coarse_outlines), or None where
+    that saves too few vertices. The tolerance is the rule's pixels at that
+    zoom in degrees of latitude at the layer's highest latitude: no less
+    than a pixel's share anywhere on the layer."""
+    import math
+
+    import numpy as np
+    import shapely
+
+    from zjmap.core.look import load_look
+
+    rule = load_look()["coarse_outlines"]
+    arr = np.asarray(shapes, dtype=object)
+    if not len(arr):
+        return None
+    full = int(shapely.get_num_coordinates(arr).sum())
+    if full < rule["min_vertices"]:
+        return None
+    z = int(rule["up_to_zoom"])
+    bounds = shapely.total_bounds(arr)
+    lat = min(max(abs(bounds[1]), abs(bounds[3])), 85.0)
+    tolerance = rule["pixels"] * 360.0 / (256 * 2**z) * math.cos(math.radians(lat))
+    coarse = shapely.simplify(arr, tolerance, preserve_topology=True)
+    if int(shapely.get_num_coordinates(coarse).sum()) > (1 - rule["min_saved"]) * full:
+        return None
+    return z, list(shapely.to_geojson(coarse))
 
 
 def cache_dir() -> Path:

@@ -106,7 +106,7 @@
   }
 
   function geoJSONLayer(spec, data) {
-    return L.geoJSON(data, {
+    var g = L.geoJSON(data, {
       interactive: false,
       style: function (f) { return styleOf(f, spec.opacity); },
       pointToLayer: function (f, latlng) {
@@ -115,6 +115,8 @@
         return L.circleMarker(latlng, s);
       },
     });
+    g.zjOpacity = spec.opacity; // what its paths are styled with (setOpacity)
+    return g;
   }
 
   /* Name labels as page elements (base and seed layers), shown from
@@ -124,8 +126,45 @@
   }
 
   function buildLayer(spec) {
-    return { group: geoJSONLayer(spec, spec.data), labels: labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0,
+    var band = bandFor(spec), group = geoJSONLayer(spec, bandData(spec, band)), bands = {};
+    bands[band] = group;
+    return { group: group, band: band, bands: bands, labels: labelLayer(spec), minZoom: spec.labels ? spec.labels.minZoom : 0,
       labelPriority: spec.labels ? spec.labels.priority : 0, spec: spec, visible: spec.visible, opacity: spec.opacity };
+  }
+
+  /* Outlines drawn simplified up to a zoom (spec.coarse, Python's
+   * mappage.coarse_outlines): which set the map's zoom wants, and its
+   * features (the same properties, the simplified geometry). */
+  function bandFor(spec) {
+    return spec.coarse && ZJ.map && ZJ.map.getZoom() <= spec.coarse.upTo ? "coarse" : "full";
+  }
+  function bandData(spec, band) {
+    if (band !== "coarse") return spec.data;
+    var g = spec.coarse.geometries;
+    return { type: "FeatureCollection", features: spec.data.features.map(function (f, i) {
+      return { type: "Feature", id: f.id, properties: f.properties, geometry: g[i] };
+    }) };
+  }
+
+  /* After a zoom: a layer whose wanted set changed shows that set's paths
+   * instead (each set is built once, when first wanted). */
+  function swapBands() {
+    var swapped = false;
+    ZJ.order.forEach(function (id) {
+      var l = ZJ.layers[id];
+      if (!l || l.renderer !== "vector" || l.lazy || !l.bands) return;
+      var want = bandFor(l.spec);
+      if (want === l.band) return;
+      var on = onMap(l.group), g = l.bands[want];
+      if (!g) g = l.bands[want] = geoJSONLayer(l.spec, bandData(l.spec, want));
+      if (on) ZJ.map.removeLayer(l.group);
+      l.group = g;
+      l.band = want;
+      if (g.zjOpacity !== l.opacity) renderers.vector.setOpacity(l, l.opacity);
+      if (on) g.addTo(ZJ.map);
+      swapped = true;
+    });
+    if (swapped) restack("order");
   }
 
   function onMap(layer) {
@@ -211,6 +250,8 @@
       if (!l.lazy || !l.spec.data) return l;
       var built = buildLayer(l.spec);
       l.group = built.group;
+      l.band = built.band;
+      l.bands = built.bands;
       l.labels = built.labels;
       l.labelPriority = built.labelPriority;
       l.lazy = false;
@@ -219,6 +260,7 @@
     },
     setOpacity: function (l, opacity) {
       if (l.lazy) return;
+      l.group.zjOpacity = opacity;
       (function restyle(g) {
         g.eachLayer(function (lyr) {
           if (lyr.feature) lyr.setStyle(styleOf(lyr.feature, opacity));
@@ -427,6 +469,7 @@
       last = now;
       send("mouseMoved", [e.latlng.lng, e.latlng.lat]);
     });
+    map.on("zoomend", swapBands);
     map.on("moveend", function () {
       var b = map.getBounds();
       send("viewChanged", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), map.getZoom()]);
