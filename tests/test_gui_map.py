@@ -222,9 +222,9 @@ def test_overlapping_labels_are_thinned_by_priority(win):
 
 def test_seed_outlines_are_drawn_simplified_when_zoomed_out(win):
     """The demonstration zone's outlines are drawn from their simplified copy
-    up to its zoom (mappage.coarse_outlines), from the file's own outlines
-    when zoomed in further, and from the first copy again, not a rebuilt
-    one, when zoomed back out."""
+    for the zoom (mappage.coarse_outlines), from the file's own outlines when
+    zoomed in further, and from the copies first built again, not rebuilt
+    ones, when zoomed back out."""
     import json
 
     from zjmap.core.mappage import layer_payload
@@ -236,24 +236,25 @@ def test_seed_outlines_are_drawn_simplified_when_zoomed_out(win):
         return sum(len(ring) - 1 for poly in polys for ring in poly)
 
     only_layers(win, {"demo_members"})
-    full = sum(ring_vertices(f["geometry"]) for f in spec["data"]["features"])
-    coarse = sum(ring_vertices(g) for g in spec["coarse"]["geometries"])
-    probe = ("(function(){var l = ZJ.layers.demo_members, n = 0;"
+    n_features = len(spec["data"]["features"])
+    count = {"z%d" % b["upTo"]: sum(ring_vertices(g) for g in b["geometries"]) for b in spec["coarse"]}
+    count["full"] = sum(ring_vertices(f["geometry"]) for f in spec["data"]["features"])
+    assert set(count) == {"z7", "z9", "full"} and count["z7"] < count["z9"] < count["full"]
+    probe = ("(function(){var l = ZJ.layers.demo_members, n = 0, paths = 0;"
              "function c(a){return a.length && a[0] instanceof L.LatLng ? a.length : a.reduce(function(s, x){return s + c(x);}, 0);}"
-             "l.group.eachLayer(function(p){n += c(p.getLatLngs());});"
-             "var paths = 0; l.group.eachLayer(function(p){if (p._path && p._path.parentNode) paths++;});"
-             "if (!window.zjFirstCoarse) window.zjFirstCoarse = l.bands.coarse;"
-             "return JSON.stringify({band: l.band, n: n, paths: paths, zoom: ZJ.map.getZoom(), same: l.bands.coarse === window.zjFirstCoarse});})()")
-    win.zoom_home()
-    assert wait_until(lambda: js(win.map, probe)["zoom"] <= spec["coarse"]["upTo"])
-    s = js(win.map, probe)
-    assert s["band"] == "coarse" and s["n"] == coarse and s["paths"] == len(spec["data"]["features"]), s
-    js(win.map, "ZJ.map.setView([31.0, 120.9], 11, {animate: false}); 1")
-    assert wait_until(lambda: js(win.map, probe)["band"] == "full")
-    s = js(win.map, probe)
-    assert s["n"] == full and s["paths"] == len(spec["data"]["features"]), s
-    js(win.map, "ZJ.map.setView([31.0, 120.9], 8, {animate: false}); 1")
-    assert wait_until(lambda: js(win.map, probe)["band"] == "coarse")
-    s = js(win.map, probe)
-    assert s["n"] == coarse and s["same"] and s["paths"] == len(spec["data"]["features"]), s
+             "l.group.eachLayer(function(p){n += c(p.getLatLngs()); if (p._path && p._path.parentNode) paths++;});"
+             "window.zjFirst = window.zjFirst || {}; if (!window.zjFirst[l.band]) window.zjFirst[l.band] = l.group;"
+             "return JSON.stringify({band: l.band, n: n, paths: paths, zoom: ZJ.map.getZoom(), first: window.zjFirst[l.band] === l.group});})()")
+
+    def at(zoom, band):
+        js(win.map, f"ZJ.map.setView([31.0, 120.9], {zoom}, {{animate: false}}); 1")
+        assert wait_until(lambda: js(win.map, probe)["band"] == band), js(win.map, probe)
+        s = js(win.map, probe)
+        assert s["zoom"] == zoom and s["n"] == count[band] and s["paths"] == n_features and s["first"], s
+
+    at(7, "z7")
+    at(9, "z9")
+    at(11, "full")
+    at(8, "z9")
+    at(6, "z7")
     win.zoom_home()

@@ -58,9 +58,9 @@ def _ring_vertices(geometry: dict) -> int:
 
 
 def test_heavy_seed_outlines_go_to_the_page_simplified_for_the_low_zooms():
-    """The demonstration zone (3,754 vertices) goes with a copy simplified
-    within look.json's pixels at its zoom, far fewer vertices; a layer of a
-    few dozen vertices goes without one."""
+    """The demonstration zone (3,754 vertices) goes with copies simplified
+    within look.json's pixels at their zooms, each with far fewer vertices
+    than the next finer set; a layer of a few dozen vertices goes without."""
     import json
     import math
 
@@ -74,17 +74,20 @@ def test_heavy_seed_outlines_go_to_the_page_simplified_for_the_low_zooms():
     rule = load_look()["coarse_outlines"]
     _, stack = load_shipped(use_cache=False)
     spec = json.loads(layer_payload(stack.layer("demo_members")))
-    coarse = spec["coarse"]
-    assert coarse["upTo"] == rule["up_to_zoom"]
     features = spec["data"]["features"]
-    assert len(coarse["geometries"]) == len(features)
-    full = sum(_ring_vertices(f["geometry"]) for f in features)
-    fewer = sum(_ring_vertices(g) for g in coarse["geometries"])
-    assert full > 3000 and fewer <= (1 - rule["min_saved"]) * full, (full, fewer)
-    # no point of either outline strays further from the other than the rule's pixels at that zoom
-    px = 360.0 / (256 * 2 ** rule["up_to_zoom"])
-    for f, g in zip(features, coarse["geometries"]):
-        a, b = shape(f["geometry"]), shape(g)
-        assert b.is_valid and not b.is_empty
-        assert shapely.hausdorff_distance(a, b) <= rule["pixels"] * px * math.cos(math.radians(27)), f["id"]
+    bands = spec["coarse"]
+    assert [b["upTo"] for b in bands] == sorted(rule["zooms"])
+    finer = sum(_ring_vertices(f["geometry"]) for f in features)
+    assert finer > 3000
+    for band in reversed(bands):  # finest copy first
+        assert len(band["geometries"]) == len(features)
+        n = sum(_ring_vertices(g) for g in band["geometries"])
+        assert n <= (1 - rule["min_saved"]) * finer, (band["upTo"], n, finer)
+        finer = n
+        # no point of a copy strays from the file's outline, nor the file's from it, by more than the rule's pixels at its zoom
+        px = 360.0 / (256 * 2 ** band["upTo"])
+        for f, g in zip(features, band["geometries"]):
+            a, b = shape(f["geometry"]), shape(g)
+            assert b.is_valid and not b.is_empty
+            assert shapely.hausdorff_distance(a, b) <= rule["pixels"] * px * math.cos(math.radians(27)), (band["upTo"], f["id"])
     assert "coarse" not in json.loads(layer_payload(stack.layer("ms_pairings")))

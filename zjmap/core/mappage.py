@@ -111,16 +111,18 @@ def layer_payload(layer: MapLayer, directory: Path | None = None) -> str:
     head = {**page_head(layer), "labels": _label_points(layer)}
     head_json = json.dumps(head, ensure_ascii=False, separators=(",", ":"))
     coarse = coarse_outlines(shapes)
-    coarse_json = "" if coarse is None else f',"coarse":{{"upTo":{coarse[0]},"geometries":[{",".join(coarse[1])}]}}'
+    coarse_json = "" if not coarse else ',"coarse":[' + ",".join(
+        f'{{"upTo":{z},"geometries":[{",".join(g)}]}}' for z, g in coarse) + "]"
     return head_json[:-1] + coarse_json + ',"data":{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}}"
 
 
-def coarse_outlines(shapes: list) -> tuple[int, list[str]] | None:
-    """The zoom up to which the page may draw ``shapes`` simplified, and
-    their GeoJSON so simplified (look.json's coarse_outlines), or None where
-    that saves too few vertices. The tolerance is the rule's pixels at that
-    zoom in degrees of latitude at the layer's highest latitude: no less
-    than a pixel's share anywhere on the layer."""
+def coarse_outlines(shapes: list) -> list[tuple[int, list[str]]]:
+    """The simplified copies of ``shapes`` the page may draw zoomed out
+    (look.json's coarse_outlines): (zoom up to which a copy is drawn, its
+    GeoJSON), by zoom, each simplified from ``shapes`` themselves; none
+    where a copy saves too few vertices. A copy's tolerance is the rule's
+    pixels at its zoom in degrees of latitude at the layer's highest
+    latitude: no more than that share of a pixel anywhere on the layer."""
     import math
 
     import numpy as np
@@ -131,18 +133,20 @@ def coarse_outlines(shapes: list) -> tuple[int, list[str]] | None:
     rule = load_look()["coarse_outlines"]
     arr = np.asarray(shapes, dtype=object)
     if not len(arr):
-        return None
-    full = int(shapely.get_num_coordinates(arr).sum())
-    if full < rule["min_vertices"]:
-        return None
-    z = int(rule["up_to_zoom"])
+        return []
+    finer = int(shapely.get_num_coordinates(arr).sum())
+    if finer < rule["min_vertices"]:
+        return []
     bounds = shapely.total_bounds(arr)
-    lat = min(max(abs(bounds[1]), abs(bounds[3])), 85.0)
-    tolerance = rule["pixels"] * 360.0 / (256 * 2**z) * math.cos(math.radians(lat))
-    coarse = shapely.simplify(arr, tolerance, preserve_topology=True)
-    if int(shapely.get_num_coordinates(coarse).sum()) > (1 - rule["min_saved"]) * full:
-        return None
-    return z, list(shapely.to_geojson(coarse))
+    cos_lat = math.cos(math.radians(min(max(abs(bounds[1]), abs(bounds[3])), 85.0)))
+    kept = []
+    for z in sorted((int(z) for z in rule["zooms"]), reverse=True):
+        copy = shapely.simplify(arr, rule["pixels"] * 360.0 / (256 * 2**z) * cos_lat, preserve_topology=True)
+        n = int(shapely.get_num_coordinates(copy).sum())
+        if n <= (1 - rule["min_saved"]) * finer:
+            kept.append((z, list(shapely.to_geojson(copy))))
+            finer = n
+    return kept[::-1]
 
 
 def cache_dir() -> Path:

@@ -132,17 +132,21 @@
       labelPriority: spec.labels ? spec.labels.priority : 0, spec: spec, visible: spec.visible, opacity: spec.opacity };
   }
 
-  /* Outlines drawn simplified up to a zoom (spec.coarse, Python's
-   * mappage.coarse_outlines): which set the map's zoom wants, and its
-   * features (the same properties, the simplified geometry). */
+  /* Outlines drawn simplified when zoomed out (spec.coarse, by zoom:
+   * Python's mappage.coarse_outlines): which set the map's zoom wants (the
+   * first copy drawn up to a zoom at or above it; "full" above them all),
+   * and its features (the same properties, that copy's geometry). */
   function bandFor(spec) {
-    return spec.coarse && ZJ.map && ZJ.map.getZoom() <= spec.coarse.upTo ? "coarse" : "full";
+    if (!spec.coarse || !ZJ.map) return "full";
+    var z = ZJ.map.getZoom();
+    for (var i = 0; i < spec.coarse.length; i++) if (z <= spec.coarse[i].upTo) return "z" + spec.coarse[i].upTo;
+    return "full";
   }
   function bandData(spec, band) {
-    if (band !== "coarse") return spec.data;
-    var g = spec.coarse.geometries;
+    var c = band === "full" ? null : spec.coarse.filter(function (b) { return "z" + b.upTo === band; })[0];
+    if (!c) return spec.data;
     return { type: "FeatureCollection", features: spec.data.features.map(function (f, i) {
-      return { type: "Feature", id: f.id, properties: f.properties, geometry: g[i] };
+      return { type: "Feature", id: f.id, properties: f.properties, geometry: c.geometries[i] };
     }) };
   }
 
