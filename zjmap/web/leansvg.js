@@ -67,6 +67,18 @@
       this._build(layer, key);
     },
 
+    // a path just added (Path.onAdd) was projected and built for this view
+    // and these bounds: not again (a layer's outline copy for a new zoom
+    // comes in at moveend, zjmap.js swapBands)
+    _addPath: function (layer) {
+      L.SVG.prototype._addPath.call(this, layer);
+      if (!this._map) return;
+      var key = viewKey(this._map);
+      layer._zjProj = key;
+      layer._zjPx = layer._pxBounds;
+      layer._zjBuilt = { key: key, bounds: this._bounds, px: layer._pxBounds };
+    },
+
     // Leaflet fires zoomend and moveend before viewreset: by then the paths are ready
     _reset: function () {
       this._holding = true; // _update's 'update': the paths follow below

@@ -150,8 +150,8 @@
     }) };
   }
 
-  /* After a zoom: a layer whose wanted set changed shows that set's paths
-   * instead (each set is built once, when first wanted). */
+  /* After a move to another zoom: a layer whose wanted set changed shows
+   * that set's paths instead (each set is built once, when first wanted). */
   function swapBands() {
     var swapped = false;
     ZJ.order.forEach(function (id) {
@@ -473,7 +473,9 @@
       last = now;
       send("mouseMoved", [e.latlng.lng, e.latlng.lat]);
     });
-    map.on("zoomend", swapBands);
+    // after the SVG renderer's own moveend (it was made with the start layers): it has the new
+    // view's bounds, so a path that comes in is built once, for them (leansvg.js _addPath)
+    map.on("moveend", swapBands);
     map.on("moveend", function () {
       var b = map.getBounds();
       send("viewChanged", [b.getWest(), b.getSouth(), b.getEast(), b.getNorth(), map.getZoom()]);
