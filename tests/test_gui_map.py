@@ -235,7 +235,7 @@ def test_seed_outlines_are_drawn_simplified_when_zoomed_out(win):
         polys = g["coordinates"] if g["type"] == "MultiPolygon" else [g["coordinates"]]
         return sum(len(ring) - 1 for poly in polys for ring in poly)
 
-    only_layers(win, {"demo_members"})
+    only_layers(win, {"demo_members", "ms_pairings"})  # the pairings lie above the zone in the stack
     n_features = len(spec["data"]["features"])
     count = {"z%d" % b["upTo"]: sum(ring_vertices(g) for g in b["geometries"]) for b in spec["coarse"]}
     count["full"] = sum(ring_vertices(f["geometry"]) for f in spec["data"]["features"])
@@ -251,6 +251,12 @@ def test_seed_outlines_are_drawn_simplified_when_zoomed_out(win):
         assert wait_until(lambda: js(win.map, probe)["band"] == band), js(win.map, probe)
         s = js(win.map, probe)
         assert s["zoom"] == zoom and s["n"] == count[band] and s["paths"] == n_features and s["first"], s
+        # a copy that came in is drawn where its layer lies in the stack: under the pairings
+        assert js(win.map, "(function(){var a = [], b = [];"
+                  "ZJ.layers.demo_members.group.eachLayer(function(p){a.push(p._path);});"
+                  "ZJ.layers.ms_pairings.group.eachLayer(function(p){if (p._path) b.push(p._path);});"
+                  "return b.length > 0 && a.every(function(x){return b.every(function(y){"
+                  "return x.compareDocumentPosition(y) & Node.DOCUMENT_POSITION_FOLLOWING;});});})()") is True
 
     at(7, "z7")
     at(9, "z9")

@@ -168,7 +168,7 @@
       if (on) g.addTo(ZJ.map);
       swapped = true;
     });
-    if (swapped) restack("order");
+    if (swapped) orderPaths(); // the stack is as it was: the canvases stay where they are
   }
 
   function onMap(layer) {
@@ -200,16 +200,20 @@
     else fn();
   }
 
-  /* After any change to the stack: SVG paint order follows it, then each
-   * renderer places what it draws (canvases). `change`: "add" (with the
-   * added layer), "order" or "visible". */
-  function restack(change, added) {
-    // Re-add visible layers bottom-to-top so SVG paint order follows the stack.
+  /* Visible layers re-added bottom-to-top: SVG paint order follows the stack. */
+  function orderPaths() {
     ZJ.order.forEach(function (id) {
       var l = ZJ.layers[id];
       if (l.visible && onMap(l.group)) l.group.bringToFront();
     });
     if (ZJ.selection) ZJ.selection.bringToFront();
+  }
+
+  /* After any change to the stack: SVG paint order follows it, then each
+   * renderer places what it draws (canvases). `change`: "add" (with the
+   * added layer), "order" or "visible". */
+  function restack(change, added) {
+    orderPaths();
     Object.keys(renderers).forEach(function (name) {
       if (renderers[name].restacked) renderers[name].restacked(change, added);
     });
