@@ -126,7 +126,7 @@ def _world(xy: np.ndarray) -> np.ndarray:
     return np.column_stack([x, y])
 
 
-def _band_tolerance(max_zoom: int, lat: float, px: float = 0.5) -> float:
+def band_tolerance(max_zoom: int, lat: float, px: float = 0.5) -> float:
     """``px`` screen pixels at ``max_zoom``, in degrees (conservative in latitude)."""
     return px * 360.0 / (256.0 * 2.0**max_zoom) * math.cos(math.radians(min(abs(lat), 85.0)))
 
@@ -391,7 +391,7 @@ class BigDisplay:
             check_cancel(cancel)
             if progress is not None:
                 progress(step / len(ordered), f"Simplifying for zoom ≤ {mz}")
-            tol = _band_tolerance(mz, lat, self.tolerance_px)
+            tol = band_tolerance(mz, lat, self.tolerance_px)
             new_geoms, changed = [], False
             for g, p in zip(current, parts):
                 if _worth_simplifying(g, p.type, tol, rng, self.min_drop):

@@ -20,7 +20,7 @@ import numpy as np
 import shapely
 
 from zjmap.core.bigdisplay import (
-    COVERAGE_MAX_VERTICES, ZOOM_BANDS, BigDisplay, CancelFn, ProgressFn, _band_tolerance, _encode, _families,
+    COVERAGE_MAX_VERTICES, ZOOM_BANDS, BigDisplay, CancelFn, ProgressFn, band_tolerance, _encode, _families,
     encode_ragged,
     _Geom, _Part, _simplify, _world, check_cancel,
 )
@@ -213,7 +213,7 @@ def bands_by_slabs(disp: BigDisplay, bands: tuple[int, ...], progress: ProgressF
     polygon parts small enough for it simplified as a coverage in one go."""
     parts, origin = disp.parts, disp.origin
     ordered = sorted(bands, reverse=True)
-    tols = [_band_tolerance(mz, disp._lat, disp.tolerance_px) for mz in ordered]
+    tols = [band_tolerance(mz, disp._lat, disp.tolerance_px) for mz in ordered]
     rng = np.random.default_rng(0)
     worth: list[list[bool]] = []  # [part][band]
     for g, p in zip(disp._fam_geoms, parts):

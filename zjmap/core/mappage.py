@@ -123,11 +123,10 @@ def coarse_outlines(shapes: list) -> list[tuple[int, list[str]]]:
     where a copy saves too few vertices. A copy's tolerance is the rule's
     pixels at its zoom in degrees of latitude at the layer's highest
     latitude: no more than that share of a pixel anywhere on the layer."""
-    import math
-
     import numpy as np
     import shapely
 
+    from zjmap.core.bigdisplay import band_tolerance
     from zjmap.core.look import load_look
 
     rule = load_look()["coarse_outlines"]
@@ -138,10 +137,10 @@ def coarse_outlines(shapes: list) -> list[tuple[int, list[str]]]:
     if finer < rule["min_vertices"]:
         return []
     bounds = shapely.total_bounds(arr)
-    cos_lat = math.cos(math.radians(min(max(abs(bounds[1]), abs(bounds[3])), 85.0)))
+    lat = max(abs(bounds[1]), abs(bounds[3]))
     kept = []
     for z in sorted((int(z) for z in rule["zooms"]), reverse=True):
-        copy = shapely.simplify(arr, rule["pixels"] * 360.0 / (256 * 2**z) * cos_lat, preserve_topology=True)
+        copy = shapely.simplify(arr, band_tolerance(z, lat, rule["pixels"]), preserve_topology=True)
         n = int(shapely.get_num_coordinates(copy).sum())
         if n <= (1 - rule["min_saved"]) * finer:
             kept.append((z, list(shapely.to_geojson(copy))))
